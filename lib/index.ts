@@ -1,0 +1,9 @@
+/**
+ * maskrcnn-ts: Mask R-CNN from scratch in TypeScript.
+ *
+ * The package's public API. Layers import only to the right:
+ * `lib/maskrcnn -> lib/nn -> lib/ops -> lib/tensor`.
+ *
+ * @packageDocumentation
+ */
+export * from './tensor/index.js';

@@ -1,0 +1,321 @@
+/**
+ * Elementwise ops with NumPy/PyTorch broadcasting, each with its gradient written beside it.
+ *
+ * Broadcasting: shapes are aligned at their trailing dimensions; a dimension of size 1 (or a
+ * missing one) is repeated to match. The gradient of a broadcast input is the output gradient
+ * summed back over the repeated dimensions ({@link unbroadcast}).
+ */
+import { Tensor, type TensorLike } from './tensor.js';
+import { defineOp } from './autograd.js';
+import { type DType, allocate, floatingOf, promoteTypes } from './dtype.js';
+import {
+  type Shape,
+  broadcastShapes,
+  broadcastStrides,
+  contiguousStrides,
+  sameShape,
+  shapeSize,
+} from './shape.js';
+import { sum } from './reduce.js';
+
+/**
+ * A number becomes a scalar tensor of the other operand's dtype (a non-integer number next to an
+ * `int32` tensor becomes `float32`, as in PyTorch, where a Python scalar does not widen a float tensor).
+ */
+export function asTensor(x: TensorLike, like: DType): Tensor {
+  if (x instanceof Tensor) return x;
+  const dtype = like === 'int32' && !Number.isInteger(x) ? 'float32' : like;
+  const data = allocate(dtype, 1);
+  data[0] = x;
+  return new Tensor(data, [], dtype);
+}
+
+/** Both operands as tensors: a number takes the dtype of the tensor beside it. */
+function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
+  if (a instanceof Tensor) return [a, asTensor(b, a.dtype)];
+  if (b instanceof Tensor) return [asTensor(a, b.dtype), b];
+  throw new Error(`${op}: at least one operand must be a tensor`);
+}
+
+/**
+ * For every element of a tensor broadcast to `outShape`, the offset of the element it reads in
+ * the original storage. Used by the ops that broadcast more than two operands.
+ */
+export function broadcastOffsets(from: Shape, outShape: Shape): Int32Array {
+  const n = shapeSize(outShape);
+  const offsets = new Int32Array(n);
+  const strides = broadcastStrides(from, outShape);
+  const outStrides = contiguousStrides(outShape);
+  for (let i = 0; i < n; i++) {
+    let off = 0;
+    let rest = i;
+    for (let d = 0; d < outShape.length; d++) {
+      const k = Math.floor(rest / outStrides[d]!);
+      rest -= k * outStrides[d]!;
+      off += k * strides[d]!;
+    }
+    offsets[i] = off;
+  }
+  return offsets;
+}
+
+/**
+ * Applies `f` to every pair of elements of `a` and `b` broadcast together. The common cases
+ * (same shape, a scalar on either side) are straight loops; the general case walks the output
+ * with an odometer over all but the last dimension.
+ */
+export function mapBinary(op: string, a: Tensor, b: Tensor, dtype: DType, f: (x: number, y: number) => number): Tensor {
+  const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(op, a.shape, b.shape);
+  const n = shapeSize(shape);
+  const out = allocate(dtype, n);
+  const A = a.data;
+  const B = b.data;
+  if (A.length === n && B.length === n) {
+    for (let i = 0; i < n; i++) out[i] = f(A[i]!, B[i]!);
+  } else if (A.length === n && B.length === 1) {
+    const y = B[0]!;
+    for (let i = 0; i < n; i++) out[i] = f(A[i]!, y);
+  } else if (A.length === 1 && B.length === n) {
+    const x = A[0]!;
+    for (let i = 0; i < n; i++) out[i] = f(x, B[i]!);
+  } else if (n > 0) {
+    const nd = shape.length;
+    const sa = broadcastStrides(a.shape, shape);
+    const sb = broadcastStrides(b.shape, shape);
+    const cols = shape[nd - 1]!;
+    const saLast = sa[nd - 1]!;
+    const sbLast = sb[nd - 1]!;
+    const counter = new Array<number>(nd).fill(0);
+    let ia = 0;
+    let ib = 0;
+    for (let row = 0; row < n; row += cols) {
+      for (let j = 0; j < cols; j++) out[row + j] = f(A[ia + j * saLast]!, B[ib + j * sbLast]!);
+      for (let d = nd - 2; d >= 0; d--) {
+        counter[d]!++;
+        ia += sa[d]!;
+        ib += sb[d]!;
+        if (counter[d]! < shape[d]!) break;
+        ia -= sa[d]! * shape[d]!;
+        ib -= sb[d]! * shape[d]!;
+        counter[d] = 0;
+      }
+    }
+  }
+  return new Tensor(out, shape, dtype);
+}
+
+/** Applies `f` to every element. */
+export function mapUnary(a: Tensor, dtype: DType, f: (x: number) => number): Tensor {
+  const A = a.data;
+  const out = allocate(dtype, A.length);
+  for (let i = 0; i < A.length; i++) out[i] = f(A[i]!);
+  return new Tensor(out, a.shape, dtype);
+}
+
+/**
+ * Sums a gradient computed at a broadcast shape back to the shape of the operand that was
+ * broadcast: over the leading dimensions it lacked and over its size-1 dimensions.
+ */
+export function unbroadcast(grad: Tensor, shape: Shape): Tensor {
+  if (sameShape(grad.shape, shape)) return grad;
+  const lead = grad.ndim - shape.length;
+  const dims: number[] = [];
+  for (let d = 0; d < grad.ndim; d++) {
+    if (d < lead || (shape[d - lead] === 1 && grad.shape[d] !== 1)) dims.push(d);
+  }
+  const reduced = dims.length > 0 ? sum(grad, dims, true) : grad;
+  return reduced.reshape(shape);
+}
+
+type BinaryGrads = (grad: Tensor, a: Tensor, b: Tensor, out: Tensor, needs: readonly boolean[]) => [Tensor | null, Tensor | null];
+
+/** Builds a broadcasting binary op from its arithmetic and its two partial derivatives. */
+function binaryOp(
+  name: string,
+  resultType: (a: DType, b: DType) => DType,
+  f: (x: number, y: number) => number,
+  grads: BinaryGrads,
+): (a: TensorLike, b: TensorLike) => Tensor {
+  const op = defineOp({
+    name,
+    forward: (_ctx, a: Tensor, b: Tensor) => mapBinary(name, a, b, resultType(a.dtype, b.dtype), f),
+    backward: (grad, { args: [a, b], output, needsInputGrad }) => {
+      const [ga, gb] = grads(grad, a, b, output, needsInputGrad.slice(0, 2));
+      return [ga && unbroadcast(ga, a.shape), gb && unbroadcast(gb, b.shape)];
+    },
+  });
+  return (a, b) => op(...operands(name, a, b));
+}
+
+/** Builds a unary op from its arithmetic and its derivative. */
+function unaryOp(
+  name: string,
+  resultType: (a: DType) => DType,
+  f: (x: number) => number,
+  grad: (grad: Tensor, x: Tensor, out: Tensor) => Tensor,
+): (x: Tensor) => Tensor {
+  return defineOp({
+    name,
+    forward: (_ctx, x: Tensor) => mapUnary(x, resultType(x.dtype), f),
+    backward: (g, { args: [x], output }) => [grad(g, x, output)],
+  });
+}
+
+const same = (a: DType): DType => a;
+
+/** `a + b`. d/da = 1, d/db = 1. */
+export const add = binaryOp('add', promoteTypes, (x, y) => x + y, (g, _a, _b, _o, [na, nb]) => [na ? g : null, nb ? g : null]);
+
+/** `a - b`. d/da = 1, d/db = -1. */
+export const sub = binaryOp('sub', promoteTypes, (x, y) => x - y, (g, _a, _b, _o, [na, nb]) => [na ? g : null, nb ? g.neg() : null]);
+
+/** `a * b`. d/da = b, d/db = a. */
+export const mul = binaryOp('mul', promoteTypes, (x, y) => x * y, (g, a, b, _o, [na, nb]) => [
+  na ? g.mul(b) : null,
+  nb ? g.mul(a) : null,
+]);
+
+/** `a / b` (true division: integers give a float). d/da = 1/b, d/db = -a/b^2. */
+export const div = binaryOp(
+  'div',
+  (a, b) => floatingOf(promoteTypes(a, b)),
+  (x, y) => x / y,
+  (g, a, b, _o, [na, nb]) => [na ? g.div(b) : null, nb ? g.mul(a).div(b.mul(b)).neg() : null],
+);
+
+/**
+ * `a ** b`. d/da = b a^(b-1); d/db = a^b log(a), taken as 0 where a = 0 and b >= 0 (PyTorch's
+ * convention, so that `0 ** b` does not give NaN gradients).
+ */
+export const pow = binaryOp(
+  'pow',
+  promoteTypes,
+  (x, y) => Math.pow(x, y),
+  (g, a, b, out, [na, nb]) => [
+    na ? where(b.eq(0), 0, g.mul(b).mul(a.pow(b.sub(1)))) : null,
+    nb ? where(a.eq(0).mul(b.ge(0)), 0, g.mul(out).mul(a.log())) : null,
+  ],
+);
+
+/** Elementwise maximum. On ties the gradient is split evenly between the two, as in PyTorch. */
+export const maximum = binaryOp('maximum', promoteTypes, (x, y) => (x !== x || y !== y ? NaN : Math.max(x, y)), (g, a, b, _o, [na, nb]) => {
+  const half = a.eq(b).mul(0.5);
+  return [na ? g.mul(a.gt(b).add(half)) : null, nb ? g.mul(b.gt(a).add(half)) : null];
+});
+
+/** Elementwise minimum. On ties the gradient is split evenly between the two. */
+export const minimum = binaryOp('minimum', promoteTypes, (x, y) => (x !== x || y !== y ? NaN : Math.min(x, y)), (g, a, b, _o, [na, nb]) => {
+  const half = a.eq(b).mul(0.5);
+  return [na ? g.mul(a.lt(b).add(half)) : null, nb ? g.mul(b.lt(a).add(half)) : null];
+});
+
+/** `-x`. */
+export const neg = unaryOp('neg', same, (x) => -x, (g) => g.neg());
+
+/** `e^x`; its derivative is itself. */
+export const exp = unaryOp('exp', floatingOf, Math.exp, (g, _x, out) => g.mul(out));
+
+/** Natural logarithm; d/dx = 1/x. */
+export const log = unaryOp('log', floatingOf, Math.log, (g, x) => g.div(x));
+
+/** Square root; d/dx = 1 / (2 sqrt(x)). */
+export const sqrt = unaryOp('sqrt', floatingOf, Math.sqrt, (g, _x, out) => g.div(out.mul(2)));
+
+/** `|x|`; d/dx = sign(x), 0 at 0. */
+export const abs = unaryOp('abs', same, Math.abs, (g, x) => g.mul(x.gt(0).sub(x.lt(0))));
+
+/** `max(x, 0)`; d/dx = 1 where x > 0, else 0. */
+export const relu = unaryOp('relu', same, (x) => (x > 0 ? x : x !== x ? x : 0), (g, x) => g.mul(x.gt(0)));
+
+/**
+ * The logistic function `1 / (1 + e^-x)`, computed without overflow for large |x|;
+ * d/dx = s (1 - s).
+ */
+export const sigmoid = unaryOp(
+  'sigmoid',
+  floatingOf,
+  (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
+  (g, _x, s) => g.mul(s).mul(s.neg().add(1)),
+);
+
+/** Hyperbolic tangent; d/dx = 1 - tanh(x)^2. */
+export const tanh = unaryOp('tanh', floatingOf, Math.tanh, (g, _x, t) => g.mul(t.mul(t).neg().add(1)));
+
+const clampOp = defineOp({
+  name: 'clamp',
+  forward: (_ctx, x: Tensor, min: number, max: number) =>
+    mapUnary(x, x.dtype, (v) => (v < min ? min : v > max ? max : v)),
+  // The gradient passes where min <= x <= max (PyTorch's convention at the bounds).
+  backward: (g, { args: [x, min, max] }) => [g.mul(x.ge(min).mul(x.le(max)))],
+});
+
+/** Limits every element to `[min, max]`; either bound may be `undefined`. */
+export function clamp(x: Tensor, min?: number, max?: number): Tensor {
+  if (min === undefined && max === undefined) throw new Error('clamp: at least one of min and max must be given');
+  if (min !== undefined && max !== undefined && min > max) {
+    throw new Error(`clamp: min ${min} is greater than max ${max}`);
+  }
+  return clampOp(x, min ?? -Infinity, max ?? Infinity);
+}
+
+/** A copy with its own storage; the gradient passes through unchanged. */
+export const clone = defineOp({
+  name: 'clone',
+  forward: (_ctx, x: Tensor) => new Tensor(x.data.slice(), x.shape, x.dtype),
+  backward: (g) => [g],
+});
+
+/** Converts to another dtype; between floating dtypes the gradient is converted back. */
+export const cast = defineOp({
+  name: 'cast',
+  forward: (_ctx, x: Tensor, dtype: DType) => {
+    const out = allocate(dtype, x.size);
+    if (dtype === 'int32') for (let i = 0; i < x.size; i++) out[i] = Math.trunc(x.data[i]!);
+    else out.set(x.data);
+    return new Tensor(out, x.shape, dtype);
+  },
+  backward: (g) => [g],
+});
+
+const whereOp = defineOp({
+  name: 'where',
+  forward: (_ctx, condition: Tensor, a: Tensor, b: Tensor) => {
+    const shape = broadcastShapes('where', broadcastShapes('where', condition.shape, a.shape), b.shape);
+    const dtype = promoteTypes(a.dtype, b.dtype);
+    const [oc, oa, ob] = [condition, a, b].map((t) => broadcastOffsets(t.shape, shape)) as [Int32Array, Int32Array, Int32Array];
+    const out = allocate(dtype, shapeSize(shape));
+    for (let i = 0; i < out.length; i++) out[i] = condition.data[oc[i]!] ? a.data[oa[i]!]! : b.data[ob[i]!]!;
+    return new Tensor(out, shape, dtype);
+  },
+  backward: (g, { args: [condition, a, b], needsInputGrad }) => [
+    null,
+    needsInputGrad[1] ? unbroadcast(where(condition, g, 0), a.shape) : null,
+    needsInputGrad[2] ? unbroadcast(where(condition, 0, g), b.shape) : null,
+  ],
+});
+
+/**
+ * `condition ? a : b` elementwise, all three broadcast together. `condition` is any tensor
+ * (non-zero means true); the gradient flows to `a` where it holds and to `b` elsewhere.
+ */
+export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const [ta, tb] = operands('where', a, b);
+  return whereOp(condition, ta, tb);
+}
+
+function comparison(name: string, f: (x: number, y: number) => boolean): (a: TensorLike, b: TensorLike) => Tensor {
+  return (a, b) => mapBinary(name, ...operands(name, a, b), 'int32', (x, y) => (f(x, y) ? 1 : 0));
+}
+
+/** `a == b` as an `int32` 0/1 mask (no gradient). */
+export const eq = comparison('eq', (x, y) => x === y);
+/** `a != b` as an `int32` 0/1 mask (no gradient). */
+export const ne = comparison('ne', (x, y) => x !== y);
+/** `a < b` as an `int32` 0/1 mask (no gradient). */
+export const lt = comparison('lt', (x, y) => x < y);
+/** `a <= b` as an `int32` 0/1 mask (no gradient). */
+export const le = comparison('le', (x, y) => x <= y);
+/** `a > b` as an `int32` 0/1 mask (no gradient). */
+export const gt = comparison('gt', (x, y) => x > y);
+/** `a >= b` as an `int32` 0/1 mask (no gradient). */
+export const ge = comparison('ge', (x, y) => x >= y);

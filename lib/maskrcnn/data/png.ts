@@ -1,0 +1,357 @@
+/**
+ * PNG images in and out, as tensors.
+ *
+ * Reading goes through `pngjs` and accepts every PNG it decodes: bit depths 1, 2, 4, 8 and 16;
+ * gray, gray+alpha, RGB, RGBA and palette images; interlaced or not. Samples are read at their
+ * full precision (`skipRescale`), so a 16-bit image keeps its 65536 levels instead of being
+ * rounded to 8 bits first, and then scaled by the largest value of the image's bit depth
+ * (`2^depth - 1`; 255 for palette images, whose palette entries are 8-bit).
+ *
+ * The default result is what a detector eats and what torchvision's `read_image(path,
+ * ImageReadMode.RGB)` followed by `/ 255` gives: a float32 `[3, H, W]` tensor, RGB, values in
+ * [0, 1]. How the other kinds of PNG become RGB:
+ * - gray (and gray+alpha) images repeat the gray value in R, G and B (PIL's `convert('RGB')`);
+ * - alpha is dropped, not composited: a transparent pixel keeps the colour stored under it
+ *   (again as PIL and libpng's `strip_alpha` do). Ask for `mode: 'rgba'` to keep alpha as a
+ *   fourth channel;
+ * - palette images are looked up in their palette; a `tRNS` chunk becomes alpha;
+ * - a `tRNS` transparent colour in a gray or RGB image becomes alpha 0 on the pixels of that
+ *   colour, which keep their colour (pngjs alone would turn them black; we undo that).
+ *
+ * `mode: 'gray'` gives `[1, H, W]`: the gray value of gray images, and PIL's ITU-R 601-2 luma
+ * `L = 0.299 R + 0.587 G + 0.114 B` of colour images. `range: 'byte'` gives values in
+ * [0, 255] instead of [0, 1] (16-bit values are scaled by 255/65535, not rounded).
+ *
+ * Writing takes a `[C, H, W]` (or `[H, W]`) tensor with C = 1 (gray), 2 (gray+alpha),
+ * 3 (RGB) or 4 (RGBA), or raw interleaved bytes, and writes an 8- or 16-bit PNG of that colour
+ * type. Files are written atomically: to a temporary file in the same directory, then renamed,
+ * so a reader never sees half a file.
+ *
+ * @module
+ */
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import pngjs from 'pngjs';
+import { Tensor } from '../../tensor/index.js';
+
+const { PNG } = pngjs;
+
+/** The eight bytes every PNG file starts with. */
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Which channels {@link readPng} returns (torchvision's `ImageReadMode`, in lower case). */
+export type PngMode = 'rgb' | 'rgba' | 'gray';
+
+/** The value range of the tensors read and written: [0, 1] (`'unit'`) or [0, 255] (`'byte'`). */
+export type PngRange = 'unit' | 'byte';
+
+/** Options of {@link readPng} and {@link pngToTensor}. */
+export interface ReadPngOptions {
+  /** Channels of the result: `'rgb'` → `[3,H,W]` (default), `'rgba'` → `[4,H,W]`, `'gray'` → `[1,H,W]`. */
+  mode?: PngMode;
+  /** Values in [0, 1] (`'unit'`, default) or in [0, 255] (`'byte'`). */
+  range?: PngRange;
+}
+
+/** A decoded PNG before conversion to a tensor: the pixels as pngjs gives them, at full precision. */
+export interface DecodedPng {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** Bits per sample in the file: 1, 2, 4, 8 or 16 (palette images: bits per index). */
+  bitDepth: number;
+  /** The PNG colour type: 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA. */
+  colorType: number;
+  /** Whether the file stores gray values (colour types 0 and 4). */
+  gray: boolean;
+  /** Whether the image has transparency (an alpha channel or a `tRNS` chunk). */
+  hasAlpha: boolean;
+  /** The value of a fully bright sample (and of opaque alpha): `2^bitDepth - 1`, or 255 for palette images. */
+  maxValue: number;
+  /** The pixels, interleaved RGBA, row-major, raw sample values in 0..maxValue. */
+  rgba: Uint8Array | Uint16Array;
+}
+
+/** A raw image to write: interleaved 8-bit samples, row-major. */
+export interface RawImage {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** Samples per pixel: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA (default 4). */
+  channels?: 1 | 2 | 3 | 4;
+  /** `width * height * channels` bytes. */
+  data: Uint8Array;
+}
+
+/** Options of {@link writePng} and {@link encodePng}. */
+export interface WritePngOptions {
+  /** Bits per sample of the file: 8 (default) or 16. Raw byte images are always written at 8 bits. */
+  bitDepth?: 8 | 16;
+  /** The range of the tensor's values: [0, 1] (`'unit'`, default) or [0, 255] (`'byte'`). */
+  range?: PngRange;
+}
+
+function hasSignature(buffer: Uint8Array): boolean {
+  if (buffer.length < PNG_SIGNATURE.length) return false;
+  return PNG_SIGNATURE.every((b, i) => buffer[i] === b);
+}
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** The CRC-32 of `bytes[start, end)` (the PNG/zlib polynomial). */
+function crc32(bytes: Uint8Array, start: number, end: number): number {
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * Walks the chunk list (length, type, data, CRC) and returns why it is broken, or null. pngjs
+ * checks the same things, but its synchronous reader reports most of them as a vague "content
+ * at end of stream"; this pass names the chunk and the byte offset.
+ */
+function chunkProblem(buffer: Uint8Array): string | null {
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  let offset = PNG_SIGNATURE.length;
+  let first = true;
+  while (offset < buffer.length) {
+    if (offset + 8 > buffer.length) return `the file is truncated (a chunk header at byte ${offset} is cut off)`;
+    const length = view.getUint32(offset);
+    const type = String.fromCharCode(...buffer.subarray(offset + 4, offset + 8));
+    if (!/^[A-Za-z]{4}$/.test(type)) return `bad chunk type ${JSON.stringify(type)} at byte ${offset}`;
+    if (first && type !== 'IHDR') return `the first chunk is ${type}, expected IHDR`;
+    first = false;
+    const end = offset + 8 + length + 4;
+    if (end > buffer.length) {
+      return `the file is truncated (chunk ${type} at byte ${offset} needs ${length + 12} bytes, ${buffer.length - offset} remain)`;
+    }
+    if (crc32(buffer, offset + 4, offset + 8 + length) !== view.getUint32(offset + 8 + length)) {
+      return `chunk ${type} at byte ${offset} has a bad CRC (the data is corrupt)`;
+    }
+    if (type === 'IEND') return null;
+    offset = end;
+  }
+  return 'the file is truncated (no IEND chunk)';
+}
+
+/**
+ * Decodes PNG bytes (`source` names them in errors, e.g. the file's path).
+ *
+ * Throws `decodePng: SOURCE is not a valid PNG: REASON` for anything pngjs rejects: a wrong
+ * signature, a bad CRC, a truncated stream, corrupt compressed data.
+ */
+export function decodePng(buffer: Uint8Array, source = '<buffer>', op = 'decodePng'): DecodedPng {
+  const invalid = (reason: string): Error => new Error(`${op}: ${source} is not a valid PNG: ${reason}`);
+  if (buffer.length === 0) throw invalid('the file is empty');
+  if (!hasSignature(buffer)) throw invalid('it does not start with the PNG signature');
+  const problem = chunkProblem(buffer);
+  if (problem !== null) throw invalid(problem);
+  let png: ReturnType<typeof PNG.sync.read>;
+  try {
+    const bytes = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    png = PNG.sync.read(bytes, { skipRescale: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // pngjs reports a file that ends early as pending reads "waitng on finished stream".
+    throw invalid(/finished stream|Ran out of data|unexpected end/i.test(message) ? `the image data ends early (${message})` : message);
+  }
+  const { width, height, depth, colorType } = png;
+  const raw = png.data as unknown as Uint8Array | Uint16Array;
+  if (raw.length !== width * height * 4) {
+    throw invalid(`decoded ${raw.length} samples for a ${width}x${height} image, expected ${width * height * 4}`);
+  }
+  const palette = (colorType as number) === 3;
+  const maxValue = palette ? 255 : 2 ** depth - 1;
+  const rgba = depth === 16 ? new Uint16Array(raw) : new Uint8Array(raw.buffer, raw.byteOffset, raw.length).slice();
+  // pngjs zeroes all four samples of a pixel that matches the tRNS colour of a gray or RGB
+  // image. Those pixels had exactly that colour, and only they can have alpha 0 here (these
+  // colour types have no alpha channel), so put the colour back and keep alpha 0.
+  const transColor = (png as unknown as { transColor?: number[] }).transColor;
+  if (transColor !== undefined && (colorType === 0 || colorType === 2)) {
+    const [r, g, b] = transColor.length === 1 ? [transColor[0]!, transColor[0]!, transColor[0]!] : transColor;
+    for (let p = 0; p < rgba.length; p += 4) {
+      if (rgba[p + 3] === 0) {
+        rgba[p] = r!;
+        rgba[p + 1] = g!;
+        rgba[p + 2] = b!;
+      }
+    }
+  }
+  return {
+    width,
+    height,
+    bitDepth: depth,
+    colorType,
+    gray: colorType === 0 || colorType === 4,
+    hasAlpha: png.alpha || transColor !== undefined,
+    maxValue,
+    rgba,
+  };
+}
+
+/** Converts a decoded PNG to a float32 `[C, H, W]` tensor (see the module notes for the rules). */
+export function pngToTensor(png: DecodedPng, options: ReadPngOptions = {}): Tensor {
+  const mode = options.mode ?? 'rgb';
+  const range = options.range ?? 'unit';
+  if (mode !== 'rgb' && mode !== 'rgba' && mode !== 'gray') {
+    throw new Error(`pngToTensor: mode must be 'rgb', 'rgba' or 'gray', got '${String(mode)}'`);
+  }
+  if (range !== 'unit' && range !== 'byte') {
+    throw new Error(`pngToTensor: range must be 'unit' or 'byte', got '${String(range)}'`);
+  }
+  const { width, height, rgba } = png;
+  const plane = width * height;
+  // Divide last, so that 8-bit values give exactly fround(v / 255).
+  const top = range === 'unit' ? 1 : 255;
+  const max = png.maxValue;
+  if (mode === 'gray') {
+    const out = new Float32Array(plane);
+    for (let p = 0; p < plane; p++) {
+      const r = rgba[4 * p]!;
+      // Gray images store R = G = B; colour ones get PIL's luma.
+      out[p] = ((png.gray ? r : 0.299 * r + 0.587 * rgba[4 * p + 1]! + 0.114 * rgba[4 * p + 2]!) * top) / max;
+    }
+    return new Tensor(out, [1, height, width], 'float32');
+  }
+  const channels = mode === 'rgba' ? 4 : 3;
+  const out = new Float32Array(channels * plane);
+  for (let c = 0; c < channels; c++) {
+    const base = c * plane;
+    for (let p = 0; p < plane; p++) out[base + p] = (rgba[4 * p + c]! * top) / max;
+  }
+  return new Tensor(out, [channels, height, width], 'float32');
+}
+
+/**
+ * Reads a PNG file into a float32 tensor: `[3, H, W]` RGB in [0, 1] by default.
+ *
+ * Errors name the file: `readPng: /path/x.png is not a valid PNG: the file is truncated (...)`,
+ * `readPng: cannot read /path/x.png: ENOENT ...`.
+ */
+export function readPng(path: string, options: ReadPngOptions = {}): Tensor {
+  return pngToTensor(readPngFile(path), options);
+}
+
+/** Reads and decodes a PNG file without converting it to a tensor (errors as {@link readPng}). */
+export function readPngFile(path: string): DecodedPng {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new Error(`readPng: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return decodePng(bytes, path, 'readPng');
+}
+
+const COLOR_TYPES = { 1: 0, 2: 4, 3: 2, 4: 6 } as const;
+
+/** Samples per pixel, height, width and a sample reader of a tensor or raw image to write. */
+function layoutOf(op: string, image: Tensor | RawImage): { channels: 1 | 2 | 3 | 4; height: number; width: number } {
+  if (image instanceof Tensor) {
+    const shape = image.shape;
+    if (shape.length === 2) return { channels: 1, height: shape[0]!, width: shape[1]! };
+    if (shape.length === 3 && shape[0]! >= 1 && shape[0]! <= 4) {
+      return { channels: shape[0] as 1 | 2 | 3 | 4, height: shape[1]!, width: shape[2]! };
+    }
+    throw new Error(`${op}: expected a [C,H,W] tensor with C in 1..4 or an [H,W] tensor, got shape [${shape.join(',')}]`);
+  }
+  const channels = image.channels ?? 4;
+  if (![1, 2, 3, 4].includes(channels)) throw new Error(`${op}: channels must be 1, 2, 3 or 4, got ${channels}`);
+  const { width, height } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new Error(`${op}: width and height must be positive integers, got ${width}x${height}`);
+  }
+  if (image.data.length !== width * height * channels) {
+    throw new Error(
+      `${op}: a ${width}x${height} image with ${channels} channels needs ${width * height * channels} bytes, got ${image.data.length}`,
+    );
+  }
+  return { channels, height, width };
+}
+
+/**
+ * Encodes an image as PNG bytes: a `[C, H, W]` or `[H, W]` tensor (values in [0, 1], or
+ * [0, 255] with `range: 'byte'`; rounded and clamped), or raw interleaved 8-bit samples.
+ * C = 1, 2, 3, 4 give gray, gray+alpha, RGB and RGBA files. NaN values are an error.
+ */
+export function encodePng(image: Tensor | RawImage, options: WritePngOptions = {}): Buffer {
+  const op = 'encodePng';
+  const { channels, height, width } = layoutOf(op, image);
+  if (width < 1 || height < 1) throw new Error(`${op}: cannot encode an empty ${width}x${height} image`);
+  const colorType = COLOR_TYPES[channels];
+  const plane = width * height;
+  let data: Buffer;
+  let bitDepth: 8 | 16 = 8;
+  if (image instanceof Tensor) {
+    bitDepth = options.bitDepth ?? 8;
+    if (bitDepth !== 8 && bitDepth !== 16) throw new Error(`${op}: bitDepth must be 8 or 16, got ${String(bitDepth)}`);
+    const range = options.range ?? 'unit';
+    if (range !== 'unit' && range !== 'byte') throw new Error(`${op}: range must be 'unit' or 'byte', got '${String(range)}'`);
+    const maxValue = bitDepth === 16 ? 65535 : 255;
+    const scale = maxValue / (range === 'unit' ? 1 : 255);
+    const samples = bitDepth === 16 ? new Uint16Array(plane * channels) : new Uint8Array(plane * channels);
+    const src = image.data;
+    for (let c = 0; c < channels; c++) {
+      for (let p = 0; p < plane; p++) {
+        const v = src[c * plane + p]!;
+        if (Number.isNaN(v)) throw new Error(`${op}: the tensor has a NaN at channel ${c}, pixel ${p}`);
+        samples[p * channels + c] = Math.min(maxValue, Math.max(0, Math.round(v * scale)));
+      }
+    }
+    // pngjs reads 16-bit input as a Uint16Array over the buffer (native byte order).
+    data = Buffer.from(samples.buffer, 0, samples.byteLength);
+  } else {
+    if (options.bitDepth === 16) throw new Error(`${op}: raw byte images are written at 8 bits; pass a tensor for 16 bits`);
+    data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+  }
+  const png = { width, height, data } as unknown as InstanceType<typeof PNG>;
+  return PNG.sync.write(png, {
+    colorType,
+    inputColorType: colorType,
+    inputHasAlpha: channels === 2 || channels === 4,
+    bitDepth,
+  });
+}
+
+/** Encodes an image as PNG (see {@link encodePng}) and writes it to `path` atomically. */
+export function writePng(path: string, image: Tensor | RawImage, options: WritePngOptions = {}): void {
+  let bytes: Buffer;
+  try {
+    bytes = encodePng(image, options);
+  } catch (error) {
+    throw new Error(`writePng: ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  writeFileAtomic(path, bytes);
+}
+
+let tempCounter = 0;
+
+/**
+ * Writes `data` to `path` atomically: into a temporary file in the same directory, then renamed
+ * over `path` (a rename within one file system is atomic on POSIX), so that readers see either
+ * the old file or the whole new one. The temporary file is removed if anything fails.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${tempCounter++}.tmp`);
+  try {
+    writeFileSync(temp, data);
+    renameSync(temp, path);
+  } catch (error) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // the temporary file was never created, or is already gone
+    }
+    throw new Error(`cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -9,9 +9,10 @@
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
-const tapeBin = require.resolve('tape/bin/tape');
+const tapeBin = join(dirname(require.resolve('tape/package.json')), 'bin', 'tape');
 const files = process.argv.slice(2);
 const patterns = files.length > 0 ? files : ['test/**/*.test.ts'];
 

@@ -154,7 +154,7 @@ export function linspace(start: number, end: number, steps: number, options: Ten
   // Like PyTorch, fill the first half from the start and the second half from the end, so
   // that both ends are exact.
   const half = Math.floor(steps / 2);
-  for (let i = 0; i < steps; i++) data[i] = i < half ? start + i * delta : end - (steps - 1 - i) * delta;
+  for (let i = 0; i < steps; i++) data[i] = i < half || steps === 1 ? start + i * delta : end - (steps - 1 - i) * delta;
   return finish(new Tensor(data, [steps], dtype), options);
 }
 

@@ -1,0 +1,40 @@
+/**
+ * The `maskrcnn` command line: one subcommand per task. Each subcommand module exports a
+ * `run(argv)` that returns the process exit code and prints its own `--help`.
+ */
+import { runShapes } from './shapes.js';
+import { runEval } from './eval.js';
+
+/** A subcommand: takes the arguments after its name, returns the exit code. */
+export type Subcommand = (argv: string[]) => Promise<number>;
+
+/** The subcommands by name, with a one-line summary for `maskrcnn --help`. */
+export const subcommands: Record<string, { run: Subcommand; summary: string }> = {
+  shapes: { run: runShapes, summary: 'write the synthetic shapes dataset (PNG images + COCO JSON)' },
+  eval: { run: runEval, summary: 'COCO-style evaluation (bbox or segm) of a results file against annotations' },
+};
+
+function usage(): string {
+  const lines = Object.entries(subcommands).map(([name, { summary }]) => `  ${name.padEnd(10)} ${summary}`);
+  return ['usage: maskrcnn <command> [options]', '', 'commands:', ...lines, '', "Run 'maskrcnn <command> --help' for a command's options."].join('\n');
+}
+
+/** Runs the CLI on `argv` (the arguments after the program name) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = subcommands[name];
+  if (command === undefined) {
+    console.error(`maskrcnn: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    console.error(`maskrcnn ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}

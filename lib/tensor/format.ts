@@ -60,7 +60,8 @@ export function formatTensor(t: Tensor): string {
   };
   collect(0, 0);
   const fmt = numberFormatter(t, shown);
-  const width = shown.reduce((w, v) => Math.max(w, fmt(v).length), 0);
+  // As in PyTorch, the column width comes from the finite values; nan/inf are not padded to it.
+  const width = shown.reduce((w, v) => (Number.isFinite(v) ? Math.max(w, fmt(v).length) : w), 0);
   const indent = 'tensor('.length;
   const render = (dim: number, offset: number): string => {
     if (dim === t.ndim) return fmt(t.data[offset]!).padStart(width);

@@ -64,7 +64,7 @@ export {
 export { sum, mean, max, min, maxDim, minDim, argmax, argmin, softmax, logSoftmax, logsumexp } from './reduce.js';
 export { matmul } from './matmul.js';
 export { reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, narrow, slice, concat, stack, pad } from './views.js';
-export { indexSelect, gather, scatterAdd, maskedSelect, nonzero, topk, sort } from './indexing.js';
+export { indexSelect, gather, scatterAdd, maskedSelect, nonzero, topk, sort, argsort } from './indexing.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
 export { fromNdarray, type Nested } from './interop.js';
 export { formatTensor } from './format.js';

@@ -241,6 +241,11 @@ export function sort(x: Tensor, dim = -1, descending = false): ValuesIndices {
   return { values: gather(x, d, indices), indices };
 }
 
+/** The indices that sort `x` along `dim` (stable; NaN largest). */
+export function argsort(x: Tensor, dim = -1, descending = false): Tensor {
+  return sort(x, dim, descending).indices;
+}
+
 /**
  * The `k` largest (`largest`, the default) or smallest elements along `dim`, in sorted order,
  * with their indices. Ties keep their original order.

@@ -424,6 +424,6 @@ export class Tensor {
   }
   /** The indices that sort this tensor along `dim` (stable). */
   argsort(dim = -1, descending = false): Tensor {
-    return idx.sort(this, dim, descending).indices;
+    return idx.argsort(this, dim, descending);
   }
 }

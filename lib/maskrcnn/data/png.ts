@@ -331,7 +331,7 @@ export function writePng(path: string, image: Tensor | RawImage, options: WriteP
   } catch (error) {
     throw new Error(`writePng: ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  writeFileAtomic(path, bytes);
+  writeFileAtomic(path, bytes, 'writePng');
 }
 
 let tempCounter = 0;
@@ -341,7 +341,7 @@ let tempCounter = 0;
  * over `path` (a rename within one file system is atomic on POSIX), so that readers see either
  * the old file or the whole new one. The temporary file is removed if anything fails.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+function writeFileAtomic(path: string, data: string | Uint8Array, op: string): void {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${tempCounter++}.tmp`);
   try {
     writeFileSync(temp, data);
@@ -352,6 +352,6 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     } catch {
       // the temporary file was never created, or is already gone
     }
-    throw new Error(`cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`${op}: cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

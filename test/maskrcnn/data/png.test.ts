@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import pngjs from 'pngjs';
 import { Tensor } from '../../../lib/tensor/index.js';
-import { decodePng, encodePng, readPng, readPngFile, writeFileAtomic, writePng } from '../../../lib/maskrcnn/data/png.js';
+import { decodePng, encodePng, readPng, readPngFile, writePng } from '../../../lib/maskrcnn/data/png.js';
 
 const { PNG } = pngjs;
 
@@ -271,11 +271,12 @@ test('png: writing checks its input and leaves no temporary file on failure', (t
     const clamped = decodePng(encodePng(new Tensor(new Float32Array([-1, 0.5, 2]), [1, 1, 3], 'float32')));
     t.deepEqual(Array.from(clamped.rgba.filter((_, i) => i % 4 === 0)), [0, 128, 255], 'values clamped and rounded');
     const path = join(dir, 'no-such-dir', 'x.png');
-    t.throws(() => writePng(path, { width: 1, height: 1, data: new Uint8Array(4) }), /cannot write .*no-such-dir/, 'unwritable path named');
-    writeFileAtomic(join(dir, 'a.json'), '{"x":1}');
-    writeFileAtomic(join(dir, 'a.json'), '{"x":2}');
-    t.equal(readFileSync(join(dir, 'a.json'), 'utf8'), '{"x":2}', 'atomic overwrite');
-    t.deepEqual(readdirSync(dir), ['a.json'], 'only the target file remains');
+    t.throws(() => writePng(path, { width: 1, height: 1, data: new Uint8Array(4) }), /writePng: cannot write .*no-such-dir/, 'unwritable path named');
+    const target = join(dir, 'a.png');
+    writePng(target, { width: 1, height: 1, channels: 1, data: Uint8Array.from([10]) });
+    writePng(target, { width: 1, height: 1, channels: 1, data: Uint8Array.from([20]) });
+    t.equal(decodePng(readFileSync(target)).rgba[0], 20, 'atomic overwrite replaces the file');
+    t.deepEqual(readdirSync(dir), ['a.png'], 'only the target file remains (no temporary files)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,144 @@
+/**
+ * The backend registry: every heavy operator of `lib/ops` is a set of named kernels (its
+ * forward, and the pieces of its backward), and every kernel has one implementation per
+ * backend, registered by name (TF.js's way: "conv2d on the gpu backend" is
+ * `conv2dForward.register('gpu', ...)` in `lib/ops/gpu/conv.ts`).
+ *
+ * - `reference`: plain TypeScript loops, always available, the oracle for the others.
+ * - `gpu`: hand-written gpu.js kernels (headless-gl, WebGL2, WebAssembly or JS, as gpu.js finds).
+ * - `wasm`: the fast CPU backend (WebAssembly SIMD GEMM), once it exists.
+ *
+ * A backend that has no implementation of a kernel does not fall back silently: a backend
+ * registers the reference implementation explicitly where it has none of its own (for example a
+ * scatter-shaped backward), so {@link kernelTable} always says what really runs.
+ */
+
+/** The backends a kernel can be implemented for. */
+export type BackendName = 'reference' | 'gpu' | 'wasm';
+
+/** What a backend module tells the registry about itself. */
+export interface BackendProvider {
+  /** Whether this backend can run in this process (e.g. gpu.js loaded). */
+  available(): boolean;
+  /** One line on what runs, e.g. `gpu.js 2.24.1, mode webasm`. */
+  describe(): string;
+}
+
+const providers = new Map<BackendName, BackendProvider>([
+  ['reference', { available: () => true, describe: () => 'plain TypeScript loops' }],
+]);
+
+/** Every kernel slot ever created, for {@link kernelTable}. */
+const slots: Kernel<never>[] = [];
+
+function initialBackend(): BackendName {
+  const env = typeof process !== 'undefined' ? process.env['MASKRCNN_BACKEND'] : undefined;
+  if (env === undefined || env === '') return 'reference';
+  if (env !== 'reference' && env !== 'gpu' && env !== 'wasm') {
+    throw new Error(`MASKRCNN_BACKEND must be reference, gpu or wasm, got '${env}'`);
+  }
+  return env;
+}
+
+let active: BackendName = initialBackend();
+
+/** Makes a backend known to the registry (called by the backend's own module). */
+export function registerBackend(name: BackendName, provider: BackendProvider): void {
+  providers.set(name, provider);
+}
+
+/** The backends that can run here, `reference` first. */
+export function availableBackends(): BackendName[] {
+  return [...providers.entries()].filter(([, p]) => p.available()).map(([name]) => name);
+}
+
+/** One line describing what backend `name` runs (which gpu.js mode, for instance). */
+export function describeBackend(name: BackendName = active): string {
+  const provider = providers.get(name);
+  return provider === undefined ? `${name}: not loaded` : `${name}: ${provider.describe()}`;
+}
+
+function checkAvailable(name: BackendName): void {
+  const provider = providers.get(name);
+  if (provider === undefined || !provider.available()) {
+    throw new Error(`setBackend: backend '${name}' is not available here (available: ${availableBackends().join(', ')})`);
+  }
+}
+
+/** Selects the backend for every op that follows, process-wide. */
+export function setBackend(name: BackendName): void {
+  checkAvailable(name);
+  active = name;
+}
+
+/** The backend ops currently run on. */
+export function getBackend(): BackendName {
+  return active;
+}
+
+/** Runs `fn` with backend `name` active, then restores the previous one (for tests and benchmarks). */
+export function withBackend<T>(name: BackendName, fn: () => T): T {
+  checkAvailable(name);
+  const previous = active;
+  active = name;
+  try {
+    return fn();
+  } finally {
+    active = previous;
+  }
+}
+
+/**
+ * One named kernel (e.g. `conv2d.forward`) with an implementation per backend. `F` is the
+ * kernel's signature: kernels work on plain typed arrays and sizes, below autograd.
+ */
+export class Kernel<F extends (...args: never[]) => unknown> {
+  private readonly impls = new Map<BackendName, F>();
+  private readonly notes = new Map<BackendName, string>();
+
+  /** Creates the slot; `name` is `op.part`, e.g. `conv2d.backwardWeight`. */
+  constructor(readonly name: string) {
+    slots.push(this as unknown as Kernel<never>);
+  }
+
+  /**
+   * Registers the implementation of this kernel for `backend`. `note` says when it is not the
+   * backend's own code (e.g. `'reference loops: a scatter'`), so that the table never hides a
+   * fallback.
+   */
+  register(backend: BackendName, fn: F, note?: string): this {
+    this.impls.set(backend, fn);
+    if (note !== undefined) this.notes.set(backend, note);
+    return this;
+  }
+
+  /** The note registered with `backend`'s implementation, if any. */
+  note(backend: BackendName): string | undefined {
+    return this.notes.get(backend);
+  }
+
+  /** The backends that implement this kernel. */
+  backends(): BackendName[] {
+    return [...this.impls.keys()];
+  }
+
+  /** The implementation for `backend` (default: the active one), or a clear error if it has none. */
+  for(backend: BackendName = active): F {
+    const fn = this.impls.get(backend);
+    if (fn === undefined) {
+      throw new Error(`${this.name}: no kernel for backend '${backend}' (implemented for: ${this.backends().join(', ') || 'none'})`);
+    }
+    return fn;
+  }
+}
+
+/** Which backends implement which kernel: the registry as a table, for docs and `--help`. */
+export function kernelTable(): Array<{ kernel: string; backends: Array<{ backend: BackendName; note?: string }> }> {
+  return slots.map((s) => ({
+    kernel: s.name,
+    backends: s.backends().map((backend) => {
+      const note = s.note(backend);
+      return note === undefined ? { backend } : { backend, note };
+    }),
+  }));
+}

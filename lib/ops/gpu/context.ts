@@ -1,0 +1,61 @@
+/**
+ * The one gpu.js instance behind the `gpu` backend, and the report of which gpu.js mode really
+ * runs: `headlessgl` (WebGL through the native `gl` package, needs a display), `webgl2`/`webgl`
+ * (browsers), `webasm` (WebAssembly + SIMD when there is no GL context), or `cpu`.
+ *
+ * The mode can be forced with the environment variable `MASKRCNN_GPU_MODE` (one of gpu.js's
+ * modes); otherwise gpu.js picks the best it finds.
+ */
+import gpujs from 'gpu.js';
+import { registerBackend } from '../backend.js';
+
+/** The parts of gpu.js's `GPU` class this project uses. */
+export interface GpuInstance {
+  /** The mode gpu.js settled on. */
+  readonly mode: string;
+  /** Compiles a kernel function (one thread per output element). */
+  createKernel(fn: (...args: never[]) => number, settings?: Record<string, unknown>): GpuKernel;
+  /** Releases GPU resources. */
+  destroy(): void;
+}
+
+/** A compiled gpu.js kernel. */
+export interface GpuKernel {
+  (...args: unknown[]): unknown;
+  /** Sets the output size (`[n]`, `[w, h]` or `[w, h, d]`). */
+  setOutput(output: number[]): GpuKernel;
+  /** The mode-specific kernel object (its constructor name says what ran). */
+  readonly kernel?: { constructor: { name: string } };
+}
+
+let instance: GpuInstance | null = null;
+let loadError: Error | null = null;
+
+function load(): GpuInstance | null {
+  if (instance !== null || loadError !== null) return instance;
+  try {
+    const GPU = gpujs.GPU as unknown as new (settings: Record<string, unknown>) => GpuInstance;
+    const mode = typeof process !== 'undefined' ? process.env['MASKRCNN_GPU_MODE'] : undefined;
+    instance = new GPU(mode ? { mode } : {});
+  } catch (error) {
+    loadError = error as Error;
+  }
+  return instance;
+}
+
+/** The shared gpu.js instance (created on first use); throws if gpu.js cannot load here. */
+export function gpu(): GpuInstance {
+  const g = load();
+  if (g === null) throw new Error(`gpu backend: gpu.js could not be loaded: ${loadError?.message}`);
+  return g;
+}
+
+/** The gpu.js mode that kernels run in (`headlessgl`, `webgl2`, `webasm`, `cpu`, ...). */
+export function gpuMode(): string {
+  return gpu().mode;
+}
+
+registerBackend('gpu', {
+  available: () => load() !== null,
+  describe: () => (load() === null ? `gpu.js unavailable (${loadError?.message})` : `gpu.js, mode ${gpuMode()}`),
+});

@@ -1,0 +1,18 @@
+/**
+ * Reference kernel of FrozenBatchNorm2d: a loop over channels and pixels.
+ */
+import { type TypedArray } from '../../tensor/index.js';
+import { channelAffine } from '../frozen_batch_norm.js';
+import { like } from './util.js';
+
+channelAffine.register('reference', (x: TypedArray, scale: TypedArray, shift: TypedArray, channels: number, planeSize: number) => {
+  const y = like(x, x.length);
+  const images = x.length / (channels * planeSize);
+  for (let n = 0; n < images; n++) {
+    for (let c = 0; c < channels; c++) {
+      const base = (n * channels + c) * planeSize;
+      for (let p = 0; p < planeSize; p++) y[base + p] = x[base + p]! * scale[c]! + shift[c]!;
+    }
+  }
+  return y;
+});

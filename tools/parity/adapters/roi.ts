@@ -1,0 +1,7 @@
+/**
+ * Parity adapters for the roi family of ops.
+ */
+import type { ParityAdapter } from '../harness.js';
+
+/** Adapters of this family, by fixture op name. */
+export const adapters: Record<string, ParityAdapter> = {};

@@ -128,6 +128,12 @@ export class CocoDetectionDataset implements DetectionDataset {
     const coco = readCoco(annotationFile);
     const loader: ImageLoader = (image) => {
       if (image.file_name === undefined) throw new Error(`${annotationFile}: image ${image.id} has no file_name`);
+      if (/\.jpe?g$/i.test(image.file_name)) {
+        throw new Error(
+          `${annotationFile}: image ${image.id} is ${image.file_name}: only PNG images are read; ` +
+            'convert the images to PNG or give the CocoDetectionDataset constructor an ImageLoader',
+        );
+      }
       return readPng(join(imageDir, image.file_name));
     };
     return new CocoDetectionDataset(coco, loader, { source: annotationFile, ...options });

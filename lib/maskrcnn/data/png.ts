@@ -31,6 +31,7 @@
  */
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { inflateSync } from 'node:zlib';
 import pngjs from 'pngjs';
 import { Tensor } from '../../tensor/index.js';
 
@@ -115,22 +116,51 @@ function crc32(bytes: Uint8Array, start: number, end: number): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+/** Samples per pixel of each PNG colour type. */
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/** Adam7 passes: x start, y start, x step, y step. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+
+/** Bytes of filtered scanlines (a filter byte per row) that an image's IDAT must inflate to. */
+function expectedImageBytes(width: number, height: number, bitsPerPixel: number, interlaced: boolean): number {
+  const rowBytes = (w: number): number => 1 + Math.ceil((w * bitsPerPixel) / 8);
+  if (!interlaced) return height * rowBytes(width);
+  let total = 0;
+  for (const [xs, ys, dx, dy] of ADAM7) {
+    const w = width > xs ? Math.ceil((width - xs) / dx) : 0;
+    const h = height > ys ? Math.ceil((height - ys) / dy) : 0;
+    if (w > 0 && h > 0) total += h * rowBytes(w);
+  }
+  return total;
+}
+
 /**
- * Walks the chunk list (length, type, data, CRC) and returns why it is broken, or null. pngjs
- * checks the same things, but its synchronous reader reports most of them as a vague "content
- * at end of stream"; this pass names the chunk and the byte offset.
+ * Walks the chunk list (length, type, data, CRC), inflates the image data and returns why the
+ * file is broken, or null. pngjs checks some of this, but its synchronous reader reports most
+ * problems as a vague "content at end of stream", and it does not notice corrupt compressed
+ * data (it then decodes uninitialised memory), so this pass runs first and names the problem.
  */
-function chunkProblem(buffer: Uint8Array): string | null {
+function pngProblem(buffer: Uint8Array): string | null {
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   let offset = PNG_SIGNATURE.length;
-  let first = true;
-  while (offset < buffer.length) {
+  let header: { width: number; height: number; depth: number; colorType: number; interlaced: boolean } | undefined;
+  const idat: Uint8Array[] = [];
+  for (;;) {
+    if (offset >= buffer.length) return 'the file is truncated (no IEND chunk)';
     if (offset + 8 > buffer.length) return `the file is truncated (a chunk header at byte ${offset} is cut off)`;
     const length = view.getUint32(offset);
     const type = String.fromCharCode(...buffer.subarray(offset + 4, offset + 8));
     if (!/^[A-Za-z]{4}$/.test(type)) return `bad chunk type ${JSON.stringify(type)} at byte ${offset}`;
-    if (first && type !== 'IHDR') return `the first chunk is ${type}, expected IHDR`;
-    first = false;
+    if (header === undefined && type !== 'IHDR') return `the first chunk is ${type}, expected IHDR`;
     const end = offset + 8 + length + 4;
     if (end > buffer.length) {
       return `the file is truncated (chunk ${type} at byte ${offset} needs ${length + 12} bytes, ${buffer.length - offset} remain)`;
@@ -138,23 +168,52 @@ function chunkProblem(buffer: Uint8Array): string | null {
     if (crc32(buffer, offset + 4, offset + 8 + length) !== view.getUint32(offset + 8 + length)) {
       return `chunk ${type} at byte ${offset} has a bad CRC (the data is corrupt)`;
     }
-    if (type === 'IEND') return null;
+    const data = buffer.subarray(offset + 8, offset + 8 + length);
+    if (type === 'IHDR') {
+      if (length !== 13) return `the IHDR chunk has ${length} bytes, expected 13`;
+      header = {
+        width: view.getUint32(offset + 8),
+        height: view.getUint32(offset + 12),
+        depth: data[8]!,
+        colorType: data[9]!,
+        interlaced: data[12] === 1,
+      };
+      if (header.width === 0 || header.height === 0) return `the image is ${header.width}x${header.height} pixels`;
+      if (CHANNELS[header.colorType] === undefined) return `unknown colour type ${header.colorType}`;
+    } else if (type === 'IDAT') idat.push(data);
+    else if (type === 'IEND') break;
     offset = end;
   }
-  return 'the file is truncated (no IEND chunk)';
+  if (idat.length === 0) return 'there is no image data (no IDAT chunk)';
+  const { width, height, depth, colorType, interlaced } = header!;
+  const expected = expectedImageBytes(width, height, CHANNELS[colorType]! * depth, interlaced);
+  let inflated: Buffer;
+  try {
+    inflated = inflateSync(Buffer.concat(idat));
+  } catch (error) {
+    return `the compressed image data is corrupt (${error instanceof Error ? error.message : String(error)})`;
+  }
+  if (inflated.length < expected) {
+    return `the image data inflates to ${inflated.length} bytes, a ${width}x${height} image needs ${expected}`;
+  }
+  return null;
 }
 
 /**
- * Decodes PNG bytes (`source` names them in errors, e.g. the file's path).
+ * Decodes PNG bytes.
  *
- * Throws `decodePng: SOURCE is not a valid PNG: REASON` for anything pngjs rejects: a wrong
- * signature, a bad CRC, a truncated stream, corrupt compressed data.
+ * Throws `decodePng: SOURCE is not a valid PNG: REASON` for anything that is not a whole, valid
+ * PNG: a wrong signature, a truncated file, a chunk with a bad CRC, corrupt compressed data.
+ *
+ * @param buffer - the file's bytes.
+ * @param source - names the bytes in errors, e.g. the file's path.
+ * @param op - names the operation at the start of errors (`readPng` passes its own name).
  */
 export function decodePng(buffer: Uint8Array, source = '<buffer>', op = 'decodePng'): DecodedPng {
   const invalid = (reason: string): Error => new Error(`${op}: ${source} is not a valid PNG: ${reason}`);
   if (buffer.length === 0) throw invalid('the file is empty');
   if (!hasSignature(buffer)) throw invalid('it does not start with the PNG signature');
-  const problem = chunkProblem(buffer);
+  const problem = pngProblem(buffer);
   if (problem !== null) throw invalid(problem);
   let png: ReturnType<typeof PNG.sync.read>;
   try {

@@ -218,6 +218,36 @@ test('png: palette images (with tRNS), 1/2/4-bit gray and a tRNS gray key colour
   t.end();
 });
 
+test('png: interlaced (Adam7) files decode', (t) => {
+  // A 5x3 8-bit gray image, written as the 7 Adam7 sub-images, each a run of filtered rows.
+  const [w, h] = [5, 3];
+  const values = Array.from({ length: w * h }, (_, i) => i * 17);
+  const passes = [
+    [0, 0, 8, 8],
+    [4, 0, 8, 8],
+    [0, 4, 4, 8],
+    [2, 0, 4, 4],
+    [0, 2, 2, 4],
+    [1, 0, 2, 2],
+    [0, 1, 1, 2],
+  ];
+  const rows: Uint8Array[] = [];
+  for (const [xs, ys, dx, dy] of passes) {
+    for (let y = ys!; y < h; y += dy!) {
+      const row: number[] = [];
+      for (let x = xs!; x < w; x += dx!) row.push(values[y * w + x]!);
+      if (row.length > 0) rows.push(Uint8Array.from(row));
+    }
+  }
+  const bytes = rawPng(w, h, 8, 0, rows);
+  bytes[8 + 8 + 12] = 1; // IHDR interlace byte
+  const ihdrStart = 8;
+  const fixed = Buffer.concat([bytes.subarray(0, ihdrStart), chunk('IHDR', bytes.subarray(ihdrStart + 8, ihdrStart + 21)), bytes.subarray(ihdrStart + 25)]);
+  const g = readPngBytes(fixed, 'gray');
+  t.deepEqual(Array.from(g.data, (v) => Math.round(v * 255)), values, 'pixels in place');
+  t.end();
+});
+
 test('png: pngjs-written 16-bit files read at full precision (not rescaled to 8 bits)', (t) => {
   const png = new PNG({ width: 2, height: 1 });
   // pngjs takes 16-bit input as native-endian Uint16 samples.
@@ -238,11 +268,13 @@ test('png: corrupt, truncated, empty and missing files give errors naming the fi
     ihdr.writeUInt32BE(4, 4);
     [ihdr[8], ihdr[9]] = [8, 2];
     const badZlib = Buffer.concat([good.subarray(0, 8), chunk('IHDR', ihdr), chunk('IDAT', Uint8Array.from([1, 2, 3, 4, 5, 6])), chunk('IEND', new Uint8Array(0))]);
+    const short = Buffer.concat([good.subarray(0, 8), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(10))), chunk('IEND', new Uint8Array(0))]);
     const cases: Array<[string, Buffer, RegExp]> = [
+      ['short-data.png', short, /is not a valid PNG: the image data inflates to 10 bytes, a 4x4 image needs 52/],
       ['truncated.png', good.subarray(0, good.length - 20), /is not a valid PNG: the file is truncated/],
       ['header-only.png', good.subarray(0, 20), /is not a valid PNG: the file is truncated/],
       ['no-iend.png', good.subarray(0, good.length - 12), /is not a valid PNG: the file is truncated \(no IEND chunk\)/],
-      ['bad-zlib.png', badZlib, /is not a valid PNG: ./],
+      ['bad-zlib.png', badZlib, /is not a valid PNG: the compressed image data is corrupt/],
       ['not-png.png', Buffer.from('hello, I am a text file'), /is not a valid PNG: it does not start with the PNG signature/],
       ['empty.png', Buffer.alloc(0), /is not a valid PNG: the file is empty/],
     ];

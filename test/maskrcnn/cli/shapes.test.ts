@@ -1,0 +1,75 @@
+import test from 'tape';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runShapes } from '../../../lib/maskrcnn/cli/shapes.js';
+import { readCoco } from '../../../lib/maskrcnn/data/coco.js';
+
+/** Runs the command with console output captured. */
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const [log, error] = [console.log, console.error];
+  console.log = (...args: unknown[]) => void out.push(args.join(' '));
+  console.error = (...args: unknown[]) => void err.push(args.join(' '));
+  try {
+    const code = await runShapes(argv);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    [console.log, console.error] = [log, error];
+  }
+}
+
+test('cli shapes: writes train and val splits with a summary', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'maskrcnn-cli-shapes-'));
+  try {
+    const out = join(dir, 'data');
+    const r = await run(['--out', out, '--train', '4', '--val', '2', '--seed', '3', '--size', '64']);
+    t.equal(r.code, 0, 'exit code 0');
+    t.match(r.out, /train: 4 images, \d+ instances/, 'summary names the train split');
+    t.match(r.out, /val: 2 images/, 'and the val split');
+    t.deepEqual(readdirSync(join(out, 'train', 'images')).length, 4, '4 train PNGs');
+    t.deepEqual(readdirSync(join(out, 'val', 'images')).length, 2, '2 val PNGs');
+    const train = readCoco(join(out, 'train', 'annotations.json'));
+    const val = readCoco(join(out, 'val', 'annotations.json'));
+    t.deepEqual(train.images.map((im) => im.id), [1, 2, 3, 4], 'train image ids 1..4');
+    t.deepEqual(val.images.map((im) => im.id), [5, 6], 'val image ids follow train');
+    t.ok(train.images.every((im) => im.width === 64 && im.height === 64), '--size 64');
+    t.notOk(
+      readFileSync(join(out, 'train', 'images', '000001.png')).equals(readFileSync(join(out, 'val', 'images', '000005.png'))),
+      'val images differ from train images',
+    );
+
+    const again = await run(['--out', out, '--train', '4', '--val', '2', '--seed', '3', '--size', '64']);
+    t.equal(again.code, 1, 'refuses to write into a non-empty folder');
+    t.match(again.err, /train is not empty; pass --force/, 'and says how to proceed');
+
+    const before = readFileSync(join(out, 'train', 'annotations.json'));
+    const forced = await run(['--out', out, '--train=4', '--val=2', '--seed=3', '--size=64', '--force']);
+    t.equal(forced.code, 0, '--force overwrites (and --flag=value works)');
+    t.ok(readFileSync(join(out, 'train', 'annotations.json')).equals(before), 'same seed: same annotations.json bytes');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cli shapes: --help and bad flags', async (t) => {
+  const help = await run(['--help']);
+  t.equal(help.code, 0, '--help exits 0');
+  t.match(help.out, /usage: maskrcnn shapes --out DIR/, '--help prints the usage');
+  const cases: Array<[string[], RegExp]> = [
+    [['--train', '3'], /--out DIR is required/],
+    [['--out', 'x', '--train', 'many'], /--train must be an integer, got 'many'/],
+    [['--out', 'x', '--val', '-1'], /--val must be an integer in 0\.\.10000000, got -1/],
+    [['--out', 'x', '--size', '8'], /--size must be an integer in 16\.\.4096, got 8/],
+    [['--out', 'x', '--seed'], /--seed needs a value/],
+    [['--out', 'x', '--colour', 'red'], /unknown option '--colour'/],
+    [['--out', 'x', 'extra'], /unexpected argument 'extra'/],
+  ];
+  for (const [argv, pattern] of cases) {
+    const r = await run(argv);
+    t.equal(r.code, 2, `${argv.join(' ')}: exit code 2`);
+    t.match(r.err, pattern, `${argv.join(' ')}: error names the flag`);
+  }
+  t.notOk(existsSync('x'), 'nothing written on a usage error');
+});

@@ -1,0 +1,233 @@
+import test from 'tape';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Tensor } from '../../../lib/tensor/index.js';
+import { generateShapes, writeShapes, type ShapesDataset } from '../../../lib/maskrcnn/data/shapes.js';
+import {
+  CocoDetectionDataset,
+  DataLoader,
+  hflip,
+  rgbToTensor,
+  shapesDetectionDataset,
+  type DetectionSample,
+} from '../../../lib/maskrcnn/data/dataset.js';
+import { parseCoco, writeCoco } from '../../../lib/maskrcnn/data/coco.js';
+
+let shared: ShapesDataset | undefined;
+function shapes(): ShapesDataset {
+  shared ??= generateShapes({ count: 8, seed: 21, crowdProbability: 0.5 });
+  return shared;
+}
+
+/** The extent of mask i of a [N,H,W] tensor as an xyxy box in pixel-edge coordinates. */
+function maskBox(masks: Tensor, i: number): number[] {
+  const [, H, W] = masks.shape as number[];
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (let y = 0; y < H!; y++) {
+    for (let x = 0; x < W!; x++) {
+      if (masks.data[i * H! * W! + y * W! + x]) [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x + 1), Math.max(y1, y + 1)];
+    }
+  }
+  return [x0, y0, x1, y1];
+}
+
+function sameTensor(a: Tensor, b: Tensor): boolean {
+  return a.dtype === b.dtype && JSON.stringify(a.shape) === JSON.stringify(b.shape) && a.data.every((v, i) => v === b.data[i]);
+}
+
+function sameSample(a: DetectionSample, b: DetectionSample): boolean {
+  const ta = a.target;
+  const tb = b.target;
+  return (
+    sameTensor(a.image, b.image) &&
+    sameTensor(ta.boxes, tb.boxes) &&
+    sameTensor(ta.labels, tb.labels) &&
+    sameTensor(ta.masks, tb.masks) &&
+    sameTensor(ta.area, tb.area) &&
+    sameTensor(ta.iscrowd, tb.iscrowd) &&
+    ta.imageId === tb.imageId
+  );
+}
+
+test('dataset: targets have torchvision shapes and dtypes; boxes are the masks’ extents', (t) => {
+  const ds = shapesDetectionDataset(shapes());
+  t.equal(ds.length, 8, 'one sample per image');
+  t.equal(ds.numClasses, 4, 'background + 3 shapes');
+  let boxesOk = true;
+  let crowdFree = true;
+  for (let i = 0; i < ds.length; i++) {
+    const { image, target } = ds.get(i);
+    const n = target.labels.shape[0]!;
+    const im = shapes().images[i]!;
+    if (i === 0) {
+      t.deepEqual(image.shape, [3, 128, 128], 'image [3,H,W]');
+      t.equal(image.dtype, 'float32', 'image float32');
+      t.deepEqual(target.boxes.shape, [n, 4], 'boxes [N,4]');
+      t.equal(target.boxes.dtype, 'float32', 'boxes float32');
+      t.equal(target.labels.dtype, 'int32', 'labels int32');
+      t.deepEqual(target.masks.shape, [n, 128, 128], 'masks [N,H,W]');
+      t.equal(target.masks.dtype, 'float32', 'masks float32');
+      t.ok(target.masks.data.every((v) => v === 0 || v === 1), 'masks are 0/1');
+      t.deepEqual([target.area.shape, target.iscrowd.shape], [[n], [n]], 'area and iscrowd [N]');
+      t.equal(target.imageId, im.id, 'imageId');
+      t.equal(image.data[0], Math.fround(im.rgb[0]! / 255), 'pixels in [0, 1] from the RGB bytes');
+    }
+    t.equal(n, im.instances.filter((x) => !x.iscrowd).length, `image ${im.id}: every non-crowd instance, no crowd`);
+    if (target.iscrowd.data.some((v) => v !== 0)) crowdFree = false;
+    for (let k = 0; k < n; k++) {
+      const box = Array.from(target.boxes.data.subarray(4 * k, 4 * k + 4));
+      if (JSON.stringify(box) !== JSON.stringify(maskBox(target.masks, k))) boxesOk = false;
+    }
+  }
+  t.ok(boxesOk, 'every box [x1,y1,x2,y2] is its mask’s pixel-edge extent');
+  t.ok(crowdFree, 'iscrowd is 0 everywhere by default');
+  const withCrowd = shapesDetectionDataset(shapes(), { includeCrowd: true });
+  let crowds = 0;
+  for (let i = 0; i < withCrowd.length; i++) for (const v of withCrowd.get(i).target.iscrowd.data) crowds += v;
+  const expected = shapes().images.reduce((a, im) => a + im.instances.filter((x) => x.iscrowd).length, 0);
+  t.ok(expected > 0, `the fixture has crowd regions (${expected})`);
+  t.equal(crowds, expected, 'includeCrowd keeps them, marked in iscrowd');
+  t.end();
+});
+
+test('dataset: the files written by writeShapes load to the same samples as the in-memory dataset', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'maskrcnn-dataset-'));
+  try {
+    writeShapes(dir, shapes());
+    const fromDisk = CocoDetectionDataset.fromDirectory(dir);
+    const inMemory = shapesDetectionDataset(shapes());
+    t.equal(fromDisk.length, inMemory.length);
+    let same = true;
+    for (let i = 0; i < fromDisk.length; i++) if (!sameSample(fromDisk.get(i), inMemory.get(i))) same = false;
+    t.ok(same, 'identical images and targets');
+    t.throws(() => fromDisk.get(99), /index 99 is out of range for 8 images/, 'index out of range named');
+    rmSync(join(dir, 'images', '000002.png'));
+    t.throws(() => fromDisk.get(1), /readPng: cannot read .*000002\.png/, 'a missing image file is named');
+    const jpeg = join(dir, 'jpeg');
+    mkdirSync(jpeg);
+    writeCoco(join(jpeg, 'annotations.json'), { images: [{ id: 1, width: 4, height: 4, file_name: 'x.jpg' }], annotations: [], categories: [{ id: 1, name: 'a' }] });
+    t.throws(() => CocoDetectionDataset.fromDirectory(jpeg).get(0), /image 1 is x\.jpg: only PNG images are read/, 'JPEG files get a clear error');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  t.end();
+});
+
+test('dataset: COCO conversion rules (xywh -> xyxy, clamping, empty boxes dropped, contiguous labels)', (t) => {
+  const coco = parseCoco({
+    images: [{ id: 7, width: 10, height: 6, file_name: 'a.png' }],
+    categories: [
+      { id: 5, name: 'five' },
+      { id: 90, name: 'ninety' },
+    ],
+    annotations: [
+      { id: 1, image_id: 7, category_id: 90, bbox: [2, 1, 3, 2], area: 6, iscrowd: 0, segmentation: [[2, 1, 5, 1, 5, 3, 2, 3]] },
+      { id: 2, image_id: 7, category_id: 5, bbox: [8, 4, 5, 5], area: 4, iscrowd: 0, segmentation: [[8, 4, 10, 4, 10, 6, 8, 6]] },
+      { id: 3, image_id: 7, category_id: 5, bbox: [1, 1, 0, 3], area: 0, iscrowd: 0, segmentation: [[1, 1, 1, 4, 1, 1]] },
+      { id: 4, image_id: 7, category_id: 5, bbox: [0, 0, 2, 2], area: 4, iscrowd: 1, segmentation: { size: [6, 10], counts: [0, 2, 4, 2, 52] } },
+    ],
+  });
+  const loader = () => new Tensor(new Float32Array(3 * 6 * 10), [3, 6, 10], 'float32');
+  const ds = new CocoDetectionDataset(coco, loader);
+  const { target } = ds.get(0);
+  t.deepEqual(Array.from(target.boxes.data), [2, 1, 5, 3, 8, 4, 10, 6], 'xywh -> xyxy, clamped to the image; empty box and crowd dropped');
+  t.deepEqual(Array.from(target.labels.data), [90, 5], 'labels are category ids');
+  t.deepEqual(maskBox(target.masks, 0), [2, 1, 5, 3], 'polygon mask rasterised as pycocotools');
+  t.equal(ds.numClasses, 91, 'numClasses = largest id + 1');
+  const contiguous = new CocoDetectionDataset(coco, loader, { contiguousLabels: true, includeCrowd: true });
+  const c = contiguous.get(0).target;
+  t.deepEqual(Array.from(c.labels.data), [2, 1, 1], 'contiguous labels 1..K in id order');
+  t.deepEqual(Array.from(c.iscrowd.data), [0, 0, 1], 'crowd kept with includeCrowd');
+  t.deepEqual(maskBox(c.masks, 2), [0, 0, 2, 2], 'uncompressed crowd RLE decoded');
+  t.equal(contiguous.numClasses, 3);
+  t.equal(contiguous.categoryOfLabel(2).name, 'ninety', 'label -> category');
+  const wrongSize = new CocoDetectionDataset(coco, () => new Tensor(new Float32Array(3 * 4 * 4), [3, 4, 4], 'float32'), { source: 'x.json' });
+  t.throws(() => wrongSize.get(0), /x\.json: image 7 \(a\.png\) loaded as \[3,4,4\], expected \[3,6,10\]/, 'image size mismatch names the image');
+  t.end();
+});
+
+test('dataset: horizontal flip — twice is identity, flipped boxes are flipped masks’ extents', (t) => {
+  const ds = shapesDetectionDataset(shapes());
+  let twiceIdentity = true;
+  let boxesMatch = true;
+  let pixelsMirrored = true;
+  for (let i = 0; i < ds.length; i++) {
+    const sample = ds.get(i);
+    const flipped = hflip(sample);
+    if (!sameSample(hflip(flipped), sample)) twiceIdentity = false;
+    const n = flipped.target.labels.shape[0]!;
+    for (let k = 0; k < n; k++) {
+      const box = Array.from(flipped.target.boxes.data.subarray(4 * k, 4 * k + 4));
+      if (JSON.stringify(box) !== JSON.stringify(maskBox(flipped.target.masks, k))) boxesMatch = false;
+    }
+    const [, H, W] = sample.image.shape as number[];
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < H!; y += 7) {
+        for (let x = 0; x < W!; x += 5) {
+          if (flipped.image.data[(c * H! + y) * W! + x] !== sample.image.data[(c * H! + y) * W! + W! - 1 - x]) pixelsMirrored = false;
+        }
+      }
+    }
+  }
+  t.ok(twiceIdentity, 'hflip(hflip(s)) equals s (image, boxes, masks, labels)');
+  t.ok(boxesMatch, 'x1 = W - x2, x2 = W - x1 is the flipped mask’s extent');
+  t.ok(pixelsMirrored, 'image mirrored');
+  const tiny: DetectionSample = {
+    image: rgbToTensor(Uint8Array.from([0, 0, 0, 255, 255, 255]), 1, 2),
+    target: {
+      boxes: new Tensor(Float32Array.from([0, 0, 1, 1]), [1, 4], 'float32'),
+      labels: new Tensor(Int32Array.from([1]), [1], 'int32'),
+      masks: new Tensor(Float32Array.from([1, 0]), [1, 1, 2], 'float32'),
+      imageId: 1,
+      area: new Tensor(Float32Array.from([1]), [1], 'float32'),
+      iscrowd: new Tensor(Int32Array.from([0]), [1], 'int32'),
+    },
+  };
+  const f = hflip(tiny);
+  t.deepEqual(Array.from(f.target.boxes.data), [1, 0, 2, 1], 'box of pixel 0 in a 2-wide image becomes the box of pixel 1');
+  t.deepEqual(Array.from(f.target.masks.data), [0, 1], 'mask flipped');
+  t.deepEqual(Array.from(f.image.data), [1, 0, 1, 0, 1, 0], 'image flipped per channel');
+  t.end();
+});
+
+test('dataLoader: seeded shuffling is reproducible; batching; flips', (t) => {
+  const ds = shapesDetectionDataset(shapes());
+  const a = new DataLoader(ds, { batchSize: 3, shuffle: true, seed: 5 });
+  const b = new DataLoader(ds, { batchSize: 3, shuffle: true, seed: 5 });
+  const c = new DataLoader(ds, { batchSize: 3, shuffle: true, seed: 6 });
+  t.deepEqual(a.order(0), b.order(0), 'same seed, same epoch: same order');
+  t.deepEqual(a.order(3), b.order(3), 'epoch 3 too');
+  t.deepEqual([...a.order(0)].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7], 'an order is a permutation');
+  t.notDeepEqual(a.order(0), a.order(1), 'epochs differ');
+  t.notDeepEqual(a.order(0), c.order(0), 'seeds differ');
+  t.deepEqual(new DataLoader(ds, { batchSize: 3 }).order(0), [0, 1, 2, 3, 4, 5, 6, 7], 'no shuffle: in order');
+
+  t.equal(a.length, 3, '8 samples in batches of 3: 3 batches');
+  const epoch0 = [...a];
+  t.deepEqual(epoch0.map((x) => x.images.length), [3, 3, 2], 'last batch is short');
+  t.deepEqual(epoch0.flatMap((x) => x.indices), a.order(0), 'batches follow the order');
+  t.ok(epoch0.every((x) => x.targets.length === x.images.length), 'a target per image');
+  t.equal(a.epoch, 1, 'iterating advanced the epoch');
+  const epoch1 = [...a];
+  t.deepEqual(epoch1.flatMap((x) => x.indices), a.order(1), 'the next iteration runs epoch 1');
+  const replay = [...b.batches(1)];
+  t.deepEqual(replay.flatMap((x) => x.indices), epoch1.flatMap((x) => x.indices), 'batches(1) replays epoch 1');
+  t.equal(new DataLoader(ds, { batchSize: 3, dropLast: true }).length, 2, 'dropLast drops the short batch');
+
+  const flips = (seed: number) => [...new DataLoader(ds, { shuffle: true, seed, hflipProb: 0.5 }).batches(2)].flatMap((x) => x.flipped);
+  t.deepEqual(flips(1), flips(1), 'flip decisions reproducible');
+  t.ok(flips(1).some((f) => f) && flips(1).some((f) => !f), `p = 0.5 flips some, not all (${flips(1).map(Number).join('')})`);
+  const all = [...new DataLoader(ds, { hflipProb: 1 }).batches(0)];
+  t.ok(all.every((x) => x.flipped[0]), 'p = 1 flips every sample');
+  t.ok(sameSample({ image: all[0]!.images[0]!, target: all[0]!.targets[0]! }, hflip(ds.get(0))), 'a flipped sample is hflip(sample)');
+  t.ok([...new DataLoader(ds).batches(0)].every((x) => !x.flipped[0]), 'p = 0 flips none');
+
+  let seen = 0;
+  const counted = new DataLoader(ds, { transform: (s, g) => (seen++, g.uniform(), s) });
+  [...counted];
+  t.equal(seen, 8, 'the transform runs on every sample');
+  t.throws(() => new DataLoader(ds, { batchSize: 0 }), /batchSize must be a positive integer, got 0/);
+  t.throws(() => new DataLoader(ds, { hflipProb: 1.5 }), /hflipProb must be in \[0, 1\], got 1\.5/);
+  t.end();
+});

@@ -1,0 +1,216 @@
+/**
+ * `npm run bench`: speed of the heavy operators on every backend present, against
+ * onnxruntime-node (the native ceiling on this machine) measured in the same run.
+ *
+ * Prints, per case: median milliseconds over the runs, GFLOP/s, and the ratio to the fastest
+ * implementation of that case. Machines here are noisy: compare medians and ratios, and only
+ * within one run. Options: `--runs N` (default 3), `--case NAME` (repeatable), `--no-peers`.
+ *
+ * onnxruntime-node is a benchmark-only peer: it is installed into bench/node_modules on the
+ * first run (`ONNXRUNTIME_NODE_INSTALL=skip`, its CPU build ships in the package) and never
+ * enters the project's own dependency tree.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { Generator, randn, rand, noGrad, tensor, type Tensor } from '../lib/index.js';
+import { type BackendName, availableBackends, describeBackend, withBackend, conv2d, convTranspose2d, mm, roiAlign } from '../lib/ops/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+interface OrtLike {
+  InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession> };
+  Tensor: new (type: string, data: Float32Array | BigInt64Array, dims: number[]) => unknown;
+}
+interface OrtSession {
+  run(feeds: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+/** Installs and loads onnxruntime-node from bench/node_modules, or explains why not. */
+function loadOrt(): OrtLike | string {
+  const modulePath = join(here, 'node_modules', 'onnxruntime-node');
+  if (!existsSync(modulePath)) {
+    console.log('# installing the benchmark peer onnxruntime-node into bench/node_modules ...');
+    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', here], {
+      env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+      stdio: 'inherit',
+    });
+    if (r.status !== 0) return `npm install in bench/ failed (exit ${r.status})`;
+  }
+  try {
+    return createRequire(join(here, 'package.json'))('onnxruntime-node') as OrtLike;
+  } catch (error) {
+    return `cannot load onnxruntime-node: ${(error as Error).message}`;
+  }
+}
+
+/** A benchmark case: inputs, the FLOP count, how to run it on a backend, and its ONNX twin. */
+interface Case {
+  name: string;
+  flops: number;
+  /** Runs once on the active backend (forward only). */
+  run(): void;
+  /** The ONNX model file and its feeds, for onnxruntime. */
+  onnx?: { model: string; feeds(ort: OrtLike): Record<string, unknown> };
+  /** Backends too slow to be worth timing on this case. */
+  skip?: BackendName[];
+}
+
+const g = new Generator(0);
+const f32 = (t: Tensor) => t.data as Float32Array;
+
+function convCase(name: string, cin: number, h: number, cout: number, k: number, stride: number, pad: number): Case {
+  const x = randn([1, cin, h, h], { generator: g });
+  const w = randn([cout, cin, k, k], { generator: g }).mul(0.05);
+  const b = randn([cout], { generator: g });
+  const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
+  return {
+    name,
+    flops: 2 * cout * oh * oh * cin * k * k,
+    run: () => noGrad(() => conv2d(x, w, b, { stride, padding: pad })),
+    onnx: {
+      model: `${name}.onnx`,
+      feeds: (ort) => ({
+        x: new ort.Tensor('float32', f32(x), [...x.shape]),
+        w: new ort.Tensor('float32', f32(w), [...w.shape]),
+        b: new ort.Tensor('float32', f32(b), [...b.shape]),
+      }),
+    },
+  };
+}
+
+function cases(): Case[] {
+  const dx = randn([100, 256, 14, 14], { generator: g });
+  const dw = randn([256, 256, 2, 2], { generator: g }).mul(0.05);
+  const db = randn([256], { generator: g });
+  const ma = randn([1024, 1024], { generator: g });
+  const mb = randn([1024, 1024], { generator: g });
+  const feat = randn([1, 256, 200, 272], { generator: g });
+  // 1000 RoIs inside an 800x1088 image (stride 4 feature map), as a detector's proposals.
+  const xy = rand([1000, 2], { generator: g }).mul(tensor([900, 700]));
+  const wh = rand([1000, 2], { generator: g }).mul(150).add(8);
+  const boxes = xy.sub(wh.div(2)).clamp(0);
+  const rois = tensor(new Float32Array(5000), { shape: [1000, 5] });
+  for (let i = 0; i < 1000; i++) {
+    rois.data[i * 5 + 1] = boxes.data[i * 2]!;
+    rois.data[i * 5 + 2] = boxes.data[i * 2 + 1]!;
+    rois.data[i * 5 + 3] = Math.min(boxes.data[i * 2]! + wh.data[i * 2]!, 1087);
+    rois.data[i * 5 + 4] = Math.min(boxes.data[i * 2 + 1]! + wh.data[i * 2 + 1]!, 799);
+  }
+  return [
+    convCase('conv_256_3x3_64', 256, 64, 256, 3, 1, 1),
+    convCase('conv_3_7x7s2_512', 3, 512, 64, 7, 2, 3),
+    convCase('conv_64_3x3_32', 64, 32, 64, 3, 1, 1),
+    {
+      name: 'deconv_mask_head',
+      flops: 2 * 100 * 256 * 14 * 14 * 256 * 4,
+      run: () => noGrad(() => convTranspose2d(dx, dw, db, { stride: 2 })),
+      onnx: {
+        model: 'deconv_mask_head.onnx',
+        feeds: (ort) => ({
+          x: new ort.Tensor('float32', f32(dx), [...dx.shape]),
+          w: new ort.Tensor('float32', f32(dw), [...dw.shape]),
+          b: new ort.Tensor('float32', f32(db), [...db.shape]),
+        }),
+      },
+    },
+    {
+      name: 'matmul_1024',
+      flops: 2 * 1024 ** 3,
+      run: () => noGrad(() => mm(ma, mb)),
+      onnx: {
+        model: 'matmul_1024.onnx',
+        feeds: (ort) => ({ a: new ort.Tensor('float32', f32(ma), [1024, 1024]), b: new ort.Tensor('float32', f32(mb), [1024, 1024]) }),
+      },
+    },
+    {
+      name: 'roi_align_1000',
+      // 4 multiply-adds per sample point, 2x2 samples per bin, 49 bins, 256 channels.
+      flops: 1000 * 256 * 49 * 4 * 8,
+      run: () => noGrad(() => roiAlign(feat, rois, { outputSize: 7, spatialScale: 0.25, samplingRatio: 2, aligned: false })),
+      onnx: {
+        model: 'roi_align_1000.onnx',
+        feeds: (ort) => {
+          const boxes4 = new Float32Array(4000);
+          for (let i = 0; i < 1000; i++) for (let j = 0; j < 4; j++) boxes4[i * 4 + j] = rois.data[i * 5 + 1 + j]!;
+          return {
+            x: new ort.Tensor('float32', f32(feat), [...feat.shape]),
+            rois: new ort.Tensor('float32', boxes4, [1000, 4]),
+            batch_indices: new ort.Tensor('int64', new BigInt64Array(1000), [1000]),
+          };
+        },
+      },
+    },
+  ];
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function main(argv: string[]): Promise<void> {
+  let runs = 3;
+  const only: string[] = [];
+  let peers = true;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--runs') runs = Number(argv[++i]);
+    else if (argv[i] === '--case') only.push(argv[++i]!);
+    else if (argv[i] === '--no-peers') peers = false;
+    else throw new Error(`bench: unknown argument '${argv[i]}' (options: --runs N, --case NAME, --no-peers)`);
+  }
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('bench: --runs must be a positive integer');
+  const backends = availableBackends();
+  for (const b of backends) console.log(`# ${describeBackend(b)}`);
+  const ort = peers ? loadOrt() : 'disabled with --no-peers';
+  if (typeof ort === 'string') console.log(`# onnxruntime-node: ${ort}`);
+  else console.log('# onnxruntime-node: CPU execution provider, 2 intra-op threads');
+  console.log(`# median of ${runs} runs after one warm-up; ratio = this time / fastest time of the case`);
+  console.log('case | implementation | median ms | GFLOP/s | ratio');
+  console.log('--- | --- | --- | --- | ---');
+  for (const c of cases()) {
+    if (only.length > 0 && !only.includes(c.name)) continue;
+    const rows: Array<{ impl: string; ms: number }> = [];
+    for (const backend of backends) {
+      if (c.skip?.includes(backend)) continue;
+      const times: number[] = [];
+      withBackend(backend, () => {
+        c.run(); // warm-up (kernel compilation, JIT)
+        for (let r = 0; r < runs; r++) {
+          const t0 = performance.now();
+          c.run();
+          times.push(performance.now() - t0);
+        }
+      });
+      rows.push({ impl: backend, ms: median(times) });
+    }
+    if (typeof ort !== 'string' && c.onnx) {
+      const session = await ort.InferenceSession.create(readFileSync(join(here, 'models', c.onnx.model)), {
+        intraOpNumThreads: 2,
+        interOpNumThreads: 1,
+        executionProviders: ['cpu'],
+      });
+      const feeds = c.onnx.feeds(ort);
+      await session.run(feeds);
+      const times: number[] = [];
+      for (let r = 0; r < Math.max(runs, 5); r++) {
+        const t0 = performance.now();
+        await session.run(feeds);
+        times.push(performance.now() - t0);
+      }
+      rows.push({ impl: 'onnxruntime-node', ms: median(times) });
+    }
+    const fastest = Math.min(...rows.map((r) => r.ms));
+    for (const r of rows) {
+      console.log(`${c.name} | ${r.impl} | ${r.ms.toFixed(1)} | ${(c.flops / r.ms / 1e6).toFixed(2)} | ${(r.ms / fastest).toFixed(2)}`);
+    }
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error((error as Error).message);
+  process.exitCode = 1;
+});

@@ -1,0 +1,204 @@
+/**
+ * Detection results in COCO's results format, loaded the way pycocotools' `COCO.loadRes` does.
+ *
+ * A results file is a JSON array of `{image_id, category_id, score, bbox?, segmentation?}`.
+ * Loading turns each entry into a detection with `id = index + 1`, `iscrowd = 0` and an `area`
+ * whose rule depends on the branch chosen by the **first** entry (see {@link loadResults}).
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { annToRle, type CocoDataset, type CocoSegmentation, writeFileAtomic } from '../data/coco.js';
+import { type Bbox, rleArea, rleToBbox } from '../data/rle.js';
+
+/** One entry of a results file, as a detector writes it. */
+export interface CocoResult {
+  /** The image (must be one of the ground truth's images). */
+  image_id: number;
+  /** The predicted category (entries of categories unknown to the ground truth are ignored). */
+  category_id: number;
+  /** Confidence; detections are ranked by it. */
+  score: number;
+  /** Box `[x, y, width, height]` (bbox results). */
+  bbox?: number[];
+  /** Mask, usually a compressed RLE (segm results). */
+  segmentation?: CocoSegmentation;
+  /** Other fields are kept. */
+  [field: string]: unknown;
+}
+
+/** A loaded detection: a result with the fields `loadRes` adds. */
+export interface CocoDetection {
+  /** `index + 1` in the results list. */
+  id: number;
+  /** The image. */
+  image_id: number;
+  /** The predicted category. */
+  category_id: number;
+  /** Confidence. */
+  score: number;
+  /** The box: given, or the mask's `toBbox` for segmentation-only results. */
+  bbox: Bbox;
+  /**
+   * Area used to ignore unmatched detections outside an area range: `w*h` of the box in the
+   * bbox branch (even when a segmentation is also given), the mask's pixel count in the
+   * segmentation branch.
+   */
+  area: number;
+  /** Always 0. */
+  iscrowd: 0;
+  /** The mask: given, or the box polygon `[[x1,y1,x1,y2,x2,y2,x2,y1]]` for bbox results. */
+  segmentation?: CocoSegmentation;
+}
+
+/** Options for {@link loadResults}. */
+export interface LoadResultsOptions {
+  /** Names the input (usually the file path) at the start of error messages. */
+  source?: string;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function checkBox(v: unknown): v is Bbox {
+  return Array.isArray(v) && v.length === 4 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+}
+
+/**
+ * Loads detection results against a ground truth with pycocotools `loadRes` semantics.
+ *
+ * The branch is chosen by the first entry only:
+ * - **bbox branch** (the first entry has a non-empty `bbox`): every entry needs a 4-number
+ *   `bbox`; `area = w*h`; an entry without `segmentation` gets the box polygon
+ *   `[[x1,y1,x1,y2,x2,y2,x2,y1]]`; an entry with one keeps it (so segm evaluation uses the
+ *   mask but the area is still the box's).
+ * - **segmentation branch** (otherwise, if the first entry has `segmentation`): every entry
+ *   needs a `segmentation`; `area` is its pixel count and a missing `bbox` becomes the mask's
+ *   `toBbox`.
+ *
+ * Every `image_id` must be a ground-truth image (pycocotools asserts this). Entries whose
+ * `category_id` is not a ground-truth category are kept but the evaluator ignores them.
+ * Where pycocotools crashes (empty list, missing fields) this throws a clear error. Unlike
+ * pycocotools, the segmentation branch also accepts uncompressed RLE and polygons (rasterised
+ * at the image size), which pycocotools' `area` cannot read.
+ *
+ * @param gt - the ground truth (for image ids and sizes).
+ * @param input - the results: JSON text or an already-parsed array.
+ * @param options - `source` names the input in errors.
+ * @returns the detections, in input order.
+ */
+export function loadResults(gt: CocoDataset, input: string | unknown, options: LoadResultsOptions = {}): CocoDetection[] {
+  const prefix = options.source !== undefined ? `${options.source}: ` : '';
+  const fail = (message: string): never => {
+    throw new Error(`${prefix}${message}`);
+  };
+  let anns: unknown = input;
+  if (typeof input === 'string') {
+    try {
+      anns = JSON.parse(input);
+    } catch (error) {
+      fail(`results are not valid JSON (${(error as Error).message})`);
+    }
+  }
+  if (!Array.isArray(anns)) return fail(`results must be a JSON array of objects, got ${describe(anns)}`);
+  if (anns.length === 0) return fail('results list is empty: there is nothing to evaluate');
+  const images = new Map(gt.images.map((im) => [im.id, im]));
+  anns.forEach((a, i) => {
+    if (!isObject(a)) fail(`result ${i} must be an object, got ${describe(a)}`);
+    const r = a as Record<string, unknown>;
+    if (typeof r.image_id !== 'number' || !images.has(r.image_id)) {
+      fail(`result ${i}: image_id ${describe(r.image_id)} is not an image of the ground truth (results do not correspond to this dataset)`);
+    }
+    if (typeof r.category_id !== 'number' || !Number.isInteger(r.category_id)) {
+      fail(`result ${i}: category_id must be an integer, got ${describe(r.category_id)}`);
+    }
+    if (typeof r.score !== 'number' || !Number.isFinite(r.score)) {
+      fail(`result ${i}: score must be a finite number, got ${describe(r.score)}`);
+    }
+  });
+  const first = anns[0] as Record<string, unknown>;
+  const bboxBranch = 'bbox' in first && !(Array.isArray(first.bbox) && first.bbox.length === 0);
+  if (!bboxBranch && !('segmentation' in first)) {
+    fail('result 0 has neither a bbox nor a segmentation (only bbox and segm results are supported)');
+  }
+  return (anns as Record<string, unknown>[]).map((r, i) => {
+    const where = `result ${i}`;
+    const image = images.get(r.image_id as number)!;
+    const base = { id: i + 1, image_id: r.image_id as number, category_id: r.category_id as number, score: r.score as number };
+    if (bboxBranch) {
+      if (!checkBox(r.bbox)) return fail(`${where}: bbox must be 4 finite numbers [x, y, w, h], got ${describe(r.bbox)}`);
+      const [x, y, w, h] = r.bbox;
+      const x1 = x;
+      const x2 = x + w;
+      const y1 = y;
+      const y2 = y + h;
+      const segmentation =
+        'segmentation' in r ? (r.segmentation as CocoSegmentation) : [[x1, y1, x1, y2, x2, y2, x2, y1]];
+      return { ...base, bbox: [x, y, w, h], area: w * h, iscrowd: 0, segmentation };
+    }
+    if (!('segmentation' in r)) fail(`${where}: has no segmentation (result 0 has one and no bbox, so all must)`);
+    let rle;
+    try {
+      rle = annToRle({ id: i, segmentation: r.segmentation }, image);
+    } catch (error) {
+      return fail(`${where}: ${(error as Error).message.replace(/^annotation \S+: /, '')}`);
+    }
+    let bbox: Bbox;
+    if ('bbox' in r) {
+      if (!checkBox(r.bbox)) return fail(`${where}: bbox must be 4 finite numbers [x, y, w, h], got ${describe(r.bbox)}`);
+      bbox = [r.bbox[0], r.bbox[1], r.bbox[2], r.bbox[3]];
+    } else bbox = rleToBbox(rle);
+    return { ...base, bbox, area: rleArea(rle), iscrowd: 0, segmentation: r.segmentation as CocoSegmentation };
+  });
+}
+
+/**
+ * Reads a results file and loads it with {@link loadResults}.
+ *
+ * @param path - the results JSON file.
+ * @param gt - the ground truth.
+ * @returns the detections.
+ */
+export function readResults(path: string, gt: CocoDataset): CocoDetection[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read results file ${path}: ${(error as Error).message}`);
+  }
+  return loadResults(gt, text, { source: path });
+}
+
+/**
+ * Writes detection results as a COCO results JSON array, atomically (temporary file in the
+ * same directory, then rename). Each entry needs `image_id`, `category_id`, a finite `score`
+ * and a `bbox` or a `segmentation`.
+ *
+ * @param path - destination file.
+ * @param results - the entries to write.
+ */
+export function writeResults(path: string, results: readonly CocoResult[]): void {
+  results.forEach((r, i) => {
+    if (!isObject(r)) throw new Error(`writeResults: result ${i} must be an object`);
+    if (typeof r.image_id !== 'number' || typeof r.category_id !== 'number') {
+      throw new Error(`writeResults: result ${i} needs numeric image_id and category_id`);
+    }
+    if (typeof r.score !== 'number' || !Number.isFinite(r.score)) {
+      throw new Error(`writeResults: result ${i}: score must be a finite number, got ${describe(r.score)}`);
+    }
+    if (r.bbox === undefined && r.segmentation === undefined) {
+      throw new Error(`writeResults: result ${i} has neither a bbox nor a segmentation`);
+    }
+    if (r.bbox !== undefined && !checkBox(r.bbox)) {
+      throw new Error(`writeResults: result ${i}: bbox must be 4 finite numbers, got ${describe(r.bbox)}`);
+    }
+  });
+  writeFileAtomic(path, JSON.stringify(results));
+}

@@ -1,0 +1,126 @@
+import test from 'tape';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runEval } from '../../../lib/maskrcnn/cli/eval.js';
+import { rleFromBbox } from '../../../lib/maskrcnn/data/rle.js';
+
+/** Runs `runEval(argv)` capturing console.log and console.error. */
+async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...args: unknown[]) => void out.push(args.join(' '));
+  console.error = (...args: unknown[]) => void err.push(args.join(' '));
+  try {
+    const code = await runEval(argv);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+function fixture(): { dir: string; gt: string; bbox: string; segm: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'eval-cli-'));
+  const gt = join(dir, 'gt.json');
+  const boxes: [number, number, number, number][] = [
+    [0, 0, 20, 20],
+    [40, 40, 50, 50],
+    [10, 60, 30, 30],
+  ];
+  writeFileSync(
+    gt,
+    JSON.stringify({
+      images: [{ id: 1, width: 100, height: 100, file_name: 'a.png' }],
+      categories: [
+        { id: 1, name: 'square' },
+        { id: 2, name: 'circle' },
+      ],
+      annotations: boxes.map((b, i) => ({
+        id: i + 1,
+        image_id: 1,
+        category_id: 1,
+        bbox: b,
+        area: b[2] * b[3],
+        iscrowd: 0,
+        segmentation: [[b[0], b[1], b[0] + b[2], b[1], b[0] + b[2], b[1] + b[3], b[0], b[1] + b[3]]],
+      })),
+    }),
+  );
+  const bbox = join(dir, 'bbox.json');
+  writeFileSync(bbox, JSON.stringify(boxes.map((b, i) => ({ image_id: 1, category_id: 1, bbox: b, score: 0.9 - i / 10 }))));
+  const segm = join(dir, 'segm.json');
+  writeFileSync(segm, JSON.stringify(boxes.map((b, i) => ({ image_id: 1, category_id: 1, segmentation: rleFromBbox(b, 100, 100), score: 0.9 - i / 10 }))));
+  return { dir, gt, bbox, segm };
+}
+
+test('maskrcnn eval --json prints one JSON object with 12 stats and per-category stats', async (t) => {
+  const f = fixture();
+  try {
+    const r = await capture(['--gt', f.gt, '--dt', f.bbox, '--json']);
+    t.equal(r.code, 0, 'exit 0');
+    const parsed = JSON.parse(r.out) as { iouType: string; stats: number[]; perCategory: { categoryId: number; ap: number; stats: number[] }[] };
+    t.equal(parsed.iouType, 'bbox', 'bbox by default for box results');
+    t.equal(parsed.stats.length, 12, '12 stats');
+    t.equal(parsed.stats[0], 1, 'perfect detections: AP 1');
+    t.deepEqual(parsed.perCategory.map((c) => [c.categoryId, c.ap, c.stats.length]), [[1, 1, 12], [2, -1, 12]], 'per category');
+    const s = await capture(['--gt', f.gt, '--dt', f.segm, '--json']);
+    t.equal((JSON.parse(s.out) as { iouType: string }).iouType, 'segm', 'segm by default when results have segmentation');
+    const forced = await capture(['--gt', f.gt, '--dt', f.bbox, '--iou-type=segm', '--json']);
+    t.equal((JSON.parse(forced.out) as { iouType: string; stats: number[] }).stats[0], 1, '--iou-type=segm on box results (box polygons)');
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+  t.end();
+});
+
+test('maskrcnn eval prints the pycocotools summary table', async (t) => {
+  const f = fixture();
+  try {
+    const r = await capture(['--gt', f.gt, '--dt', f.segm, '--iou-type', 'segm']);
+    t.equal(r.code, 0, 'exit 0');
+    const lines = r.out.split('\n');
+    t.equal(lines[0], 'Evaluate annotation type *segm*', 'header');
+    t.equal(lines[1], ' Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000', 'first line');
+    t.equal(lines[12], ' Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ] = -1.000', 'twelfth line');
+    t.ok(lines.some((l) => /^\s+1\s+square\s+1\.000$/.test(l)), 'per-category AP line');
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+  t.end();
+});
+
+test('maskrcnn eval: usage errors and missing files give a non-zero exit and name the problem', async (t) => {
+  const f = fixture();
+  try {
+    const help = await capture(['--help']);
+    t.equal(help.code, 0, '--help exits 0');
+    t.match(help.out, /usage: maskrcnn eval --gt/, 'help text');
+    const bad = await capture(['--gt', f.gt, '--dt', f.bbox, '--bogus']);
+    t.notEqual(bad.code, 0, 'unknown flag: non-zero');
+    t.match(bad.err, /unknown option '--bogus'/, 'names the flag');
+    const missing = await capture(['--gt', f.gt]);
+    t.notEqual(missing.code, 0, 'missing --dt: non-zero');
+    t.match(missing.err, /missing --dt/, 'says what is missing');
+    const noValue = await capture(['--gt', f.gt, '--dt']);
+    t.match(noValue.err, /option --dt needs a value/, 'flag without value');
+    const type = await capture(['--gt', f.gt, '--dt', f.bbox, '--iou-type', 'keypoints']);
+    t.notEqual(type.code, 0, 'bad iou type: non-zero');
+    t.match(type.err, /--iou-type must be 'bbox' or 'segm', got 'keypoints'/, 'names the value');
+    const nofile = await capture(['--gt', join(f.dir, 'nope.json'), '--dt', f.bbox]);
+    t.equal(nofile.code, 1, 'missing gt file: exit 1');
+    t.match(nofile.err, /cannot read COCO file .*nope\.json/, 'names the file');
+    const nodt = await capture(['--gt', f.gt, '--dt', join(f.dir, 'gone.json')]);
+    t.equal(nodt.code, 1, 'missing results file: exit 1');
+    t.match(nodt.err, /cannot read results file .*gone\.json/, 'names the file');
+    writeFileSync(join(f.dir, 'empty.json'), '[]');
+    const empty = await capture(['--gt', f.gt, '--dt', join(f.dir, 'empty.json')]);
+    t.equal(empty.code, 1, 'empty results: exit 1');
+    t.match(empty.err, /empty\.json: results list is empty/, 'explains');
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+  t.end();
+});

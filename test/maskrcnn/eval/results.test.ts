@@ -1,0 +1,110 @@
+import test from 'tape';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCoco } from '../../../lib/maskrcnn/data/coco.js';
+import { rleEncode, rleFromBbox } from '../../../lib/maskrcnn/data/rle.js';
+import { loadResults, readResults, writeResults } from '../../../lib/maskrcnn/eval/results.js';
+
+const gt = parseCoco({
+  images: [
+    { id: 1, width: 10, height: 8 },
+    { id: 2, width: 10, height: 8 },
+  ],
+  categories: [{ id: 1, name: 'a' }],
+  annotations: [],
+});
+
+function throwsWith(t: test.Test, fn: () => unknown, pattern: RegExp, message: string): void {
+  try {
+    fn();
+    t.fail(`${message}: did not throw`);
+  } catch (error) {
+    t.match((error as Error).message, pattern, message);
+  }
+}
+
+test('loadResults, bbox branch: id = index + 1, area = w*h, box polygon added', (t) => {
+  const dets = loadResults(gt, [
+    { image_id: 1, category_id: 1, bbox: [1, 2, 3, 4], score: 0.5 },
+    { image_id: 2, category_id: 7, bbox: [0, 0, 2, 2], score: 0.25, extra: 'kept out' },
+  ]);
+  t.deepEqual(
+    dets[0],
+    { id: 1, image_id: 1, category_id: 1, score: 0.5, bbox: [1, 2, 3, 4], area: 12, iscrowd: 0, segmentation: [[1, 2, 1, 6, 4, 6, 4, 2]] },
+    'first detection: box polygon [[x1,y1,x1,y2,x2,y2,x2,y1]]',
+  );
+  t.equal(dets[1]!.id, 2, 'ids count from 1 in input order');
+  t.equal(dets[1]!.category_id, 7, 'unknown categories are kept (the evaluator ignores them)');
+  t.end();
+});
+
+test('loadResults: with both bbox and segmentation the area is the box area (even for segm)', (t) => {
+  const mask = rleEncode(Uint8Array.from({ length: 80 }, (_, i) => (i < 3 ? 1 : 0)), 8, 10); // 3 pixels
+  const dets = loadResults(gt, [{ image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], segmentation: mask, score: 1 }]);
+  t.equal(dets[0]!.area, 25, 'w*h of the given box, not the 3 mask pixels');
+  t.deepEqual(dets[0]!.segmentation, mask, 'segmentation kept');
+  t.end();
+});
+
+test('loadResults, segmentation branch: area = pixel count, bbox = toBbox (quirk included)', (t) => {
+  // a run from (x=0, y=5) down into column 1: toBbox takes the full height
+  const m = new Uint8Array(80);
+  m[5 * 10 + 0] = 1;
+  m[6 * 10 + 0] = 1;
+  m[7 * 10 + 0] = 1;
+  m[0 * 10 + 1] = 1;
+  const rle = rleEncode(m, 8, 10);
+  const dets = loadResults(gt, [
+    { image_id: 1, category_id: 1, segmentation: rle, score: 0.9 },
+    { image_id: 2, category_id: 1, segmentation: rleFromBbox([2, 2, 3, 3], 8, 10), bbox: [9, 9, 9, 9], score: 0.8 },
+  ]);
+  t.equal(dets[0]!.area, 4, 'mask area');
+  t.deepEqual(dets[0]!.bbox, [0, 0, 2, 8], 'toBbox of a run spanning two columns: full height');
+  t.equal(dets[1]!.area, 9, 'mask area even when a bbox is given in this branch');
+  t.deepEqual(dets[1]!.bbox, [9, 9, 9, 9], 'a given bbox is kept');
+  const poly = loadResults(gt, [{ image_id: 1, category_id: 1, segmentation: [[0, 0, 4, 0, 4, 4, 0, 4]], score: 1 }]);
+  t.equal(poly[0]!.area, 16, 'polygons (pycocotools cannot read them here) are rasterised at the image size');
+  t.end();
+});
+
+test('loadResults: clear errors where pycocotools crashes or asserts', (t) => {
+  throwsWith(t, () => loadResults(gt, []), /results list is empty/, 'empty list');
+  throwsWith(t, () => loadResults(gt, '{}'), /results must be a JSON array/, 'not an array');
+  throwsWith(t, () => loadResults(gt, '[{'), /not valid JSON/, 'bad JSON');
+  throwsWith(t, () => loadResults(gt, [{ image_id: 3, category_id: 1, bbox: [0, 0, 1, 1], score: 1 }]), /result 0: image_id 3 is not an image of the ground truth/, 'unknown image');
+  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, bbox: [0, 0, 1, 1] }]), /result 0: score must be a finite number, got nothing/, 'missing score');
+  throwsWith(
+    t,
+    () => loadResults(gt, [{ image_id: 1, category_id: 1, bbox: [0, 0, 1, 1], score: 1 }, { image_id: 1, category_id: 1, segmentation: rleFromBbox([0, 0, 1, 1], 8, 10), score: 1 }]),
+    /result 1: bbox must be 4 finite numbers/,
+    'bbox branch: every result needs a bbox',
+  );
+  throwsWith(
+    t,
+    () => loadResults(gt, [{ image_id: 1, category_id: 1, segmentation: rleFromBbox([0, 0, 1, 1], 8, 10), score: 1 }, { image_id: 1, category_id: 1, bbox: [0, 0, 1, 1], score: 1 }]),
+    /result 1: has no segmentation/,
+    'segmentation branch: every result needs a segmentation',
+  );
+  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, score: 1 }]), /neither a bbox nor a segmentation/, 'nothing to evaluate');
+  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, segmentation: { size: [8, 10], counts: [1] }, score: 1 }]), /result 0: segmentation .*counts sum to 1/, 'bad RLE');
+  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, bbox: [1, 2, 3], score: 1 }], { source: 'r.json' }), /^r\.json: result 0: bbox/, 'source prefix');
+  t.end();
+});
+
+test('writeResults / readResults: atomic round trip', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'results-test-'));
+  try {
+    const path = join(dir, 'dt.json');
+    const results = [{ image_id: 2, category_id: 1, bbox: [1, 1, 2, 2], score: 0.125 }];
+    writeResults(path, results);
+    t.deepEqual(readdirSync(dir), ['dt.json'], 'no temporary file left');
+    t.deepEqual(JSON.parse(readFileSync(path, 'utf8')), results, 'JSON array written');
+    t.equal(readResults(path, gt)[0]!.area, 4, 'read back and loaded');
+    throwsWith(t, () => writeResults(path, [{ image_id: 1, category_id: 1, score: Number.NaN, bbox: [0, 0, 1, 1] }]), /score must be a finite number/, 'NaN score refused');
+    throwsWith(t, () => readResults(join(dir, 'nope.json'), gt), /cannot read results file .*nope\.json/, 'missing file named');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  t.end();
+});

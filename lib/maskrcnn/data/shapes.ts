@@ -492,13 +492,13 @@ export function polygonsFromMask(mask: ArrayLike<number>, h: number, w: number):
       }
     }
     pixels.sort((a, b) => a - b);
-    polygons.push(tracepiece(pixels, label, piece, h, w));
+    polygons.push(tracePiece(pixels, label, piece, h, w));
   }
   return polygons;
 }
 
 /** The boundary loops of one piece, joined into one polygon (see {@link polygonsFromMask}). */
-function tracepiece(pixels: number[], label: Int32Array, piece: number, h: number, w: number): number[] {
+function tracePiece(pixels: number[], label: Int32Array, piece: number, h: number, w: number): number[] {
   const W1 = w + 1; // vertices are (x, y) with 0 <= x <= w, 0 <= y <= h, numbered y * (w + 1) + x
   const inside = (x: number, y: number): boolean => x >= 0 && x < w && y >= 0 && y < h && label[y * w + x] === piece;
   // Directed boundary edges, clockwise on screen around the piece (y down): right along a top

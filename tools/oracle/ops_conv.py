@@ -59,12 +59,12 @@ def deconv_case(gen, name, n, cin, hw, cout, k, stride=1, padding=0, output_padd
 
 def cases(gen):
     conv = [
-        conv_case(gen, '1x1', 2, 6, (5, 4), 4, 1, notes='a 1x1 conv (FPN lateral): a per-pixel matrix product'),
+        conv_case(gen, '1x1', 1, 6, (5, 4), 4, 1, notes='a 1x1 conv (FPN lateral): a per-pixel matrix product'),
         conv_case(gen, '3x3_pad1', 2, 3, 6, 4, 3, padding=1, notes='same-size 3x3 conv'),
-        conv_case(gen, 'stem_7x7_s2_p3', 1, 3, 12, 4, 7, stride=2, padding=3, notes="ResNet stem geometry, small"),
-        conv_case(gen, '3x3_s2', 2, 4, (7, 8), 5, 3, stride=2, padding=1, notes='stride 2 on odd and even sizes'),
+        conv_case(gen, 'stem_7x7_s2_p3', 1, 3, 10, 4, 7, stride=2, padding=3, notes="ResNet stem geometry, small"),
+        conv_case(gen, '3x3_s2', 1, 4, (7, 8), 5, 3, stride=2, padding=1, notes='stride 2 on odd and even sizes'),
         conv_case(gen, '3x3_dilation2', 1, 3, 9, 4, 3, padding=2, dilation=2, notes='atrous 3x3'),
-        conv_case(gen, 'groups2', 2, 4, 6, 6, 3, padding=1, groups=2),
+        conv_case(gen, 'groups2', 1, 4, 6, 6, 3, padding=1, groups=2),
         conv_case(gen, 'depthwise', 1, 5, 6, 5, 3, stride=2, padding=1, groups=5, notes='groups = C_in = C_out'),
         conv_case(gen, 'no_bias', 2, 3, 5, 4, 3, bias=False),
         conv_case(gen, 'non_square', 1, 3, (7, 9), 4, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2),
@@ -77,7 +77,7 @@ def cases(gen):
         deconv_case(gen, '3x3_s2_p1_op1', 1, 4, (5, 4), 3, 3, stride=2, padding=1, output_padding=1),
         deconv_case(gen, '3x3_s1_p1', 2, 3, 5, 4, 3, padding=1, notes='stride 1: the same as a conv with the flipped kernel'),
         deconv_case(gen, 'dilation2', 1, 3, 4, 2, 3, stride=2, dilation=2, padding=1, output_padding=1),
-        deconv_case(gen, 'groups2', 2, 4, 4, 6, 3, stride=2, padding=1, groups=2),
+        deconv_case(gen, 'groups2', 1, 4, 4, 6, 3, stride=2, padding=1, groups=2),
         deconv_case(gen, 'no_bias', 1, 3, 4, 3, 2, stride=2, bias=False),
         deconv_case(gen, 'non_square_op_dilation', 1, 2, (3, 4), 3, (3, 2), stride=(2, 1), padding=(0, 1),
                     dilation=(1, 3), output_padding=(1, 2), notes='output_padding 2 allowed by dilation 3 > stride 1'),

@@ -1,0 +1,485 @@
+/**
+ * gpu.js kernels of RoIPool and RoIAlign (Mask R-CNN, section 3).
+ *
+ * - Forward: one thread per output element `(k, c, ph, pw)`, reading the geometry that
+ *   `roiPoolGeometry` / `roiAlignGeometry` computed on the host (RoIPool's quantized bin edges,
+ *   RoIAlign's sample coordinates, both in torchvision's float32 arithmetic, so every gpu.js
+ *   mode samples exactly where torchvision does). A gpu.js kernel has one output, so the
+ *   max-pooling kernels run twice: once for the values, once for the argmax that backward needs.
+ * - Backward: the reference backward is a scatter (every sample adds into four cells); here it
+ *   is written as a **gather**, one thread per input element `(n, c, h, w)`: the thread walks
+ *   the RoIs of image `n` and, for each, only the sample rows and columns whose bilinear taps can
+ *   reach row `h` / column `w` (RoIAlign samples form a uniform grid per axis, so that range is
+ *   found by one division and then checked exactly), adding `weight * gradOutput / count`. For
+ *   RoIPool (and RoIAlign's max mode) it walks the bins that can contain the cell and takes the
+ *   gradient of those whose argmax is this cell. The cost per input element is O(K) plus the
+ *   touching samples.
+ *
+ * Index arithmetic uses `Math.floor((i + 0.5) / n)` so that it stays exact when GL computes in
+ * float32 (indices below 2^24).
+ */
+import type { IKernelFunctionThis } from 'gpu.js';
+import type { TypedArray } from '../../tensor/index.js';
+import {
+  roiAlignBackward,
+  roiAlignForward,
+  roiAlignMaxBackward,
+  roiAlignMaxForward,
+  roiPoolBackward,
+  roiPoolForward,
+  type RoiAlignGeometry,
+  type RoiDims,
+  type RoiPoolGeometry,
+} from '../roi.js';
+import { gpu, type GpuKernel } from './context.js';
+
+/** Loops whose bounds are computed inside a kernel (grids, bin ranges, RoI counts) are capped at this. */
+const SETTINGS = { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: 1 << 22 };
+
+/** A kernel argument: gpu.js takes Float32Array and cannot take an empty one. */
+function f32(a: ArrayLike<number>): Float32Array {
+  return a.length === 0 ? new Float32Array(1) : Float32Array.from(a);
+}
+
+/** RoIPool's per-RoI numbers, 5 per RoI: batch index, roiStartH, roiStartW, binSizeH, binSizeW. */
+function poolInfo(g: RoiPoolGeometry, K: number): Float32Array {
+  const info = new Float32Array(Math.max(K * 5, 1));
+  for (let k = 0; k < K; k++) info.set([g.batchIndex[k]!, g.roiStartH[k]!, g.roiStartW[k]!, g.binSizeH[k]!, g.binSizeW[k]!], k * 5);
+  return info;
+}
+
+/** RoIAlign's per-RoI numbers, 6 per RoI: batch index, gridH, gridW, count, sampleOffsetY, sampleOffsetX. */
+function alignInfo(g: RoiAlignGeometry, K: number): Float32Array {
+  const info = new Float32Array(Math.max(K * 6, 1));
+  for (let k = 0; k < K; k++) info.set([g.batchIndex[k]!, g.gridH[k]!, g.gridW[k]!, g.count[k]!, g.sampleOffsetY[k]!, g.sampleOffsetX[k]!], k * 6);
+  return info;
+}
+
+// ---------------------------------------------------------------------------------------------
+// RoIPool
+// ---------------------------------------------------------------------------------------------
+
+let poolForwardKernel: GpuKernel | null = null;
+let poolBackwardKernel: GpuKernel | null = null;
+
+roiPoolForward.register('gpu', (input: TypedArray, d: RoiDims, g: RoiPoolGeometry) => {
+  const size = d.K * d.C * d.PH * d.PW;
+  if (size === 0) return { output: new Float32Array(0), argmax: new Int32Array(0) };
+  poolForwardKernel ??= gpu().createKernel(
+    function (
+      this: IKernelFunctionThis,
+      input: number[],
+      info: number[],
+      hstart: number[],
+      hend: number[],
+      wstart: number[],
+      wend: number[],
+      C: number,
+      H: number,
+      W: number,
+      PH: number,
+      PW: number,
+      wantArgmax: number,
+    ) {
+      // i = ((k * C + c) * PH + ph) * PW + pw
+      const i = this.thread.x;
+      const q1 = Math.floor((i + 0.5) / PW);
+      const pw = i - q1 * PW;
+      const q2 = Math.floor((q1 + 0.5) / PH);
+      const ph = q1 - q2 * PH;
+      const k = Math.floor((q2 + 0.5) / C);
+      const c = q2 - k * C;
+      const h0 = hstart[k * PH + ph];
+      const h1 = hend[k * PH + ph];
+      const w0 = wstart[k * PW + pw];
+      const w1 = wend[k * PW + pw];
+      if (h1 <= h0 || w1 <= w0) {
+        // An empty bin: output 0, no argmax.
+        if (wantArgmax > 0) return -1;
+        return 0;
+      }
+      const plane = (info[k * 5] * C + c) * H * W;
+      let max = -3.4028234663852886e38; // torchvision's -FLT_MAX
+      let at = -1;
+      for (let dh = 0; dh < h1 - h0; dh++) {
+        for (let dw = 0; dw < w1 - w0; dw++) {
+          const pos = (h0 + dh) * W + (w0 + dw);
+          const v = input[plane + pos];
+          if (v > max) {
+            max = v;
+            at = pos;
+          }
+        }
+      }
+      if (wantArgmax > 0) return at;
+      return max;
+    },
+    SETTINGS,
+  );
+  poolForwardKernel.setOutput([size]);
+  const args = [f32(input), poolInfo(g, d.K), f32(g.hstart), f32(g.hend), f32(g.wstart), f32(g.wend), d.C, d.H, d.W, d.PH, d.PW];
+  const output = Float32Array.from(poolForwardKernel(...args, 0) as Float32Array);
+  const argmax = Int32Array.from(poolForwardKernel(...args, 1) as Float32Array);
+  return { output, argmax };
+});
+
+roiPoolBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array, d: RoiDims, g: RoiPoolGeometry) => {
+  const size = d.N * d.C * d.H * d.W;
+  if (size === 0 || d.K * d.C * d.PH * d.PW === 0) return new Float32Array(size);
+  poolBackwardKernel ??= gpu().createKernel(
+    function (this: IKernelFunctionThis, grad: number[], argmax: number[], info: number[], K: number, C: number, H: number, W: number, PH: number, PW: number) {
+      // i = ((n * C + c) * H + h) * W + w
+      const i = this.thread.x;
+      const q1 = Math.floor((i + 0.5) / W);
+      const w = i - q1 * W;
+      const q2 = Math.floor((q1 + 0.5) / H);
+      const h = q1 - q2 * H;
+      const n = Math.floor((q2 + 0.5) / C);
+      const c = q2 - n * C;
+      const pos = h * W + w;
+      let total = 0;
+      for (let k = 0; k < K; k++) {
+        if (info[k * 5] === n) {
+          // Bin ph covers cells floor(ph * bin) .. ceil((ph + 1) * bin) - 1 after the start:
+          // only bins with ph in (r / bin - 1, (r + 1) / bin) can hold row r = h - start.
+          const r = h - info[k * 5 + 1];
+          const s = w - info[k * 5 + 2];
+          const phLo = Math.max(Math.floor(r / info[k * 5 + 3]) - 1, 0);
+          const phHi = Math.min(Math.floor((r + 1) / info[k * 5 + 3]) + 1, PH - 1);
+          const pwLo = Math.max(Math.floor(s / info[k * 5 + 4]) - 1, 0);
+          const pwHi = Math.min(Math.floor((s + 1) / info[k * 5 + 4]) + 1, PW - 1);
+          for (let a = 0; a <= phHi - phLo; a++) {
+            for (let b = 0; b <= pwHi - pwLo; b++) {
+              const o = ((k * C + c) * PH + phLo + a) * PW + pwLo + b;
+              // The bin's whole gradient goes to its argmax cell.
+              if (argmax[o] === pos) total += grad[o];
+            }
+          }
+        }
+      }
+      return total;
+    },
+    SETTINGS,
+  );
+  poolBackwardKernel.setOutput([size]);
+  return Float32Array.from(poolBackwardKernel(f32(gradOutput), f32(argmax), poolInfo(g, d.K), d.K, d.C, d.H, d.W, d.PH, d.PW) as Float32Array);
+});
+
+// ---------------------------------------------------------------------------------------------
+// RoIAlign
+// ---------------------------------------------------------------------------------------------
+
+let alignForwardKernel: GpuKernel | null = null;
+let alignBackwardKernel: GpuKernel | null = null;
+let alignMaxBackwardKernel: GpuKernel | null = null;
+
+/** mode 0: the average; 1: the max; 2: the argmax sample `iy * gridW + ix` (-1 if none). */
+function alignForwardRun(input: TypedArray, d: RoiDims, g: RoiAlignGeometry, mode: number): Float32Array {
+  alignForwardKernel ??= gpu().createKernel(
+    function (
+      this: IKernelFunctionThis,
+      input: number[],
+      info: number[],
+      sampleY: number[],
+      sampleX: number[],
+      C: number,
+      H: number,
+      W: number,
+      PH: number,
+      PW: number,
+      mode: number,
+    ) {
+      // i = ((k * C + c) * PH + ph) * PW + pw
+      const i = this.thread.x;
+      const q1 = Math.floor((i + 0.5) / PW);
+      const pw = i - q1 * PW;
+      const q2 = Math.floor((q1 + 0.5) / PH);
+      const ph = q1 - q2 * PH;
+      const k = Math.floor((q2 + 0.5) / C);
+      const c = q2 - k * C;
+      const gridH = info[k * 6 + 1];
+      const gridW = info[k * 6 + 2];
+      const offY = info[k * 6 + 4];
+      const offX = info[k * 6 + 5];
+      const plane = (info[k * 6] * C + c) * H * W;
+      let sum = 0;
+      let max = 0;
+      let at = -1;
+      for (let iy = 0; iy < gridH; iy++) {
+        const sy = sampleY[offY + ph * gridH + iy];
+        for (let ix = 0; ix < gridW; ix++) {
+          const sx = sampleX[offX + pw * gridW + ix];
+          let value = 0;
+          // torchvision's bilinear_interpolate: outside [-1, H] x [-1, W] reads 0; clamp to 0;
+          // snap to the last row / column.
+          if (sy >= -1 && sy <= H && sx >= -1 && sx <= W) {
+            let y = Math.max(sy, 0);
+            let x = Math.max(sx, 0);
+            let yLow = Math.floor(y);
+            let yHigh = yLow + 1;
+            if (yLow >= H - 1) {
+              yLow = H - 1;
+              yHigh = H - 1;
+              y = yLow;
+            }
+            let xLow = Math.floor(x);
+            let xHigh = xLow + 1;
+            if (xLow >= W - 1) {
+              xLow = W - 1;
+              xHigh = W - 1;
+              x = xLow;
+            }
+            const v = y - yLow;
+            const u = x - xLow;
+            value =
+              (1 - v) * (1 - u) * input[plane + yLow * W + xLow] +
+              (1 - v) * u * input[plane + yLow * W + xHigh] +
+              v * (1 - u) * input[plane + yHigh * W + xLow] +
+              v * u * input[plane + yHigh * W + xHigh];
+          }
+          sum += value;
+          if (at < 0 || value > max) {
+            max = value;
+            at = iy * gridW + ix;
+          }
+        }
+      }
+      if (mode > 1.5) return at;
+      if (mode > 0.5) return max;
+      return sum / info[k * 6 + 3];
+    },
+    SETTINGS,
+  );
+  alignForwardKernel.setOutput([d.K * d.C * d.PH * d.PW]);
+  const out = alignForwardKernel(f32(input), alignInfo(g, d.K), f32(g.sampleY), f32(g.sampleX), d.C, d.H, d.W, d.PH, d.PW, mode);
+  return Float32Array.from(out as Float32Array);
+}
+
+roiAlignForward.register('gpu', (input: TypedArray, d: RoiDims, g: RoiAlignGeometry) => {
+  if (d.K * d.C * d.PH * d.PW === 0) return new Float32Array(0);
+  return alignForwardRun(input, d, g, 0);
+});
+
+roiAlignMaxForward.register('gpu', (input: TypedArray, d: RoiDims, g: RoiAlignGeometry) => {
+  if (d.K * d.C * d.PH * d.PW === 0) return { output: new Float32Array(0), argmax: new Int32Array(0) };
+  return { output: alignForwardRun(input, d, g, 1), argmax: Int32Array.from(alignForwardRun(input, d, g, 2)) };
+});
+
+roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlignGeometry) => {
+  const size = d.N * d.C * d.H * d.W;
+  if (size === 0 || d.K * d.C * d.PH * d.PW === 0) return new Float32Array(size);
+  alignBackwardKernel ??= gpu().createKernel(
+    function (
+      this: IKernelFunctionThis,
+      grad: number[],
+      info: number[],
+      sampleY: number[],
+      sampleX: number[],
+      K: number,
+      C: number,
+      H: number,
+      W: number,
+      PH: number,
+      PW: number,
+    ) {
+      // i = ((n * C + c) * H + h) * W + w
+      const i = this.thread.x;
+      const q1 = Math.floor((i + 0.5) / W);
+      const w = i - q1 * W;
+      const q2 = Math.floor((q1 + 0.5) / H);
+      const h = q1 - q2 * H;
+      const n = Math.floor((q2 + 0.5) / C);
+      const c = q2 - n * C;
+      let total = 0;
+      for (let k = 0; k < K; k++) {
+        const gridH = info[k * 6 + 1];
+        const gridW = info[k * 6 + 2];
+        if (info[k * 6] === n && gridH > 0 && gridW > 0) {
+          const count = info[k * 6 + 3];
+          const offY = info[k * 6 + 4];
+          const offX = info[k * 6 + 5];
+          const rows = PH * gridH;
+          const cols = PW * gridW;
+          // The sample rows of a RoI are evenly spaced: only those within two cells of h can
+          // touch row h (one more index on each side absorbs float32 rounding).
+          let jyLo = 0;
+          let jyHi = rows - 1;
+          const yFirst = sampleY[offY];
+          const yLast = sampleY[offY + rows - 1];
+          if (rows > 1 && yLast !== yFirst) {
+            const stepY = (yLast - yFirst) / (rows - 1);
+            const ay = (h - 2 - yFirst) / stepY;
+            const by = (h + 2 - yFirst) / stepY;
+            jyLo = Math.max(Math.floor(Math.min(ay, by)) - 1, 0);
+            jyHi = Math.min(Math.ceil(Math.max(ay, by)) + 1, rows - 1);
+          }
+          let jxLo = 0;
+          let jxHi = cols - 1;
+          const xFirst = sampleX[offX];
+          const xLast = sampleX[offX + cols - 1];
+          if (cols > 1 && xLast !== xFirst) {
+            const stepX = (xLast - xFirst) / (cols - 1);
+            const ax = (w - 2 - xFirst) / stepX;
+            const bx = (w + 2 - xFirst) / stepX;
+            jxLo = Math.max(Math.floor(Math.min(ax, bx)) - 1, 0);
+            jxHi = Math.min(Math.ceil(Math.max(ax, bx)) + 1, cols - 1);
+          }
+          for (let a = 0; a <= jyHi - jyLo; a++) {
+            const jy = jyLo + a;
+            // The weight of row h in this sample's interpolation (0 when it does not touch h).
+            const sy = sampleY[offY + jy];
+            let wy = 0;
+            if (sy >= -1 && sy <= H) {
+              const y = Math.max(sy, 0);
+              const yLow = Math.floor(y);
+              if (yLow >= H - 1) {
+                if (h === H - 1) wy = 1;
+              } else {
+                if (h === yLow) wy = 1 - (y - yLow);
+                if (h === yLow + 1) wy = y - yLow;
+              }
+            }
+            if (wy !== 0) {
+              const ph = Math.floor((jy + 0.5) / gridH);
+              for (let b = 0; b <= jxHi - jxLo; b++) {
+                const jx = jxLo + b;
+                const sx = sampleX[offX + jx];
+                let wx = 0;
+                if (sx >= -1 && sx <= W) {
+                  const x = Math.max(sx, 0);
+                  const xLow = Math.floor(x);
+                  if (xLow >= W - 1) {
+                    if (w === W - 1) wx = 1;
+                  } else {
+                    if (w === xLow) wx = 1 - (x - xLow);
+                    if (w === xLow + 1) wx = x - xLow;
+                  }
+                }
+                if (wx !== 0) {
+                  const pw = Math.floor((jx + 0.5) / gridW);
+                  total += (wy * wx * grad[((k * C + c) * PH + ph) * PW + pw]) / count;
+                }
+              }
+            }
+          }
+        }
+      }
+      return total;
+    },
+    SETTINGS,
+  );
+  alignBackwardKernel.setOutput([size]);
+  const out = alignBackwardKernel(f32(gradOutput), alignInfo(g, d.K), f32(g.sampleY), f32(g.sampleX), d.K, d.C, d.H, d.W, d.PH, d.PW);
+  return Float32Array.from(out as Float32Array);
+});
+
+roiAlignMaxBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array, d: RoiDims, g: RoiAlignGeometry) => {
+  const size = d.N * d.C * d.H * d.W;
+  if (size === 0 || d.K * d.C * d.PH * d.PW === 0) return new Float32Array(size);
+  alignMaxBackwardKernel ??= gpu().createKernel(
+    function (
+      this: IKernelFunctionThis,
+      grad: number[],
+      argmax: number[],
+      info: number[],
+      sampleY: number[],
+      sampleX: number[],
+      K: number,
+      C: number,
+      H: number,
+      W: number,
+      PH: number,
+      PW: number,
+    ) {
+      // i = ((n * C + c) * H + h) * W + w
+      const i = this.thread.x;
+      const q1 = Math.floor((i + 0.5) / W);
+      const w = i - q1 * W;
+      const q2 = Math.floor((q1 + 0.5) / H);
+      const h = q1 - q2 * H;
+      const n = Math.floor((q2 + 0.5) / C);
+      const c = q2 - n * C;
+      let total = 0;
+      for (let k = 0; k < K; k++) {
+        const gridH = info[k * 6 + 1];
+        const gridW = info[k * 6 + 2];
+        if (info[k * 6] === n && gridH > 0 && gridW > 0) {
+          const offY = info[k * 6 + 4];
+          const offX = info[k * 6 + 5];
+          const rows = PH * gridH;
+          const cols = PW * gridW;
+          // The bins whose samples can touch (h, w), found as in the average's gather.
+          let jyLo = 0;
+          let jyHi = rows - 1;
+          const yFirst = sampleY[offY];
+          const yLast = sampleY[offY + rows - 1];
+          if (rows > 1 && yLast !== yFirst) {
+            const stepY = (yLast - yFirst) / (rows - 1);
+            const ay = (h - 2 - yFirst) / stepY;
+            const by = (h + 2 - yFirst) / stepY;
+            jyLo = Math.max(Math.floor(Math.min(ay, by)) - 1, 0);
+            jyHi = Math.min(Math.ceil(Math.max(ay, by)) + 1, rows - 1);
+          }
+          let jxLo = 0;
+          let jxHi = cols - 1;
+          const xFirst = sampleX[offX];
+          const xLast = sampleX[offX + cols - 1];
+          if (cols > 1 && xLast !== xFirst) {
+            const stepX = (xLast - xFirst) / (cols - 1);
+            const ax = (w - 2 - xFirst) / stepX;
+            const bx = (w + 2 - xFirst) / stepX;
+            jxLo = Math.max(Math.floor(Math.min(ax, bx)) - 1, 0);
+            jxHi = Math.min(Math.ceil(Math.max(ax, bx)) + 1, cols - 1);
+          }
+          const phLo = Math.floor((jyLo + 0.5) / gridH);
+          const phHi = Math.floor((jyHi + 0.5) / gridH);
+          const pwLo = Math.floor((jxLo + 0.5) / gridW);
+          const pwHi = Math.floor((jxHi + 0.5) / gridW);
+          for (let a = 0; a <= phHi - phLo; a++) {
+            const ph = phLo + a;
+            for (let b = 0; b <= pwHi - pwLo; b++) {
+              const pw = pwLo + b;
+              const o = ((k * C + c) * PH + ph) * PW + pw;
+              const best = argmax[o];
+              if (best >= 0) {
+                // The bin's winning sample, and the weights of (h, w) in its interpolation.
+                const iy = Math.floor((best + 0.5) / gridW);
+                const ix = best - iy * gridW;
+                const sy = sampleY[offY + ph * gridH + iy];
+                const sx = sampleX[offX + pw * gridW + ix];
+                let wy = 0;
+                if (sy >= -1 && sy <= H) {
+                  const y = Math.max(sy, 0);
+                  const yLow = Math.floor(y);
+                  if (yLow >= H - 1) {
+                    if (h === H - 1) wy = 1;
+                  } else {
+                    if (h === yLow) wy = 1 - (y - yLow);
+                    if (h === yLow + 1) wy = y - yLow;
+                  }
+                }
+                let wx = 0;
+                if (sx >= -1 && sx <= W) {
+                  const x = Math.max(sx, 0);
+                  const xLow = Math.floor(x);
+                  if (xLow >= W - 1) {
+                    if (w === W - 1) wx = 1;
+                  } else {
+                    if (w === xLow) wx = 1 - (x - xLow);
+                    if (w === xLow + 1) wx = x - xLow;
+                  }
+                }
+                total += wy * wx * grad[o];
+              }
+            }
+          }
+        }
+      }
+      return total;
+    },
+    SETTINGS,
+  );
+  alignMaxBackwardKernel.setOutput([size]);
+  const out = alignMaxBackwardKernel(f32(gradOutput), f32(argmax), alignInfo(g, d.K), f32(g.sampleY), f32(g.sampleX), d.K, d.C, d.H, d.W, d.PH, d.PW);
+  return Float32Array.from(out as Float32Array);
+});

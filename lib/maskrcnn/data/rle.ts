@@ -408,15 +408,21 @@ export function rleMerge(rles: readonly Rle[], intersect = false): CompressedRle
 function polygonRuns(xy: ArrayLike<number>, h: number, w: number): Runs {
   const k = Math.floor(xy.length / 2);
   const scale = 5;
-  const x: number[] = new Array(k + 1);
-  const y: number[] = new Array(k + 1);
+  const x = new Int32Array(k + 1);
+  const y = new Int32Array(k + 1);
   for (let j = 0; j < k; j++) x[j] = cInt(scale * xy[j * 2]! + 0.5);
   x[k] = x[0]!;
   for (let j = 0; j < k; j++) y[j] = cInt(scale * xy[j * 2 + 1]! + 0.5);
   y[k] = y[0]!;
-  // dense boundary points on the 5x grid
-  const u: number[] = [];
-  const v: number[] = [];
+  // dense boundary points on the 5x grid (m points in all, as maskApi counts them)
+  let total = 0;
+  for (let j = 0; j < k; j++) total += Math.max(Math.abs(x[j]! - x[j + 1]!), Math.abs(y[j]! - y[j + 1]!)) + 1;
+  if (total > 1e8) {
+    throw new Error(`rleFromPolygons: polygon coordinates are too large to rasterise (${total} boundary points on the 5x grid)`);
+  }
+  const u = new Int32Array(total);
+  const v = new Int32Array(total);
+  let m = 0;
   for (let j = 0; j < k; j++) {
     let xs = x[j]!;
     let xe = x[j + 1]!;
@@ -426,28 +432,32 @@ function polygonRuns(xy: ArrayLike<number>, h: number, w: number): Runs {
     const dy = Math.abs(ys - ye);
     const flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
     if (flip) {
-      [xs, xe] = [xe, xs];
-      [ys, ye] = [ye, ys];
+      let tmp = xs;
+      xs = xe;
+      xe = tmp;
+      tmp = ys;
+      ys = ye;
+      ye = tmp;
     }
     const s = dx >= dy ? (ye - ys) / dx : (xe - xs) / dy; // NaN for a zero-length edge, as in C
     if (dx >= dy) {
-      for (let d = 0; d <= dx; d++) {
+      for (let d = 0; d <= dx; d++, m++) {
         const t = flip ? dx - d : d;
-        u.push(t + xs);
-        v.push(cInt(ys + s * t + 0.5));
+        u[m] = t + xs;
+        v[m] = cInt(ys + s * t + 0.5);
       }
     } else {
-      for (let d = 0; d <= dy; d++) {
+      for (let d = 0; d <= dy; d++, m++) {
         const t = flip ? dy - d : d;
-        v.push(t + ys);
-        u.push(cInt(xs + s * t + 0.5));
+        v[m] = t + ys;
+        u[m] = cInt(xs + s * t + 0.5);
       }
     }
   }
-  // points where the boundary crosses a column centre, downsampled to pixels
-  const bx: number[] = [];
-  const by: number[] = [];
-  for (let j = 1; j < u.length; j++) {
+  // points where the boundary crosses a column centre, downsampled to pixels; each becomes a
+  // run boundary at the column-major position x*h + y
+  const bounds: number[] = [];
+  for (let j = 1; j < m; j++) {
     if (u[j] === u[j - 1]) continue;
     let xd = u[j]! < u[j - 1]! ? u[j]! : u[j]! - 1;
     xd = (xd + 0.5) / scale - 0.5;
@@ -457,14 +467,11 @@ function polygonRuns(xy: ArrayLike<number>, h: number, w: number): Runs {
     if (yd < 0) yd = 0;
     else if (yd > h) yd = h;
     yd = Math.ceil(yd);
-    bx.push(cInt(xd));
-    by.push(cInt(yd));
+    bounds.push(cUint(cInt(xd) * h + cInt(yd)));
   }
-  // run boundaries at column-major positions x*h + y, then differences
-  const a: number[] = new Array(bx.length + 1);
-  for (let j = 0; j < bx.length; j++) a[j] = cUint(bx[j]! * h + by[j]!);
-  a[bx.length] = cUint(h * w);
-  a.sort((p, q) => p - q);
+  bounds.push(cUint(h * w));
+  // sort the boundaries (numerically: a Float64Array sorts by value), then take differences
+  const a = Float64Array.from(bounds).sort();
   let prev = 0;
   for (let j = 0; j < a.length; j++) {
     const t = a[j]!;

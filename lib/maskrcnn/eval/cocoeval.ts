@@ -378,67 +378,70 @@ export function accumulateCategory(
   if (E.length === 0) return;
   let npig = 0;
   for (const e of E) for (let g = 0; g < e.gtIgnore.length; g++) if (e.gtIgnore[g] === 0) npig++;
-  params.maxDets.forEach((maxDet, m) => {
-    if (npig === 0) return;
+  const recThrs = Float64Array.from(params.recThrs);
+  for (let m = 0; m < params.maxDets.length; m++) {
+    if (npig === 0) break;
+    const maxDet = params.maxDets[m]!;
     // concatenate each image's first maxDet detections, in image order
     let n = 0;
     for (const e of E) n += Math.min(maxDet, e.dtScores.length);
     const scores = new Float64Array(n);
-    const owner = new Int32Array(n);
-    const rank = new Int32Array(n);
     let p = 0;
-    E.forEach((e, ei) => {
+    for (const e of E) {
       const take = Math.min(maxDet, e.dtScores.length);
-      for (let d = 0; d < take; d++, p++) {
-        scores[p] = e.dtScores[d]!;
-        owner[p] = ei;
-        rank[p] = d;
-      }
-    });
+      for (let d = 0; d < take; d++) scores[p++] = e.dtScores[d]!;
+    }
     const order = argsortDescending(scores);
-    const nd = n;
-    const tp = new Float64Array(nd);
-    const fp = new Float64Array(nd);
-    for (let t = 0; t < T; t++) {
-      let tpSum = 0;
-      let fpSum = 0;
-      for (let i = 0; i < nd; i++) {
-        const q = order[i]!;
-        const e = E[owner[q]!]!;
-        const D = e.dtScores.length;
-        const matched = e.dtMatches[t * D + rank[q]!] !== 0;
-        const ignored = e.dtIgnore[t * D + rank[q]!] !== 0;
-        if (!ignored) {
-          if (matched) tpSum++;
-          else fpSum++;
+    // status in ranked order, per threshold: 0 ignored, 1 true positive, 2 false positive
+    const where = new Int32Array(n); // position of ranked detection i in the concatenation
+    for (let i = 0; i < n; i++) where[i] = order[i]!;
+    const status = new Uint8Array(T * n);
+    p = 0;
+    const rankOf = new Int32Array(n); // concatenation position -> rank
+    for (let i = 0; i < n; i++) rankOf[where[i]!] = i;
+    for (const e of E) {
+      const D = e.dtScores.length;
+      const take = Math.min(maxDet, D);
+      for (let d = 0; d < take; d++, p++) {
+        const i = rankOf[p]!;
+        for (let t = 0; t < T; t++) {
+          // "matched" means a non-zero ground-truth id, exactly as numpy's truth test on dtm
+          status[t * n + i] = e.dtIgnore[t * D + d] !== 0 ? 0 : e.dtMatches[t * D + d] !== 0 ? 1 : 2;
         }
-        tp[i] = tpSum;
-        fp[i] = fpSum;
       }
-      const rc = new Float64Array(nd);
-      const pr = new Float64Array(nd);
-      for (let i = 0; i < nd; i++) {
-        rc[i] = tp[i]! / npig;
-        pr[i] = tp[i]! / (fp[i]! + tp[i]! + EPS); // (fp + tp) + eps, left to right as numpy
+    }
+    const rc = new Float64Array(n);
+    const pr = new Float64Array(n);
+    for (let t = 0; t < T; t++) {
+      // cumulative sums over the non-ignored detections
+      let tp = 0;
+      let fp = 0;
+      for (let i = 0; i < n; i++) {
+        const st = status[t * n + i]!;
+        if (st === 1) tp++;
+        else if (st === 2) fp++;
+        rc[i] = tp / npig;
+        pr[i] = tp / (fp + tp + EPS); // (fp + tp) + eps, left to right as numpy
       }
-      out.recall[((t * K + k) * A + a) * M + m] = nd > 0 ? rc[nd - 1]! : 0;
-      for (let i = nd - 1; i > 0; i--) if (pr[i]! > pr[i - 1]!) pr[i - 1] = pr[i]!;
+      out.recall[((t * K + k) * A + a) * M + m] = n > 0 ? rc[n - 1]! : 0;
+      // precision made non-increasing from the right
+      for (let i = n - 1; i > 0; i--) if (pr[i]! > pr[i - 1]!) pr[i - 1] = pr[i]!;
       // searchsorted(rc, recThrs, 'left'): first index with rc[i] >= thr; past the end -> 0
       let idx = 0;
       for (let r = 0; r < R; r++) {
-        const thr = params.recThrs[r]!;
-        while (idx < nd && rc[idx]! < thr) idx++;
+        const thr = recThrs[r]!;
+        while (idx < n && rc[idx]! < thr) idx++;
         const at = (((t * R + r) * K + k) * A + a) * M + m;
-        if (idx < nd) {
+        if (idx < n) {
           out.precision[at] = pr[idx]!;
-          out.scores[at] = scores[order[idx]!]!;
+          out.scores[at] = scores[where[idx]!]!;
         } else {
           out.precision[at] = 0;
           out.scores[at] = 0;
         }
       }
     }
-  });
+  }
 }
 
 /**
@@ -638,8 +641,8 @@ interface DtItem {
  * Work is streamed per category, so memory stays proportional to one category's matches
  * (unless `keepEvalImages` is set).
  *
- * @param gt - the validated ground truth ({@link parseCoco}).
- * @param detections - loaded detections ({@link loadResults}).
+ * @param gt - the validated ground truth (from `parseCoco` or `readCoco`).
+ * @param detections - loaded detections (from `loadResults` or `readResults`).
  * @param options - `iouType` and optional image/category subsets.
  * @returns stats, per-category stats and the precision/recall tables.
  */

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { annToRle, type CocoDataset, type CocoSegmentation, writeFileAtomic } from '../data/coco.js';
-import { type Bbox, rleArea, rleToBbox } from '../data/rle.js';
+import { type Bbox, type CompressedRle, rleArea, rleToBbox } from '../data/rle.js';
 
 /** One entry of a results file, as a detector writes it. */
 export interface CocoResult {
@@ -67,8 +67,12 @@ function describe(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+function isFiniteNumber(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
 function checkBox(v: unknown): v is Bbox {
-  return Array.isArray(v) && v.length === 4 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  return Array.isArray(v) && v.length === 4 && isFiniteNumber(v[0]) && isFiniteNumber(v[1]) && isFiniteNumber(v[2]) && isFiniteNumber(v[3]);
 }
 
 /**
@@ -110,9 +114,10 @@ export function loadResults(gt: CocoDataset, input: string | unknown, options: L
   if (!Array.isArray(anns)) return fail(`results must be a JSON array of objects, got ${describe(anns)}`);
   if (anns.length === 0) return fail('results list is empty: there is nothing to evaluate');
   const images = new Map(gt.images.map((im) => [im.id, im]));
-  anns.forEach((a, i) => {
-    if (!isObject(a)) fail(`result ${i} must be an object, got ${describe(a)}`);
-    const r = a as Record<string, unknown>;
+  const list = anns as unknown[];
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i];
+    if (!isObject(r)) return fail(`result ${i} must be an object, got ${describe(r)}`);
     if (typeof r.image_id !== 'number' || !images.has(r.image_id)) {
       fail(`result ${i}: image_id ${describe(r.image_id)} is not an image of the ground truth (results do not correspond to this dataset)`);
     }
@@ -122,41 +127,48 @@ export function loadResults(gt: CocoDataset, input: string | unknown, options: L
     if (typeof r.score !== 'number' || !Number.isFinite(r.score)) {
       fail(`result ${i}: score must be a finite number, got ${describe(r.score)}`);
     }
-  });
-  const first = anns[0] as Record<string, unknown>;
+  }
+  const first = list[0] as Record<string, unknown>;
   const bboxBranch = 'bbox' in first && !(Array.isArray(first.bbox) && first.bbox.length === 0);
   if (!bboxBranch && !('segmentation' in first)) {
     fail('result 0 has neither a bbox nor a segmentation (only bbox and segm results are supported)');
   }
-  return (anns as Record<string, unknown>[]).map((r, i) => {
-    const where = `result ${i}`;
-    const image = images.get(r.image_id as number)!;
-    const base = { id: i + 1, image_id: r.image_id as number, category_id: r.category_id as number, score: r.score as number };
+  const out: CocoDetection[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i] as Record<string, unknown>;
+    const imageId = r.image_id as number;
+    const categoryId = r.category_id as number;
+    const score = r.score as number;
+    const given = r.bbox;
     if (bboxBranch) {
-      if (!checkBox(r.bbox)) return fail(`${where}: bbox must be 4 finite numbers [x, y, w, h], got ${describe(r.bbox)}`);
-      const [x, y, w, h] = r.bbox;
-      const x1 = x;
-      const x2 = x + w;
-      const y1 = y;
-      const y2 = y + h;
+      if (!checkBox(given)) return fail(`result ${i}: bbox must be 4 finite numbers [x, y, w, h], got ${describe(given)}`);
+      const x = given[0];
+      const y = given[1];
+      const w = given[2];
+      const h = given[3];
+      // a bbox result without a mask gets the box polygon [[x1,y1,x1,y2,x2,y2,x2,y1]]
       const segmentation =
-        'segmentation' in r ? (r.segmentation as CocoSegmentation) : [[x1, y1, x1, y2, x2, y2, x2, y1]];
-      return { ...base, bbox: [x, y, w, h], area: w * h, iscrowd: 0, segmentation };
+        r.segmentation !== undefined || 'segmentation' in r
+          ? (r.segmentation as CocoSegmentation)
+          : [[x, y, x, y + h, x + w, y + h, x + w, y]];
+      out[i] = { id: i + 1, image_id: imageId, category_id: categoryId, score, bbox: [x, y, w, h], area: w * h, iscrowd: 0, segmentation };
+      continue;
     }
-    if (!('segmentation' in r)) fail(`${where}: has no segmentation (result 0 has one and no bbox, so all must)`);
-    let rle;
+    if (!('segmentation' in r)) fail(`result ${i}: has no segmentation (result 0 has one and no bbox, so all must)`);
+    let rle: CompressedRle;
     try {
-      rle = annToRle({ id: i, segmentation: r.segmentation }, image);
+      rle = annToRle({ segmentation: r.segmentation }, images.get(imageId)!);
     } catch (error) {
-      return fail(`${where}: ${(error as Error).message.replace(/^annotation \S+: /, '')}`);
+      return fail(`result ${i}: ${(error as Error).message.replace(/^annotation \S+: /, '')}`);
     }
     let bbox: Bbox;
-    if ('bbox' in r) {
-      if (!checkBox(r.bbox)) return fail(`${where}: bbox must be 4 finite numbers [x, y, w, h], got ${describe(r.bbox)}`);
-      bbox = [r.bbox[0], r.bbox[1], r.bbox[2], r.bbox[3]];
+    if (given !== undefined || 'bbox' in r) {
+      if (!checkBox(given)) return fail(`result ${i}: bbox must be 4 finite numbers [x, y, w, h], got ${describe(given)}`);
+      bbox = [given[0], given[1], given[2], given[3]];
     } else bbox = rleToBbox(rle);
-    return { ...base, bbox, area: rleArea(rle), iscrowd: 0, segmentation: r.segmentation as CocoSegmentation };
-  });
+    out[i] = { id: i + 1, image_id: imageId, category_id: categoryId, score, bbox, area: rleArea(rle), iscrowd: 0, segmentation: r.segmentation as CocoSegmentation };
+  }
+  return out;
 }
 
 /**

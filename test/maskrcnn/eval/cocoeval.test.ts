@@ -184,6 +184,10 @@ test('crowd regions: detections inside are ignored, not false positives', (t) =>
   const notCrowd = [gt(1, 1, [0, 0, 50, 50]), gt(1, 1, [300, 300, 50, 50]), gt(1, 1, [100, 100, 150, 150])];
   const plain = evaluate(dataset([1], notCrowd), results);
   t.ok(plain.stats[0]! < 0.7, `as a regular ground truth the two become false positives (AP ${plain.stats[0]!.toFixed(3)})`);
+  // an 'ignore' field in the file is overwritten by iscrowd (pycocotools)
+  nextId = 1;
+  const flagged = [gt(1, 1, [0, 0, 50, 50], { ignore: 1 }), gt(1, 1, [300, 300, 50, 50]), gt(1, 1, [100, 100, 150, 150], { iscrowd: 1, ignore: 0 })];
+  t.deepEqual(evaluate(dataset([1], flagged), results).stats, crowd.stats, "a file's 'ignore' field changes nothing");
   // segm: the crowd RLE (uncompressed, as in COCO files) is used with its own size
   nextId = 1;
   const mask = new Uint8Array(400 * 400);

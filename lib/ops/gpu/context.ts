@@ -50,9 +50,32 @@ export function gpu(): GpuInstance {
   return g;
 }
 
-/** The gpu.js mode that kernels run in (`headlessgl`, `webgl2`, `webasm`, `cpu`, ...). */
+const KERNEL_MODES: Record<string, string> = {
+  HeadlessGLKernel: 'headlessgl',
+  WebGL2Kernel: 'webgl2',
+  WebGLKernel: 'webgl',
+  WebGPUKernel: 'webgpu',
+  WebAssemblyKernel: 'webasm',
+  CPUKernel: 'cpu',
+};
+
+let probedMode: string | null = null;
+
+/**
+ * The gpu.js mode that kernels really run in (`headlessgl`, `webgl2`, `webasm`, `cpu`, ...),
+ * read from the class of a compiled probe kernel: gpu.js's own `mode` field only says `gpu`
+ * when it picked a GL context.
+ */
 export function gpuMode(): string {
-  return gpu().mode;
+  if (probedMode === null) {
+    const probe = gpu().createKernel(function () {
+      return 1;
+    }).setOutput([1]);
+    probe();
+    const name = probe.kernel?.constructor.name ?? '';
+    probedMode = KERNEL_MODES[name] ?? `${gpu().mode} (${name || 'unknown kernel class'})`;
+  }
+  return probedMode;
 }
 
 registerBackend('gpu', {

@@ -13,7 +13,8 @@ import {
   type ConvGeometry,
 } from '../../lib/ops/index.js';
 import { conv2dIm2col, conv2dForwardReference } from '../../lib/ops/reference/conv.js';
-import { setConvIndexLimit } from '../../lib/ops/gpu/conv.js';
+import { setConvIndexLimit, floorDiv } from '../../lib/ops/gpu/conv.js';
+import { gpu } from '../../lib/ops/gpu/context.js';
 import { assertClose, assertGradcheck, assertThrowsMessage } from '../helpers.js';
 import { assertBackendsAgree, backendsUnderTest } from './helpers.js';
 
@@ -229,6 +230,32 @@ test('gpu: batches are cut into chunks that keep every flat index exact in float
     }
   } finally {
     setConvIndexLimit();
+  }
+  t.end();
+});
+
+test('gpu: the kernels\' index division is exact up to 2^24 (where floor((i + 0.5) / n) is not)', (t) => {
+  if (!backendsUnderTest(t).includes('gpu')) {
+    t.skip('no gpu backend here');
+    t.end();
+    return;
+  }
+  const kernel = gpu().createKernel(
+    function (this: { thread: { x: number } }, n: number, base: number) {
+      const i = this.thread.x + base;
+      return i - floorDiv(i, n) * n; // the remainder, from the kernel's quotient
+    },
+    { dynamicOutput: true, dynamicArguments: true, output: [1], functions: [floorDiv] },
+  );
+  const count = 20000;
+  kernel.setOutput([count]);
+  for (const base of [0, 2 ** 23 - count / 2, 2 ** 24 - count]) {
+    for (const n of [1, 3, 28, 196, 50176]) {
+      const r = kernel(n, base) as Float32Array;
+      let wrong = 0;
+      for (let j = 0; j < count; j++) if (r[j] !== (base + j) % n) wrong++;
+      t.equal(wrong, 0, `i in [${base}, ${base + count}) mod ${n}`);
+    }
   }
   t.end();
 });

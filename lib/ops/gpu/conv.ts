@@ -13,10 +13,12 @@
  *   `gradOut * input` over n, h_out, w_out.
  *
  * Index arithmetic: GL and gpu.js's WebAssembly mode compute in float32, exact for integers up
- * to 2^24; divisions are done as `floor((i + 0.5) / n)` and remainders as `i - q n`. To keep
- * every flat index below 2^24 the batch is cut into chunks of whole images (the weight gradient
- * adds the chunks' partial sums in float64); a single image (or a weight) beyond 2^24 elements
- * is refused with a clear error.
+ * to 2^24. The thread index is split into coordinates with {@link floorDiv}, an integer division
+ * that stays exact up to 2^24 (the plain `floor((i + 0.5) / n)` is wrong from 2^23 on, where
+ * `i + 0.5` rounds, and wherever a GPU's division is not correctly rounded). To keep every flat
+ * index below 2^24 the batch is cut into chunks of whole images (the weight gradient adds the
+ * chunks' partial sums in float64); a single image (or a weight) of 2^24 elements or more is
+ * refused with a clear error.
  */
 import type { IKernelFunctionThis } from 'gpu.js';
 import type { TypedArray } from '../../tensor/index.js';
@@ -25,7 +27,6 @@ import { gpu, type GpuKernel } from './context.js';
 
 /** Largest loop trip count the kernels allow gpu.js (GL caps dynamic loops at this). */
 const LOOP_MAX = 1 << 20;
-const SETTINGS = { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: LOOP_MAX };
 
 /** Flat indices must stay below this (2^24: float32 represents every integer up to it). */
 let indexLimit = 2 ** 24;
@@ -44,13 +45,13 @@ export function setConvIndexLimit(limit = 2 ** 24): void {
 function batchChunks(op: string, g: ConvGeometry): Array<[number, number]> {
   const perImage = Math.max(g.inChannels * g.inHeight * g.inWidth, g.outChannels * g.outHeight * g.outWidth, 1);
   const weightSize = g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth;
-  if (perImage > indexLimit || weightSize > indexLimit) {
+  if (perImage >= indexLimit || weightSize >= indexLimit) {
     throw new Error(
       `${op} (gpu): one image has ${perImage} elements and the weight ${weightSize}; gpu.js indexes in float32, ` +
         `exact only below ${indexLimit}: use the reference backend for tensors this large`,
     );
   }
-  const per = Math.max(1, Math.min(LOOP_MAX, Math.floor(indexLimit / perImage)));
+  const per = Math.max(1, Math.min(LOOP_MAX, Math.floor((indexLimit - 1) / perImage)));
   const chunks: Array<[number, number]> = [];
   for (let start = 0; start < g.batch; start += per) chunks.push([start, Math.min(per, g.batch - start)]);
   return chunks;
@@ -70,6 +71,23 @@ function f32(x: TypedArray): Float32Array {
   return x instanceof Float32Array && whole ? x : Float32Array.from(x);
 }
 
+/**
+ * `floor(a / b)` for integers `0 <= a < 2^24`, `b >= 1`, exact in float32: the estimate from a
+ * float division can be one off (rounding of `a + 0.5`, or an approximate GPU division), and
+ * the remainder `a - q b` (exact: every term is an integer below 2^24) says which way.
+ * A gpu.js helper function (passed to the kernels in `functions`); plain JS elsewhere.
+ *
+ * @internal
+ */
+export function floorDiv(a: number, b: number): number {
+  let q = Math.floor((a + 0.5) / b);
+  if (a - q * b < 0) q -= 1;
+  if (a - q * b >= b) q += 1;
+  return q;
+}
+
+const SETTINGS = { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: LOOP_MAX, functions: [floorDiv] };
+
 let forwardKernel: GpuKernel | null = null;
 let backwardInputKernel: GpuKernel | null = null;
 let backwardWeightKernel: GpuKernel | null = null;
@@ -84,13 +102,13 @@ function forwardGather(
 ): number {
   const i = this.thread.x;
   // i = ((n * C_out + c_out) * H_out + h_out) * W_out + w_out
-  const row = Math.floor((i + 0.5) / outWidth);
+  const row = floorDiv(i, outWidth);
   const wOut = i - row * outWidth;
-  const plane = Math.floor((row + 0.5) / outHeight);
+  const plane = floorDiv(row, outHeight);
   const hOut = row - plane * outHeight;
-  const n = Math.floor((plane + 0.5) / outChannels);
+  const n = floorDiv(plane, outChannels);
   const cOut = plane - n * outChannels;
-  const group = Math.floor((cOut + 0.5) / cgOut);
+  const group = floorDiv(cOut, cgOut);
   let sum = bias[cOut];
   for (let cIn = 0; cIn < cgIn; cIn++) {
     const inPlane = (n * inChannels + group * cgIn + cIn) * inHeight;
@@ -120,13 +138,13 @@ function backwardInputGather(
 ): number {
   const i = this.thread.x;
   // i = ((n * C_in + c) * H + h_in) * W + w_in
-  const row = Math.floor((i + 0.5) / inWidth);
+  const row = floorDiv(i, inWidth);
   const wIn = i - row * inWidth;
-  const plane = Math.floor((row + 0.5) / inHeight);
+  const plane = floorDiv(row, inHeight);
   const hIn = row - plane * inHeight;
-  const n = Math.floor((plane + 0.5) / inChannels);
+  const n = floorDiv(plane, inChannels);
   const c = plane - n * inChannels;
-  const group = Math.floor((c + 0.5) / cgIn);
+  const group = floorDiv(c, cgIn);
   const cIn = c - group * cgIn; // the channel's index inside its group (the weight's second axis)
   let sum = 0;
   for (let k = 0; k < cgOut; k++) {
@@ -136,11 +154,11 @@ function backwardInputGather(
     for (let kh = 0; kh < kernelHeight; kh++) {
       // h_out s - p + kh d = h_in  <=>  h_out = (h_in + p - kh d) / s, when s divides it.
       const th = hIn + padH - kh * dilationH;
-      const hOut = Math.floor((th + 0.5) / strideH);
+      const hOut = floorDiv(th, strideH);
       if (th >= 0 && hOut * strideH === th && hOut < outHeight) {
         for (let kw = 0; kw < kernelWidth; kw++) {
           const tw = wIn + padW - kw * dilationW;
-          const wOut = Math.floor((tw + 0.5) / strideW);
+          const wOut = floorDiv(tw, strideW);
           if (tw >= 0 && wOut * strideW === tw && wOut < outWidth) {
             sum += weight[(weightPlane + kh) * kernelWidth + kw] * gradOut[(outPlane + hOut) * outWidth + wOut];
           }
@@ -161,13 +179,13 @@ function backwardWeightGather(
 ): number {
   const i = this.thread.x;
   // i = ((c_out * Cg_in + c_in) * kH + kh) * kW + kw
-  const row = Math.floor((i + 0.5) / kernelWidth);
+  const row = floorDiv(i, kernelWidth);
   const kw = i - row * kernelWidth;
-  const plane = Math.floor((row + 0.5) / kernelHeight);
+  const plane = floorDiv(row, kernelHeight);
   const kh = row - plane * kernelHeight;
-  const cOut = Math.floor((plane + 0.5) / cgIn);
+  const cOut = floorDiv(plane, cgIn);
   const cIn = plane - cOut * cgIn;
-  const group = Math.floor((cOut + 0.5) / cgOut);
+  const group = floorDiv(cOut, cgOut);
   let sum = 0;
   for (let n = 0; n < batch; n++) {
     const outPlane = (n * outChannels + cOut) * outHeight;

@@ -72,7 +72,7 @@ function f32(x: TypedArray): Float32Array {
 }
 
 /**
- * `floor(a / b)` for integers `0 <= a < 2^24`, `b >= 1`, exact in float32: the estimate from a
+ * `floor(a / b)` for integers `|a| < 2^24`, `b >= 1`, exact in float32: the estimate from a
  * float division can be one off (rounding of `a + 0.5`, or an approximate GPU division), and
  * the remainder `a - q b` (exact: every term is an integer below 2^24) says which way.
  * A gpu.js helper function (passed to the kernels in `functions`); plain JS elsewhere.

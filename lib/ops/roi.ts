@@ -321,12 +321,20 @@ export function bilinearAxis(coord: number, size: number): BilinearAxis | null {
 // Kernel slots
 // ---------------------------------------------------------------------------------------------
 
+/** What a max-pooling forward kernel returns: the pooled values and where each came from. */
+export interface PooledWithArgmax {
+  /** `[K, C, PH, PW]` the pooled values. */
+  output: TypedArray;
+  /** `[K, C, PH, PW]` the position of each value's source (-1: none); see the kernel's type. */
+  argmax: Int32Array;
+}
+
 /**
  * RoIPool forward: `output [K, C, PH, PW]` (the max of each bin, 0 for an empty bin) and
  * `argmax` (same size: the position `h * W + w` of the maximum in its `(n, c)` plane, -1 for an
  * empty bin).
  */
-export type RoiPoolForwardKernel = (input: TypedArray, d: RoiDims, g: RoiPoolGeometry) => { output: TypedArray; argmax: Int32Array };
+export type RoiPoolForwardKernel = (input: TypedArray, d: RoiDims, g: RoiPoolGeometry) => PooledWithArgmax;
 /** RoIPool backward: `grad_input [N, C, H, W]`, each bin's gradient sent to its argmax cell. */
 export type RoiPoolBackwardKernel = (gradOutput: TypedArray, argmax: Int32Array, d: RoiDims, g: RoiPoolGeometry) => TypedArray;
 /** RoIAlign forward (average): `output [K, C, PH, PW]`. */
@@ -337,7 +345,7 @@ export type RoiAlignBackwardKernel = (gradOutput: TypedArray, d: RoiDims, g: Roi
  * RoIAlign forward (max): `output [K, C, PH, PW]` and `argmax` (same size: the winning sample
  * `iy * gridW + ix` of the bin, -1 when the bin has no samples).
  */
-export type RoiAlignMaxForwardKernel = (input: TypedArray, d: RoiDims, g: RoiAlignGeometry) => { output: TypedArray; argmax: Int32Array };
+export type RoiAlignMaxForwardKernel = (input: TypedArray, d: RoiDims, g: RoiAlignGeometry) => PooledWithArgmax;
 /** RoIAlign backward (max): `grad_input [N, C, H, W]`, each bin's gradient to its winning sample's four neighbours. */
 export type RoiAlignMaxBackwardKernel = (gradOutput: TypedArray, argmax: Int32Array, d: RoiDims, g: RoiAlignGeometry) => TypedArray;
 
@@ -556,14 +564,24 @@ function alignSettings(op: string, options: Partial<RoiAlignOptions>): { samplin
 /** One RoI for the inspection functions: `[batchIndex, x1, y1, x2, y2]` in image coordinates, as numbers or a 5-element tensor. */
 export type RoiLike = readonly number[] | Tensor;
 
-/** A cell of the feature map and its value. */
-export interface CellValue {
+/** A cell of the feature map. */
+export interface CellPosition {
   /** Row. */
   y: number;
   /** Column. */
   x: number;
-  /** `input[n, channel, y, x]`. */
-  value: number;
+}
+
+/** A box in feature-map coordinates. */
+export interface FeatureBox {
+  /** Left. */
+  x1: number;
+  /** Top. */
+  y1: number;
+  /** Right. */
+  x2: number;
+  /** Bottom. */
+  y2: number;
 }
 
 /** Options of {@link inspectRoiPool}. */
@@ -585,7 +603,7 @@ export interface RoiPoolInspection {
   /** The bin `[ph, pw]`. */
   bin: [number, number];
   /** The box scaled to the feature map before any rounding: `[x1, y1, x2, y2] * spatialScale`. */
-  scaled: { x1: number; y1: number; x2: number; y2: number };
+  scaled: FeatureBox;
   /** First quantization: `round(x1 * spatialScale)` (C rounding), the region's first column. */
   roiStartW: number;
   /** `round(y1 * spatialScale)`, the region's first row. */
@@ -617,7 +635,7 @@ export interface RoiPoolInspection {
   /** The bin's output: the maximum (0 when empty). */
   max: number;
   /** Where the maximum is (the first one in row-major order), `null` when empty. */
-  argmax: { y: number; x: number } | null;
+  argmax: CellPosition | null;
 }
 
 function roiArray(op: string, roi: RoiLike): number[] {
@@ -662,7 +680,7 @@ export function inspectRoiPool(input: Tensor, roi: RoiLike, options: InspectRoiP
   const plane = (r[0]! * C + channel) * H * W;
   const values: number[][] = [];
   let max = 0;
-  let argmax: { y: number; x: number } | null = null;
+  let argmax: CellPosition | null = null;
   for (let h = hstart; h < hend; h++) {
     const row: number[] = [];
     for (let w = wstart; w < wend; w++) {

@@ -7,3 +7,5 @@
  * @packageDocumentation
  */
 export * from './tensor/index.js';
+export * from './ops/index.js';
+export * from './maskrcnn/index.js';

@@ -8,6 +8,16 @@
 // Kernel implementations register themselves with the registry when their modules load.
 import './reference/frozen_batch_norm.js';
 import './gpu/frozen_batch_norm.js';
+import './reference/matmul.js';
+import './gpu/matmul.js';
+import './reference/conv.js';
+import './gpu/conv.js';
+import './reference/pool.js';
+import './gpu/pool.js';
+import './reference/interpolate.js';
+import './gpu/interpolate.js';
+import './reference/roi.js';
+import './gpu/roi.js';
 
 export {
   type BackendName,
@@ -23,3 +33,8 @@ export {
 } from './backend.js';
 export { gpuMode } from './gpu/context.js';
 export { frozenBatchNorm2d, channelAffine, type FrozenBatchNormOptions, type ChannelAffineKernel } from './frozen_batch_norm.js';
+export { mm, linear, matmulKernel, type MatmulKernel } from './matmul.js';
+export * from './conv.js';
+export * from './pool.js';
+export * from './interpolate.js';
+export * from './roi.js';

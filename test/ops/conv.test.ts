@@ -13,7 +13,8 @@ import {
   type ConvGeometry,
 } from '../../lib/ops/index.js';
 import { conv2dIm2col, conv2dForwardReference } from '../../lib/ops/reference/conv.js';
-import { setConvIndexLimit, floorDiv } from '../../lib/ops/gpu/conv.js';
+import { setConvIndexLimit } from '../../lib/ops/gpu/conv.js';
+import { floorDiv } from '../../lib/ops/gpu/context.js';
 import { gpu } from '../../lib/ops/gpu/context.js';
 import { assertClose, assertGradcheck, assertThrowsMessage } from '../helpers.js';
 import { assertBackendsAgree, backendsUnderTest } from './helpers.js';

@@ -50,6 +50,23 @@ export function gpu(): GpuInstance {
   return g;
 }
 
+/**
+ * `floor(a / b)` for integers `|a| < 2^24`, `b >= 1`, exact in float32: the estimate from a
+ * float division can be one off (rounding of `a + 0.5`, or an approximate GPU division), and
+ * the remainder `a - q b` (exact: every term is an integer below 2^24) says which way.
+ * A gpu.js helper function (passed to the kernels in `functions`); plain JS elsewhere.
+ *
+ * Pass it to gpu.js kernels with `functions: [floorDiv]`.
+ *
+ * @internal
+ */
+export function floorDiv(a: number, b: number): number {
+  let q = Math.floor((a + 0.5) / b);
+  if (a - q * b < 0) q -= 1;
+  if (a - q * b >= b) q += 1;
+  return q;
+}
+
 const KERNEL_MODES: Record<string, string> = {
   HeadlessGLKernel: 'headlessgl',
   WebGL2Kernel: 'webgl2',

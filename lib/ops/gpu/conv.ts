@@ -23,7 +23,7 @@
 import type { IKernelFunctionThis } from 'gpu.js';
 import type { TypedArray } from '../../tensor/index.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type ConvGeometry } from '../conv.js';
-import { gpu, type GpuKernel } from './context.js';
+import { floorDiv, gpu, type GpuKernel } from './context.js';
 
 /** Largest loop trip count the kernels allow gpu.js (GL caps dynamic loops at this). */
 const LOOP_MAX = 1 << 20;
@@ -71,20 +71,6 @@ function f32(x: TypedArray): Float32Array {
   return x instanceof Float32Array && whole ? x : Float32Array.from(x);
 }
 
-/**
- * `floor(a / b)` for integers `|a| < 2^24`, `b >= 1`, exact in float32: the estimate from a
- * float division can be one off (rounding of `a + 0.5`, or an approximate GPU division), and
- * the remainder `a - q b` (exact: every term is an integer below 2^24) says which way.
- * A gpu.js helper function (passed to the kernels in `functions`); plain JS elsewhere.
- *
- * @internal
- */
-export function floorDiv(a: number, b: number): number {
-  let q = Math.floor((a + 0.5) / b);
-  if (a - q * b < 0) q -= 1;
-  if (a - q * b >= b) q += 1;
-  return q;
-}
 
 const SETTINGS = { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: LOOP_MAX, functions: [floorDiv] };
 

@@ -1,24 +1,38 @@
 /**
  * gpu.js kernel of FrozenBatchNorm2d: one thread per output element.
+ *
+ * GPUs index in float32, exact up to 2^24: the tensor is processed in chunks of whole
+ * channel planes of at most 2^24 elements, each thread finding its channel from its plane.
  */
 import type { IKernelFunctionThis } from 'gpu.js';
 import type { TypedArray } from '../../tensor/index.js';
 import { channelAffine } from '../frozen_batch_norm.js';
-import { gpu, type GpuKernel } from './context.js';
+import { floorDiv, gpu, type GpuKernel } from './context.js';
 
+const MAX_INDEX = 1 << 24;
 let kernel: GpuKernel | null = null;
 
 channelAffine.register('gpu', (x: TypedArray, scale: TypedArray, shift: TypedArray, channels: number, planeSize: number) => {
-  if (x.length === 0) return new Float32Array(0);
+  const out = new Float32Array(x.length);
+  if (x.length === 0) return out;
+  if (planeSize > MAX_INDEX) throw new Error(`frozenBatchNorm2d (gpu): a channel plane of ${planeSize} elements exceeds 2^24`);
   kernel ??= gpu().createKernel(
-    function (this: IKernelFunctionThis, x: number[], scale: number[], shift: number[], channels: number, planeSize: number) {
-      const i = this.thread.x;
-      // + 0.5 keeps the integer division exact when the GPU computes it in float32.
-      const c = Math.floor((Math.floor((i + 0.5) / planeSize) + 0.5) % channels);
-      return x[i] * scale[c] + shift[c];
+    function (this: IKernelFunctionThis, x: number[], scale: number[], shift: number[], channels: number, planeSize: number, firstPlane: number) {
+      // Exact integer division in float32 (see floorDiv): plane index, then its channel.
+      const plane = firstPlane + floorDiv(this.thread.x, planeSize);
+      const c = plane - floorDiv(plane, channels) * channels;
+      return x[this.thread.x] * scale[c] + shift[c];
     },
-    { dynamicOutput: true, dynamicArguments: true, output: [1] },
+    { dynamicOutput: true, dynamicArguments: true, output: [1], functions: [floorDiv] },
   );
-  kernel.setOutput([x.length]);
-  return kernel(Float32Array.from(x), Float32Array.from(scale), Float32Array.from(shift), channels, planeSize) as Float32Array;
+  const planesPerChunk = Math.max(1, Math.floor(MAX_INDEX / planeSize));
+  const scale32 = Float32Array.from(scale);
+  const shift32 = Float32Array.from(shift);
+  for (let first = 0; first * planeSize < x.length; first += planesPerChunk) {
+    const start = first * planeSize;
+    const end = Math.min(x.length, start + planesPerChunk * planeSize);
+    kernel.setOutput([end - start]);
+    out.set(kernel(Float32Array.from(x.subarray(start, end)), scale32, shift32, channels, planeSize, first) as Float32Array, start);
+  }
+  return out;
 });

@@ -1,26 +1,40 @@
 /**
  * gpu.js matrix product: one thread per output element, a dot product of a row of A and a
  * column of B.
+ *
+ * GPUs index in float32, exact up to 2^24: the rows of A are processed in chunks so that every
+ * index into A and C stays below 2^24; B must hold fewer than 2^24 elements.
  */
 import type { IKernelFunctionThis } from 'gpu.js';
 import type { TypedArray } from '../../tensor/index.js';
 import { matmulKernel } from '../matmul.js';
-import { gpu, type GpuKernel } from './context.js';
+import { floorDiv, gpu, type GpuKernel } from './context.js';
 
+const MAX_INDEX = 1 << 24;
 let kernel: GpuKernel | null = null;
 
 matmulKernel.register('gpu', (a: TypedArray, b: TypedArray, n: number, k: number, m: number) => {
-  if (n * m === 0) return new Float32Array(0);
+  const c = new Float32Array(n * m);
+  if (n * m === 0) return c;
+  if (k * m >= MAX_INDEX || k >= MAX_INDEX || m >= MAX_INDEX) {
+    throw new Error(`mm (gpu): the right operand [${k},${m}] has 2^24 elements or more, beyond exact float32 indexing`);
+  }
   kernel ??= gpu().createKernel(
     function (this: IKernelFunctionThis, a: number[], b: number[], k: number, m: number) {
-      const i = Math.floor((this.thread.x + 0.5) / m);
+      const i = floorDiv(this.thread.x, m);
       const j = this.thread.x - i * m;
       let sum = 0;
       for (let p = 0; p < k; p++) sum += a[i * k + p] * b[p * m + j];
       return sum;
     },
-    { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: 1 << 20 },
+    { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: 1 << 20, functions: [floorDiv] },
   );
-  kernel.setOutput([n * m]);
-  return kernel(Float32Array.from(a), Float32Array.from(b), k, m) as Float32Array;
+  const b32 = Float32Array.from(b);
+  const rowsPerChunk = Math.max(1, Math.floor((MAX_INDEX - 1) / Math.max(k, m)));
+  for (let row = 0; row < n; row += rowsPerChunk) {
+    const rows = Math.min(rowsPerChunk, n - row);
+    kernel.setOutput([rows * m]);
+    c.set(kernel(Float32Array.from(a.subarray(row * k, (row + rows) * k)), b32, k, m) as Float32Array, row * m);
+  }
+  return c;
 });

@@ -1,0 +1,13 @@
+/**
+ * The detector's data: COCO instance JSON (`coco.ts`), masks as run-length encodings with
+ * pycocotools' semantics (`rle.ts`), PNG images as CHW tensors (`png.ts`), the synthetic
+ * shapes dataset (`shapes.ts`), and the dataset / loader that serves both it and real COCO
+ * subsets (`dataset.ts`).
+ *
+ * @module
+ */
+export * from './rle.js';
+export * from './coco.js';
+export * from './png.js';
+export * from './shapes.js';
+export * from './dataset.js';

@@ -11,6 +11,7 @@ export {
   ModuleList,
   ModuleDict,
   type TensorModule,
+  type CaptureResult,
   type ForwardHook,
   type HookHandle,
   type StateDict,
@@ -57,6 +58,9 @@ export {
   AdamW,
   clipGradNorm,
   type ParamGroup,
+  type ParamGroupSpec,
+  type SavedGroupParams,
+  type LearningRate,
   type ParamsInput,
   type HyperParameter,
   type OptimizerStateDict,
@@ -91,5 +95,15 @@ export {
   type SafetensorsHeader,
   type SafetensorsContents,
   type SafetensorsInput,
+  type TypedSafetensorsInput,
   type SafetensorsWriteOptions,
 } from './safetensors.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  CHECKPOINT_FORMAT,
+  type CheckpointParts,
+  type SaveCheckpointOptions,
+  type LoadCheckpointOptions,
+  type LoadedCheckpoint,
+} from './checkpoint.js';

@@ -430,7 +430,7 @@ export abstract class Module {
    * const c2 = outputs.get('body.layer1') as Tensor;
    * ```
    */
-  capture<T>(paths: readonly string[], fn: () => T): { result: T; outputs: Map<string, unknown> } {
+  capture<T>(paths: readonly string[], fn: () => T): CaptureResult<T> {
     const outputs = new Map<string, unknown>();
     const handles: HookHandle[] = [];
     try {
@@ -465,7 +465,18 @@ export abstract class Module {
 }
 
 /** A module that maps one tensor to one tensor: what {@link Sequential} chains. */
-export type TensorModule = Module & { forward(x: Tensor): Tensor };
+export interface TensorModule extends Module {
+  /** The module's computation on one tensor. */
+  forward(x: Tensor): Tensor;
+}
+
+/** What {@link Module.capture} returns. */
+export interface CaptureResult<T> {
+  /** What the captured function returned. */
+  result: T;
+  /** The output of each captured submodule, by its dotted path (the last output if it ran several times). */
+  outputs: Map<string, unknown>;
+}
 
 /**
  * Chains modules: the output of each is the input of the next. Children are named `'0'`, `'1'`,

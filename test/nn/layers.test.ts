@@ -26,7 +26,7 @@ test('Linear: y = x W^T + b on [N, in] and [..., in]; default init bounds 1/sqrt
   const big = new Linear(400, 300, { generator: new Generator(2) });
   const bound = 1 / 20;
   t.ok(big.weight.data.every((v) => Math.abs(v) <= bound), 'weights within 1/sqrt(fan_in) (kaiming-uniform a=sqrt(5))');
-  const std = Math.sqrt(big.weight.data.reduce((s, v) => s + v * v, 0) / big.weight.size);
+  const std = Math.sqrt(Array.from(big.weight.data).reduce((s, v) => s + v * v, 0) / big.weight.size);
   t.ok(Math.abs(std - bound / Math.sqrt(3)) < 0.002, `weight std ${std.toFixed(5)} ~ bound/sqrt(3)`);
   t.ok(big.bias!.data.every((v) => Math.abs(v) <= bound), 'bias within 1/sqrt(fan_in)');
   const same = new Linear(400, 300, { generator: new Generator(2) });

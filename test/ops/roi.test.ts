@@ -273,6 +273,31 @@ test('roiAlign / roiPool: every backend agrees with the reference (outputs and g
   t.end();
 });
 
+test('roiAlign / roiPool: backends agree on a map of many 8x8 tiles (the gpu gather lists RoIs per tile)', (t) => {
+  const gen = new Generator(17);
+  const x = randn([2, 2, 19, 27], { generator: gen });
+  const rows: number[][] = [];
+  let seed = 7;
+  const u = () => (seed = (seed * 16807) % 2147483647) / 2147483647; // a fixed stream
+  for (let k = 0; k < 16; k++) {
+    const x1 = Math.round((u() * 30 - 3) * 8) / 4;
+    const y1 = Math.round((u() * 22 - 3) * 8) / 4;
+    rows.push([k % 2, x1, y1, x1 + 1 + u() * 20, y1 + 1 + u() * 14].map((v, i) => (i === 0 ? v : v * 4)));
+  }
+  const rois = tensor(rows);
+  const g = randn([16, 2, 5, 5], { generator: gen });
+  const run = (f: (a: Tensor) => Tensor) => () => {
+    const a = x.detach().requiresGrad_();
+    const y = f(a);
+    y.backward(g);
+    return { output: y, gradInput: a.grad! };
+  };
+  assertBackendsAgree(t, 'roiAlign avg, 16 RoIs on 19x27', run((a) => roiAlign(a, rois, { outputSize: 5, spatialScale: 0.25 })));
+  assertBackendsAgree(t, 'roiAlign max, 16 RoIs on 19x27', run((a) => roiAlign(a, rois, { outputSize: 5, spatialScale: 0.25, samplingRatio: 2, mode: 'max', aligned: true })));
+  assertBackendsAgree(t, 'roiPool, 16 RoIs on 19x27', run((a) => roiPool(a, rois, { outputSize: 5, spatialScale: 0.25 })));
+  t.end();
+});
+
 test('roiAlign / roiPool: no RoIs give an empty output and a zero gradient', (t) => {
   const none = zeros([0, 5]);
   for (const [name, f] of [

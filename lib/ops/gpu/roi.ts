@@ -4,16 +4,18 @@
  * - Forward: one thread per output element `(k, c, ph, pw)`, reading the geometry that
  *   `roiPoolGeometry` / `roiAlignGeometry` computed on the host (RoIPool's quantized bin edges,
  *   RoIAlign's sample coordinates, both in torchvision's float32 arithmetic, so every gpu.js
- *   mode samples exactly where torchvision does). A gpu.js kernel has one output, so the
- *   max-pooling kernels run twice: once for the values, once for the argmax that backward needs.
+ *   mode samples exactly where torchvision does). A gpu.js kernel has one output: RoIPool's
+ *   kernel returns the argmax and the host reads the values there; RoIAlign's max mode runs its
+ *   kernel twice (values, then argmax).
  * - Backward: the reference backward is a scatter (every sample adds into four cells); here it
- *   is written as a **gather**, one thread per input element `(n, c, h, w)`: the thread walks
- *   the RoIs of image `n` and, for each, only the sample rows and columns whose bilinear taps can
- *   reach row `h` / column `w` (RoIAlign samples form a uniform grid per axis, so that range is
- *   found by one division and then checked exactly), adding `weight * gradOutput / count`. For
- *   RoIPool (and RoIAlign's max mode) it walks the bins that can contain the cell and takes the
- *   gradient of those whose argmax is this cell. The cost per input element is O(K) plus the
- *   touching samples.
+ *   is written as a **gather**, one thread per input element `(n, c, h, w)`. The host first
+ *   lists, for every 8x8 tile of every image, the RoIs whose reads can reach the tile (a CSR
+ *   list built from the geometry); the thread walks only its tile's RoIs and, for each, only the
+ *   sample rows and columns whose bilinear taps can reach row `h` / column `w` (RoIAlign's
+ *   samples form a uniform grid per axis, so that range is found by one division and then
+ *   checked exactly), adding `weight * gradOutput / count`. For RoIPool (and RoIAlign's max
+ *   mode) it walks the bins that can contain the cell and takes the gradient of those whose
+ *   argmax is this cell.
  *
  * Index arithmetic uses `Math.floor((i + 0.5) / n)` so that it stays exact when GL computes in
  * float32 (indices below 2^24).
@@ -55,6 +57,85 @@ function alignInfo(g: RoiAlignGeometry, K: number): Float32Array {
   return info;
 }
 
+/** The side of the square tiles the backward gathers are organised by. */
+const TILE = 8;
+
+/**
+ * For every `TILE x TILE` tile of every image, the RoIs whose reads can reach it, as a CSR list:
+ * tile `t = (n * tilesY + ty) * tilesX + tx` owns `rois[start[t] .. start[t + 1] - 1]`.
+ * `extent(k)` gives the rows and columns RoI `k` reads, `[rowLo, rowHi, colLo, colHi]`
+ * (inclusive), or null when it reads nothing.
+ */
+function tileLists(d: RoiDims, batchIndex: Int32Array, extent: (k: number) => [number, number, number, number] | null) {
+  const tilesY = Math.ceil(d.H / TILE);
+  const tilesX = Math.ceil(d.W / TILE);
+  const tiles = d.N * tilesY * tilesX;
+  const spans: Array<[number, number, number, number, number] | null> = [];
+  const counts = new Int32Array(tiles + 1);
+  for (let k = 0; k < d.K; k++) {
+    const e = extent(k);
+    if (e === null) {
+      spans.push(null);
+      continue;
+    }
+    // One cell of slack on each side: the gather re-checks every tap exactly anyway.
+    const clip = (v: number, size: number) => Math.min(Math.max(v, 0), size - 1);
+    const span: [number, number, number, number, number] = [
+      batchIndex[k]!,
+      Math.floor(clip(e[0] - 1, d.H) / TILE),
+      Math.floor(clip(e[1] + 1, d.H) / TILE),
+      Math.floor(clip(e[2] - 1, d.W) / TILE),
+      Math.floor(clip(e[3] + 1, d.W) / TILE),
+    ];
+    spans.push(span);
+    for (let ty = span[1]; ty <= span[2]; ty++) for (let tx = span[3]; tx <= span[4]; tx++) counts[(span[0] * tilesY + ty) * tilesX + tx + 1]++;
+  }
+  const start = new Float32Array(tiles + 1);
+  for (let t = 0; t < tiles; t++) start[t + 1] = start[t]! + counts[t + 1]!;
+  const fill = Int32Array.from(start.subarray(0, tiles));
+  const rois = new Float32Array(Math.max(start[tiles]!, 1));
+  spans.forEach((span, k) => {
+    if (span === null) return;
+    for (let ty = span[1]; ty <= span[2]; ty++) for (let tx = span[3]; tx <= span[4]; tx++) rois[fill[(span[0] * tilesY + ty) * tilesX + tx]!++] = k;
+  });
+  return { start, rois, tilesY, tilesX };
+}
+
+/** The cells RoIAlign's RoI `k` reads (from its valid samples' taps), or null. */
+function alignExtent(d: RoiDims, g: RoiAlignGeometry, k: number): [number, number, number, number] | null {
+  const axis = (coords: Float64Array, offset: number, n: number, size: number): [number, number] | null => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let j = 0; j < n; j++) {
+      const v = coords[offset + j]!;
+      if (!(v >= -1 && v <= size)) continue;
+      const low = Math.floor(Math.max(v, 0));
+      lo = Math.min(lo, Math.min(low, size - 1));
+      hi = Math.max(hi, Math.min(low + 1, size - 1));
+    }
+    return lo <= hi ? [lo, hi] : null;
+  };
+  const rows = axis(g.sampleY, g.sampleOffsetY[k]!, d.PH * Math.max(g.gridH[k]!, 0), d.H);
+  const cols = axis(g.sampleX, g.sampleOffsetX[k]!, d.PW * Math.max(g.gridW[k]!, 0), d.W);
+  return rows === null || cols === null ? null : [rows[0], rows[1], cols[0], cols[1]];
+}
+
+/** The cells RoIPool's RoI `k` reads (its non-empty bins), or null. */
+function poolExtent(d: RoiDims, g: RoiPoolGeometry, k: number): [number, number, number, number] | null {
+  let [r0, r1, c0, c1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (let ph = 0; ph < d.PH; ph++) {
+    if (g.hend[k * d.PH + ph]! <= g.hstart[k * d.PH + ph]!) continue;
+    r0 = Math.min(r0, g.hstart[k * d.PH + ph]!);
+    r1 = Math.max(r1, g.hend[k * d.PH + ph]! - 1);
+  }
+  for (let pw = 0; pw < d.PW; pw++) {
+    if (g.wend[k * d.PW + pw]! <= g.wstart[k * d.PW + pw]!) continue;
+    c0 = Math.min(c0, g.wstart[k * d.PW + pw]!);
+    c1 = Math.max(c1, g.wend[k * d.PW + pw]! - 1);
+  }
+  return r0 <= r1 && c0 <= c1 ? [r0, r1, c0, c1] : null;
+}
+
 // ---------------------------------------------------------------------------------------------
 // RoIPool
 // ---------------------------------------------------------------------------------------------
@@ -79,7 +160,6 @@ roiPoolForward.register('gpu', (input: TypedArray, d: RoiDims, g: RoiPoolGeometr
       W: number,
       PH: number,
       PW: number,
-      wantArgmax: number,
     ) {
       // i = ((k * C + c) * PH + ph) * PW + pw
       const i = this.thread.x;
@@ -93,33 +173,38 @@ roiPoolForward.register('gpu', (input: TypedArray, d: RoiDims, g: RoiPoolGeometr
       const h1 = hend[k * PH + ph];
       const w0 = wstart[k * PW + pw];
       const w1 = wend[k * PW + pw];
-      if (h1 <= h0 || w1 <= w0) {
-        // An empty bin: output 0, no argmax.
-        if (wantArgmax > 0) return -1;
-        return 0;
-      }
+      // -1: an empty bin (output 0); -2: no value above -FLT_MAX (output -FLT_MAX, as torchvision).
+      if (h1 <= h0 || w1 <= w0) return -1;
       const plane = (info[k * 5] * C + c) * H * W;
       let max = -3.4028234663852886e38; // torchvision's -FLT_MAX
-      let at = -1;
+      let at = -2;
       for (let dh = 0; dh < h1 - h0; dh++) {
         for (let dw = 0; dw < w1 - w0; dw++) {
           const pos = (h0 + dh) * W + (w0 + dw);
           const v = input[plane + pos];
+          // Strict '>': the first maximum in row-major order wins.
           if (v > max) {
             max = v;
             at = pos;
           }
         }
       }
-      if (wantArgmax > 0) return at;
-      return max;
+      return at;
     },
     SETTINGS,
   );
   poolForwardKernel.setOutput([size]);
-  const args = [f32(input), poolInfo(g, d.K), f32(g.hstart), f32(g.hend), f32(g.wstart), f32(g.wend), d.C, d.H, d.W, d.PH, d.PW];
-  const output = Float32Array.from(poolForwardKernel(...args, 0) as Float32Array);
-  const argmax = Int32Array.from(poolForwardKernel(...args, 1) as Float32Array);
+  const codes = poolForwardKernel(f32(input), poolInfo(g, d.K), f32(g.hstart), f32(g.hend), f32(g.wstart), f32(g.wend), d.C, d.H, d.W, d.PH, d.PW) as Float32Array;
+  // The kernel found where each maximum is; the values are read there.
+  const output = new Float32Array(size);
+  const argmax = new Int32Array(size);
+  const plane = d.H * d.W;
+  for (let i = 0; i < size; i++) {
+    const code = codes[i]!;
+    const nc = g.batchIndex[Math.floor(i / (d.C * d.PH * d.PW))]! * d.C + (Math.floor(i / (d.PH * d.PW)) % d.C);
+    output[i] = code >= 0 ? input[nc * plane + code]! : code === -2 ? -3.4028234663852886e38 : 0;
+    argmax[i] = code >= 0 ? code : -1;
+  }
   return { output, argmax };
 });
 
@@ -127,7 +212,21 @@ roiPoolBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array, d: 
   const size = d.N * d.C * d.H * d.W;
   if (size === 0 || d.K * d.C * d.PH * d.PW === 0) return new Float32Array(size);
   poolBackwardKernel ??= gpu().createKernel(
-    function (this: IKernelFunctionThis, grad: number[], argmax: number[], info: number[], K: number, C: number, H: number, W: number, PH: number, PW: number) {
+    function (
+      this: IKernelFunctionThis,
+      grad: number[],
+      argmax: number[],
+      info: number[],
+      tileStart: number[],
+      tileRois: number[],
+      tilesY: number,
+      tilesX: number,
+      C: number,
+      H: number,
+      W: number,
+      PH: number,
+      PW: number,
+    ) {
       // i = ((n * C + c) * H + h) * W + w
       const i = this.thread.x;
       const q1 = Math.floor((i + 0.5) / W);
@@ -137,23 +236,25 @@ roiPoolBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array, d: 
       const n = Math.floor((q2 + 0.5) / C);
       const c = q2 - n * C;
       const pos = h * W + w;
+      // The RoIs that read this cell's 8x8 tile.
+      const tile = (n * tilesY + Math.floor((h + 0.5) / 8)) * tilesX + Math.floor((w + 0.5) / 8);
+      const first = tileStart[tile];
       let total = 0;
-      for (let k = 0; k < K; k++) {
-        if (info[k * 5] === n) {
-          // Bin ph covers cells floor(ph * bin) .. ceil((ph + 1) * bin) - 1 after the start:
-          // only bins with ph in (r / bin - 1, (r + 1) / bin) can hold row r = h - start.
-          const r = h - info[k * 5 + 1];
-          const s = w - info[k * 5 + 2];
-          const phLo = Math.max(Math.floor(r / info[k * 5 + 3]) - 1, 0);
-          const phHi = Math.min(Math.floor((r + 1) / info[k * 5 + 3]) + 1, PH - 1);
-          const pwLo = Math.max(Math.floor(s / info[k * 5 + 4]) - 1, 0);
-          const pwHi = Math.min(Math.floor((s + 1) / info[k * 5 + 4]) + 1, PW - 1);
-          for (let a = 0; a <= phHi - phLo; a++) {
-            for (let b = 0; b <= pwHi - pwLo; b++) {
-              const o = ((k * C + c) * PH + phLo + a) * PW + pwLo + b;
-              // The bin's whole gradient goes to its argmax cell.
-              if (argmax[o] === pos) total += grad[o];
-            }
+      for (let j = 0; j < tileStart[tile + 1] - first; j++) {
+        const k = tileRois[first + j];
+        // Bin ph covers cells floor(ph * bin) .. ceil((ph + 1) * bin) - 1 after the start:
+        // only bins with ph in (r / bin - 1, (r + 1) / bin) can hold row r = h - start.
+        const r = h - info[k * 5 + 1];
+        const s = w - info[k * 5 + 2];
+        const phLo = Math.max(Math.floor(r / info[k * 5 + 3]) - 1, 0);
+        const phHi = Math.min(Math.floor((r + 1) / info[k * 5 + 3]) + 1, PH - 1);
+        const pwLo = Math.max(Math.floor(s / info[k * 5 + 4]) - 1, 0);
+        const pwHi = Math.min(Math.floor((s + 1) / info[k * 5 + 4]) + 1, PW - 1);
+        for (let a = 0; a <= phHi - phLo; a++) {
+          for (let b = 0; b <= pwHi - pwLo; b++) {
+            const o = ((k * C + c) * PH + phLo + a) * PW + pwLo + b;
+            // The bin's whole gradient goes to its argmax cell.
+            if (argmax[o] === pos) total += grad[o];
           }
         }
       }
@@ -162,7 +263,9 @@ roiPoolBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array, d: 
     SETTINGS,
   );
   poolBackwardKernel.setOutput([size]);
-  return Float32Array.from(poolBackwardKernel(f32(gradOutput), f32(argmax), poolInfo(g, d.K), d.K, d.C, d.H, d.W, d.PH, d.PW) as Float32Array);
+  const tiles = tileLists(d, g.batchIndex, (k) => poolExtent(d, g, k));
+  const out = poolBackwardKernel(f32(gradOutput), f32(argmax), poolInfo(g, d.K), tiles.start, tiles.rois, tiles.tilesY, tiles.tilesX, d.C, d.H, d.W, d.PH, d.PW);
+  return Float32Array.from(out as Float32Array);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -275,7 +378,10 @@ roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlig
       info: number[],
       sampleY: number[],
       sampleX: number[],
-      K: number,
+      tileStart: number[],
+      tileRois: number[],
+      tilesY: number,
+      tilesX: number,
       C: number,
       H: number,
       W: number,
@@ -290,26 +396,31 @@ roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlig
       const h = q1 - q2 * H;
       const n = Math.floor((q2 + 0.5) / C);
       const c = q2 - n * C;
+      // The RoIs that read this cell's 8x8 tile.
+      const tile = (n * tilesY + Math.floor((h + 0.5) / 8)) * tilesX + Math.floor((w + 0.5) / 8);
+      const first = tileStart[tile];
       let total = 0;
-      for (let k = 0; k < K; k++) {
+      for (let j = 0; j < tileStart[tile + 1] - first; j++) {
+        const k = tileRois[first + j];
         const gridH = info[k * 6 + 1];
         const gridW = info[k * 6 + 2];
-        if (info[k * 6] === n && gridH > 0 && gridW > 0) {
+        if (gridH > 0 && gridW > 0) {
           const count = info[k * 6 + 3];
           const offY = info[k * 6 + 4];
           const offX = info[k * 6 + 5];
           const rows = PH * gridH;
           const cols = PW * gridW;
-          // The sample rows of a RoI are evenly spaced: only those within two cells of h can
-          // touch row h (one more index on each side absorbs float32 rounding).
+          // The sample rows of a RoI are evenly spaced: only those within one cell of h can
+          // touch row h (y in [h - 1, h + 1]; that includes y in [-1, 0] for row 0 and y in
+          // [H - 1, H] for row H - 1); one more index on each side absorbs float32 rounding.
           let jyLo = 0;
           let jyHi = rows - 1;
           const yFirst = sampleY[offY];
           const yLast = sampleY[offY + rows - 1];
           if (rows > 1 && yLast !== yFirst) {
             const stepY = (yLast - yFirst) / (rows - 1);
-            const ay = (h - 2 - yFirst) / stepY;
-            const by = (h + 2 - yFirst) / stepY;
+            const ay = (h - 1 - yFirst) / stepY;
+            const by = (h + 1 - yFirst) / stepY;
             jyLo = Math.max(Math.floor(Math.min(ay, by)) - 1, 0);
             jyHi = Math.min(Math.ceil(Math.max(ay, by)) + 1, rows - 1);
           }
@@ -319,8 +430,8 @@ roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlig
           const xLast = sampleX[offX + cols - 1];
           if (cols > 1 && xLast !== xFirst) {
             const stepX = (xLast - xFirst) / (cols - 1);
-            const ax = (w - 2 - xFirst) / stepX;
-            const bx = (w + 2 - xFirst) / stepX;
+            const ax = (w - 1 - xFirst) / stepX;
+            const bx = (w + 1 - xFirst) / stepX;
             jxLo = Math.max(Math.floor(Math.min(ax, bx)) - 1, 0);
             jxHi = Math.min(Math.ceil(Math.max(ax, bx)) + 1, cols - 1);
           }
@@ -369,7 +480,8 @@ roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlig
     SETTINGS,
   );
   alignBackwardKernel.setOutput([size]);
-  const out = alignBackwardKernel(f32(gradOutput), alignInfo(g, d.K), f32(g.sampleY), f32(g.sampleX), d.K, d.C, d.H, d.W, d.PH, d.PW);
+  const tiles = tileLists(d, g.batchIndex, (k) => alignExtent(d, g, k));
+  const out = alignBackwardKernel(f32(gradOutput), alignInfo(g, d.K), f32(g.sampleY), f32(g.sampleX), tiles.start, tiles.rois, tiles.tilesY, tiles.tilesX, d.C, d.H, d.W, d.PH, d.PW);
   return Float32Array.from(out as Float32Array);
 });
 
@@ -384,7 +496,10 @@ roiAlignMaxBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array,
       info: number[],
       sampleY: number[],
       sampleX: number[],
-      K: number,
+      tileStart: number[],
+      tileRois: number[],
+      tilesY: number,
+      tilesX: number,
       C: number,
       H: number,
       W: number,
@@ -399,11 +514,15 @@ roiAlignMaxBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array,
       const h = q1 - q2 * H;
       const n = Math.floor((q2 + 0.5) / C);
       const c = q2 - n * C;
+      // The RoIs that read this cell's 8x8 tile.
+      const tile = (n * tilesY + Math.floor((h + 0.5) / 8)) * tilesX + Math.floor((w + 0.5) / 8);
+      const first = tileStart[tile];
       let total = 0;
-      for (let k = 0; k < K; k++) {
+      for (let j = 0; j < tileStart[tile + 1] - first; j++) {
+        const k = tileRois[first + j];
         const gridH = info[k * 6 + 1];
         const gridW = info[k * 6 + 2];
-        if (info[k * 6] === n && gridH > 0 && gridW > 0) {
+        if (gridH > 0 && gridW > 0) {
           const offY = info[k * 6 + 4];
           const offX = info[k * 6 + 5];
           const rows = PH * gridH;
@@ -415,8 +534,8 @@ roiAlignMaxBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array,
           const yLast = sampleY[offY + rows - 1];
           if (rows > 1 && yLast !== yFirst) {
             const stepY = (yLast - yFirst) / (rows - 1);
-            const ay = (h - 2 - yFirst) / stepY;
-            const by = (h + 2 - yFirst) / stepY;
+            const ay = (h - 1 - yFirst) / stepY;
+            const by = (h + 1 - yFirst) / stepY;
             jyLo = Math.max(Math.floor(Math.min(ay, by)) - 1, 0);
             jyHi = Math.min(Math.ceil(Math.max(ay, by)) + 1, rows - 1);
           }
@@ -426,8 +545,8 @@ roiAlignMaxBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array,
           const xLast = sampleX[offX + cols - 1];
           if (cols > 1 && xLast !== xFirst) {
             const stepX = (xLast - xFirst) / (cols - 1);
-            const ax = (w - 2 - xFirst) / stepX;
-            const bx = (w + 2 - xFirst) / stepX;
+            const ax = (w - 1 - xFirst) / stepX;
+            const bx = (w + 1 - xFirst) / stepX;
             jxLo = Math.max(Math.floor(Math.min(ax, bx)) - 1, 0);
             jxHi = Math.min(Math.ceil(Math.max(ax, bx)) + 1, cols - 1);
           }
@@ -480,6 +599,7 @@ roiAlignMaxBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array,
     SETTINGS,
   );
   alignMaxBackwardKernel.setOutput([size]);
-  const out = alignMaxBackwardKernel(f32(gradOutput), f32(argmax), alignInfo(g, d.K), f32(g.sampleY), f32(g.sampleX), d.K, d.C, d.H, d.W, d.PH, d.PW);
+  const tiles = tileLists(d, g.batchIndex, (k) => alignExtent(d, g, k));
+  const out = alignMaxBackwardKernel(f32(gradOutput), f32(argmax), alignInfo(g, d.K), f32(g.sampleY), f32(g.sampleX), tiles.start, tiles.rois, tiles.tilesY, tiles.tilesX, d.C, d.H, d.W, d.PH, d.PW);
   return Float32Array.from(out as Float32Array);
 });

@@ -92,66 +92,74 @@ roiPoolBackward.register('reference', roiPoolBackwardReference);
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The bilinear taps of a run of sample coordinates along one axis (torchvision's `pre_calc`,
- * kept separable): for sample `j`, `low[j]`/`high[j]` are the two cells it falls between and
- * `frac[j]` its fraction towards `high`; `low[j] = -1` marks a sample outside `[-1, size]`.
+ * torchvision's `pre_calc`: for every sample point of RoI `k`, in the order bin `(ph, pw)`, then
+ * grid row `iy`, then grid column `ix`, the offsets of its four neighbours in a feature plane
+ * and their bilinear weights. They are the same for every channel, so they are computed once
+ * per RoI. With `v = y - y_low` and `u = x - x_low`, the sample's value is
+ * `f(y, x) = (1-v)(1-u) f1 + (1-v) u f2 + v (1-u) f3 + v u f4` for the neighbours
+ * f1 = (y_low, x_low), f2 = (y_low, x_high), f3 = (y_high, x_low), f4 = (y_high, x_high).
+ * A sample outside the map gets four zero weights (it reads 0).
  */
-interface AxisTaps {
-  low: Int32Array;
-  high: Int32Array;
-  frac: Float64Array;
+interface SampleTable {
+  /** Samples per bin, `gridH * gridW` (0 when the grid is empty). */
+  perBin: number;
+  /** `[PH * PW * perBin * 4]` plane offsets `y * W + x` of f1, f2, f3, f4. */
+  offsets: Int32Array;
+  /** `[PH * PW * perBin * 4]` the weights w1, w2, w3, w4. */
+  weights: Float64Array;
 }
 
-function axisTaps(coords: Float64Array, offset: number, n: number, size: number): AxisTaps {
-  const taps = { low: new Int32Array(n), high: new Int32Array(n), frac: new Float64Array(n) };
-  for (let j = 0; j < n; j++) {
-    const a = bilinearAxis(coords[offset + j]!, size);
-    taps.low[j] = a === null ? -1 : a.low;
-    taps.high[j] = a === null ? -1 : a.high;
-    taps.frac[j] = a === null ? 0 : a.frac;
-  }
-  return taps;
-}
-
-/** The sample rows and columns of RoI `k`, as bilinear taps, and its grid. */
-function roiTaps(d: RoiDims, g: RoiAlignGeometry, k: number) {
+function sampleTable(d: RoiDims, g: RoiAlignGeometry, k: number): SampleTable {
+  const { H, W, PH, PW } = d;
   const gridH = Math.max(g.gridH[k]!, 0);
   const gridW = Math.max(g.gridW[k]!, 0);
-  return {
-    gridH,
-    gridW,
-    rows: axisTaps(g.sampleY, g.sampleOffsetY[k]!, d.PH * gridH, d.H),
-    cols: axisTaps(g.sampleX, g.sampleOffsetX[k]!, d.PW * gridW, d.W),
-  };
+  const perBin = gridH * gridW;
+  // The taps of every sample row and every sample column (bilinear weights are separable).
+  const rows = [...Array(PH * gridH).keys()].map((j) => bilinearAxis(g.sampleY[g.sampleOffsetY[k]! + j]!, H));
+  const cols = [...Array(PW * gridW).keys()].map((j) => bilinearAxis(g.sampleX[g.sampleOffsetX[k]! + j]!, W));
+  const offsets = new Int32Array(PH * PW * perBin * 4);
+  const weights = new Float64Array(PH * PW * perBin * 4);
+  let s = 0;
+  for (let ph = 0; ph < PH; ph++) {
+    for (let pw = 0; pw < PW; pw++) {
+      for (let iy = 0; iy < gridH; iy++) {
+        const ay = rows[ph * gridH + iy]!;
+        for (let ix = 0; ix < gridW; ix++, s += 4) {
+          const ax = cols[pw * gridW + ix]!;
+          if (ay === null || ax === null) continue; // outside the map: weights stay 0
+          const [v, u] = [ay.frac, ax.frac];
+          offsets[s] = ay.low * W + ax.low; // f1
+          offsets[s + 1] = ay.low * W + ax.high; // f2
+          offsets[s + 2] = ay.high * W + ax.low; // f3
+          offsets[s + 3] = ay.high * W + ax.high; // f4
+          weights[s] = (1 - v) * (1 - u);
+          weights[s + 1] = (1 - v) * u;
+          weights[s + 2] = v * (1 - u);
+          weights[s + 3] = v * u;
+        }
+      }
+    }
+  }
+  return { perBin, offsets, weights };
 }
 
-/**
- * The bilinear interpolation of one sample: with `v = y - y_low` and `u = x - x_low`,
- * `f(y, x) = (1-v)(1-u) f1 + (1-v) u f2 + v (1-u) f3 + v u f4` for the four neighbours
- * f1 = (y_low, x_low), f2 = (y_low, x_high), f3 = (y_high, x_low), f4 = (y_high, x_high).
- */
-function bilinear(input: TypedArray, plane: number, W: number, rows: AxisTaps, r: number, cols: AxisTaps, q: number): number {
-  if (rows.low[r]! < 0 || cols.low[q]! < 0) return 0; // outside the map: reads 0
-  const v = rows.frac[r]!;
-  const u = cols.frac[q]!;
-  const top = plane + rows.low[r]! * W;
-  const bottom = plane + rows.high[r]! * W;
-  const [xLow, xHigh] = [cols.low[q]!, cols.high[q]!];
-  return (1 - v) * (1 - u) * input[top + xLow]! + (1 - v) * u * input[top + xHigh]! + v * (1 - u) * input[bottom + xLow]! + v * u * input[bottom + xHigh]!;
+/** The bilinear interpolation of sample `s` (index into the table, in samples) in the plane starting at `plane`. */
+function interpolate(input: TypedArray, plane: number, t: SampleTable, s: number): number {
+  const o = t.offsets;
+  const w = t.weights;
+  const i = s * 4;
+  return w[i]! * input[plane + o[i]!]! + w[i + 1]! * input[plane + o[i + 1]!]! + w[i + 2]! * input[plane + o[i + 2]!]! + w[i + 3]! * input[plane + o[i + 3]!]!;
 }
 
-/** The transpose of {@link bilinear}: adds `g` times each neighbour's weight into `grad`. */
-function bilinearBackward(grad: TypedArray, plane: number, W: number, rows: AxisTaps, r: number, cols: AxisTaps, q: number, g: number): void {
-  if (rows.low[r]! < 0 || cols.low[q]! < 0) return;
-  const v = rows.frac[r]!;
-  const u = cols.frac[q]!;
-  const top = plane + rows.low[r]! * W;
-  const bottom = plane + rows.high[r]! * W;
-  const [xLow, xHigh] = [cols.low[q]!, cols.high[q]!];
-  grad[top + xLow] += g * (1 - v) * (1 - u);
-  grad[top + xHigh] += g * (1 - v) * u;
-  grad[bottom + xLow] += g * v * (1 - u);
-  grad[bottom + xHigh] += g * v * u;
+/** The transpose of {@link interpolate}: adds `g` times each neighbour's weight into `grad`. */
+function interpolateBackward(grad: TypedArray, plane: number, t: SampleTable, s: number, g: number): void {
+  const o = t.offsets;
+  const w = t.weights;
+  const i = s * 4;
+  grad[plane + o[i]!] += g * w[i]!;
+  grad[plane + o[i + 1]!] += g * w[i + 1]!;
+  grad[plane + o[i + 2]!] += g * w[i + 2]!;
+  grad[plane + o[i + 3]!] += g * w[i + 3]!;
 }
 
 function roiAlignForwardReference(input: TypedArray, d: RoiDims, g: RoiAlignGeometry): TypedArray {
@@ -160,20 +168,14 @@ function roiAlignForwardReference(input: TypedArray, d: RoiDims, g: RoiAlignGeom
   for (let k = 0; k < K; k++) {
     const n = g.batchIndex[k]!;
     const count = g.count[k]!;
-    const { gridH, gridW, rows, cols } = roiTaps(d, g, k);
+    const table = sampleTable(d, g, k);
     for (let c = 0; c < C; c++) {
       const plane = (n * C + c) * H * W;
-      for (let ph = 0; ph < PH; ph++) {
-        for (let pw = 0; pw < PW; pw++) {
-          // output = (1 / count) * sum over the grid of the bilinearly interpolated samples.
-          let sum = 0;
-          for (let iy = 0; iy < gridH; iy++) {
-            for (let ix = 0; ix < gridW; ix++) {
-              sum += bilinear(input, plane, W, rows, ph * gridH + iy, cols, pw * gridW + ix);
-            }
-          }
-          output[((k * C + c) * PH + ph) * PW + pw] = sum / count;
-        }
+      for (let bin = 0; bin < PH * PW; bin++) {
+        // output = (1 / count) * sum over the bin's grid of the bilinearly interpolated samples.
+        let sum = 0;
+        for (let s = bin * table.perBin; s < (bin + 1) * table.perBin; s++) sum += interpolate(input, plane, table, s);
+        output[(k * C + c) * PH * PW + bin] = sum / count;
       }
     }
   }
@@ -186,20 +188,14 @@ function roiAlignBackwardReference(gradOutput: TypedArray, d: RoiDims, g: RoiAli
   for (let k = 0; k < K; k++) {
     const n = g.batchIndex[k]!;
     const count = g.count[k]!;
-    const { gridH, gridW, rows, cols } = roiTaps(d, g, k);
+    const table = sampleTable(d, g, k);
     for (let c = 0; c < C; c++) {
       const plane = (n * C + c) * H * W;
-      for (let ph = 0; ph < PH; ph++) {
-        for (let pw = 0; pw < PW; pw++) {
-          // Each sample got weight 1/count in the average: scatter that share of the bin's
-          // gradient into the sample's four neighbours with its bilinear weights.
-          const share = gradOutput[((k * C + c) * PH + ph) * PW + pw]! / count;
-          for (let iy = 0; iy < gridH; iy++) {
-            for (let ix = 0; ix < gridW; ix++) {
-              bilinearBackward(gradInput, plane, W, rows, ph * gridH + iy, cols, pw * gridW + ix, share);
-            }
-          }
-        }
+      for (let bin = 0; bin < PH * PW; bin++) {
+        // Each sample got weight 1/count in the average: scatter that share of the bin's
+        // gradient into the sample's four neighbours with its bilinear weights.
+        const share = gradOutput[(k * C + c) * PH * PW + bin]! / count;
+        for (let s = bin * table.perBin; s < (bin + 1) * table.perBin; s++) interpolateBackward(gradInput, plane, table, s, share);
       }
     }
   }
@@ -212,28 +208,23 @@ function roiAlignMaxForwardReference(input: TypedArray, d: RoiDims, g: RoiAlignG
   const argmax = new Int32Array(K * C * PH * PW).fill(-1);
   for (let k = 0; k < K; k++) {
     const n = g.batchIndex[k]!;
-    const { gridH, gridW, rows, cols } = roiTaps(d, g, k);
+    const table = sampleTable(d, g, k);
     for (let c = 0; c < C; c++) {
       const plane = (n * C + c) * H * W;
-      for (let ph = 0; ph < PH; ph++) {
-        for (let pw = 0; pw < PW; pw++) {
-          // output = the largest bilinearly interpolated sample (a sample outside reads 0);
-          // a bin without samples outputs 0.
-          let max = 0;
-          let at = -1;
-          for (let iy = 0; iy < gridH; iy++) {
-            for (let ix = 0; ix < gridW; ix++) {
-              const value = bilinear(input, plane, W, rows, ph * gridH + iy, cols, pw * gridW + ix);
-              if (at < 0 || value > max) {
-                max = value;
-                at = iy * gridW + ix;
-              }
-            }
+      for (let bin = 0; bin < PH * PW; bin++) {
+        // output = the largest bilinearly interpolated sample (a sample outside reads 0), the
+        // first one in grid order on ties; a bin without samples outputs 0.
+        let max = 0;
+        let at = -1;
+        for (let j = 0; j < table.perBin; j++) {
+          const value = interpolate(input, plane, table, bin * table.perBin + j);
+          if (at < 0 || value > max) {
+            max = value;
+            at = j; // = iy * gridW + ix
           }
-          const o = ((k * C + c) * PH + ph) * PW + pw;
-          output[o] = max;
-          argmax[o] = at;
         }
+        output[(k * C + c) * PH * PW + bin] = max;
+        argmax[(k * C + c) * PH * PW + bin] = at;
       }
     }
   }
@@ -245,20 +236,14 @@ function roiAlignMaxBackwardReference(gradOutput: TypedArray, argmax: Int32Array
   const gradInput = like(gradOutput, N * C * H * W);
   for (let k = 0; k < K; k++) {
     const n = g.batchIndex[k]!;
-    const { gridH, gridW, rows, cols } = roiTaps(d, g, k);
+    const table = sampleTable(d, g, k);
     for (let c = 0; c < C; c++) {
       const plane = (n * C + c) * H * W;
-      for (let ph = 0; ph < PH; ph++) {
-        for (let pw = 0; pw < PW; pw++) {
-          const o = ((k * C + c) * PH + ph) * PW + pw;
-          const a = argmax[o]!;
-          if (a < 0) continue;
-          // The winning sample's value is bilinear in the input: its four neighbours share the
-          // bin's gradient with the bilinear weights.
-          const iy = Math.floor(a / gridW);
-          const ix = a - iy * gridW;
-          bilinearBackward(gradInput, plane, W, rows, ph * gridH + iy, cols, pw * gridW + ix, gradOutput[o]!);
-        }
+      for (let bin = 0; bin < PH * PW; bin++) {
+        const o = (k * C + c) * PH * PW + bin;
+        // The winning sample's value is bilinear in the input: its four neighbours share the
+        // bin's gradient with the bilinear weights.
+        if (argmax[o]! >= 0) interpolateBackward(gradInput, plane, table, bin * table.perBin + argmax[o]!, gradOutput[o]!);
       }
     }
   }

@@ -89,15 +89,20 @@ export function withBackend<T>(name: BackendName, fn: () => T): T {
 }
 
 /**
- * One named kernel (e.g. `conv2d.forward`) with an implementation per backend. `F` is the
- * kernel's signature: kernels work on plain typed arrays and sizes, below autograd.
+ * One named kernel (e.g. `conv2d.forward`) with an implementation per backend. Kernels work on
+ * plain typed arrays and sizes, below autograd.
+ *
+ * @typeParam F - the kernel's signature.
  */
 export class Kernel<F extends (...args: never[]) => unknown> {
   private readonly impls = new Map<BackendName, F>();
   private readonly notes = new Map<BackendName, string>();
 
   /** Creates the slot; `name` is `op.part`, e.g. `conv2d.backwardWeight`. */
-  constructor(readonly name: string) {
+  constructor(
+    /** The kernel's name, `op.part`. */
+    readonly name: string,
+  ) {
     slots.push(this as unknown as Kernel<never>);
   }
 
@@ -132,8 +137,24 @@ export class Kernel<F extends (...args: never[]) => unknown> {
   }
 }
 
+/** One row of {@link kernelTable}. */
+export interface KernelTableRow {
+  /** The kernel's name (`conv2d.forward`). */
+  kernel: string;
+  /** The backends implementing it. */
+  backends: KernelImplementation[];
+}
+
+/** One backend's implementation of a kernel, as listed by {@link kernelTable}. */
+export interface KernelImplementation {
+  /** The backend. */
+  backend: BackendName;
+  /** Set when the implementation is another backend's code (e.g. reference loops for a scatter). */
+  note?: string;
+}
+
 /** Which backends implement which kernel: the registry as a table, for docs and `--help`. */
-export function kernelTable(): Array<{ kernel: string; backends: Array<{ backend: BackendName; note?: string }> }> {
+export function kernelTable(): KernelTableRow[] {
   return slots.map((s) => ({
     kernel: s.name,
     backends: s.backends().map((backend) => {

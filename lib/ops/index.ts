@@ -30,6 +30,8 @@ export {
   getBackend,
   withBackend,
   kernelTable,
+  type KernelTableRow,
+  type KernelImplementation,
 } from './backend.js';
 export { gpuMode } from './gpu/context.js';
 export { frozenBatchNorm2d, channelAffine, type FrozenBatchNormOptions, type ChannelAffineKernel } from './frozen_batch_norm.js';

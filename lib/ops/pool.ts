@@ -65,7 +65,15 @@ export type MaxPool2dForwardKernel = (
   input: TypedArray,
   geometry: MaxPool2dGeometry,
   withArgmax: boolean,
-) => { output: TypedArray; argmax: Int32Array | null };
+) => MaxPool2dResult;
+
+/** What the max-pool forward kernel returns. */
+export interface MaxPool2dResult {
+  /** The pooled values, `[N, C, H_out, W_out]` row-major. */
+  output: TypedArray;
+  /** For each output, the flat index (within its input plane) of the window's maximum; `null` when not asked for. */
+  argmax: Int32Array | null;
+}
 
 /**
  * The backward kernel: `gradInput[p, argmax[p, o]] += gradOutput[p, o]` for every output

@@ -107,3 +107,34 @@ export {
   type LoadCheckpointOptions,
   type LoadedCheckpoint,
 } from './checkpoint.js';
+export { inferShape, type Shape4, type ShapeInference } from './shapes.js';
+export {
+  ResNet,
+  BasicBlock,
+  Bottleneck,
+  resnet18,
+  resnet34,
+  resnet50,
+  resnet101,
+  setTrainableLayers,
+  type ResNetOptions,
+  type ResNetVariantOptions,
+  type BlockOptions,
+  type BlockKind,
+  type NormKind,
+  type NormLayer,
+} from './resnet.js';
+export {
+  FeaturePyramidNetwork,
+  LastLevelMaxPool,
+  Conv2dNormActivation,
+  IntermediateLayerGetter,
+  BackboneWithFPN,
+  resnetFpnBackbone,
+  type FeaturePyramidNetworkOptions,
+  type Conv2dNormActivationOptions,
+  type ResnetFpnBackboneOptions,
+  type BackboneWithFPNOptions,
+  type PyramidLevels,
+  type BackboneShapes,
+} from './fpn.js';

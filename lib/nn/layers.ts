@@ -32,6 +32,8 @@ export interface LinearOptions {
   bias?: boolean;
   /** The random stream of the default initialisation. */
   generator?: Generator;
+  /** Draw the default initial weights (default `true`); `false` leaves zeros, for weights that are initialised or loaded next. */
+  initialize?: boolean;
 }
 
 /**
@@ -58,7 +60,7 @@ export class Linear extends Module {
     checkPositiveInt('Linear', 'outFeatures', outFeatures);
     this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures]));
     this.bias = this.registerParameter('bias', options.bias === false ? null : zeros([outFeatures]));
-    defaultLayerInit(this.weight, this.bias, options);
+    if (options.initialize !== false) defaultLayerInit(this.weight, this.bias, options);
   }
 
   /** `x W^T + b` over the last dimension. */
@@ -90,6 +92,8 @@ export interface Conv2dLayerOptions {
   bias?: boolean;
   /** The random stream of the default initialisation. */
   generator?: Generator;
+  /** Draw the default initial weights (default `true`); `false` leaves zeros, for weights that are initialised or loaded next. */
+  initialize?: boolean;
 }
 
 /**
@@ -136,7 +140,7 @@ export class Conv2d extends Module {
     }
     this.weight = this.registerParameter('weight', zeros([outChannels, inChannels / this.groups, ...this.kernelSize]));
     this.bias = this.registerParameter('bias', options.bias === false ? null : zeros([outChannels]));
-    defaultLayerInit(this.weight, this.bias, options);
+    if (options.initialize !== false) defaultLayerInit(this.weight, this.bias, options);
   }
 
   /** The convolution of `x` `[N, C_in, H, W]`. */
@@ -219,7 +223,7 @@ export class ConvTranspose2d extends Module {
     }
     this.weight = this.registerParameter('weight', zeros([inChannels, outChannels / this.groups, ...this.kernelSize]));
     this.bias = this.registerParameter('bias', options.bias === false ? null : zeros([outChannels]));
-    defaultLayerInit(this.weight, this.bias, options);
+    if (options.initialize !== false) defaultLayerInit(this.weight, this.bias, options);
   }
 
   /** The transposed convolution of `x` `[N, C_in, H, W]`. */

@@ -11,6 +11,7 @@ import {
   FeaturePyramidNetwork,
   LastLevelMaxPool,
   Conv2d,
+  BatchNorm2d,
   type Module,
 } from '../../lib/nn/index.js';
 import { assertClose, assertThrowsMessage } from '../helpers.js';
@@ -91,7 +92,7 @@ test('BasicBlock: residual sum and zero-init residual; ResNet-18 trains end to e
   t.deepEqual(logits.shape, [2, 3], 'classifier output');
   logits.sum().backward();
   t.ok(net.conv1.weight.grad !== null && net.conv1.weight.grad.data.some((v) => v !== 0), 'gradient reaches the stem');
-  t.equal(net.bn1.numBatchesTracked?.item(), 1, 'BatchNorm counted the batch (training mode)');
+  t.equal((net.bn1 as BatchNorm2d).numBatchesTracked?.item(), 1, 'BatchNorm counted the batch (training mode)');
   t.end();
 });
 

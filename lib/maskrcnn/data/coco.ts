@@ -139,16 +139,16 @@ function polygonProblem(segm: unknown[]): string | undefined {
   return undefined;
 }
 
-/** Checks an RLE object against the image size. Returns an error message or undefined. */
-function rleProblem(segm: Record<string, unknown>, image: CocoImage | undefined): string | undefined {
+/** Checks an RLE object (its size and that its counts fill it). Returns an error message or undefined. */
+function rleProblem(segm: Record<string, unknown>): string | undefined {
   const size = segm.size;
   if (!Array.isArray(size) || size.length !== 2 || !size.every((v) => isInt(v) && v >= 0)) {
     return `segmentation RLE size must be [height, width], got ${describe(size)}`;
   }
+  // An RLE may have a size other than its image's: pycocotools evaluates such a file (the RLE
+  // keeps its own size, so its mask IoU with detections is -1 and it never matches). Only the
+  // counts must add up to its own h * w.
   const [h, w] = size as [number, number];
-  if (image !== undefined && (h !== image.height || w !== image.width)) {
-    return `segmentation RLE size [${h}, ${w}] differs from image ${image.id}'s [height, width] = [${image.height}, ${image.width}]`;
-  }
   let counts: number[];
   if (typeof segm.counts === 'string') {
     try {
@@ -268,7 +268,7 @@ export function parseCoco(input: string | unknown, options: ParseCocoOptions = {
     if (segm !== undefined) {
       let problem: string | undefined;
       if (Array.isArray(segm)) problem = polygonProblem(segm);
-      else if (isObject(segm)) problem = rleProblem(segm, image);
+      else if (isObject(segm)) problem = rleProblem(segm);
       else problem = `segmentation must be a list of polygons or an RLE object, got ${describe(segm)}`;
       if (problem !== undefined) fail(`${where}: ${problem}`);
     }

@@ -297,28 +297,36 @@ function bboxOfRuns(r: Runs): Bbox {
   let xe = 0;
   let ye = 0;
   let cc = 0;
-  let xp = 0;
   for (let j = 0; j < m; j++) {
+    const start = cc;
     cc = cUint(cc + cnts[j]!);
-    const t = cUint(cc - (j % 2)); // uint arithmetic, as in C
-    const y = t % h;
-    const x = (t - y) / h;
-    if (j % 2 === 0) xp = x;
-    else if (xp < x) {
+    // Background runs, and empty foreground runs, mark no pixel (the fixed rleToBbox of the
+    // pycocotools that pip installs; cocoapi's older one also counted empty runs' positions).
+    if (j % 2 === 0 || cnts[j] === 0) continue;
+    const yStart = start % h;
+    const xStart = (start - yStart) / h;
+    const yEnd = (cc - 1) % h;
+    const xEnd = (cc - 1 - yEnd) / h;
+    xs = Math.min(xs, xStart);
+    xe = Math.max(xe, xEnd);
+    if (xStart < xEnd) {
       // the foreground run crosses a column boundary: maskApi takes the full height
       ys = 0;
       ye = h - 1;
+    } else {
+      ys = Math.min(ys, yStart);
+      ye = Math.max(ye, yEnd);
     }
-    xs = Math.min(xs, x);
-    xe = Math.max(xe, x);
-    ys = Math.min(ys, y);
-    ye = Math.max(ye, y);
   }
-  return [xs, ys, xe - xs + 1, ye - ys + 1];
+  // Unsigned arithmetic as in C (a mask whose runs are all empty wraps around, as there).
+  return [xs, ys, cUint(xe - xs + 1), cUint(ye - ys + 1)];
 }
 
 /**
- * The bounding box `[x, y, w, h]` of a mask, exactly as `maskApi.c`'s `rleToBbox`.
+ * The bounding box `[x, y, w, h]` of a mask, exactly as `maskApi.c`'s `rleToBbox` in the
+ * pycocotools that pip installs (2.0.x, which fixed the older cocoapi version for RLEs with
+ * empty foreground runs; both agree on every RLE that {@link rleEncode} produces). Checked
+ * against pycocotools 2.0.11 by `test/maskrcnn/data/rle_pycocotools.test.ts`.
  *
  * Quirk kept on purpose: only the column of each run's first and last pixel is looked at, and
  * a foreground run that spans two or more columns sets the box to the full image height

@@ -162,7 +162,10 @@ export function loadResults(gt: CocoDataset, input: string | unknown, options: L
       return fail(`result ${i}: ${(error as Error).message.replace(/^annotation \S+: /, '')}`);
     }
     let bbox: Bbox;
-    if (given !== undefined || 'bbox' in r) {
+    // pycocotools keeps a given box (even `[]`, which segm evaluation never reads); an empty
+    // one is replaced here by the mask's box, so that every loaded detection has a real box.
+    const emptyBox = Array.isArray(given) && given.length === 0;
+    if ((given !== undefined || 'bbox' in r) && !emptyBox) {
       if (!checkBox(given)) return fail(`result ${i}: bbox must be 4 finite numbers [x, y, w, h], got ${describe(given)}`);
       bbox = [given[0], given[1], given[2], given[3]];
     } else bbox = rleToBbox(rle);

@@ -80,7 +80,10 @@ test('parseCoco: errors name the entry and the field', (t) => {
   throwsWith(t, () => parseCoco(withAnn({ segmentation: [[0, 0, 4, 0, 4, 4], [1, 1, 2, 2]] })), /annotation 10: segmentation polygon 1 has 2 points; a polygon needs at least 3/, 'two-point polygon');
   throwsWith(t, () => parseCoco(withAnn({ segmentation: { size: [8, 8], counts: [9, 2, 6, 2, 44] } }, 1)), /annotation 11: segmentation RLE counts sum to 63 but size \[8, 8\] has 64 pixels/, 'RLE sum');
   throwsWith(t, () => parseCoco(withAnn({ segmentation: { size: [8, 8], counts: '0~' } }, 1)), /annotation 11: segmentation RLE string: bad character "~"/, 'bad RLE string');
-  throwsWith(t, () => parseCoco(withAnn({ segmentation: { size: [9, 8], counts: [72] } }, 1)), /annotation 11: segmentation RLE size \[9, 8\] differs from image 7's \[height, width\] = \[8, 8\]/, 'RLE size vs image');
+  // pycocotools evaluates an RLE whose size differs from its image's (it keeps its own size);
+  // only its counts must add up to that size.
+  t.doesNotThrow(() => parseCoco(withAnn({ segmentation: { size: [9, 8], counts: [72] } }, 1)), 'an RLE may have its own size');
+  throwsWith(t, () => parseCoco(withAnn({ segmentation: { size: [9, 8], counts: [64] } }, 1)), /annotation 11: segmentation RLE counts sum to 64 but size \[9, 8\] has 72 pixels/, 'its counts must fill its own size');
   throwsWith(t, () => parseCoco(withAnn({ segmentation: 'abc' })), /annotation 10: segmentation must be a list of polygons or an RLE object/, 'bad segmentation type');
   const d = sample() as unknown as { images: Record<string, unknown>[]; categories: Record<string, unknown>[] };
   d.images[1] = { id: 7, width: 0, height: 8 };

@@ -8,4 +8,6 @@
  */
 export * from './tensor/index.js';
 export * from './ops/index.js';
+// Node-only (writes PNG files): kept out of lib/ops/index.ts, which must also load in browsers.
+export * from './ops/roi_figure.js';
 export * from './maskrcnn/index.js';

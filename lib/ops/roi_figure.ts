@@ -29,24 +29,24 @@ import { inspectRoiAlign, inspectRoiPool, type RoiLike } from './roi.js';
 const { PNG } = pngjs;
 
 /** An RGB colour. */
-export type Rgb = readonly [number, number, number];
+export type FigureColor = readonly [number, number, number];
 
 /** The colours of {@link drawRoiFigure} (exported so that tests and documents can refer to them). */
 export const ROI_FIGURE_STYLE = {
   /** Page background. */
-  background: [255, 255, 255] as Rgb,
+  background: [255, 255, 255] as FigureColor,
   /** Text, boxes and bin lines. */
-  ink: [20, 20, 20] as Rgb,
+  ink: [20, 20, 20] as FigureColor,
   /** The dashed feature-map grid. */
-  grid: [150, 150, 150] as Rgb,
+  grid: [150, 150, 150] as FigureColor,
   /** RoIAlign's sample points. */
-  sample: [214, 0, 48] as Rgb,
+  sample: [214, 0, 48] as FigureColor,
   /** The spokes from the first sample to its four neighbours. */
-  spoke: [70, 70, 70] as Rgb,
+  spoke: [70, 70, 70] as FigureColor,
   /** Negative values shade towards this colour. */
-  negative: [49, 104, 189] as Rgb,
+  negative: [49, 104, 189] as FigureColor,
   /** Positive values shade towards this colour. */
-  positive: [214, 72, 52] as Rgb,
+  positive: [214, 72, 52] as FigureColor,
   /** RoIPool's bins cycle through these (Okabe-Ito colours). */
   bins: [
     [230, 159, 0],
@@ -55,7 +55,7 @@ export const ROI_FIGURE_STYLE = {
     [204, 121, 167],
     [240, 228, 66],
     [0, 114, 178],
-  ] as readonly Rgb[],
+  ] as readonly FigureColor[],
 } as const;
 
 /** Options of {@link drawRoiFigure}. */
@@ -112,14 +112,14 @@ class Raster {
   constructor(
     readonly width: number,
     readonly height: number,
-    background: Rgb,
+    background: FigureColor,
   ) {
     this.data = new Uint8Array(width * height * 4);
     for (let i = 0; i < width * height; i++) this.data.set([background[0], background[1], background[2], 255], i * 4);
   }
 
   /** Blends `color` over pixel (x, y) with opacity `alpha`. */
-  plot(x: number, y: number, color: Rgb, alpha = 1): void {
+  plot(x: number, y: number, color: FigureColor, alpha = 1): void {
     x = Math.round(x);
     y = Math.round(y);
     if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
@@ -128,14 +128,14 @@ class Raster {
   }
 
   /** Fills the pixels of [x0, x1) x [y0, y1). */
-  fillRect(x0: number, y0: number, x1: number, y1: number, color: Rgb, alpha = 1): void {
+  fillRect(x0: number, y0: number, x1: number, y1: number, color: FigureColor, alpha = 1): void {
     for (let y = Math.max(Math.round(y0), 0); y < Math.min(Math.round(y1), this.height); y++) {
       for (let x = Math.max(Math.round(x0), 0); x < Math.min(Math.round(x1), this.width); x++) this.plot(x, y, color, alpha);
     }
   }
 
   /** A straight line `thickness` pixels wide; `dash` = [on, off] lengths in pixels for a dashed line. */
-  line(x0: number, y0: number, x1: number, y1: number, color: Rgb, thickness = 1, dash?: readonly [number, number]): void {
+  line(x0: number, y0: number, x1: number, y1: number, color: FigureColor, thickness = 1, dash?: readonly [number, number]): void {
     const length = Math.hypot(x1 - x0, y1 - y0);
     const steps = Math.max(Math.ceil(length * 2), 1);
     const half = (thickness - 1) / 2;
@@ -149,7 +149,7 @@ class Raster {
   }
 
   /** The outline of the rectangle with corners (x0, y0) and (x1, y1). */
-  rect(x0: number, y0: number, x1: number, y1: number, color: Rgb, thickness = 1, dash?: readonly [number, number]): void {
+  rect(x0: number, y0: number, x1: number, y1: number, color: FigureColor, thickness = 1, dash?: readonly [number, number]): void {
     this.line(x0, y0, x1, y0, color, thickness, dash);
     this.line(x1, y0, x1, y1, color, thickness, dash);
     this.line(x1, y1, x0, y1, color, thickness, dash);
@@ -157,7 +157,7 @@ class Raster {
   }
 
   /** A filled disc of radius r (or a ring `thickness` wide when given). */
-  disc(cx: number, cy: number, r: number, color: Rgb, thickness?: number): void {
+  disc(cx: number, cy: number, r: number, color: FigureColor, thickness?: number): void {
     const inner = thickness === undefined ? -1 : r - thickness;
     for (let y = Math.floor(cy - r); y <= Math.ceil(cy + r); y++) {
       for (let x = Math.floor(cx - r); x <= Math.ceil(cx + r); x++) {
@@ -168,7 +168,7 @@ class Raster {
   }
 
   /** Text in the 5x7 font, each font pixel `scale` x `scale`; returns the width drawn. */
-  text(x: number, y: number, s: string, color: Rgb, scale = 1): number {
+  text(x: number, y: number, s: string, color: FigureColor, scale = 1): number {
     let cx = Math.round(x);
     for (const ch of s) {
       const glyph = FONT[ch];
@@ -187,7 +187,7 @@ class Raster {
   }
 
   /** Text centred on (cx, cy). */
-  centredText(cx: number, cy: number, s: string, color: Rgb, scale = 1): void {
+  centredText(cx: number, cy: number, s: string, color: FigureColor, scale = 1): void {
     this.text(cx - (s.length * 6 * scale - scale) / 2, cy - (7 * scale) / 2, s, color, scale);
   }
 }
@@ -358,11 +358,11 @@ function scene(input: Tensor, roi: RoiLike, options: RoiFigureOptions): Scene {
 }
 
 /** The shade of a value: white at 0, towards red (positive) or blue (negative) at ±vmax. */
-function shade(v: number, vmax: number): Rgb {
+function shade(v: number, vmax: number): FigureColor {
   if (!Number.isFinite(v)) return [200, 200, 200];
   const t = Math.min(Math.abs(v) / vmax, 1) * 0.75;
   const target = v < 0 ? ROI_FIGURE_STYLE.negative : ROI_FIGURE_STYLE.positive;
-  return [0, 1, 2].map((k) => Math.round(255 * (1 - t) + target[k]! * t)) as unknown as Rgb;
+  return [0, 1, 2].map((k) => Math.round(255 * (1 - t) + target[k]! * t)) as unknown as FigureColor;
 }
 
 /** A value as text that fits `room` pixels at font scale 1 ('' if none fits). */
@@ -375,7 +375,7 @@ function label(v: number, room: number): string {
 }
 
 /** Text colour on a cell of colour `c`: the ink, or white on dark shades. */
-function inkOn(c: Rgb): Rgb {
+function inkOn(c: FigureColor): FigureColor {
   return 0.3 * c[0] + 0.59 * c[1] + 0.11 * c[2] < 110 ? [255, 255, 255] : ROI_FIGURE_STYLE.ink;
 }
 

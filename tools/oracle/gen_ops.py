@@ -18,7 +18,7 @@ import torchvision
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from oracle_common import FORMAT, Float32  # noqa: E402
 
-FAMILIES = ['ops_norm', 'ops_conv', 'ops_pool', 'ops_roi']
+FAMILIES = ['ops_norm', 'ops_conv', 'ops_pool', 'ops_roi', 'ops_losses']
 MAX_BYTES = 200_000
 
 

@@ -1,12 +1,15 @@
 /**
  * `npm run parity -- DIR [--op NAME ...] [--backend reference|gpu|wasm]`
  *
- * Replays the golden fixtures in DIR (see tools/oracle/gen_ops.py) on one backend, prints one
+ * Replays the golden fixtures in DIR on one backend: operator fixtures (tools/oracle/gen_ops.py,
+ * DIR/index.json) or a model fixture (tools/oracle/gen_model.py, DIR/weights.safetensors,
+ * stage by stage through the backbone so far). Prints one
  * line per case (`PASS|FAIL|MISSING op case max_abs_err max_rel_err`) and a last line
  * `parity: N passed, N failed, N missing`. Exits 0 only when nothing failed and nothing
  * selected is missing.
  */
 import { runParity, formatLine } from './harness.js';
+import { isModelFixtureDir, runModelParity } from './model.js';
 import { type BackendName, describeBackend, getBackend, setBackend } from '../../lib/ops/index.js';
 
 const USAGE = 'usage: npm run parity -- DIR [--op NAME ...] [--backend reference|gpu|wasm]';
@@ -39,7 +42,10 @@ function main(argv: string[]): number {
   if (dir === undefined) throw new Error(`missing the fixture directory\n${USAGE}`);
   if (backend !== undefined) setBackend(backend);
   console.log(`# backend ${describeBackend(getBackend())}`);
-  const lines = runParity(dir, ops.length > 0 ? { ops } : {});
+  // A model directory (weights.safetensors + goldens) or an operator directory (index.json).
+  const lines = isModelFixtureDir(dir)
+    ? runModelParity(dir, backend ? { backend } : {})
+    : runParity(dir, ops.length > 0 ? { ops } : {});
   for (const line of lines) console.log(formatLine(line));
   const count = (s: string) => lines.filter((l) => l.status === s).length;
   const [passed, failed, missing] = [count('PASS'), count('FAIL'), count('MISSING')];

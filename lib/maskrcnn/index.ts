@@ -7,3 +7,14 @@
  */
 export * from './data/index.js';
 export * from './eval/index.js';
+export * from './config.js';
+export * from './box_ops.js';
+export * from './box_coder.js';
+export * from './anchor_utils.js';
+export * from './matcher.js';
+export * from './balanced_sampler.js';
+export * from './transform.js';
+export * from './rpn.js';
+export * from './poolers.js';
+export * from './roi_heads.js';
+export * from './mask_rcnn.js';

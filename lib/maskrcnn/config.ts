@@ -1,0 +1,324 @@
+/**
+ * The detector's configuration: every number of Mask R-CNN (He et al., ICCV 2017, sections 3
+ * and 3.1; torchvision's `maskrcnn_resnet50_fpn` defaults) in one plain object, plus the
+ * `shapes` preset (the same architecture, small enough to train on a laptop CPU) and the
+ * reader of a model fixture's `model_meta.json` config.
+ *
+ * @module
+ */
+
+/** The backbone: a ResNet body (C2..C5) and its FPN (P2..P6). */
+export interface BackboneConfig {
+  /** `'bottleneck'` (ResNet-50/101) or `'basic'` (ResNet-18/34 and the tiny fixture). */
+  block: 'basic' | 'bottleneck';
+  /** Residual blocks per stage (ResNet-50: `[3, 4, 6, 3]`). */
+  blocksPerStage: [number, number, number, number];
+  /** Stem width (64 in every torchvision ResNet). */
+  stemChannels: number;
+  /** Base width of each stage (64, 128, 256, 512; bottleneck outputs are 4x). */
+  widths: [number, number, number, number];
+  /** How many stages from the top are trained (torchvision: 3 with pretrained weights). */
+  trainableLayers: number;
+  /** FPN width (256 in the paper). */
+  fpnChannels: number;
+}
+
+/** GeneralizedRCNNTransform: normalisation, resizing and batching (oracle spec point 8). */
+export interface TransformConfig {
+  /** Target length of the shorter side (800). */
+  minSize: number;
+  /** Cap on the longer side (1333). */
+  maxSize: number;
+  /** Per-channel mean subtracted after scaling to [0, 1] (ImageNet's). */
+  imageMean: [number, number, number];
+  /** Per-channel standard deviation (ImageNet's). */
+  imageStd: [number, number, number];
+  /** The batch is zero-padded bottom/right to a multiple of this (32). */
+  sizeDivisible: number;
+}
+
+/** The region proposal network (paper section 3.1; Ren et al. 2015). */
+export interface RpnConfig {
+  /** Anchor sizes per pyramid level P2..P6 (32, 64, 128, 256, 512). */
+  anchorSizes: number[][];
+  /** Aspect ratios h/w per level (0.5, 1, 2). */
+  aspectRatios: number[][];
+  /** Top-n proposals per level before NMS, training (2000). */
+  preNmsTopNTrain: number;
+  /** Top-n proposals per level before NMS, testing (1000). */
+  preNmsTopNTest: number;
+  /** Proposals kept per image after NMS, training (2000). */
+  postNmsTopNTrain: number;
+  /** Proposals kept per image after NMS, testing (1000). */
+  postNmsTopNTest: number;
+  /** IoU threshold of the proposal NMS (0.7). */
+  nmsThresh: number;
+  /** Anchors with IoU >= this are positive (0.7). */
+  fgIouThresh: number;
+  /** Anchors with IoU < this are negative (0.3). */
+  bgIouThresh: number;
+  /** Anchors sampled per image for the loss (256). */
+  batchSizePerImage: number;
+  /** Fraction of positives in the sample (0.5). */
+  positiveFraction: number;
+  /** Proposals scoring below this (after sigmoid) are dropped (0). */
+  scoreThresh: number;
+  /** Proposals narrower or shorter than this are dropped (1e-3). */
+  minSize: number;
+  /** Box coder weights (1, 1, 1, 1). */
+  boxCoderWeights: [number, number, number, number];
+  /** Smooth-L1 beta of the RPN box loss (1/9). */
+  smoothL1Beta: number;
+}
+
+/** The RoI heads: box branch and mask branch. */
+export interface RoiHeadsConfig {
+  /** RoIAlign output of the box branch (7). */
+  boxRoiOutputSize: number;
+  /** RoIAlign output of the mask branch (14). */
+  maskRoiOutputSize: number;
+  /** Sample points per bin axis in MultiScaleRoIAlign (2). */
+  samplingRatio: number;
+  /** Width of the two fully connected layers of the box head (1024). */
+  representationSize: number;
+  /** Detections need a class probability above this (0.05). */
+  boxScoreThresh: number;
+  /** Per-class NMS threshold of the detections (0.5). */
+  boxNmsThresh: number;
+  /** Detections kept per image (100). */
+  boxDetectionsPerImg: number;
+  /** Proposals with IoU >= this are foreground (0.5). */
+  boxFgIouThresh: number;
+  /** Proposals with IoU < this are background (0.5). */
+  boxBgIouThresh: number;
+  /** RoIs sampled per image (512). */
+  boxBatchSizePerImage: number;
+  /** Fraction of positive RoIs (0.25). */
+  boxPositiveFraction: number;
+  /** Box coder weights of the box head (10, 10, 5, 5). */
+  bboxRegWeights: [number, number, number, number];
+  /** Channels of the mask head's 3x3 convolutions (4 x 256). */
+  maskHeadLayers: number[];
+  /** Dilation of those convolutions (1). */
+  maskHeadDilation: number;
+  /** Channels of the mask predictor's deconvolution (256). */
+  maskDimReduced: number;
+  /** Side of the predicted masks (28). */
+  maskResolution: number;
+  /** Probability threshold applied to the pasted masks by users of the output (0.5). */
+  maskThreshold: number;
+  /** Smooth-L1 beta of the box loss (1/9). */
+  smoothL1Beta: number;
+}
+
+/** Everything that defines a Mask R-CNN. */
+export interface MaskRCNNConfig {
+  /** Classes including background (COCO: 91 in torchvision's numbering). */
+  numClasses: number;
+  /** The ResNet-FPN backbone. */
+  backbone: BackboneConfig;
+  /** Resizing and normalisation. */
+  transform: TransformConfig;
+  /** The region proposal network. */
+  rpn: RpnConfig;
+  /** The box and mask heads. */
+  roiHeads: RoiHeadsConfig;
+  /** SGD: learning rate 0.02 (16 images per batch), momentum 0.9, weight decay 1e-4, /10 steps. */
+  optimizer: {
+    /** Learning rate. */
+    lr: number;
+    /** SGD momentum. */
+    momentum: number;
+    /** L2 weight decay. */
+    weightDecay: number;
+    /** Factor of each learning-rate step. */
+    lrDecay: number;
+  };
+}
+
+const RATIOS = [0.5, 1, 2];
+
+/**
+ * The paper's Mask R-CNN with ResNet-50-FPN (torchvision `maskrcnn_resnet50_fpn`): short side
+ * 800, max 1333; anchors 32..512 on P2..P6 x ratios 0.5/1/2; RPN 2000/2000 (train) and
+ * 1000/1000 (test) proposals, NMS 0.7, IoU 0.7/0.3, 256 anchors at 50% positives; 512 RoIs at
+ * 25% positives, IoU 0.5; RoIAlign 7x7 / 14x14 with 2x2 samples; box head 2 x fc1024; mask head
+ * 4 x conv3x3(256) -> deconv 2x2 s2 -> 1x1 to K x 28x28; score 0.05, NMS 0.5, 100 detections.
+ */
+export function defaultConfig(numClasses = 91): MaskRCNNConfig {
+  return {
+    numClasses,
+    backbone: { block: 'bottleneck', blocksPerStage: [3, 4, 6, 3], stemChannels: 64, widths: [64, 128, 256, 512], trainableLayers: 3, fpnChannels: 256 },
+    transform: { minSize: 800, maxSize: 1333, imageMean: [0.485, 0.456, 0.406], imageStd: [0.229, 0.224, 0.225], sizeDivisible: 32 },
+    rpn: {
+      anchorSizes: [[32], [64], [128], [256], [512]],
+      aspectRatios: [RATIOS, RATIOS, RATIOS, RATIOS, RATIOS].map((r) => [...r]),
+      preNmsTopNTrain: 2000,
+      preNmsTopNTest: 1000,
+      postNmsTopNTrain: 2000,
+      postNmsTopNTest: 1000,
+      nmsThresh: 0.7,
+      fgIouThresh: 0.7,
+      bgIouThresh: 0.3,
+      batchSizePerImage: 256,
+      positiveFraction: 0.5,
+      scoreThresh: 0,
+      minSize: 1e-3,
+      boxCoderWeights: [1, 1, 1, 1],
+      smoothL1Beta: 1 / 9,
+    },
+    roiHeads: {
+      boxRoiOutputSize: 7,
+      maskRoiOutputSize: 14,
+      samplingRatio: 2,
+      representationSize: 1024,
+      boxScoreThresh: 0.05,
+      boxNmsThresh: 0.5,
+      boxDetectionsPerImg: 100,
+      boxFgIouThresh: 0.5,
+      boxBgIouThresh: 0.5,
+      boxBatchSizePerImage: 512,
+      boxPositiveFraction: 0.25,
+      bboxRegWeights: [10, 10, 5, 5],
+      maskHeadLayers: [256, 256, 256, 256],
+      maskHeadDilation: 1,
+      maskDimReduced: 256,
+      maskResolution: 28,
+      maskThreshold: 0.5,
+      smoothL1Beta: 1 / 9,
+    },
+    optimizer: { lr: 0.02, momentum: 0.9, weightDecay: 1e-4, lrDecay: 0.1 },
+  };
+}
+
+/**
+ * The `shapes` preset: the paper's architecture made trainable on a laptop CPU for the synthetic
+ * shapes dataset (4 classes with background): 128x128 images, anchors 8..128, a narrow
+ * BasicBlock ResNet (widths 16..128), FPN 64, 64 RoIs per image, fewer proposals.
+ */
+export function shapesConfig(numClasses = 4): MaskRCNNConfig {
+  const c = defaultConfig(numClasses);
+  c.backbone = { block: 'basic', blocksPerStage: [1, 1, 1, 1], stemChannels: 16, widths: [16, 32, 64, 128], trainableLayers: 5, fpnChannels: 64 };
+  c.transform = { ...c.transform, minSize: 128, maxSize: 128 };
+  c.rpn = {
+    ...c.rpn,
+    anchorSizes: [[8], [16], [32], [64], [128]],
+    preNmsTopNTrain: 600,
+    preNmsTopNTest: 300,
+    postNmsTopNTrain: 300,
+    postNmsTopNTest: 100,
+    batchSizePerImage: 128,
+  };
+  c.roiHeads = {
+    ...c.roiHeads,
+    representationSize: 256,
+    boxDetectionsPerImg: 20,
+    boxBatchSizePerImage: 64,
+    maskHeadLayers: [64, 64, 64, 64],
+    maskDimReduced: 64,
+  };
+  c.optimizer = { lr: 0.01, momentum: 0.9, weightDecay: 1e-4, lrDecay: 0.1 };
+  return c;
+}
+
+/** The `config` object of a model fixture's `model_meta.json` (oracle spec, "Model fixtures"). */
+export interface FixtureConfigJson {
+  /** ResNet body. */
+  backbone: {
+    /** `BasicBlock` or `Bottleneck`. */
+    block: string;
+    /** Stem width. */
+    stem_channels: number;
+    /** Stage widths. */
+    widths: number[];
+    /** Blocks per stage. */
+    blocks_per_stage: number[];
+  };
+  /** FPN. */
+  fpn: {
+    /** FPN width. */
+    out_channels: number;
+  };
+  /** Classes with background. */
+  num_classes: number;
+  /** Transform. */
+  transform: {
+    /** Short side target. */
+    min_size: number;
+    /** Long side cap. */
+    max_size: number;
+    /** Channel means. */
+    image_mean: number[];
+    /** Channel standard deviations. */
+    image_std: number[];
+    /** Padding multiple. */
+    size_divisible: number;
+  };
+  /** RPN (snake_case, torchvision's argument names). */
+  rpn: Record<string, unknown>;
+  /** RoI heads (snake_case). */
+  roi_heads: Record<string, unknown>;
+}
+
+/** Builds a {@link MaskRCNNConfig} from a fixture's `model_meta.json` `config` (the tiny torchvision model). */
+export function configFromFixture(json: FixtureConfigJson): MaskRCNNConfig {
+  const c = defaultConfig(json.num_classes);
+  const r = json.rpn as Record<string, number & number[] & number[][]>;
+  const h = json.roi_heads as Record<string, number & number[]>;
+  const block = json.backbone.block === 'BasicBlock' ? 'basic' : json.backbone.block === 'Bottleneck' ? 'bottleneck' : null;
+  if (block === null) throw new Error(`configFromFixture: unknown block '${json.backbone.block}'`);
+  c.backbone = {
+    block,
+    blocksPerStage: json.backbone.blocks_per_stage as [number, number, number, number],
+    stemChannels: json.backbone.stem_channels,
+    widths: json.backbone.widths as [number, number, number, number],
+    trainableLayers: 5,
+    fpnChannels: json.fpn.out_channels,
+  };
+  const t = json.transform;
+  c.transform = {
+    minSize: t.min_size,
+    maxSize: t.max_size,
+    imageMean: t.image_mean as [number, number, number],
+    imageStd: t.image_std as [number, number, number],
+    sizeDivisible: t.size_divisible,
+  };
+  c.rpn = {
+    anchorSizes: r['anchor_sizes'],
+    aspectRatios: r['aspect_ratios'],
+    preNmsTopNTrain: r['pre_nms_top_n_train'],
+    preNmsTopNTest: r['pre_nms_top_n_test'],
+    postNmsTopNTrain: r['post_nms_top_n_train'],
+    postNmsTopNTest: r['post_nms_top_n_test'],
+    nmsThresh: r['nms_thresh'],
+    fgIouThresh: r['fg_iou_thresh'],
+    bgIouThresh: r['bg_iou_thresh'],
+    batchSizePerImage: r['batch_size_per_image'],
+    positiveFraction: r['positive_fraction'],
+    scoreThresh: r['score_thresh'],
+    minSize: r['min_size'],
+    boxCoderWeights: r['box_coder_weights'] as unknown as [number, number, number, number],
+    smoothL1Beta: r['smooth_l1_beta'] ?? 1 / 9,
+  };
+  c.roiHeads = {
+    boxRoiOutputSize: h['box_roi_output_size'],
+    maskRoiOutputSize: h['mask_roi_output_size'],
+    samplingRatio: h['sampling_ratio'],
+    representationSize: h['representation_size'],
+    boxScoreThresh: h['box_score_thresh'],
+    boxNmsThresh: h['box_nms_thresh'],
+    boxDetectionsPerImg: h['box_detections_per_img'],
+    boxFgIouThresh: h['box_fg_iou_thresh'],
+    boxBgIouThresh: h['box_bg_iou_thresh'],
+    boxBatchSizePerImage: h['box_batch_size_per_image'],
+    boxPositiveFraction: h['box_positive_fraction'],
+    bboxRegWeights: h['bbox_reg_weights'] as unknown as [number, number, number, number],
+    maskHeadLayers: h['mask_head_layers'],
+    maskHeadDilation: h['mask_head_dilation'],
+    maskDimReduced: h['mask_dim_reduced'],
+    maskResolution: h['mask_resolution'] ?? 28,
+    maskThreshold: 0.5,
+    smoothL1Beta: h['smooth_l1_beta'] ?? 1 / 9,
+  };
+  return c;
+}

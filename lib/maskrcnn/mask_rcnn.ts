@@ -1,0 +1,142 @@
+/**
+ * Mask R-CNN (He, Gkioxari, Dollár, Girshick, ICCV 2017), torchvision's `MaskRCNN` /
+ * `GeneralizedRCNN`: transform -> backbone (ResNet + FPN) -> RPN -> RoI heads -> postprocess.
+ * Training returns the five loss terms L = L_cls + L_box + L_mask + the RPN's
+ * (`loss_objectness`, `loss_rpn_box_reg`); evaluation returns each image's boxes, labels,
+ * scores and pasted mask probabilities. With `{trace: true}` every intermediate is returned by
+ * the names of the golden fixtures (`transform.images`, `backbone.body.0..3` = C2..C5,
+ * `fpn.0..3`, `fpn.pool` = P2..P6, `rpn.*`, `roi_heads.*`, `output.*`). State-dict keys are
+ * torchvision's, so a torchvision state dict saved as safetensors loads by name.
+ *
+ * @module
+ */
+import { Tensor } from '../tensor/index.js';
+import { Module, ResNet, resnetFpnBackbone, type BackboneWithFPN } from '../nn/index.js';
+import type { MaskRCNNConfig } from './config.js';
+import { GeneralizedRCNNTransform, type Detections, type Target } from './transform.js';
+import { RegionProposalNetwork } from './rpn.js';
+import { RoIHeads, type RoIHeadsOptions } from './roi_heads.js';
+
+/** Options of {@link MaskRCNN}'s constructor. */
+export interface MaskRCNNOptions {
+  /** Draw initial weights (default `true`); `false` for weights loaded next. */
+  initialize?: boolean;
+  /** A prebuilt backbone (default: the config's ResNet-FPN). */
+  backbone?: BackboneWithFPN;
+  /** RoIPool / single-level pooling, for the ablations. */
+  pooler?: RoIHeadsOptions['pooler'];
+}
+
+/** Options of {@link MaskRCNN.forward}. */
+export interface MaskRCNNForwardOptions {
+  /** Collect every intermediate by name in the result's `trace`. */
+  trace?: boolean;
+}
+
+/** What {@link MaskRCNN.forward} returns. */
+export interface MaskRCNNOutput {
+  /** Training: the five loss terms by torchvision's names. */
+  losses: Record<string, Tensor>;
+  /** Evaluation: each image's detections in its original coordinates (masks `[D, 1, H, W]` probabilities). */
+  detections: Detections[];
+  /** With `trace: true`: every intermediate by the golden fixtures' names. */
+  trace: Map<string, Tensor>;
+}
+
+/** Builds the config's ResNet-FPN backbone (torchvision's `resnet_fpn_backbone`, frozen batch norm). */
+export function buildBackbone(config: MaskRCNNConfig, initialize = true): BackboneWithFPN {
+  const b = config.backbone;
+  const resnet = new ResNet({ block: b.block, layers: b.blocksPerStage, stemChannels: b.stemChannels, widths: b.widths, norm: 'frozen', numClasses: null, initialize });
+  return resnetFpnBackbone(resnet, { returnedLayers: [1, 2, 3, 4], outChannels: b.fpnChannels, trainableLayers: b.trainableLayers, initialize });
+}
+
+/** The whole detector. */
+export class MaskRCNN extends Module {
+  /** Normalise, resize, batch; map results back. */
+  readonly transform: GeneralizedRCNNTransform;
+  /** ResNet body and FPN. */
+  readonly backbone: BackboneWithFPN;
+  /** Region proposal network. */
+  readonly rpn: RegionProposalNetwork;
+  /** Box and mask heads. */
+  readonly roi_heads: RoIHeads;
+
+  /** A Mask R-CNN with `config`'s numbers. */
+  constructor(
+    /** The detector's numbers. */
+    readonly config: MaskRCNNConfig,
+    options: MaskRCNNOptions = {},
+  ) {
+    super();
+    const initialize = options.initialize ?? true;
+    this.transform = new GeneralizedRCNNTransform(config.transform);
+    this.backbone = this.registerModule('backbone', options.backbone ?? buildBackbone(config, initialize));
+    this.rpn = this.registerModule('rpn', new RegionProposalNetwork(config.rpn, this.backbone.outChannels, { initialize }));
+    this.roi_heads = this.registerModule(
+      'roi_heads',
+      new RoIHeads(config.roiHeads, this.backbone.outChannels, config.numClasses, { initialize, ...(options.pooler ? { pooler: options.pooler } : {}) }),
+    );
+  }
+
+  /**
+   * Runs the detector on `images` (each `[3, H, W]` in [0, 1]): in training mode (with targets)
+   * the losses, in evaluation mode the detections.
+   */
+  forward(images: readonly Tensor[], targets?: readonly Target[], options: MaskRCNNForwardOptions = {}): MaskRCNNOutput {
+    const trace = new Map<string, Tensor>();
+    const tr = options.trace ? trace : undefined;
+    if (this.training && targets === undefined) throw new Error('MaskRCNN: targets are required in training mode (call eval() for inference)');
+    if (targets !== undefined) {
+      targets.forEach((t, i) => {
+        const b = t.boxes;
+        if (b.ndim !== 2 || b.shape[1] !== 4) throw new Error(`MaskRCNN: target ${i} boxes must be [G, 4], got [${b.shape}]`);
+        for (let g = 0; g < b.shape[0]!; g++) {
+          if (!(b.data[4 * g + 2]! > b.data[4 * g]!) || !(b.data[4 * g + 3]! > b.data[4 * g + 1]!)) {
+            throw new Error(`MaskRCNN: target ${i} box ${g} has non-positive width or height: [${Array.from(b.data.subarray(4 * g, 4 * g + 4))}]`);
+          }
+        }
+      });
+    }
+    const originalSizes = images.map((img) => [img.shape[1]!, img.shape[2]!] as [number, number]);
+    const { images: list, targets: tTargets } = this.transform.forward(images, this.training ? targets : undefined);
+    if (tr) {
+      images.forEach((img, i) => tr.set(`input.image.${i}`, img));
+      tr.set('transform.images', list.tensors);
+      tr.set('transform.image_sizes', new Tensor(Int32Array.from(list.imageSizes.flat()), [list.imageSizes.length, 2]));
+      tTargets?.forEach((t, i) => {
+        tr.set(`train.transform.target_boxes.${i}`, t.boxes);
+        tr.set(`train.transform.target_masks.${i}`, t.masks);
+      });
+    }
+    const body = this.backbone.body.forward(list.tensors);
+    const features = this.backbone.fpn.forward(body);
+    if (tr) {
+      for (const [k, v] of body) tr.set(`backbone.body.${k}`, v);
+      for (const [k, v] of features) tr.set(`fpn.${k}`, v);
+    }
+    const rpnTrace = tr ? new Map<string, Tensor>() : undefined;
+    const rpn = this.rpn.forward(list, features, tTargets, rpnTrace);
+    const roiTrace = tr ? new Map<string, Tensor>() : undefined;
+    const heads = this.roi_heads.forward(features, rpn.boxes, list.imageSizes, tTargets, roiTrace);
+    const prefix = this.training ? 'train.' : '';
+    if (tr) {
+      for (const [k, v] of rpnTrace!) tr.set(`${prefix}rpn.${k}`, v);
+      for (const [k, v] of roiTrace!) tr.set(`${prefix}roi_heads.${k}`, v);
+    }
+    if (this.training) {
+      const losses = { ...rpn.losses, ...heads.losses };
+      if (tr) for (const [k, v] of Object.entries(losses)) tr.set(`loss.${k}`, v);
+      return { losses, detections: [], trace };
+    }
+    const detections = this.transform.postprocess(heads.detections, list.imageSizes, originalSizes);
+    if (tr) {
+      detections.forEach((d, i) => {
+        tr.set(`output.boxes.${i}`, d.boxes);
+        tr.set(`output.labels.${i}`, d.labels);
+        tr.set(`output.scores.${i}`, d.scores);
+        if (d.masks) tr.set(`output.masks.${i}`, d.masks);
+      });
+    }
+    return { losses: {}, detections, trace };
+  }
+}

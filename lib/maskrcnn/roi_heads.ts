@@ -1,0 +1,410 @@
+/**
+ * The RoI heads (Mask R-CNN paper section 3; torchvision `roi_heads.py`): the box branch (Fast
+ * R-CNN: RoIAlign 7x7 -> two fc layers -> class logits and per-class box deltas) and the mask
+ * branch (RoIAlign 14x14 -> 4 x conv3x3 -> deconv 2x2 s2 -> 1x1 to K x 28x28 logits), their
+ * training targets and losses (spec point 12: the classifier's cross-entropy, smooth-L1 on the
+ * ground-truth class's deltas, per-pixel sigmoid BCE on the ground-truth class's mask only:
+ * "L_mask is only defined on the k-th mask", section 3), and the inference post-processing
+ * (spec point 10: per-class decode, score > 0.05, per-class NMS 0.5, top-k) and mask pasting
+ * (spec point 11).
+ *
+ * @module
+ */
+import { Tensor, concat, gather, indexSelect, noGrad, pad, zeros, sigmoid } from '../tensor/index.js';
+import { interpolate, roiAlign } from '../ops/index.js';
+import {
+  Module,
+  Linear,
+  Conv2d,
+  ConvTranspose2d,
+  ReLU,
+  Sequential,
+  Conv2dNormActivation,
+  crossEntropy,
+  smoothL1,
+  binaryCrossEntropyWithLogits,
+} from '../nn/index.js';
+import { BoxCoder } from './box_coder.js';
+import { boxIou, clipBoxesToImage, removeSmallBoxes, batchedNms } from './box_ops.js';
+import { Matcher } from './matcher.js';
+import { BalancedPositiveNegativeSampler } from './balanced_sampler.js';
+import { MultiScaleRoIAlign, type MultiScaleRoIAlignOptions } from './poolers.js';
+import type { RoiHeadsConfig } from './config.js';
+import type { Detections, Target } from './transform.js';
+
+const f = Math.fround;
+
+/** torchvision's `TwoMLPHead`: flatten, `fc6` + ReLU, `fc7` + ReLU. */
+export class TwoMLPHead extends Module {
+  /** First fully connected layer. */
+  readonly fc6: Linear;
+  /** Second fully connected layer. */
+  readonly fc7: Linear;
+  /** `inChannels` = C x 7 x 7 pooled features to `representationSize` (1024). */
+  constructor(inChannels: number, representationSize: number, options: { initialize?: boolean } = {}) {
+    super();
+    this.fc6 = this.registerModule('fc6', new Linear(inChannels, representationSize, options));
+    this.fc7 = this.registerModule('fc7', new Linear(representationSize, representationSize, options));
+  }
+  /** `[K, C, 7, 7]` -> `[K, representationSize]`. */
+  forward(x: Tensor): Tensor {
+    return this.fc7.forward(this.fc6.forward(x.flatten(1)).relu()).relu();
+  }
+}
+
+/** torchvision's `FastRCNNPredictor`: `cls_score` (K logits) and `bbox_pred` (4K deltas). */
+export class FastRCNNPredictor extends Module {
+  /** Class logits. */
+  readonly cls_score: Linear;
+  /** Per-class box deltas. */
+  readonly bbox_pred: Linear;
+  /** From `inChannels` features to `numClasses` (with background). */
+  constructor(inChannels: number, numClasses: number, options: { initialize?: boolean } = {}) {
+    super();
+    this.cls_score = this.registerModule('cls_score', new Linear(inChannels, numClasses, options));
+    this.bbox_pred = this.registerModule('bbox_pred', new Linear(inChannels, 4 * numClasses, options));
+  }
+  /** Class logits `[K, numClasses]` and deltas `[K, 4 numClasses]`. */
+  forward(x: Tensor): BoxPredictions {
+    const flat = x.ndim === 4 ? x.flatten(1) : x;
+    return { classLogits: this.cls_score.forward(flat), boxRegression: this.bbox_pred.forward(flat) };
+  }
+}
+
+/** The box predictor's outputs. */
+export interface BoxPredictions {
+  /** Class logits `[K, numClasses]`. */
+  classLogits: Tensor;
+  /** Per-class deltas `[K, 4 numClasses]`. */
+  boxRegression: Tensor;
+}
+
+/** What {@link RoIHeads.forward} returns. */
+export interface RoIHeadsOutput {
+  /** Evaluation: each image's detections (resized-image coordinates, `[D, 1, 28, 28]` mask probabilities). */
+  detections: Detections[];
+  /** Training: `loss_classifier`, `loss_box_reg`, `loss_mask`. */
+  losses: Record<string, Tensor>;
+}
+
+/** torchvision's `MaskRCNNHeads`: 3x3 convolutions with ReLU (keys `0.0.weight`, `1.0.weight`, ...). */
+export class MaskRCNNHeads extends Sequential {
+  /** `layers[i]` channels each, from `inChannels`, with `dilation`. */
+  constructor(inChannels: number, layers: readonly number[], dilation = 1, options: { initialize?: boolean } = {}) {
+    let c = inChannels;
+    super(
+      layers.map((out) => {
+        const m = new Conv2dNormActivation(c, out, 3, { dilation, activation: true, initialize: options.initialize ?? true });
+        c = out;
+        return m;
+      }),
+    );
+  }
+}
+
+/** torchvision's `MaskRCNNPredictor`: `conv5_mask` (deconv 2x2 s2), ReLU, `mask_fcn_logits` (1x1 to K). */
+export class MaskRCNNPredictor extends Sequential {
+  /** From `inChannels` through `dimReduced` to `numClasses` mask logits. */
+  constructor(inChannels: number, dimReduced: number, numClasses: number, options: { initialize?: boolean } = {}) {
+    super({
+      conv5_mask: new ConvTranspose2d(inChannels, dimReduced, 2, { stride: 2, initialize: options.initialize ?? true }),
+      relu: new ReLU(),
+      mask_fcn_logits: new Conv2d(dimReduced, numClasses, 1, { initialize: options.initialize ?? true }),
+    });
+  }
+}
+
+/**
+ * Pastes mask probabilities `[D, 1, M, M]` into `[D, 1, H, W]` images at `boxes` (torchvision
+ * `paste_masks_in_image`, spec point 11): pad the mask by one cell, enlarge the box about its
+ * centre by `(M + 2) / M`, truncate it to integers, resize the mask bilinearly to the box's
+ * `x2 - x1 + 1` by `y2 - y1 + 1` pixels and copy the part inside the image.
+ */
+export function pasteMasksInImage(masks: Tensor, boxes: Tensor, imageHw: readonly [number, number], padding = 1): Tensor {
+  const d = masks.shape[0]!;
+  const m = masks.shape[3]!;
+  const [imH, imW] = imageHw;
+  const out = new Float32Array(d * imH * imW);
+  if (d === 0) return new Tensor(out, [0, 1, imH, imW]);
+  const scale = f((m + 2 * padding) / m);
+  const padded = masks.to('float32').detach();
+  for (let i = 0; i < d; i++) {
+    const b = boxes.data.subarray(4 * i, 4 * i + 4);
+    const wHalf = f(f(f(b[2]! - b[0]!) * 0.5) * scale);
+    const hHalf = f(f(f(b[3]! - b[1]!) * 0.5) * scale);
+    const xc = f(f(b[2]! + b[0]!) * 0.5);
+    const yc = f(f(b[3]! + b[1]!) * 0.5);
+    const x0 = Math.trunc(f(xc - wHalf));
+    const x1 = Math.trunc(f(xc + wHalf));
+    const y0 = Math.trunc(f(yc - hHalf));
+    const y1 = Math.trunc(f(yc + hHalf));
+    const w = Math.max(x1 - x0 + 1, 1);
+    const h = Math.max(y1 - y0 + 1, 1);
+    // The padded M+2 square mask, resized to the box.
+    const one = padded.narrow(0, i, 1);
+    const withBorder = pad(one.reshape(1, 1, m, m), [padding, padding, padding, padding]);
+    const resized = interpolate(withBorder, { size: [h, w], mode: 'bilinear' }).data;
+    const ya = Math.max(y0, 0);
+    const yb = Math.min(y1 + 1, imH);
+    const xa = Math.max(x0, 0);
+    const xb = Math.min(x1 + 1, imW);
+    for (let y = ya; y < yb; y++) for (let x = xa; x < xb; x++) out[(i * imH + y) * imW + x] = resized[(y - y0) * w + (x - x0)]!;
+  }
+  return new Tensor(out, [d, 1, imH, imW]);
+}
+
+/** The RoI-head training samples of each image (torchvision `select_training_samples`). */
+export interface TrainingSamples {
+  /** Sampled proposals (ground truth appended) `[R_i, 4]`. */
+  proposals: Tensor[];
+  /** Matched GT index of each `[R_i]` (int32; 0 for background). */
+  matchedIdxs: Tensor[];
+  /** Class label of each (0 background) `[R_i]` (int32). */
+  labels: Tensor[];
+  /** Box regression targets `[R_i, 4]`. */
+  regressionTargets: Tensor[];
+}
+
+/** Options of {@link RoIHeads}. */
+export interface RoIHeadsOptions {
+  /** Skip the default initial weights (for weights that are loaded next). */
+  initialize?: boolean;
+  /** Pooling method / single level, for the ablations. */
+  pooler?: MultiScaleRoIAlignOptions;
+}
+
+/** torchvision's `RoIHeads` with the mask branch. */
+export class RoIHeads extends Module {
+  /** RoIAlign 7x7 from P2..P5. */
+  readonly boxRoiPool: MultiScaleRoIAlign;
+  /** The two fc layers. */
+  readonly box_head: TwoMLPHead;
+  /** Class logits and box deltas. */
+  readonly box_predictor: FastRCNNPredictor;
+  /** RoIAlign 14x14 from P2..P5. */
+  readonly maskRoiPool: MultiScaleRoIAlign;
+  /** The four 3x3 convolutions. */
+  readonly mask_head: MaskRCNNHeads;
+  /** Deconvolution and per-class logits. */
+  readonly mask_predictor: MaskRCNNPredictor;
+  /** Box coder (10, 10, 5, 5). */
+  readonly boxCoder: BoxCoder;
+  /** IoU 0.5 / 0.5, no low-quality matches. */
+  readonly proposalMatcher: Matcher;
+  /** 512 RoIs at 25% positives. */
+  readonly fgBgSampler: BalancedPositiveNegativeSampler;
+
+  /** The heads for `channels`-channel FPN levels and `numClasses` classes (with background). */
+  constructor(
+    /** The heads' numbers. */
+    readonly config: RoiHeadsConfig,
+    channels: number,
+    /** Classes with background. */
+    readonly numClasses: number,
+    options: RoIHeadsOptions = {},
+  ) {
+    super();
+    const init = { initialize: options.initialize ?? true };
+    const names = ['0', '1', '2', '3'];
+    this.boxRoiPool = new MultiScaleRoIAlign(names, config.boxRoiOutputSize, config.samplingRatio, options.pooler);
+    this.box_head = this.registerModule('box_head', new TwoMLPHead(channels * config.boxRoiOutputSize ** 2, config.representationSize, init));
+    this.box_predictor = this.registerModule('box_predictor', new FastRCNNPredictor(config.representationSize, numClasses, init));
+    this.maskRoiPool = new MultiScaleRoIAlign(names, config.maskRoiOutputSize, config.samplingRatio, options.pooler);
+    this.mask_head = this.registerModule('mask_head', new MaskRCNNHeads(channels, config.maskHeadLayers, config.maskHeadDilation, init));
+    const last = config.maskHeadLayers[config.maskHeadLayers.length - 1] ?? channels;
+    this.mask_predictor = this.registerModule('mask_predictor', new MaskRCNNPredictor(last, config.maskDimReduced, numClasses, init));
+    this.boxCoder = new BoxCoder(config.bboxRegWeights);
+    this.proposalMatcher = new Matcher(config.boxFgIouThresh, config.boxBgIouThresh, false);
+    this.fgBgSampler = new BalancedPositiveNegativeSampler(config.boxBatchSizePerImage, config.boxPositiveFraction);
+  }
+
+  /** Appends the GT boxes to the proposals, matches, samples and encodes targets. */
+  selectTrainingSamples(proposals: readonly Tensor[], targets: readonly Target[]): TrainingSamples {
+    const out: TrainingSamples = { proposals: [], matchedIdxs: [], labels: [], regressionTargets: [] };
+    proposals.forEach((p, i) => {
+      const gt = targets[i]!;
+      const withGt = concat([p, gt.boxes.to('float32')], 0);
+      const r = withGt.shape[0]!;
+      const g = gt.boxes.shape[0]!;
+      const matched = new Int32Array(r);
+      const labels = new Int32Array(r);
+      if (g > 0) {
+        const m = this.proposalMatcher.forward(boxIou(gt.boxes, withGt)).data;
+        for (let j = 0; j < r; j++) {
+          matched[j] = Math.max(m[j]!, 0);
+          labels[j] = m[j] === -1 ? 0 : m[j] === -2 ? -1 : gt.labels.data[matched[j]!]!;
+        }
+      }
+      const sampled = this.fgBgSampler.forward([new Tensor(labels, [r])])[0]!;
+      const keep: number[] = [];
+      for (let j = 0; j < r; j++) if (sampled.positive[j] || sampled.negative[j]) keep.push(j);
+      const props = indexSelect(withGt, 0, keep);
+      const mIdx = new Tensor(Int32Array.from(keep, (j) => matched[j]!), [keep.length]);
+      const gtBoxes = g > 0 ? indexSelect(gt.boxes.to('float32'), 0, mIdx) : zeros([keep.length, 4]);
+      out.proposals.push(props);
+      out.matchedIdxs.push(mIdx);
+      out.labels.push(new Tensor(Int32Array.from(keep, (j) => labels[j]!), [keep.length]));
+      out.regressionTargets.push(this.boxCoder.encode(gtBoxes, props));
+    });
+    return out;
+  }
+
+  /** Classifier (cross-entropy) and box (smooth-L1 on the GT class, / number of RoIs) losses. */
+  fastrcnnLoss(classLogits: Tensor, boxRegression: Tensor, labels: readonly Tensor[], regressionTargets: readonly Tensor[]): Record<string, Tensor> {
+    const lab = concat([...labels], 0);
+    const tgt = concat([...regressionTargets], 0);
+    const pos: number[] = [];
+    const cols: number[] = [];
+    for (let i = 0; i < lab.size; i++) {
+      if (lab.data[i]! > 0) {
+        pos.push(i);
+        for (let c = 0; c < 4; c++) cols.push(4 * lab.data[i]! + c);
+      }
+    }
+    const classification = crossEntropy(classLogits, lab);
+    const posReg = indexSelect(boxRegression, 0, pos);
+    const picked = gather(posReg, 1, new Tensor(Int32Array.from(cols), [pos.length, 4]));
+    const box = smoothL1(picked, indexSelect(tgt, 0, pos), { beta: this.config.smoothL1Beta, reduction: 'sum' }).div(Math.max(lab.size, 1));
+    return { loss_classifier: classification, loss_box_reg: box };
+  }
+
+  /** Detections of each image from the box branch (spec point 10). */
+  postprocessDetections(classLogits: Tensor, boxRegression: Tensor, proposals: readonly Tensor[], imageSizes: ReadonlyArray<readonly [number, number]>, trace?: Map<string, Tensor>): Detections[] {
+    const k = this.numClasses;
+    const predBoxes = this.boxCoder.decode(boxRegression.detach(), concat([...proposals], 0));
+    const predScores = classLogits.detach().softmax(-1);
+    trace?.set('pred_boxes_decoded', predBoxes);
+    trace?.set('pred_scores_softmax', predScores);
+    const result: Detections[] = [];
+    let offset = 0;
+    proposals.forEach((p, i) => {
+      const n = p.shape[0]!;
+      const boxes = clipBoxesToImage(predBoxes.narrow(0, offset, n).reshape(-1, 4), imageSizes[i]!);
+      const scores = predScores.narrow(0, offset, n).data;
+      offset += n;
+      // Drop the background column, flatten proposal-major, threshold.
+      const cand: number[] = [];
+      for (let r = 0; r < n; r++) for (let c = 1; c < k; c++) if (scores[r * k + c]! > this.config.boxScoreThresh) cand.push(r * k + c);
+      const cb = indexSelect(boxes, 0, cand);
+      const small = Array.from(removeSmallBoxes(cb, 1e-2));
+      const sb = indexSelect(cb, 0, small);
+      const idx = small.map((j) => cand[j]!);
+      const ss = new Tensor(Float32Array.from(idx, (j) => scores[j]!), [idx.length]);
+      const labels = idx.map((j) => j % k);
+      const keep = Array.from(batchedNms(sb, ss, labels, this.config.boxNmsThresh).data).slice(0, this.config.boxDetectionsPerImg);
+      result.push({
+        boxes: indexSelect(sb, 0, keep),
+        scores: indexSelect(ss, 0, keep),
+        labels: new Tensor(Int32Array.from(keep, (j) => labels[j]!), [keep.length]),
+      });
+    });
+    return result;
+  }
+
+  /** The mask branch's logits `[R, K, 28, 28]` for `boxes` of each image. */
+  maskForward(features: ReadonlyMap<string, Tensor>, boxes: readonly Tensor[], imageSizes: ReadonlyArray<readonly [number, number]>, trace?: Map<string, Tensor>): Tensor {
+    const pooled = this.maskRoiPool.forward(features, boxes, imageSizes).features;
+    const head = this.mask_head.forward(pooled);
+    const logits = this.mask_predictor.forward(head);
+    trace?.set('mask_roi_pool', pooled);
+    trace?.set('mask_head', head);
+    trace?.set('mask_logits', logits);
+    return logits;
+  }
+
+  /**
+   * The mask loss (spec point 12): GT masks cut out by RoIAlign (adaptive sampling, scale 1) to
+   * 28x28 at each positive proposal, BCE-with-logits against the logits of the GT class only.
+   */
+  maskrcnnLoss(maskLogits: Tensor, proposals: readonly Tensor[], targets: readonly Target[], matchedIdxs: readonly Tensor[]): Tensor {
+    const m = maskLogits.shape[3]!;
+    const targetsPerImage: Tensor[] = [];
+    const labels: number[] = [];
+    proposals.forEach((p, i) => {
+      const idx = matchedIdxs[i]!;
+      for (let j = 0; j < idx.size; j++) labels.push(targets[i]!.labels.data[idx.data[j]!]!);
+      if (p.shape[0] === 0) return;
+      const rois = new Float32Array(5 * p.shape[0]!);
+      for (let j = 0; j < p.shape[0]!; j++) {
+        rois[5 * j] = idx.data[j]!;
+        rois.set(p.data.subarray(4 * j, 4 * j + 4), 5 * j + 1);
+      }
+      const gtMasks = targets[i]!.masks.to('float32').unsqueeze(1);
+      targetsPerImage.push(noGrad(() => roiAlign(gtMasks, new Tensor(rois, [p.shape[0]!, 5]), { outputSize: m, spatialScale: 1 })).squeeze(1));
+    });
+    if (labels.length === 0) return maskLogits.sum().mul(0);
+    const maskTargets = concat(targetsPerImage, 0);
+    const r = labels.length;
+    const index = new Int32Array(r * m * m);
+    for (let j = 0; j < r; j++) index.fill(labels[j]!, j * m * m, (j + 1) * m * m);
+    const picked = gather(maskLogits, 1, new Tensor(index, [r, 1, m, m])).squeeze(1);
+    return binaryCrossEntropyWithLogits(picked, maskTargets);
+  }
+
+  /**
+   * Runs the heads: in training the losses (`loss_classifier`, `loss_box_reg`, `loss_mask`), in
+   * evaluation each image's detections with `[D, 1, 28, 28]` mask probabilities.
+   */
+  forward(
+    features: ReadonlyMap<string, Tensor>,
+    proposals: readonly Tensor[],
+    imageSizes: ReadonlyArray<readonly [number, number]>,
+    targets?: readonly Target[],
+    trace?: Map<string, Tensor>,
+  ): RoIHeadsOutput {
+    let props = [...proposals];
+    let samples: TrainingSamples | null = null;
+    if (this.training) {
+      if (targets === undefined) throw new Error('RoIHeads: targets are required in training mode');
+      samples = this.selectTrainingSamples(proposals, targets);
+      props = samples.proposals;
+      if (trace) {
+        samples.proposals.forEach((p, i) => trace.set(`proposals_with_gt.${i}`, p));
+        samples.matchedIdxs.forEach((p, i) => trace.set(`matched_idxs.${i}`, p));
+        samples.labels.forEach((p, i) => trace.set(`labels.${i}`, p));
+        samples.regressionTargets.forEach((p, i) => trace.set(`regression_targets.${i}`, p));
+      }
+    }
+    const pooled = this.boxRoiPool.forward(features, props, imageSizes).features;
+    const boxFeatures = this.box_head.forward(pooled);
+    const { classLogits, boxRegression } = this.box_predictor.forward(boxFeatures);
+    trace?.set('box_roi_pool', pooled);
+    trace?.set('box_head', boxFeatures);
+    trace?.set('class_logits', classLogits);
+    trace?.set('box_regression', boxRegression);
+    const losses: Record<string, Tensor> = {};
+    if (samples !== null) {
+      Object.assign(losses, this.fastrcnnLoss(classLogits, boxRegression, samples.labels, samples.regressionTargets));
+      const posProps: Tensor[] = [];
+      const posIdx: Tensor[] = [];
+      samples.labels.forEach((l, i) => {
+        const pos: number[] = [];
+        for (let j = 0; j < l.size; j++) if (l.data[j]! > 0) pos.push(j);
+        posProps.push(indexSelect(samples!.proposals[i]!, 0, pos));
+        posIdx.push(indexSelect(samples!.matchedIdxs[i]!, 0, pos));
+      });
+      const logits = this.maskForward(features, posProps, imageSizes, trace);
+      losses['loss_mask'] = this.maskrcnnLoss(logits, posProps, targets!, posIdx);
+      return { detections: [], losses };
+    }
+    const detections = noGrad(() => this.postprocessDetections(classLogits, boxRegression, props, imageSizes, trace));
+    const logits = noGrad(() => this.maskForward(features, detections.map((d) => d.boxes), imageSizes, trace));
+    let offset = 0;
+    detections.forEach((d, i) => {
+      const n = d.boxes.shape[0]!;
+      const probs = noGrad(() => sigmoid(logits.narrow(0, offset, n)));
+      const hw = logits.shape[2]! * logits.shape[3]!;
+      const index = new Int32Array(n * hw);
+      for (let j = 0; j < n; j++) index.fill(d.labels.data[j]!, j * hw, (j + 1) * hw);
+      d.masks = gather(probs, 1, new Tensor(index, [n, 1, logits.shape[2]!, logits.shape[3]!]));
+      offset += n;
+      if (trace) {
+        trace.set(`detections.boxes.${i}`, d.boxes);
+        trace.set(`detections.scores.${i}`, d.scores);
+        trace.set(`detections.labels.${i}`, d.labels);
+        trace.set(`detections.mask_probs.${i}`, d.masks);
+      }
+    });
+    return { detections, losses };
+  }
+}

@@ -18,8 +18,8 @@
  * Element types: F64, F32, F16, BF16 (read as float32), I64 (read as int32, with a range check),
  * I32, I16, I8, U8, BOOL (read as int32). Written: F32, F64, I32, I64, U8, F16, BOOL.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic_write.js';
 import { endianness } from 'node:os';
 import { Tensor, type DType } from '../tensor/index.js';
 
@@ -505,46 +505,16 @@ export function encodeSafetensors(tensors: Map<string, SafetensorsInput> | Recor
  */
 export function saveSafetensors(path: string, tensors: Map<string, SafetensorsInput> | Record<string, SafetensorsInput>, options: SafetensorsWriteOptions = {}): void {
   const plan = planWrite(tensors, options);
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
-  let fd: number;
-  try {
-    fd = openSync(temporary, 'wx');
-  } catch (error) {
-    throw new Error(`safetensors: cannot write ${path}: ${(error as Error).message}`);
-  }
-  try {
-    const length = new Uint8Array(8);
-    new DataView(length.buffer).setBigUint64(0, BigInt(plan.header.byteLength), true);
-    writeAll(fd, length);
-    writeAll(fd, plan.header);
-    for (const it of plan.items) writeAll(fd, encodeTensor(it.name, it.tensor, it.dtype));
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(temporary, path);
-  } catch (error) {
-    if (fd !== -1) closeSync(fd);
-    try {
-      unlinkSync(temporary);
-    } catch {
-      // already gone
-    }
-    throw error;
-  }
-  // Make the rename itself durable (best effort: not every platform can fsync a directory).
-  try {
-    const dirFd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
-  } catch {
-    // ignore
-  }
+  const length = new Uint8Array(8);
+  new DataView(length.buffer).setBigUint64(0, BigInt(plan.header.byteLength), true);
+  writeFileAtomic(
+    path,
+    (write) => {
+      write(length);
+      write(plan.header);
+      for (const it of plan.items) write(encodeTensor(it.name, it.tensor, it.dtype));
+    },
+    'safetensors',
+  );
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-}

@@ -20,8 +20,9 @@
  * Everything is drawn with the small raster helpers below (rectangles, lines, discs, a 5x7
  * bitmap font) and encoded with pngjs; the bytes are deterministic.
  */
-import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '../util/atomic_write.js';
 import pngjs from 'pngjs';
 import type { Tensor } from '../tensor/index.js';
 import { inspectRoiAlign, inspectRoiPool, type RoiLike } from './roi.js';
@@ -508,25 +509,11 @@ export function drawRoiFigure(input: Tensor, roi: RoiLike, options: RoiFigureOpt
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-let tempCounter = 0;
-
 /**
  * Draws the figure ({@link drawRoiFigure}) and writes it to `path` atomically (a temporary file
  * in the same directory, then a rename), creating the directory if needed.
  */
 export function writeRoiFigure(path: string, input: Tensor, roi: RoiLike, options: RoiFigureOptions = {}): void {
-  const bytes = drawRoiFigure(input, roi, options);
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${tempCounter++}.tmp`);
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(temp, bytes);
-    renameSync(temp, path);
-  } catch (error) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // never created, or already gone
-    }
-    throw new Error(`writeRoiFigure: cannot write ${path}: ${(error as Error).message}`);
-  }
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileAtomic(path, drawRoiFigure(input, roi, options), 'writeRoiFigure');
 }

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../util/atomic_write.js';
 import { type Bbox, type CompressedRle, type Rle, rleCompress, rleFromPolygons, rleStringToCounts } from './rle.js';
 
 /** An image entry. `width` and `height` are what polygons are rasterised at. */
@@ -296,29 +296,6 @@ export function readCoco(path: string): CocoDataset {
   return parseCoco(text, { source: path });
 }
 
-/**
- * Writes `text` to `path` atomically: to a temporary file in the same directory, flushed, then
- * renamed over `path`, so a reader never sees a half-written file.
- *
- * @param path - destination file.
- * @param text - the content.
- */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw new Error(`cannot write ${path}: ${(error as Error).message}`);
-  }
-}
 
 /**
  * Validates `dataset` (as {@link parseCoco} does) and writes it as JSON, atomically.
@@ -328,7 +305,7 @@ export function writeFileAtomic(path: string, text: string): void {
  */
 export function writeCoco(path: string, dataset: CocoDataset): void {
   parseCoco(dataset, { source: path });
-  writeFileAtomic(path, JSON.stringify(dataset));
+  writeFileAtomic(path, JSON.stringify(dataset), 'writeCoco');
 }
 
 /**

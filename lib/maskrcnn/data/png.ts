@@ -29,8 +29,8 @@
  *
  * @module
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../util/atomic_write.js';
 import { inflateSync } from 'node:zlib';
 import pngjs from 'pngjs';
 import { Tensor } from '../../tensor/index.js';
@@ -393,24 +393,3 @@ export function writePng(path: string, image: Tensor | RawImage, options: WriteP
   writeFileAtomic(path, bytes, 'writePng');
 }
 
-let tempCounter = 0;
-
-/**
- * Writes `data` to `path` atomically: into a temporary file in the same directory, then renamed
- * over `path` (a rename within one file system is atomic on POSIX), so that readers see either
- * the old file or the whole new one. The temporary file is removed if anything fails.
- */
-function writeFileAtomic(path: string, data: string | Uint8Array, op: string): void {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${tempCounter++}.tmp`);
-  try {
-    writeFileSync(temp, data);
-    renameSync(temp, path);
-  } catch (error) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // the temporary file was never created, or is already gone
-    }
-    throw new Error(`${op}: cannot write ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}

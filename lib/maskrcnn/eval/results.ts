@@ -8,7 +8,8 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { annToRle, type CocoDataset, type CocoSegmentation, writeFileAtomic } from '../data/coco.js';
+import { annToRle, type CocoDataset, type CocoSegmentation } from '../data/coco.js';
+import { writeFileAtomic } from '../../util/atomic_write.js';
 import { type Bbox, type CompressedRle, rleArea, rleToBbox } from '../data/rle.js';
 
 /** One entry of a results file, as a detector writes it. */
@@ -215,5 +216,5 @@ export function writeResults(path: string, results: readonly CocoResult[]): void
       throw new Error(`writeResults: result ${i}: bbox must be 4 finite numbers, got ${describe(r.bbox)}`);
     }
   });
-  writeFileAtomic(path, JSON.stringify(results));
+  writeFileAtomic(path, JSON.stringify(results), 'writeResults');
 }

@@ -18,6 +18,7 @@ import './reference/interpolate.js';
 import './gpu/interpolate.js';
 import './reference/roi.js';
 import './gpu/roi.js';
+import './wasm/index.js';
 
 export {
   type BackendName,
@@ -40,3 +41,4 @@ export * from './conv.js';
 export * from './pool.js';
 export * from './interpolate.js';
 export * from './roi.js';
+export { setWasmThreads, wasmThreads, shutdownWasmWorkers } from './wasm/index.js';

@@ -1,0 +1,305 @@
+// The compute module of the `wasm` backend, in AssemblyScript (a TypeScript dialect that
+// compiles to WebAssembly). Compiled by `npm run build:wasm` (lib/ops/wasm/build.ts) into
+// lib/ops/wasm/module.ts; test/ops/wasm_build.test.ts checks that the committed bytes are
+// this source's.
+//
+// Everything works on raw float32 arrays in one linear memory that the caller owns (JS lays
+// the operands out and passes byte addresses): no allocation, no runtime, no imports but the
+// memory, so the same module runs on the main thread and in every worker, in Node and in
+// browsers, all sharing one `WebAssembly.Memory({shared: true})`.
+//
+// The matrix product follows the BLIS design (Van Zee & van de Geijn, "BLIS: A Framework for
+// Rapidly Instantiating BLAS Functionality", ACM TOMS 2015; Goto & van de Geijn, "Anatomy of
+// High-Performance Matrix Multiplication", ACM TOMS 2008):
+//
+//   for jc in N step NC                      (a block of columns of B and C)
+//     for pc in K step KC                    (a block of the sum)
+//       pack B[pc:pc+KC, jc:jc+NC] into panels of NR columns  (stays in L2/L3)
+//       for ic in M step MC
+//         pack A[ic:ic+MC, pc:pc+KC] into panels of MR rows   (stays in L2)
+//         for jr, ir: C[MR x NR tile] += Apanel (MR x KC) * Bpanel (KC x NR)   (registers)
+//
+// The microkernel keeps a 6 x 8 tile of C in twelve f32x4 registers; each step of the sum
+// loads 8 values of B (two f32x4) and broadcasts 6 values of A. WebAssembly SIMD has no fused
+// multiply-add outside the relaxed-SIMD proposal, so it is a multiply then an add.
+//
+// Determinism: every element of C is the sum over k in the same order (blocks of KC in
+// increasing order, k increasing inside a block) whatever part of C a call computes, so
+// splitting C between threads never changes a bit of the result.
+
+const MR: i32 = 6;
+const NR: i32 = 8;
+const KC: i32 = 256;
+const MC: i32 = 120;
+const NC: i32 = 2048;
+
+/** Bytes of scratch one thread needs for {@link gemm}: packed A, packed B, an edge tile. */
+export function gemmScratchBytes(): i32 {
+  return (MC * KC + KC * NC + MR * NR) * 4 + 64;
+}
+
+/**
+ * Packs rows [i0, i0 + mc) and sums [p0, p0 + kc) of A into panels of MR rows: panel r holds,
+ * for each p, the MR values A[i0 + r MR + 0..MR-1][p0 + p] (zeros past row m).
+ * A(i, p) is at a + 4 (i sar + p sac).
+ */
+function packA(a: usize, sar: i32, sac: i32, m: i32, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
+  for (let ir = 0; ir < mc; ir += MR) {
+    const rows = min(MR, m - (i0 + ir));
+    for (let r = 0; r < MR; r++) {
+      let d = dst + (<usize>(ir * kc + r) << 2);
+      if (r < rows) {
+        let s = a + (<usize>((i0 + ir + r) * sar + p0 * sac) << 2);
+        const step = <usize>sac << 2;
+        for (let p = 0; p < kc; p++) {
+          store<f32>(d, load<f32>(s));
+          d += <usize>(MR << 2);
+          s += step;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          store<f32>(d, 0);
+          d += <usize>(MR << 2);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs sums [p0, p0 + kc) and columns [j0, j0 + nc) of B into panels of NR columns: panel c
+ * holds, for each p, the NR values B[p0 + p][j0 + c NR + 0..NR-1] (zeros past column n).
+ * B(p, j) is at b + 4 (p sbr + j sbc).
+ */
+function packB(b: usize, sbr: i32, sbc: i32, n: i32, j0: i32, nc: i32, p0: i32, kc: i32, dst: usize): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const cols = min(NR, n - (j0 + jr));
+    const panel = dst + (<usize>(jr * kc) << 2);
+    if (cols == NR && sbc == 1) {
+      // The common case (row-major B): two f32x4 copies per row of the panel.
+      let s = b + (<usize>(p0 * sbr + j0 + jr) << 2);
+      let d = panel;
+      const step = <usize>sbr << 2;
+      for (let p = 0; p < kc; p++) {
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
+        d += 32;
+        s += step;
+      }
+      continue;
+    }
+    for (let p = 0; p < kc; p++) {
+      const d = panel + (<usize>(p * NR) << 2);
+      const s = b + (<usize>((p0 + p) * sbr + (j0 + jr) * sbc) << 2);
+      for (let c = 0; c < NR; c++) {
+        store<f32>(d + (<usize>c << 2), c < cols ? load<f32>(s + (<usize>(c * sbc) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/**
+ * The 6 x 8 microkernel: tile = sum_p Apanel[p][0..5] (x) Bpanel[p][0..7], then
+ * C[6 x 8] = tile (accumulate = 0) or C + tile (accumulate = 1), C rows ldc floats apart.
+ * Only the first `rows` x `cols` of the tile are written (edge tiles go through `edge`).
+ */
+function micro(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: i32, rows: i32, cols: i32, edge: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 16);
+    c40 = f32x4.add(c40, f32x4.mul(a, b0));
+    c41 = f32x4.add(c41, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 20);
+    c50 = f32x4.add(c50, f32x4.mul(a, b0));
+    c51 = f32x4.add(c51, f32x4.mul(a, b1));
+    ap += 24;
+    bp += 32;
+  }
+  const full = rows == MR && cols == NR;
+  const ldcb = <usize>ldc << 2;
+  // Full tiles are written in place; edge tiles are stored to `edge` (8 floats a row) first.
+  let dst = full ? c : edge;
+  const step: usize = full ? ldcb : 32;
+  if (full && accumulate != 0) {
+    v128.store(dst, f32x4.add(v128.load(dst), c00)); v128.store(dst, f32x4.add(v128.load(dst, 16), c01), 16); dst += step;
+    v128.store(dst, f32x4.add(v128.load(dst), c10)); v128.store(dst, f32x4.add(v128.load(dst, 16), c11), 16); dst += step;
+    v128.store(dst, f32x4.add(v128.load(dst), c20)); v128.store(dst, f32x4.add(v128.load(dst, 16), c21), 16); dst += step;
+    v128.store(dst, f32x4.add(v128.load(dst), c30)); v128.store(dst, f32x4.add(v128.load(dst, 16), c31), 16); dst += step;
+    v128.store(dst, f32x4.add(v128.load(dst), c40)); v128.store(dst, f32x4.add(v128.load(dst, 16), c41), 16); dst += step;
+    v128.store(dst, f32x4.add(v128.load(dst), c50)); v128.store(dst, f32x4.add(v128.load(dst, 16), c51), 16);
+    return;
+  }
+  v128.store(dst, c00); v128.store(dst, c01, 16); dst += step;
+  v128.store(dst, c10); v128.store(dst, c11, 16); dst += step;
+  v128.store(dst, c20); v128.store(dst, c21, 16); dst += step;
+  v128.store(dst, c30); v128.store(dst, c31, 16); dst += step;
+  v128.store(dst, c40); v128.store(dst, c41, 16); dst += step;
+  v128.store(dst, c50); v128.store(dst, c51, 16);
+  if (full) return;
+  for (let r = 0; r < rows; r++) {
+    for (let q = 0; q < cols; q++) {
+      const o = c + (<usize>(r * ldc + q) << 2);
+      const v = load<f32>(edge + (<usize>(r * NR + q) << 2));
+      store<f32>(o, accumulate != 0 ? load<f32>(o) + v : v);
+    }
+  }
+}
+
+/**
+ * C[m0:m1, n0:n1] = A B (beta = 0) or C + A B (beta = 1) for A (m x k), B (k x n), C (m x n)
+ * row-major with `ldc` floats per row; A(i, p) at a + 4 (i sar + p sac), B(p, j) at
+ * b + 4 (p sbr + j sbc) (strides let A or B be read transposed). `scratch` holds
+ * {@link gemmScratchBytes} bytes private to the calling thread.
+ */
+export function gemm(
+  m: i32, n: i32, k: i32,
+  a: usize, sar: i32, sac: i32,
+  b: usize, sbr: i32, sbc: i32,
+  c: usize, ldc: i32, beta: i32,
+  m0: i32, m1: i32, n0: i32, n1: i32,
+  scratch: usize,
+): void {
+  const packedA = (scratch + 15) & ~(<usize>15);
+  const packedB = packedA + (<usize>(MC * KC) << 2);
+  const edge = packedB + (<usize>(KC * NC) << 2);
+  if (k == 0) {
+    if (beta == 0) for (let i = m0; i < m1; i++) memory.fill(c + (<usize>(i * ldc + n0) << 2), 0, <usize>(n1 - n0) << 2);
+    return;
+  }
+  for (let jc = n0; jc < n1; jc += NC) {
+    const nc = min(NC, n1 - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      const accumulate = pc > 0 || beta != 0 ? 1 : 0;
+      packB(b, sbr, sbc, n1, jc, nc, pc, kc, packedB);
+      for (let ic = m0; ic < m1; ic += MC) {
+        const mc = min(MC, m1 - ic);
+        packA(a, sar, sac, m1, ic, mc, pc, kc, packedA);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const cols = min(NR, nc - jr);
+          const bp = packedB + (<usize>(jr * kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const rows = min(MR, mc - ir);
+            const ap = packedA + (<usize>(ir * kc) << 2);
+            const ct = c + (<usize>((ic + ir) * ldc + jc + jr) << 2);
+            micro(kc, ap, bp, ct, ldc, accumulate, rows, cols, edge);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * im2col for output rows [h0, h1) of one image: col[(c kH + kh) kW + kw][(h_out - h0) W_out + w_out]
+ * = x[c][h_out sh - ph + kh dh][w_out sw - pw + kw dw] (0 in the padding), for c < channels.
+ * `x` is one image's first channel of the group, `col` has (h1 - h0) W_out columns.
+ */
+export function im2col(
+  x: usize, channels: i32, height: i32, width: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32, dilH: i32, dilW: i32,
+  outW: i32, h0: i32, h1: i32, col: usize,
+): void {
+  const cols = (h1 - h0) * outW;
+  let row = col;
+  for (let ch = 0; ch < channels; ch++) {
+    const plane = x + (<usize>(ch * height * width) << 2);
+    for (let kh = 0; kh < kernelH; kh++) {
+      for (let kw = 0; kw < kernelW; kw++) {
+        let d = row;
+        for (let ho = h0; ho < h1; ho++) {
+          const hi = ho * strideH - padH + kh * dilH;
+          if (hi < 0 || hi >= height) {
+            memory.fill(d, 0, <usize>outW << 2);
+            d += <usize>outW << 2;
+            continue;
+          }
+          const src = plane + (<usize>(hi * width) << 2);
+          const off = kw * dilW - padW;
+          if (strideW == 1 && off >= 0 && outW + off <= width) {
+            memory.copy(d, src + (<usize>off << 2), <usize>outW << 2);
+            d += <usize>outW << 2;
+            continue;
+          }
+          for (let wo = 0; wo < outW; wo++) {
+            const wi = wo * strideW + off;
+            store<f32>(d, wi >= 0 && wi < width ? load<f32>(src + (<usize>wi << 2)) : 0);
+            d += 4;
+          }
+        }
+        row += <usize>cols << 2;
+      }
+    }
+  }
+}
+
+/**
+ * col2im, the adjoint of {@link im2col}: x[c][h_in][w_in] += col[...][...] for every tap that
+ * reads (h_in, w_in) from output rows [h0, h1) (taps in the padding are dropped). The caller
+ * zeroes `x` first; taps are added in a fixed order (c, kh, kw, h_out, w_out).
+ */
+export function col2im(
+  col: usize, channels: i32, height: i32, width: i32,
+  kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32, dilH: i32, dilW: i32,
+  outW: i32, h0: i32, h1: i32, x: usize,
+): void {
+  const cols = (h1 - h0) * outW;
+  let row = col;
+  for (let ch = 0; ch < channels; ch++) {
+    const plane = x + (<usize>(ch * height * width) << 2);
+    for (let kh = 0; kh < kernelH; kh++) {
+      for (let kw = 0; kw < kernelW; kw++) {
+        let s = row;
+        const off = kw * dilW - padW;
+        for (let ho = h0; ho < h1; ho++) {
+          const hi = ho * strideH - padH + kh * dilH;
+          if (hi < 0 || hi >= height) {
+            s += <usize>outW << 2;
+            continue;
+          }
+          const dst = plane + (<usize>(hi * width) << 2);
+          for (let wo = 0; wo < outW; wo++) {
+            const wi = wo * strideW + off;
+            if (wi >= 0 && wi < width) {
+              const o = dst + (<usize>wi << 2);
+              store<f32>(o, load<f32>(o) + load<f32>(s));
+            }
+            s += 4;
+          }
+        }
+        row += <usize>cols << 2;
+      }
+    }
+  }
+}
+
+/** out[c][i] = v[c] for i < plane: fills each of `channels` planes with its bias (or 0). */
+export function fillRows(out: usize, v: usize, channels: i32, plane: i32, hasValue: i32): void {
+  for (let ch = 0; ch < channels; ch++) {
+    const x = hasValue != 0 ? load<f32>(v + (<usize>ch << 2)) : <f32>0;
+    const row = out + (<usize>(ch * plane) << 2);
+    const s = f32x4.splat(x);
+    let i = 0;
+    for (; i + 4 <= plane; i += 4) v128.store(row + (<usize>i << 2), s);
+    for (; i < plane; i++) store<f32>(row + (<usize>i << 2), x);
+  }
+}

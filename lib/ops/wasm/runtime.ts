@@ -1,0 +1,464 @@
+/**
+ * The runtime of the `wasm` backend: one shared `WebAssembly.Memory`, the compute module
+ * (`assembly/kernels.ts`, compiled into `module.ts`) instantiated on the main thread and in
+ * each worker, a bump allocator over that memory, and {@link parallelGemm}, which splits a
+ * matrix product between the main thread and the workers.
+ *
+ * Threads. Kernels are synchronous (an op calls a kernel and gets an array back), so the main
+ * thread cannot await workers. Instead the workers sit in `Atomics.wait` on a control word in
+ * a SharedArrayBuffer; the main thread writes a job (the product's sizes, addresses and each
+ * thread's block of C), bumps the generation counter and notifies, computes its own block, then
+ * `Atomics.wait`s until the pending count reaches zero. Every element of C is computed by
+ * exactly one thread with a fixed summation order (see `assembly/kernels.ts`), so results are
+ * bit-identical whatever the number of threads.
+ *
+ * Failure: a worker catches any error of its job and records it in shared memory; the main
+ * thread throws it (`wasm worker N: ...`). A worker that does not pick a job up within
+ * {@link ACK_TIMEOUT_MS} (dead, or never started) makes the call throw and the pool is thrown
+ * away (a fresh one starts on the next call). Workers are `unref`ed, so they never keep a
+ * process alive. Workers that are still starting are simply not used (the main thread does
+ * their share), so the first calls of a process never wait for a worker to boot.
+ *
+ * Portability: the compute module only touches its imported memory. Workers come from Node's
+ * `worker_threads` (found through `process.getBuiltinModule`, so nothing Node-only is imported
+ * statically); in a browser (no `worker_threads`, and `Atomics.wait` is forbidden on the main
+ * thread) the backend runs single-threaded. Shared memory needs `SharedArrayBuffer`
+ * (cross-origin isolation in browsers); without it the backend reports itself unavailable.
+ */
+import { KERNELS_WASM_BASE64 } from './module.js';
+
+/** The exports of the compute module. */
+interface Exports {
+  gemmScratchBytes(): number;
+  gemm(
+    m: number, n: number, k: number,
+    a: number, sar: number, sac: number,
+    b: number, sbr: number, sbc: number,
+    c: number, ldc: number, beta: number,
+    m0: number, m1: number, n0: number, n1: number,
+    scratch: number,
+  ): void;
+  im2col(
+    x: number, channels: number, height: number, width: number,
+    kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number, dilH: number, dilW: number,
+    outW: number, h0: number, h1: number, col: number,
+  ): void;
+  col2im(
+    col: number, channels: number, height: number, width: number,
+    kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number, dilH: number, dilW: number,
+    outW: number, h0: number, h1: number, x: number,
+  ): void;
+  fillRows(out: number, v: number, channels: number, plane: number, hasValue: number): void;
+}
+
+/** The slice of the WebAssembly JS API used here (the project's `lib` setting has no DOM types). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
+}
+interface WasmModule {
+  readonly brand?: 'WebAssembly.Module';
+}
+interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+  grow(pages: number): number;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+const PAGE = 65536;
+/** Maximum pages (2 GiB), as declared by the module. */
+const MAX_PAGES = 32768;
+/** Most threads (main + workers) the scratch area is laid out for. */
+const MAX_THREADS = 16;
+/** A worker that has not picked a job up after this long is considered dead. */
+const ACK_TIMEOUT_MS = 10000;
+/** Products below this many multiply-adds run on the main thread alone (waking workers costs more). */
+const PARALLEL_MIN_MACS = 1 << 19;
+/** Tile sizes of the microkernel (MR rows, NR columns): thread blocks are cut on them. */
+const MR = 6;
+const NR = 8;
+
+// Control block layout (Int32 indices).
+const GEN = 0;
+const PENDING = 1;
+const ERROR = 2;
+const CMD = 3;
+const PARAMS = 8; // 13 ints: m n k a sar sac b sbr sbc c ldc beta scratchStride
+const ACK = 32; // + worker index
+const READY = 64; // + worker index
+const RANGES = 96; // + 4 * participant
+const CTRL_INTS = RANGES + 4 * MAX_THREADS;
+const CMD_GEMM = 1;
+const CMD_THROW = 2;
+const CMD_EXIT = 3;
+
+/** Decodes base64 without Node's Buffer (works in browsers too). */
+function decodeBase64(s: string): Uint8Array {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+interface State {
+  module: WasmModule;
+  memory: WasmMemory;
+  exports: Exports;
+  scratchBytes: number;
+  /** First byte after the scratch areas: where the per-call arena starts. */
+  arenaBase: number;
+  top: number;
+  f32: Float32Array;
+}
+
+let state: State | null = null;
+let loadError: string | null = null;
+
+function load(): State | null {
+  if (state !== null || loadError !== null) return state;
+  try {
+    if (typeof SharedArrayBuffer === 'undefined') throw new Error('SharedArrayBuffer is not available (browsers need cross-origin isolation)');
+    if (wasmApi === undefined) throw new Error('WebAssembly is not available');
+    const module = new wasmApi.Module(decodeBase64(KERNELS_WASM_BASE64));
+    const memory = new wasmApi.Memory({ initial: 64, maximum: MAX_PAGES, shared: true });
+    const exports = new wasmApi.Instance(module, { env: { memory } }).exports as Exports;
+    const scratchBytes = (exports.gemmScratchBytes() + 63) & ~63;
+    const arenaBase = PAGE + scratchBytes * MAX_THREADS;
+    state = { module, memory, exports, scratchBytes, arenaBase, top: arenaBase, f32: new Float32Array(memory.buffer) };
+    ensure(state, arenaBase);
+  } catch (error) {
+    loadError = (error as Error).message;
+    state = null;
+  }
+  return state;
+}
+
+/** Whether the compute module loaded (WebAssembly SIMD and shared memory are present). */
+export function wasmAvailable(): boolean {
+  return load() !== null;
+}
+
+/** Why the module did not load, or null. */
+export function wasmLoadError(): string | null {
+  load();
+  return loadError;
+}
+
+function ensure(s: State, bytes: number): void {
+  const have = s.memory.buffer.byteLength;
+  if (bytes > have) {
+    const pages = Math.ceil((bytes - have) / PAGE);
+    if (have / PAGE + pages > MAX_PAGES) throw new Error(`wasm backend: needs ${(bytes / 2 ** 30).toFixed(2)} GiB of memory, beyond the module's 2 GiB`);
+    s.memory.grow(pages);
+  }
+  if (s.f32.buffer.byteLength !== s.memory.buffer.byteLength) s.f32 = new Float32Array(s.memory.buffer);
+}
+
+/** The loaded runtime (throws if the module could not load). */
+export function runtime(): { exports: Exports; f32(): Float32Array } {
+  const s = load();
+  if (s === null) throw new Error(`wasm backend is not available: ${loadError}`);
+  return { exports: s.exports, f32: () => s.f32 };
+}
+
+/**
+ * Runs `fn` with a fresh arena: `alloc` returns 16-byte-aligned byte addresses in the shared
+ * memory, all released when `fn` returns. Calls do not nest.
+ */
+export function withArena<T>(fn: (alloc: (floats: number) => number) => T): T {
+  const s = load();
+  if (s === null) throw new Error(`wasm backend is not available: ${loadError}`);
+  s.top = s.arenaBase;
+  const alloc = (floats: number): number => {
+    const p = (s.top + 15) & ~15;
+    s.top = p + floats * 4;
+    ensure(s, s.top);
+    return p;
+  };
+  try {
+    return fn(alloc);
+  } finally {
+    s.top = s.arenaBase;
+  }
+}
+
+/** Copies `x` (any numeric array) into the memory at byte address `ptr`, as float32. */
+export function put(ptr: number, x: ArrayLike<number>): void {
+  const s = load()!;
+  s.f32.set(x, ptr >> 2);
+}
+
+/** A Float32Array copy of `count` floats at byte address `ptr`. */
+export function get(ptr: number, count: number): Float32Array {
+  const s = load()!;
+  return s.f32.slice(ptr >> 2, (ptr >> 2) + count);
+}
+
+// ---------------------------------------------------------------- the worker pool
+
+/** The worker's source: plain JavaScript (CommonJS), run with `eval: true`, no tsx needed. */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, ctrlBuffer, messageBuffer, index, scratch } = workerData;
+const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const ctrl = new Int32Array(ctrlBuffer);
+const message = new Uint8Array(messageBuffer);
+let seen = Atomics.load(ctrl, ${GEN});
+Atomics.store(ctrl, ${READY} + index, 1);
+for (;;) {
+  Atomics.wait(ctrl, ${GEN}, seen);
+  const gen = Atomics.load(ctrl, ${GEN});
+  if (gen === seen) continue;
+  seen = gen;
+  const cmd = Atomics.load(ctrl, ${CMD});
+  if (cmd === ${CMD_EXIT}) break;
+  const slot = ${RANGES} + 4 * (index + 1);
+  if (ctrl[slot] === ctrl[slot + 1] || ctrl[slot + 2] === ctrl[slot + 3]) continue; // not a participant
+  Atomics.store(ctrl, ${ACK} + index, gen);
+  try {
+    if (cmd === ${CMD_THROW}) throw new Error('a test asked this worker to throw');
+    const p = ${PARAMS};
+    exports.gemm(ctrl[p], ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7],
+      ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[slot], ctrl[slot + 1], ctrl[slot + 2], ctrl[slot + 3],
+      scratch);
+  } catch (error) {
+    if (Atomics.compareExchange(ctrl, ${ERROR}, 0, index + 1) === 0) {
+      const text = new TextEncoder().encode(String(error && error.message || error)).slice(0, message.length);
+      message.fill(0);
+      message.set(text);
+    }
+  } finally {
+    if (Atomics.sub(ctrl, ${PENDING}, 1) === 1) Atomics.notify(ctrl, ${PENDING});
+  }
+}
+`;
+
+interface WorkerLike {
+  unref(): void;
+  terminate(): Promise<number>;
+  on(event: 'error' | 'exit', listener: (arg: unknown) => void): void;
+}
+
+interface Pool {
+  workers: WorkerLike[];
+  ctrl: Int32Array;
+  message: Uint8Array;
+  dead: boolean;
+}
+
+let pool: Pool | null = null;
+let threadSetting: number | null = null;
+
+function defaultThreads(): number {
+  const env = typeof process !== 'undefined' ? process.env['MASKRCNN_WASM_THREADS'] : undefined;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`MASKRCNN_WASM_THREADS must be an integer >= 1, got '${env}'`);
+    return Math.min(n, MAX_THREADS);
+  }
+  const os = nodeModule('node:os') as { availableParallelism?: () => number } | undefined;
+  return Math.max(1, Math.min(MAX_THREADS, os?.availableParallelism?.() ?? 1));
+}
+
+function nodeModule(id: string): unknown {
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  return p?.getBuiltinModule?.(id);
+}
+
+/** How many threads (the main one included) products are split over. */
+export function wasmThreads(): number {
+  threadSetting ??= defaultThreads();
+  if (nodeModule('node:worker_threads') === undefined) return 1;
+  return threadSetting;
+}
+
+/**
+ * Sets the number of threads (main included) for the `wasm` backend; 1 runs on the main
+ * thread only. The old workers are stopped. Default: `MASKRCNN_WASM_THREADS`, else the number
+ * of cores. Results do not depend on it.
+ */
+export function setWasmThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new Error(`setWasmThreads: threads must be an integer in [1, ${MAX_THREADS}], got ${threads}`);
+  }
+  shutdownWasmWorkers();
+  threadSetting = threads;
+}
+
+/** Stops the workers (they are unref'ed anyway; this frees them at once). A later call starts new ones. */
+export function shutdownWasmWorkers(): void {
+  if (pool === null) return;
+  const p = pool;
+  pool = null;
+  p.dead = true;
+  Atomics.store(p.ctrl, CMD, CMD_EXIT);
+  Atomics.add(p.ctrl, GEN, 1);
+  Atomics.notify(p.ctrl, GEN);
+  for (const w of p.workers) void w.terminate();
+}
+
+function startPool(s: State, workers: number): Pool | null {
+  const wt = nodeModule('node:worker_threads') as
+    | { Worker: new (src: string, options: Record<string, unknown>) => WorkerLike }
+    | undefined;
+  if (wt === undefined || workers < 1) return null;
+  const ctrlBuffer = new SharedArrayBuffer(CTRL_INTS * 4);
+  const messageBuffer = new SharedArrayBuffer(1024);
+  const p: Pool = { workers: [], ctrl: new Int32Array(ctrlBuffer), message: new Uint8Array(messageBuffer), dead: false };
+  for (let i = 0; i < workers; i++) {
+    const w = new wt.Worker(WORKER_SOURCE, {
+      eval: true,
+      execArgv: [],
+      workerData: { module: s.module, memory: s.memory, ctrlBuffer, messageBuffer, index: i, scratch: PAGE + s.scratchBytes * (i + 1) },
+    });
+    w.unref();
+    // Errors outside a job (the module failed to instantiate): this worker never becomes ready.
+    w.on('error', () => Atomics.store(p.ctrl, READY + i, 0));
+    w.on('exit', () => Atomics.store(p.ctrl, READY + i, 0));
+    p.workers.push(w);
+  }
+  return p;
+}
+
+/** The workers ready to take a job now (all of them, or none: a partial pool is not used). */
+function readyWorkers(s: State): Pool | null {
+  const threads = wasmThreads();
+  if (threads <= 1) return null;
+  if (pool === null || pool.dead) pool = startPool(s, threads - 1);
+  if (pool === null) return null;
+  for (let i = 0; i < pool.workers.length; i++) if (Atomics.load(pool.ctrl, READY + i) !== 1) return null;
+  return pool;
+}
+
+/** Waits (up to 10 s) until every worker has started: for tests of the threaded path. */
+export function waitForWasmWorkers(): boolean {
+  const s = load();
+  if (s === null || wasmThreads() <= 1) return false;
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    if (readyWorkers(s) !== null) return true;
+    if (Date.now() > deadline) return false;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+  }
+}
+
+/** The operands of one product: as the compute module's `gemm`, without the block of C. */
+export interface GemmArgs {
+  /** Rows of A and C. */
+  m: number;
+  /** Columns of B and C. */
+  n: number;
+  /** Columns of A, rows of B. */
+  k: number;
+  /** Byte address of A(0, 0). */
+  a: number;
+  /** Row stride of A, in floats. */
+  sar: number;
+  /** Column stride of A, in floats. */
+  sac: number;
+  /** Byte address of B(0, 0). */
+  b: number;
+  /** Row stride of B, in floats. */
+  sbr: number;
+  /** Column stride of B, in floats. */
+  sbc: number;
+  /** Byte address of C(0, 0). */
+  c: number;
+  /** Row stride of C, in floats. */
+  ldc: number;
+  /** 0: C = A B; 1: C += A B. */
+  beta: number;
+}
+
+/** Cuts `[0, size)` into `parts` ranges whose boundaries are multiples of `unit`. */
+function split(size: number, parts: number, unit: number): Array<[number, number]> {
+  const units = Math.ceil(size / unit);
+  const out: Array<[number, number]> = [];
+  for (let t = 0; t < parts; t++) {
+    const lo = Math.min(size, Math.floor((units * t) / parts) * unit);
+    const hi = Math.min(size, Math.floor((units * (t + 1)) / parts) * unit);
+    out.push([lo, hi]);
+  }
+  return out;
+}
+
+/** For tests: the next threaded product makes worker 0 throw. */
+let throwNext = false;
+
+/** Makes the next multi-threaded product's workers throw (to test error propagation). @internal */
+export function injectWorkerErrorForTest(): void {
+  throwNext = true;
+}
+
+/**
+ * C = A B (or C += A B) over the whole of C, split between the main thread and the ready
+ * workers along the longer of M and N (blocks on microkernel tile boundaries).
+ */
+export function parallelGemm(g: GemmArgs): void {
+  const s = load();
+  if (s === null) throw new Error(`wasm backend is not available: ${loadError}`);
+  const e = s.exports;
+  const mainScratch = PAGE;
+  const big = g.m * g.n * g.k >= PARALLEL_MIN_MACS;
+  const p = big ? readyWorkers(s) : null;
+  if (p === null) {
+    e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, 0, g.m, 0, g.n, mainScratch);
+    return;
+  }
+  const threads = p.workers.length + 1;
+  const byColumns = g.n >= g.m;
+  const parts = split(byColumns ? g.n : g.m, threads, byColumns ? NR : MR);
+  const ctrl = p.ctrl;
+  const params = [g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta];
+  for (let i = 0; i < params.length; i++) ctrl[PARAMS + i] = params[i]!;
+  let participants = 0;
+  for (let t = 0; t < threads; t++) {
+    const [lo, hi] = parts[t]!;
+    const r = RANGES + 4 * t;
+    if (byColumns) [ctrl[r], ctrl[r + 1], ctrl[r + 2], ctrl[r + 3]] = [0, g.m, lo, hi];
+    else [ctrl[r], ctrl[r + 1], ctrl[r + 2], ctrl[r + 3]] = [lo, hi, 0, g.n];
+    if (t > 0 && hi > lo) participants++;
+  }
+  Atomics.store(ctrl, ERROR, 0);
+  Atomics.store(ctrl, PENDING, participants);
+  Atomics.store(ctrl, CMD, throwNext ? CMD_THROW : CMD_GEMM);
+  throwNext = false;
+  const gen = Atomics.add(ctrl, GEN, 1) + 1;
+  Atomics.notify(ctrl, GEN);
+  // The main thread's own block.
+  const r0 = RANGES;
+  let mainError: unknown = null;
+  try {
+    e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, ctrl[r0]!, ctrl[r0 + 1]!, ctrl[r0 + 2]!, ctrl[r0 + 3]!, mainScratch);
+  } catch (error) {
+    mainError = error;
+  }
+  // Wait for the workers; one that never picks the job up is dead.
+  const start = Date.now();
+  for (;;) {
+    const pending = Atomics.load(ctrl, PENDING);
+    if (pending === 0) break;
+    Atomics.wait(ctrl, PENDING, pending, 200);
+    if (Date.now() - start > ACK_TIMEOUT_MS) {
+      const missing: number[] = [];
+      for (let t = 1; t < threads; t++) {
+        const r = RANGES + 4 * t;
+        const active = ctrl[r] !== ctrl[r + 1] && ctrl[r + 2] !== ctrl[r + 3];
+        if (active && Atomics.load(ctrl, ACK + t - 1) !== gen) missing.push(t - 1);
+      }
+      if (missing.length > 0) {
+        // The job is abandoned: a late worker would write into memory the next call reuses.
+        shutdownWasmWorkers();
+        throw new Error(`wasm backend: worker ${missing.join(', ')} did not respond within ${ACK_TIMEOUT_MS / 1000} s (dead?); the pool was stopped`);
+      }
+    }
+  }
+  if (mainError !== null) throw mainError;
+  const failed = Atomics.load(ctrl, ERROR);
+  if (failed !== 0) {
+    const end = p.message.indexOf(0);
+    const text = new TextDecoder().decode(p.message.slice(0, end < 0 ? p.message.length : end));
+    throw new Error(`wasm worker ${failed - 1}: ${text}`);
+  }
+}

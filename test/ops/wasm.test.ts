@@ -1,0 +1,146 @@
+/**
+ * The `wasm` backend's own tests (every op is also compared with the reference on every backend
+ * by the op tests through assertBackendsAgree): edge sizes of the GEMM and the convolution
+ * kernels, bit-identical results whatever the number of threads, a worker's error surfacing in
+ * the caller, the process exiting with the pool alive, and the kernel table's honesty.
+ */
+import { spawnSync } from 'node:child_process';
+import test from 'tape';
+import { Generator, randn, noGrad, type Tensor } from '../../lib/index.js';
+import { availableBackends, conv2d, convTranspose2d, kernelTable, mm, withBackend } from '../../lib/ops/index.js';
+import { setWasmThreads, wasmThreads } from '../../lib/ops/wasm/index.js';
+import { injectWorkerErrorForTest, waitForWasmWorkers } from '../../lib/ops/wasm/runtime.js';
+import { assertClose } from '../helpers.js';
+
+const present = availableBackends().includes('wasm');
+
+function both(t: test.Test, label: string, f: () => Tensor, atol = 1e-4, rtol = 1e-4): void {
+  const want = withBackend('reference', f);
+  const got = withBackend('wasm', f);
+  t.deepEqual(got.shape, want.shape, `${label}: shape`);
+  assertClose(t, got, want, `${label}: wasm matches reference`, atol, rtol);
+}
+
+test('wasm: every kernel is registered, with a note where it is not its own code', (t) => {
+  if (!present) {
+    t.pass('wasm backend not available here: skipped');
+    t.end();
+    return;
+  }
+  const own = new Set(['matmul.forward', 'conv2d.forward', 'conv2d.backwardInput', 'conv2d.backwardWeight']);
+  for (const row of kernelTable()) {
+    const impl = row.backends.find((b) => b.backend === 'wasm');
+    t.ok(impl !== undefined, `${row.kernel}: registered for wasm`);
+    if (own.has(row.kernel)) t.equal(impl?.note, undefined, `${row.kernel}: wasm's own kernel`);
+    else t.ok(impl?.note?.startsWith('reference loops'), `${row.kernel}: noted as reference loops`);
+  }
+  t.end();
+});
+
+test('wasm: GEMM edge sizes (tiles of 6x8, blocks of 256 along k) match the reference', (t) => {
+  if (!present) return t.end();
+  const g = new Generator(3);
+  for (const [n, k, m] of [[1, 1, 1], [7, 13, 9], [6, 8, 8], [13, 300, 17], [50, 3, 130], [1, 600, 5]] as const) {
+    const a = randn([n, k], { generator: g });
+    const b = randn([k, m], { generator: g });
+    both(t, `mm [${n},${k}]x[${k},${m}]`, () => mm(a, b));
+  }
+  t.deepEqual(withBackend('wasm', () => mm(randn([3, 0]), randn([0, 4]))).data, new Float32Array(12), 'k = 0 gives zeros');
+  t.deepEqual(withBackend('wasm', () => mm(randn([0, 3]), randn([3, 4]))).shape, [0, 4], 'no rows');
+  t.end();
+});
+
+test('wasm: conv2d and convTranspose2d, forward and both gradients, match the reference', (t) => {
+  if (!present) return t.end();
+  const g = new Generator(4);
+  const cases: Array<{ x: number[]; w: number[]; o: Parameters<typeof conv2d>[3] }> = [
+    { x: [2, 6, 9, 11], w: [4, 3, 3, 2], o: { stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 } },
+    { x: [1, 5, 8, 8], w: [7, 5, 1, 1], o: {} }, // pointwise: no im2col
+    { x: [1, 3, 10, 7], w: [8, 3, 5, 3], o: { padding: 2, stride: 3 } },
+    { x: [3, 4, 6, 6], w: [4, 1, 3, 3], o: { padding: 1, groups: 4 } }, // depthwise
+  ];
+  for (const { x: xs, w: ws, o } of cases) {
+    const x = randn(xs, { generator: g });
+    const w = randn(ws, { generator: g });
+    const b = randn([ws[0]!], { generator: g });
+    const label = `conv2d x[${xs}] w[${ws}] ${JSON.stringify(o)}`;
+    const run = () => {
+      const xi = x.detach().requiresGrad_();
+      const wi = w.detach().requiresGrad_();
+      const y = conv2d(xi, wi, b, o);
+      y.mul(y).sum().backward();
+      return [y, xi.grad!, wi.grad!] as const;
+    };
+    const want = withBackend('reference', run);
+    const got = withBackend('wasm', run);
+    ['output', 'gradInput', 'gradWeight'].forEach((name, i) => assertClose(t, got[i]!, want[i]!, `${label}: ${name}`, 1e-3, 1e-4));
+  }
+  const dx = randn([3, 8, 5, 5], { generator: g });
+  const dw = randn([8, 4, 2, 2], { generator: g });
+  both(t, 'convTranspose2d 2x2 stride 2 (the mask head)', () => noGrad(() => convTranspose2d(dx, dw, null, { stride: 2 })));
+  const dw3 = randn([8, 2, 3, 3], { generator: g });
+  both(t, 'convTranspose2d 3x3 stride 2, output padding, groups', () =>
+    noGrad(() => convTranspose2d(dx, dw3, null, { stride: 2, padding: 1, outputPadding: 1, groups: 2 })));
+  t.end();
+});
+
+test('wasm: float64 inputs run the reference loops (gradcheck precision)', (t) => {
+  if (!present) return t.end();
+  const a = randn([5, 7], { dtype: 'float64' });
+  const b = randn([7, 3], { dtype: 'float64' });
+  const got = withBackend('wasm', () => mm(a, b));
+  const want = withBackend('reference', () => mm(a, b));
+  t.equal(got.dtype, 'float64', 'float64 out');
+  t.deepEqual(Array.from(got.data), Array.from(want.data), 'bit-identical to the reference');
+  t.end();
+});
+
+test('wasm: results are bit-identical whatever the number of threads; a worker error surfaces', (t) => {
+  if (!present) return t.end();
+  const before = wasmThreads();
+  const g = new Generator(5);
+  const a = randn([150, 700], { generator: g });
+  const b = randn([700, 93], { generator: g });
+  const c = randn([1000, 40], { generator: g });
+  const d = randn([40, 33], { generator: g });
+  const x = randn([1, 16, 20, 20], { generator: g });
+  const w = randn([24, 16, 3, 3], { generator: g });
+  const compute = () => withBackend('wasm', () => [mm(a, b), mm(c, d), conv2d(x, w, null, { padding: 1 })]);
+  try {
+    setWasmThreads(1);
+    const one = compute();
+    for (const threads of [2, 3]) {
+      setWasmThreads(threads);
+      t.ok(waitForWasmWorkers(), `${threads} threads: workers started`);
+      const many = compute();
+      many.forEach((r, i) => t.deepEqual(Array.from(r.data), Array.from(one[i]!.data), `${threads} threads, product ${i}: bit-identical to 1 thread`));
+    }
+    injectWorkerErrorForTest();
+    t.throws(() => withBackend('wasm', () => mm(a, b)), /wasm worker \d+: a test asked this worker to throw/, 'a throwing worker throws in the caller');
+    t.deepEqual(Array.from(withBackend('wasm', () => mm(a, b)).data), Array.from(one[0]!.data), 'the pool works again after the error');
+  } finally {
+    setWasmThreads(before);
+  }
+  t.end();
+});
+
+test('wasm: a process that used the worker pool exits promptly', (t) => {
+  if (!present) return t.end();
+  const script = `
+    import { randn } from './lib/index.js';
+    import { mm, withBackend } from './lib/ops/index.js';
+    import { waitForWasmWorkers } from './lib/ops/wasm/runtime.js';
+    waitForWasmWorkers();
+    const y = withBackend('wasm', () => mm(randn([200, 300]), randn([300, 200])));
+    console.log('done', y.shape.join('x'));`;
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, MASKRCNN_WASM_THREADS: '2' },
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  t.equal(r.status, 0, `exit status 0 (stderr: ${r.stderr.slice(0, 200)})`);
+  t.ok(r.stdout.includes('done 200x200'), 'computed');
+  t.ok(Date.now() - t0 < 30000, `exited in ${Date.now() - t0} ms (the workers do not hold it)`);
+  t.end();
+});

@@ -31,16 +31,28 @@ const providers = new Map<BackendName, BackendProvider>([
 /** Every kernel slot ever created, for {@link kernelTable}. */
 const slots: Kernel<never>[] = [];
 
+/**
+ * The backend a process starts on: `MASKRCNN_BACKEND` when set, else the fastest present, which
+ * on a CPU is `wasm` (the SIMD GEMM; 10-100x the reference loops, and gpu.js without a GPU is
+ * slower still) when its module loaded, else `reference`. Decided on first use, not at import,
+ * so that the backends' modules have registered themselves by then.
+ */
 function initialBackend(): BackendName {
   const env = typeof process !== 'undefined' ? process.env['MASKRCNN_BACKEND'] : undefined;
-  if (env === undefined || env === '') return 'reference';
+  if (env === undefined || env === '') return providers.get('wasm')?.available() ? 'wasm' : 'reference';
   if (env !== 'reference' && env !== 'gpu' && env !== 'wasm') {
     throw new Error(`MASKRCNN_BACKEND must be reference, gpu or wasm, got '${env}'`);
   }
   return env;
 }
 
-let active: BackendName = initialBackend();
+let chosen: BackendName | null = null;
+
+/** The active backend, chosen by {@link initialBackend} on first use. */
+function active(): BackendName {
+  chosen ??= initialBackend();
+  return chosen;
+}
 
 /** Makes a backend known to the registry (called by the backend's own module). */
 export function registerBackend(name: BackendName, provider: BackendProvider): void {
@@ -53,7 +65,7 @@ export function availableBackends(): BackendName[] {
 }
 
 /** One line describing what backend `name` runs (which gpu.js mode, for instance). */
-export function describeBackend(name: BackendName = active): string {
+export function describeBackend(name: BackendName = active()): string {
   const provider = providers.get(name);
   return provider === undefined ? `${name}: not loaded` : `${name}: ${provider.describe()}`;
 }
@@ -68,23 +80,23 @@ function checkAvailable(name: BackendName): void {
 /** Selects the backend for every op that follows, process-wide. */
 export function setBackend(name: BackendName): void {
   checkAvailable(name);
-  active = name;
+  chosen = name;
 }
 
 /** The backend ops currently run on. */
 export function getBackend(): BackendName {
-  return active;
+  return active();
 }
 
 /** Runs `fn` with backend `name` active, then restores the previous one (for tests and benchmarks). */
 export function withBackend<T>(name: BackendName, fn: () => T): T {
   checkAvailable(name);
-  const previous = active;
-  active = name;
+  const previous = active();
+  chosen = name;
   try {
     return fn();
   } finally {
-    active = previous;
+    chosen = previous;
   }
 }
 
@@ -128,7 +140,7 @@ export class Kernel<F extends (...args: never[]) => unknown> {
   }
 
   /** The implementation for `backend` (default: the active one), or a clear error if it has none. */
-  for(backend: BackendName = active): F {
+  for(backend: BackendName = active()): F {
     const fn = this.impls.get(backend);
     if (fn === undefined) {
       throw new Error(`${this.name}: no kernel for backend '${backend}' (implemented for: ${this.backends().join(', ') || 'none'})`);

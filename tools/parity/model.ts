@@ -15,7 +15,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tensor, concat, noGrad } from '../../lib/index.js';
+import { Tensor, concat, gather, noGrad, zeros } from '../../lib/tensor/index.js';
+import { MaskRCNN, configFromFixture, type FixtureConfigJson } from '../../lib/maskrcnn/index.js';
 import { type BackendName, withBackend } from '../../lib/ops/index.js';
 import { SafetensorsFile, ResNet, resnetFpnBackbone, type BackboneWithFPN } from '../../lib/nn/index.js';
 import type { ParityLine } from './harness.js';
@@ -24,8 +25,14 @@ import type { ParityLine } from './harness.js';
 export interface ModelParityOptions {
   /** The backend to run on (default: the active one). */
   backend?: BackendName;
-  /** Only these runs (default: every eval run in `model_meta.json`). */
+  /** Only these runs (default: every run in `model_meta.json`). */
   runs?: string[];
+  /** Only these stages (names of the stage table; default all). */
+  stages?: string[];
+  /** Also run the whole model on the run's images (default `true`). */
+  endToEnd?: boolean;
+  /** Include the `train` run when `runs` is not given (default `true`). */
+  train?: boolean;
 }
 
 /** The parts of `model_meta.json` the backbone parity reads. */
@@ -35,7 +42,15 @@ interface ModelMeta {
     backbone: { block: string; stem_channels: number; widths: number[]; blocks_per_stage: number[]; return_layers: Record<string, string> };
     fpn: { out_channels: number };
   };
-  runs: Record<string, { file: string; padded_batch_shape?: number[]; omitted_tensors?: string[] }>;
+  runs: Record<string, RunMeta>;
+}
+
+/** The parts of a run's entry in `model_meta.json` the parity reads. */
+interface RunMeta {
+  file: string;
+  input_sizes_hw: Array<[number, number]>;
+  padded_batch_shape: number[];
+  omitted_tensors?: string[];
 }
 
 /** True when `dir` holds a model fixture (its `weights.safetensors`), not an operator fixture. */
@@ -122,45 +137,263 @@ function compareScaled(name: string, run: string, got: Tensor, want: Tensor): Pa
   };
 }
 
-/** What a stage computes from the goldens (its golden inputs), by golden name. */
-type Stage = (backbone: BackboneWithFPN, inputs: (name: string) => Tensor | undefined) => Map<string, Tensor> | null;
+/** The inputs a stage may read: golden tensors by name, the run's metadata, the model. */
+interface StageContext {
+  model: MaskRCNN;
+  input: (name: string) => Tensor | undefined;
+  run: RunMeta;
+}
+
+/** What a stage computes from the goldens (its golden inputs), by golden name; null when its inputs are missing. */
+type Stage = (ctx: StageContext) => Map<string, Tensor> | null;
 
 const LEVELS = ['0', '1', '2', '3'];
+const PYRAMID = [...LEVELS, 'pool'];
 
-/** The stages, in order: each needs golden inputs and produces golden outputs. */
+/** Golden tensors `prefix.0`, `prefix.1`, ... of every image, or null if one is missing. */
+function perImage(ctx: StageContext, prefix: string): Tensor[] | null {
+  const out: Tensor[] = [];
+  for (let i = 0; i < ctx.run.input_sizes_hw.length; i++) {
+    const t = ctx.input(`${prefix}.${i}`);
+    if (t === undefined) return null;
+    out.push(t);
+  }
+  return out;
+}
+
+function imageSizes(ctx: StageContext, name = 'transform.image_sizes'): Array<[number, number]> | null {
+  const t = ctx.input(name);
+  if (t === undefined) return null;
+  return Array.from({ length: t.shape[0]! }, (_, i) => [t.data[2 * i]!, t.data[2 * i + 1]!] as [number, number]);
+}
+
+function pyramid(ctx: StageContext): Map<string, Tensor> | null {
+  const maps = PYRAMID.map((l) => ctx.input(`fpn.${l}`));
+  if (maps.some((m) => m === undefined)) return null;
+  return new Map(PYRAMID.map((l, i) => [l, maps[i]!]));
+}
+
+function prefixed(prefix: string, trace: Map<string, Tensor>): Map<string, Tensor> {
+  return new Map([...trace].map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
+/** The stages, in order: each is fed golden inputs and produces golden outputs. */
 const STAGES: Array<[string, Stage]> = [
   [
+    'transform',
+    ({ model, input, run }) => {
+      const images = run.input_sizes_hw.map((_, i) => input(`input.image.${i}`));
+      if (images.some((t) => t === undefined)) return null;
+      const { images: list } = model.transform.forward(images as Tensor[]);
+      return new Map([
+        ['transform.images', list.tensors],
+        ['transform.image_sizes', new Tensor(Int32Array.from(list.imageSizes.flat()), [list.imageSizes.length, 2])],
+      ]);
+    },
+  ],
+  [
     'backbone.body',
-    (backbone, input) => {
+    ({ model, input }) => {
       const images = input('transform.images');
       if (images === undefined) return null;
-      const out = backbone.body.forward(images);
+      const out = model.backbone.body.forward(images);
       return new Map([...out].map(([k, v]) => [`backbone.body.${k}`, v]));
     },
   ],
   [
     'fpn',
-    (backbone, input) => {
+    ({ model, input }) => {
       const body = LEVELS.map((l) => input(`backbone.body.${l}`));
       if (body.some((t) => t === undefined)) return null;
-      const out = backbone.fpn.forward(new Map(LEVELS.map((l, i) => [l, body[i]!])));
+      const out = model.backbone.fpn.forward(new Map(LEVELS.map((l, i) => [l, body[i]!])));
       return new Map([...out].map(([k, v]) => [`fpn.${k}`, v]));
+    },
+  ],
+  [
+    'rpn (head, anchors, decode, filter_proposals)',
+    (ctx) => {
+      const features = pyramid(ctx);
+      const sizes = imageSizes(ctx);
+      if (features === null || sizes === null) return null;
+      const n = sizes.length;
+      const [, , hp, wp] = ctx.run.padded_batch_shape;
+      const tensors = zeros([n, 3, hp!, wp!]); // only its shape is read (anchors)
+      const trace = new Map<string, Tensor>();
+      ctx.model.rpn.forward({ tensors, imageSizes: sizes }, features, undefined, trace);
+      return prefixed('rpn.', trace);
+    },
+  ],
+  [
+    'rpn.filter_proposals (golden logits and decoded boxes)',
+    (ctx) => {
+      const objectness = ctx.input('rpn.objectness_flat');
+      const decoded = ctx.input('rpn.decoded_proposals');
+      const counts = ctx.input('rpn.num_anchors_per_level');
+      const sizes = imageSizes(ctx);
+      if (objectness === undefined || decoded === undefined || counts === undefined || sizes === null) return null;
+      const { boxes, scores } = ctx.model.rpn.filterProposals(decoded, objectness, sizes, Array.from(counts.data));
+      return new Map([...boxes.map((b, i) => [`rpn.proposals.${i}`, b] as const), ...scores.map((s, i) => [`rpn.proposal_scores.${i}`, s] as const)]);
+    },
+  ],
+  [
+    'roi_heads (box branch, postprocess, mask branch from golden proposals)',
+    (ctx) => {
+      const features = pyramid(ctx);
+      const sizes = imageSizes(ctx);
+      const proposals = perImage(ctx, 'rpn.proposals');
+      if (features === null || sizes === null || proposals === null) return null;
+      const trace = new Map<string, Tensor>();
+      ctx.model.roi_heads.forward(features, proposals, sizes, undefined, trace);
+      return prefixed('roi_heads.', trace);
+    },
+  ],
+  [
+    'roi_heads.postprocess_detections (golden logits and regressions)',
+    (ctx) => {
+      const logits = ctx.input('roi_heads.class_logits');
+      const regression = ctx.input('roi_heads.box_regression');
+      const sizes = imageSizes(ctx);
+      const proposals = perImage(ctx, 'rpn.proposals');
+      if (logits === undefined || regression === undefined || sizes === null || proposals === null) return null;
+      const trace = new Map<string, Tensor>();
+      const detections = ctx.model.roi_heads.postprocessDetections(logits, regression, proposals, sizes, trace);
+      detections.forEach((d, i) => {
+        trace.set(`detections.boxes.${i}`, d.boxes);
+        trace.set(`detections.scores.${i}`, d.scores);
+        trace.set(`detections.labels.${i}`, d.labels);
+      });
+      return prefixed('roi_heads.', trace);
+    },
+  ],
+  [
+    'roi_heads mask branch (golden detections)',
+    (ctx) => {
+      const features = pyramid(ctx);
+      const sizes = imageSizes(ctx);
+      const boxes = perImage(ctx, 'roi_heads.detections.boxes');
+      const labels = perImage(ctx, 'roi_heads.detections.labels');
+      if (features === null || sizes === null || boxes === null || labels === null) return null;
+      const trace = new Map<string, Tensor>();
+      const logits = ctx.model.roi_heads.maskForward(features, boxes, sizes, trace);
+      let offset = 0;
+      boxes.forEach((b, i) => {
+        const n = b.shape[0]!;
+        const probs = logits.narrow(0, offset, n).sigmoid();
+        const hw = logits.shape[2]! * logits.shape[3]!;
+        const index = new Int32Array(n * hw);
+        for (let j = 0; j < n; j++) index.fill(labels[i]!.data[j]!, j * hw, (j + 1) * hw);
+        trace.set(`detections.mask_probs.${i}`, gather(probs, 1, new Tensor(index, [n, 1, logits.shape[2]!, logits.shape[3]!])));
+        offset += n;
+      });
+      return prefixed('roi_heads.', trace);
+    },
+  ],
+  [
+    'transform.postprocess (golden detections)',
+    (ctx) => {
+      const sizes = imageSizes(ctx);
+      const boxes = perImage(ctx, 'roi_heads.detections.boxes');
+      const scores = perImage(ctx, 'roi_heads.detections.scores');
+      const labels = perImage(ctx, 'roi_heads.detections.labels');
+      const masks = perImage(ctx, 'roi_heads.detections.mask_probs');
+      if (sizes === null || boxes === null || scores === null || labels === null || masks === null) return null;
+      const dets = boxes.map((b, i) => ({ boxes: b, scores: scores[i]!, labels: labels[i]!, masks: masks[i]! }));
+      const out = ctx.model.transform.postprocess(dets, sizes, ctx.run.input_sizes_hw);
+      const result = new Map<string, Tensor>();
+      out.forEach((d, i) => {
+        result.set(`output.boxes.${i}`, d.boxes);
+        result.set(`output.labels.${i}`, d.labels);
+        result.set(`output.scores.${i}`, d.scores);
+        result.set(`output.masks.${i}`, d.masks!);
+      });
+      return result;
     },
   ],
 ];
 
+/** Training stages fed golden inputs: RPN anchor targets and RoI-head sampling from the golden train proposals. */
+const TRAIN_STAGES: Array<[string, Stage]> = [
+  [
+    'train.rpn.assign_targets_to_anchors',
+    (ctx) => {
+      const boxes = perImage(ctx, 'train.transform.target_boxes');
+      const sizes = imageSizes(ctx, 'train.transform.image_sizes');
+      if (boxes === null || sizes === null) return null;
+      // The padded batch: the largest resized sides rounded up to 32.
+      const hp = Math.ceil(Math.max(...sizes.map((s) => s[0])) / 32) * 32;
+      const wp = Math.ceil(Math.max(...sizes.map((s) => s[1])) / 32) * 32;
+      const cfg = ctx.model.rpn.anchorGenerator;
+      const strides = [4, 8, 16, 32, 64];
+      const grid = cfg.gridAnchors([hp, wp], strides.map((s) => [Math.ceil(hp / s), Math.ceil(wp / s)] as [number, number]));
+      const targets = boxes.map((b) => ({ boxes: b, labels: new Tensor(new Int32Array(b.shape[0]!), [b.shape[0]!]), masks: new Tensor(new Int32Array(0), [0, 0, 0]) }));
+      const { labels, matchedGtBoxes } = ctx.model.rpn.assignTargetsToAnchors(boxes.map(() => grid), targets);
+      return new Map([
+        ...labels.map((l, i) => [`train.rpn.anchor_labels.${i}`, l] as const),
+        ...matchedGtBoxes.map((m, i) => [`train.rpn.matched_gt_boxes.${i}`, m] as const),
+      ]);
+    },
+  ],
+  [
+    'train.roi_heads.select_training_samples',
+    (ctx) => {
+      const proposals = perImage(ctx, 'train.rpn.proposals');
+      const boxes = perImage(ctx, 'train.transform.target_boxes');
+      const labels = perImage(ctx, 'target.labels');
+      if (proposals === null || boxes === null || labels === null) return null;
+      const targets = boxes.map((b, i) => ({ boxes: b, labels: labels[i]!, masks: new Tensor(new Int32Array(0), [0, 0, 0]) }));
+      const s = ctx.model.roi_heads.selectTrainingSamples(proposals, targets);
+      const out = new Map<string, Tensor>();
+      s.proposals.forEach((p, i) => out.set(`train.roi_heads.proposals_with_gt.${i}`, p));
+      s.matchedIdxs.forEach((p, i) => out.set(`train.roi_heads.matched_idxs.${i}`, p));
+      s.labels.forEach((p, i) => out.set(`train.roi_heads.labels.${i}`, p));
+      s.regressionTargets.forEach((p, i) => out.set(`train.roi_heads.regression_targets.${i}`, p));
+      return out;
+    },
+  ],
+];
+
+/** The whole model on the run's input images: every golden it produces (eval), or the losses and gradients (train). */
+function endToEnd(ctx: StageContext, train: boolean): Map<string, Tensor> | null {
+  const images = ctx.run.input_sizes_hw.map((_, i) => ctx.input(`input.image.${i}`));
+  if (images.some((t) => t === undefined)) return null;
+  if (!train) {
+    ctx.model.eval();
+    return noGrad(() => ctx.model.forward(images as Tensor[], undefined, { trace: true }).trace);
+  }
+  const targets = images.map((_, i) => ({ boxes: ctx.input(`target.boxes.${i}`)!, labels: ctx.input(`target.labels.${i}`)!, masks: ctx.input(`target.masks.${i}`)! }));
+  ctx.model.train();
+  for (const p of ctx.model.parameters()) p.grad = null;
+  const out = ctx.model.forward(images as Tensor[], targets, { trace: true });
+  const total = Object.values(out.losses).reduce((a, b) => a.add(b));
+  total.backward();
+  const result = out.trace;
+  result.set('loss.total', total);
+  for (const [k, p] of ctx.model.namedParameters()) if (p.grad) result.set(`grad.${k}`, p.grad);
+  ctx.model.eval();
+  return result;
+}
+
+/** Builds the fixture's Mask R-CNN from `model_meta.json`'s config and loads `weights.safetensors` strictly. */
+export function loadFixtureModel(dir: string): MaskRCNN {
+  const meta = readMeta(dir);
+  const model = new MaskRCNN(configFromFixture(meta.config as unknown as FixtureConfigJson), { initialize: false });
+  model.loadSafetensors(join(dir, 'weights.safetensors'));
+  model.eval();
+  return model;
+}
+
 /**
- * Replays the model fixture in `dir` on the backbone (see the file comment) and returns one
- * {@link ParityLine} per golden tensor compared (`op` = the tensor's name, `caseName` = the run).
- * A batch run whose large tensors were left out (a compact fixture) takes its images and
- * C2..C5 from the single-image runs, which the spec says they equal.
+ * Replays the model fixture in `dir` (see the file comment) and returns one {@link ParityLine}
+ * per golden tensor compared (`op` = the tensor's name, `caseName` = the run and the stage).
+ * A batch run whose large tensors were left out (a compact fixture) takes its images, C2..C5
+ * and P2..P6 from the single-image runs, which the spec says they equal.
  */
 export function runModelParity(dir: string, options: ModelParityOptions = {}): ParityLine[] {
   const run = (): ParityLine[] => {
     const meta = readMeta(dir);
-    const backbone = loadFixtureBackbone(dir);
+    const model = loadFixtureModel(dir);
     const lines: ParityLine[] = [];
-    const evalRuns = Object.keys(meta.runs).filter((r) => r !== 'train' && (options.runs === undefined || options.runs.includes(r)));
+    const runs = Object.keys(meta.runs).filter((r) => (options.runs === undefined ? r !== 'train' || options.train !== false : options.runs.includes(r)));
     const opened = new Map<string, Goldens>();
     const files: SafetensorsFile[] = [];
     const open = (r: string): Goldens => {
@@ -174,24 +407,37 @@ export function runModelParity(dir: string, options: ModelParityOptions = {}): P
       return g;
     };
     try {
-      for (const r of evalRuns) {
+      for (const r of runs) {
         const goldens = open(r);
-        const singles = Object.keys(meta.runs).filter((s) => s !== 'train' && s !== r && open(s).has('transform.images'));
+        const singles = Object.keys(meta.runs).filter((s) => s !== 'train' && s !== 'batch' && s !== r && open(s).has('input.image.0'));
         const input = (name: string): Tensor | undefined => {
           if (goldens.has(name)) return goldens.get(name);
-          // A compact batch run: stack the single runs' tensors (same padded size) in image order.
-          if (singles.length < 2 || !(name === 'transform.images' || name.startsWith('backbone.body.'))) return undefined;
+          if (singles.length < 2) return undefined;
+          // A compact batch (or train) run: image i is the i-th single run's image.
+          const image = /^input\.image\.(\d+)$/.exec(name);
+          if (image) return singles[Number(image[1])] !== undefined ? open(singles[Number(image[1])]!).get('input.image.0') : undefined;
+          if (r === 'train' || !(name === 'transform.images' || name.startsWith('backbone.body.') || name.startsWith('fpn.'))) return undefined;
           const parts = singles.map((s) => open(s).get(name));
           if (parts.some((p) => p.shape.slice(1).join() !== parts[0]!.shape.slice(1).join())) return undefined;
           return concat(parts, 0);
         };
-        for (const [, stage] of STAGES) {
-          const computed = noGrad(() => stage(backbone, input));
-          if (computed === null) continue;
+        const ctx: StageContext = { model, input, run: meta.runs[r]! };
+        const compare = (stage: string, computed: Map<string, Tensor> | null): void => {
+          if (computed === null) return;
           for (const [name, got] of computed) {
-            if (goldens.has(name)) lines.push(compareScaled(name, r, got, goldens.get(name)));
+            if (goldens.has(name)) lines.push(compareScaled(name, `${r} ${stage}`, got, goldens.get(name)));
           }
+        };
+        if (r === 'train') {
+          for (const [stage, fn] of TRAIN_STAGES) compare(stage, noGrad(() => fn(ctx)));
+          if (options.endToEnd !== false) compare('end to end', endToEnd(ctx, true));
+          continue;
         }
+        for (const [stage, fn] of STAGES) {
+          if (options.stages !== undefined && !options.stages.includes(stage)) continue;
+          compare(stage, noGrad(() => fn(ctx)));
+        }
+        if (options.endToEnd !== false) compare('end to end', endToEnd(ctx, false));
       }
     } finally {
       for (const f of files) f.close();

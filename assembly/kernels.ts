@@ -303,3 +303,20 @@ export function fillRows(out: usize, v: usize, channels: i32, plane: i32, hasVal
     for (; i < plane; i++) store<f32>(row + (<usize>i << 2), x);
   }
 }
+
+/**
+ * dst[j rows + i] = src[i srcStride + j] for i < rows, j < cols: a transpose, in 8 x 8 blocks so
+ * that reads and writes both stay in cache lines.
+ */
+export function transpose(src: usize, rows: i32, cols: i32, srcStride: i32, dst: usize): void {
+  for (let i0 = 0; i0 < rows; i0 += 8) {
+    const i1 = min(rows, i0 + 8);
+    for (let j0 = 0; j0 < cols; j0 += 8) {
+      const j1 = min(cols, j0 + 8);
+      for (let i = i0; i < i1; i++) {
+        const s = src + (<usize>(i * srcStride) << 2);
+        for (let j = j0; j < j1; j++) store<f32>(dst + (<usize>(j * rows + i) << 2), load<f32>(s + (<usize>j << 2)));
+      }
+    }
+  }
+}

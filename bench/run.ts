@@ -6,17 +6,28 @@
  * implementation of that case. Machines here are noisy: compare medians and ratios, and only
  * within one run. Options: `--runs N` (default 3), `--case NAME` (repeatable), `--no-peers`.
  *
- * onnxruntime-node is a benchmark-only peer: it is installed into bench/node_modules on the
- * first run (`ONNXRUNTIME_NODE_INSTALL=skip`, its CPU build ships in the package) and never
- * enters the project's own dependency tree.
+ * Peers, both benchmark-only, installed into bench/node_modules on the first run and never in
+ * the project's own dependency tree: onnxruntime-node (the native ceiling;
+ * `ONNXRUNTIME_NODE_INSTALL=skip`, its CPU build ships in the package) and tfjs-backend-wasm
+ * (XNNPACK on WebAssembly SIMD, the best JavaScript-ecosystem CPU backend; tfjs turns its own
+ * threads off in Node, so it runs on one core). tfjs is timed in its native NHWC layout.
+ *
+ * `conv_256_3x3_64_backward` times conv2d's two backward kernels (input and weight gradient)
+ * together on each backend, to compare with the forward case of the same name.
+ * After the table, a summary gives the `wasm` backend's ratios against the peers (the goals of
+ * issue 5). `--backend NAME` (repeatable) limits the project's backends that are timed.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
 import { Generator, randn, rand, noGrad, tensor, type Tensor } from '../lib/index.js';
-import { type BackendName, availableBackends, describeBackend, withBackend, conv2d, convTranspose2d, mm, roiAlign } from '../lib/ops/index.js';
+import {
+  type BackendName, type ConvGeometry, availableBackends, describeBackend, withBackend, conv2d, convTranspose2d, mm, roiAlign,
+  conv2dBackwardInput, conv2dBackwardWeight,
+} from '../lib/ops/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -31,8 +42,8 @@ interface OrtSession {
 /** Installs and loads onnxruntime-node from bench/node_modules, or explains why not. */
 function loadOrt(): OrtLike | string {
   const modulePath = join(here, 'node_modules', 'onnxruntime-node');
-  if (!existsSync(modulePath)) {
-    console.log('# installing the benchmark peer onnxruntime-node into bench/node_modules ...');
+  if (!existsSync(modulePath) || !existsSync(join(here, 'node_modules', '@tensorflow', 'tfjs-backend-wasm'))) {
+    console.log('# installing the benchmark peers (onnxruntime-node, tfjs-backend-wasm) into bench/node_modules ...');
     const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', here], {
       env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
       stdio: 'inherit',
@@ -46,6 +57,39 @@ function loadOrt(): OrtLike | string {
   }
 }
 
+/** The slice of tfjs-core used here. */
+interface TfLike {
+  setBackend(name: string): Promise<boolean>;
+  ready(): Promise<void>;
+  getBackend(): string;
+  env(): { getBool(flag: string): boolean };
+  randomNormal(shape: number[]): TfTensor;
+  conv2d(x: TfTensor, filter: TfTensor, strides: number, pad: number | 'valid' | 'same'): TfTensor;
+  conv2dTranspose(x: TfTensor, filter: TfTensor, outputShape: number[], strides: number, pad: 'valid' | 'same'): TfTensor;
+  matMul(a: TfTensor, b: TfTensor): TfTensor;
+  add(a: TfTensor, b: TfTensor): TfTensor;
+  tidy<T>(fn: () => T): T;
+}
+interface TfTensor {
+  dataSync(): ArrayLike<number>;
+  dispose(): void;
+}
+
+/** Loads tfjs-core with the wasm backend (installed beside onnxruntime-node), or explains why not. */
+async function loadTf(): Promise<TfLike | string> {
+  try {
+    const req = createRequire(join(here, 'package.json'));
+    const tf = req('@tensorflow/tfjs-core') as TfLike;
+    const wasm = req('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(path: string): void };
+    wasm.setWasmPaths(join(here, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist') + '/');
+    if (!(await tf.setBackend('wasm'))) return 'tfjs wasm backend did not initialize';
+    await tf.ready();
+    return tf;
+  } catch (error) {
+    return `cannot load tfjs-backend-wasm: ${(error as Error).message}`;
+  }
+}
+
 /** A benchmark case: inputs, the FLOP count, how to run it on a backend, and its ONNX twin. */
 interface Case {
   name: string;
@@ -56,6 +100,8 @@ interface Case {
   onnx?: { model: string; feeds(ort: OrtLike): Record<string, unknown> };
   /** Backends too slow to be worth timing on this case. */
   skip?: BackendName[];
+  /** The tfjs twin: builds its inputs once and returns the function to time. */
+  tf?: (tf: TfLike) => () => void;
 }
 
 const g = new Generator(0);
@@ -70,6 +116,12 @@ function convCase(name: string, cin: number, h: number, cout: number, k: number,
     name,
     flops: 2 * cout * oh * oh * cin * k * k,
     run: () => noGrad(() => conv2d(x, w, b, { stride, padding: pad })),
+    tf: (tf) => {
+      const tx = tf.randomNormal([1, h, h, cin]);
+      const tw = tf.randomNormal([k, k, cin, cout]);
+      const tb = tf.randomNormal([cout]);
+      return () => tf.tidy(() => tf.add(tf.conv2d(tx, tw, stride, pad), tb).dataSync());
+    },
     onnx: {
       model: `${name}.onnx`,
       feeds: (ort) => ({
@@ -78,6 +130,26 @@ function convCase(name: string, cin: number, h: number, cout: number, k: number,
         b: new ort.Tensor('float32', f32(b), [...b.shape]),
       }),
     },
+  };
+}
+
+/** conv2d's backward (input gradient + weight gradient kernels) for a 3x3, padding-1 convolution. */
+function convBackwardCase(name: string, cin: number, h: number, cout: number): Case {
+  const x = randn([1, cin, h, h], { generator: g });
+  const w = randn([cout, cin, 3, 3], { generator: g }).mul(0.05);
+  const gy = randn([1, cout, h, h], { generator: g });
+  const geometry: ConvGeometry = {
+    batch: 1, inChannels: cin, inHeight: h, inWidth: h, outChannels: cout, outHeight: h, outWidth: h,
+    kernelHeight: 3, kernelWidth: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1, groups: 1,
+  };
+  return {
+    name,
+    flops: 2 * (2 * cout * h * h * cin * 9),
+    run: () => {
+      conv2dBackwardInput.for()(gy.data, w.data, geometry);
+      conv2dBackwardWeight.for()(x.data, gy.data, geometry);
+    },
+    skip: ['gpu'],
   };
 }
 
@@ -101,12 +173,19 @@ function cases(): Case[] {
   }
   return [
     convCase('conv_256_3x3_64', 256, 64, 256, 3, 1, 1),
+    convBackwardCase('conv_256_3x3_64_backward', 256, 64, 256),
     convCase('conv_3_7x7s2_512', 3, 512, 64, 7, 2, 3),
     convCase('conv_64_3x3_32', 64, 32, 64, 3, 1, 1),
     {
       name: 'deconv_mask_head',
       flops: 2 * 100 * 256 * 14 * 14 * 256 * 4,
       run: () => noGrad(() => convTranspose2d(dx, dw, db, { stride: 2 })),
+      tf: (tf) => {
+        const tx = tf.randomNormal([100, 14, 14, 256]);
+        const tw = tf.randomNormal([2, 2, 256, 256]);
+        const tb = tf.randomNormal([256]);
+        return () => tf.tidy(() => tf.add(tf.conv2dTranspose(tx, tw, [100, 28, 28, 256], 2, 'valid'), tb).dataSync());
+      },
       onnx: {
         model: 'deconv_mask_head.onnx',
         feeds: (ort) => ({
@@ -120,6 +199,11 @@ function cases(): Case[] {
       name: 'matmul_1024',
       flops: 2 * 1024 ** 3,
       run: () => noGrad(() => mm(ma, mb)),
+      tf: (tf) => {
+        const ta = tf.randomNormal([1024, 1024]);
+        const tb = tf.randomNormal([1024, 1024]);
+        return () => tf.tidy(() => tf.matMul(ta, tb).dataSync());
+      },
       onnx: {
         model: 'matmul_1024.onnx',
         feeds: (ort) => ({ a: new ort.Tensor('float32', f32(ma), [1024, 1024]), b: new ort.Tensor('float32', f32(mb), [1024, 1024]) }),
@@ -159,18 +243,25 @@ async function main(argv: string[]): Promise<void> {
   let runs = 3;
   const only: string[] = [];
   let peers = true;
+  const onlyBackends: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--runs') runs = Number(argv[++i]);
+    else if (argv[i] === '--backend') onlyBackends.push(argv[++i]!);
     else if (argv[i] === '--case') only.push(argv[++i]!);
     else if (argv[i] === '--no-peers') peers = false;
-    else throw new Error(`bench: unknown argument '${argv[i]}' (options: --runs N, --case NAME, --no-peers)`);
+    else throw new Error(`bench: unknown argument '${argv[i]}' (options: --runs N, --case NAME, --backend NAME, --no-peers)`);
   }
   if (!Number.isInteger(runs) || runs < 1) throw new Error('bench: --runs must be a positive integer');
-  const backends = availableBackends();
+  const backends = availableBackends().filter((b) => onlyBackends.length === 0 || onlyBackends.includes(b));
   for (const b of backends) console.log(`# ${describeBackend(b)}`);
   const ort = peers ? loadOrt() : 'disabled with --no-peers';
   if (typeof ort === 'string') console.log(`# onnxruntime-node: ${ort}`);
   else console.log('# onnxruntime-node: CPU execution provider, 2 intra-op threads');
+  const tf = peers ? await loadTf() : 'disabled with --no-peers';
+  if (typeof tf === 'string') console.log(`# tfjs-backend-wasm: ${tf}`);
+  else console.log(`# tfjs-backend-wasm: backend ${tf.getBackend()}, SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}`);
+  console.log(`# ${availableParallelism()} cores; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const summary: string[] = [];
   console.log(`# median of ${runs} runs after one warm-up (a single run when the warm-up alone exceeds ${SLOW_MS / 1000} s);`);
   console.log('# ratio = this time / fastest time of the case');
   console.log('case | implementation | median ms | runs | GFLOP/s | ratio');
@@ -199,6 +290,21 @@ async function main(argv: string[]): Promise<void> {
       });
       rows.push({ impl: backend, ms: median(times), n: times.length });
     }
+    if (typeof tf !== 'string' && c.tf) {
+      try {
+        const fn = c.tf(tf);
+        fn();
+        const times: number[] = [];
+        for (let r = 0; r < runs; r++) {
+          const t0 = performance.now();
+          fn();
+          times.push(performance.now() - t0);
+        }
+        rows.push({ impl: 'tfjs-backend-wasm', ms: median(times), n: times.length });
+      } catch (error) {
+        console.log(`# ${c.name}: tfjs-backend-wasm failed: ${(error as Error).message}`);
+      }
+    }
     if (typeof ort !== 'string' && c.onnx) {
       const session = await ort.InferenceSession.create(readFileSync(join(here, 'models', c.onnx.model)), {
         intraOpNumThreads: 2,
@@ -219,6 +325,27 @@ async function main(argv: string[]): Promise<void> {
     for (const r of rows) {
       console.log(`${c.name} | ${r.impl} | ${r.ms.toFixed(1)} | ${r.n} | ${(c.flops / r.ms / 1e6).toFixed(2)} | ${(r.ms / fastest).toFixed(2)}`);
     }
+    const ms = (impl: string) => rows.find((r) => r.impl === impl)?.ms;
+    const mine = ms('wasm');
+    if (mine !== undefined) {
+      const parts = [`${c.name}: wasm ${mine.toFixed(1)} ms`];
+      const t = ms('tfjs-backend-wasm');
+      if (t !== undefined) parts.push(`${(t / mine).toFixed(2)}x tfjs-backend-wasm's throughput`);
+      const o = ms('onnxruntime-node');
+      if (o !== undefined) parts.push(`${(mine / o).toFixed(2)}x onnxruntime-node's time`);
+      summary.push(parts.join(', '));
+    }
+  }
+  const fwd = summary.find((l) => l.startsWith('conv_256_3x3_64:'));
+  const bwd = summary.find((l) => l.startsWith('conv_256_3x3_64_backward:'));
+  if (fwd && bwd) {
+    const f = Number(/wasm ([\d.]+) ms/.exec(fwd)![1]);
+    const b = Number(/wasm ([\d.]+) ms/.exec(bwd)![1]);
+    summary.push(`conv_256_3x3_64 on wasm: backward (both gradients) / forward = ${(b / f).toFixed(2)}`);
+  }
+  if (summary.length > 0) {
+    console.log('\n# wasm backend against the peers');
+    for (const line of summary) console.log(`- ${line}`);
   }
 }
 

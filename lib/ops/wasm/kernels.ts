@@ -8,7 +8,9 @@
  *   Processing", 2006, the unrolling that cuDNN and Caffe made standard);
  * - backward input:  `col = W_g^T gradOut[C_out/g, P]`, then `gradIn = col2im(col)` (the adjoint
  *   of im2col: taps add into the pixel they read);
- * - backward weight: `gradW_g += gradOut[C_out/g, P] col^T`, summed over the images in order.
+ * - backward weight: `gradW_g^T += col gradOut^T[P, C_out/g]`, summed over the images in order
+ *   (computed transposed so that both operands are packed from contiguous rows; transposed back
+ *   at the end).
  * A 1x1, stride-1, unpadded convolution skips im2col (the image is already `col`). Columns are
  * processed in chunks of whole output rows so that `col` stays below {@link COL_FLOATS}.
  *
@@ -125,22 +127,24 @@ conv2dBackwardInput.register('wasm', (gradOutput: TypedArray, weight: TypedArray
     const direct = pointwise(g);
     const rows = rowsPerChunk(kg, g);
     const pcol = direct ? 0 : alloc(kg * rows * g.outWidth);
+    // A = W_g^T [K_g, C_out/g], transposed once so that packing reads it row by row.
+    const pwt = alloc(weight.length);
+    for (let grp = 0; grp < g.groups; grp++) e.transpose(pw + grp * cgOut * kg * 4, cgOut, kg, kg, pwt + grp * cgOut * kg * 4);
     // Zero gradIn (col2im accumulates into it; a direct product overwrites it).
     if (!direct) e.fillRows(pin, 0, 1, total, 0);
     for (let n = 0; n < g.batch; n++) {
       for (let grp = 0; grp < g.groups; grp++) {
         const gin = pin + ((n * g.inChannels + grp * cgIn) * inPlane) * 4;
         const go = pgo + ((n * g.outChannels + grp * cgOut) * P) * 4;
-        const w = pw + grp * cgOut * kg * 4;
-        // A = W_g^T: A(i, p) = W_g[p][i], i < K_g, p < C_out/g.
+        const wt = pwt + grp * cgOut * kg * 4;
         if (direct) {
-          parallelGemm({ m: kg, n: P, k: cgOut, a: w, sar: 1, sac: kg, b: go, sbr: P, sbc: 1, c: gin, ldc: P, beta: 0 });
+          parallelGemm({ m: kg, n: P, k: cgOut, a: wt, sar: cgOut, sac: 1, b: go, sbr: P, sbc: 1, c: gin, ldc: P, beta: 0 });
           continue;
         }
         for (let h0 = 0; h0 < g.outHeight; h0 += rows) {
           const h1 = Math.min(g.outHeight, h0 + rows);
           const cols = (h1 - h0) * g.outWidth;
-          parallelGemm({ m: kg, n: cols, k: cgOut, a: w, sar: 1, sac: kg, b: go + h0 * g.outWidth * 4, sbr: P, sbc: 1, c: pcol, ldc: cols, beta: 0 });
+          parallelGemm({ m: kg, n: cols, k: cgOut, a: wt, sar: cgOut, sac: 1, b: go + h0 * g.outWidth * 4, sbr: P, sbc: 1, c: pcol, ldc: cols, beta: 0 });
           e.col2im(pcol, cgIn, ...colArgs(g), h0, h1, gin);
         }
       }
@@ -163,31 +167,32 @@ conv2dBackwardWeight.register('wasm', (input: TypedArray, gradOutput: TypedArray
     const px = alloc(input.length);
     const pgo = alloc(gradOutput.length);
     const pgw = alloc(total);
+    // gradW_g^T [K_g, C_out/g] += col[K_g, P] gradOut^T[P, C_out/g]: both operands then pack
+    // row by row (col as A, the transposed output gradient as B); transposed into gradW at the end.
+    const pgwt = alloc(total);
     put(px, input);
     put(pgo, gradOutput);
-    e.fillRows(pgw, 0, 1, total, 0);
+    e.fillRows(pgwt, 0, 1, total, 0);
     const direct = pointwise(g);
     const rows = rowsPerChunk(kg, g);
     const pcol = direct ? 0 : alloc(kg * rows * g.outWidth);
+    const pgot = alloc(cgOut * rows * g.outWidth);
     for (let n = 0; n < g.batch; n++) {
       for (let grp = 0; grp < g.groups; grp++) {
         const x = px + ((n * g.inChannels + grp * cgIn) * inPlane) * 4;
         const go = pgo + ((n * g.outChannels + grp * cgOut) * P) * 4;
-        const gw = pgw + grp * cgOut * kg * 4;
-        if (direct) {
-          // B = x^T: B(p, j) = x[j][p].
-          parallelGemm({ m: cgOut, n: kg, k: P, a: go, sar: P, sac: 1, b: x, sbr: 1, sbc: P, c: gw, ldc: kg, beta: 1 });
-          continue;
-        }
+        const gwt = pgwt + grp * cgOut * kg * 4;
         for (let h0 = 0; h0 < g.outHeight; h0 += rows) {
           const h1 = Math.min(g.outHeight, h0 + rows);
           const cols = (h1 - h0) * g.outWidth;
-          e.im2col(x, cgIn, ...colArgs(g), h0, h1, pcol);
-          // gradW_g += gradOut[:, chunk] col^T, B(p, j) = col[j][p].
-          parallelGemm({ m: cgOut, n: kg, k: cols, a: go + h0 * g.outWidth * 4, sar: P, sac: 1, b: pcol, sbr: 1, sbc: cols, c: gw, ldc: kg, beta: 1 });
+          const col = direct ? x + h0 * g.outWidth * 4 : pcol;
+          if (!direct) e.im2col(x, cgIn, ...colArgs(g), h0, h1, pcol);
+          e.transpose(go + h0 * g.outWidth * 4, cgOut, cols, P, pgot);
+          parallelGemm({ m: kg, n: cgOut, k: cols, a: col, sar: direct ? P : cols, sac: 1, b: pgot, sbr: cgOut, sbc: 1, c: gwt, ldc: cgOut, beta: 1 });
         }
       }
     }
+    for (let grp = 0; grp < g.groups; grp++) e.transpose(pgwt + grp * cgOut * kg * 4, kg, cgOut, cgOut, pgw + grp * cgOut * kg * 4);
     return get(pgw, total);
   });
 });

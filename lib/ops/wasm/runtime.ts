@@ -49,6 +49,7 @@ interface Exports {
     outW: number, h0: number, h1: number, x: number,
   ): void;
   fillRows(out: number, v: number, channels: number, plane: number, hasValue: number): void;
+  transpose(src: number, rows: number, cols: number, srcStride: number, dst: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (the project's `lib` setting has no DOM types). */

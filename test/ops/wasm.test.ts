@@ -105,7 +105,17 @@ test('wasm: results are bit-identical whatever the number of threads; a worker e
   const d = randn([40, 33], { generator: g });
   const x = randn([1, 16, 20, 20], { generator: g });
   const w = randn([24, 16, 3, 3], { generator: g });
-  const compute = () => withBackend('wasm', () => [mm(a, b), mm(c, d), conv2d(x, w, null, { padding: 1 })]);
+  // Large enough that im2col and col2im are split between the threads too.
+  const xl = randn([1, 32, 48, 48], { generator: g });
+  const wl = randn([8, 32, 3, 3], { generator: g });
+  const convGrads = () => {
+    const xi = xl.detach().requiresGrad_();
+    const wi = wl.detach().requiresGrad_();
+    const y = conv2d(xi, wi, null, { padding: 1 });
+    y.mul(y).sum().backward();
+    return [y, xi.grad!, wi.grad!];
+  };
+  const compute = () => withBackend('wasm', () => [mm(a, b), mm(c, d), conv2d(x, w, null, { padding: 1 }), ...convGrads()]);
   try {
     setWasmThreads(1);
     const one = compute();

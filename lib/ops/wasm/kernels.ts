@@ -28,7 +28,7 @@ import {
   conv2dBackwardWeightReference,
   conv2dForwardReference,
 } from '../reference/conv.js';
-import { get, parallelGemm, put, runtime, withArena } from './runtime.js';
+import { get, parallelColumns, parallelGemm, put, runtime, withArena } from './runtime.js';
 
 /** Largest im2col buffer, in floats (16 MiB). */
 const COL_FLOATS = 1 << 22;
@@ -60,9 +60,14 @@ function rowsPerChunk(kg: number, g: ConvGeometry): number {
   return Math.max(1, Math.min(g.outHeight, Math.floor(COL_FLOATS / Math.max(1, kg * g.outWidth))));
 }
 
-/** The geometry arguments of im2col/col2im after (x, channels): height ... dilW, outW. */
-function colArgs(g: ConvGeometry): [number, number, number, number, number, number, number, number, number, number, number] {
-  return [g.inHeight, g.inWidth, g.kernelHeight, g.kernelWidth, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outWidth];
+/** im2col (`toColumns`) or col2im of output rows [h0, h1) for `channels` channels at `x`, split between the threads. */
+function columns(toColumns: boolean, x: number, channels: number, g: ConvGeometry, h0: number, h1: number, col: number): void {
+  parallelColumns(toColumns, {
+    x,
+    channels,
+    geometry: [g.inHeight, g.inWidth, g.kernelHeight, g.kernelWidth, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outWidth, h0, h1],
+    col,
+  });
 }
 
 conv2dForward.register('wasm', (input: TypedArray, weight: TypedArray, bias: TypedArray | null, g: ConvGeometry) => {
@@ -99,7 +104,7 @@ conv2dForward.register('wasm', (input: TypedArray, weight: TypedArray, bias: Typ
         for (let h0 = 0; h0 < g.outHeight; h0 += rows) {
           const h1 = Math.min(g.outHeight, h0 + rows);
           const cols = (h1 - h0) * g.outWidth;
-          e.im2col(x, cgIn, ...colArgs(g), h0, h1, pcol);
+          columns(true, x, cgIn, g, h0, h1, pcol);
           parallelGemm({ m: cgOut, n: cols, k: kg, a: w, sar: kg, sac: 1, b: pcol, sbr: cols, sbc: 1, c: out + h0 * g.outWidth * 4, ldc: P, beta: 1 });
         }
       }
@@ -145,7 +150,7 @@ conv2dBackwardInput.register('wasm', (gradOutput: TypedArray, weight: TypedArray
           const h1 = Math.min(g.outHeight, h0 + rows);
           const cols = (h1 - h0) * g.outWidth;
           parallelGemm({ m: kg, n: cols, k: cgOut, a: wt, sar: cgOut, sac: 1, b: go + h0 * g.outWidth * 4, sbr: P, sbc: 1, c: pcol, ldc: cols, beta: 0 });
-          e.col2im(pcol, cgIn, ...colArgs(g), h0, h1, gin);
+          columns(false, gin, cgIn, g, h0, h1, pcol);
         }
       }
     }
@@ -186,7 +191,7 @@ conv2dBackwardWeight.register('wasm', (input: TypedArray, gradOutput: TypedArray
           const h1 = Math.min(g.outHeight, h0 + rows);
           const cols = (h1 - h0) * g.outWidth;
           const col = direct ? x + h0 * g.outWidth * 4 : pcol;
-          if (!direct) e.im2col(x, cgIn, ...colArgs(g), h0, h1, pcol);
+          if (!direct) columns(true, x, cgIn, g, h0, h1, pcol);
           e.transpose(go + h0 * g.outWidth * 4, cgOut, cols, P, pgot);
           parallelGemm({ m: kg, n: cgOut, k: cols, a: col, sar: direct ? P : cols, sac: 1, b: pgot, sbr: cgOut, sbc: 1, c: gwt, ldc: cgOut, beta: 1 });
         }

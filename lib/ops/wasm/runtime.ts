@@ -85,7 +85,7 @@ const GEN = 0;
 const PENDING = 1;
 const ERROR = 2;
 const CMD = 3;
-const PARAMS = 8; // 13 ints: m n k a sar sac b sbr sbc c ldc beta scratchStride
+const PARAMS = 8; // up to 16 ints: gemm's 12, or im2col's/col2im's 16
 const ACK = 32; // + worker index
 const READY = 64; // + worker index
 const RANGES = 96; // + 4 * participant
@@ -93,6 +93,8 @@ const CTRL_INTS = RANGES + 4 * MAX_THREADS;
 const CMD_GEMM = 1;
 const CMD_THROW = 2;
 const CMD_EXIT = 3;
+const CMD_IM2COL = 4;
+const CMD_COL2IM = 5;
 
 /** Decodes base64 without Node's Buffer (works in browsers too). */
 function decodeBase64(s: string): Uint8Array {
@@ -220,9 +222,20 @@ for (;;) {
   try {
     if (cmd === ${CMD_THROW}) throw new Error('a test asked this worker to throw');
     const p = ${PARAMS};
-    exports.gemm(ctrl[p], ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7],
-      ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[slot], ctrl[slot + 1], ctrl[slot + 2], ctrl[slot + 3],
-      scratch);
+    if (cmd === ${CMD_GEMM}) {
+      exports.gemm(ctrl[p], ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7],
+        ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[slot], ctrl[slot + 1], ctrl[slot + 2], ctrl[slot + 3],
+        scratch);
+    } else {
+      // im2col / col2im over channels [c0, c1): the image and col pointers move to channel c0.
+      const c0 = ctrl[slot], c1 = ctrl[slot + 1];
+      const x = ctrl[p] + c0 * ctrl[p + 2] * ctrl[p + 3] * 4;
+      const col = ctrl[p + 15] + c0 * ctrl[p + 4] * ctrl[p + 5] * (ctrl[p + 14] - ctrl[p + 13]) * ctrl[p + 12] * 4;
+      const f = cmd === ${CMD_IM2COL} ? exports.im2col : exports.col2im;
+      const a = cmd === ${CMD_IM2COL} ? x : col, b = cmd === ${CMD_IM2COL} ? col : x;
+      f(a, c1 - c0, ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7], ctrl[p + 8], ctrl[p + 9],
+        ctrl[p + 10], ctrl[p + 11], ctrl[p + 12], ctrl[p + 13], ctrl[p + 14], b);
+    }
   } catch (error) {
     if (Atomics.compareExchange(ctrl, ${ERROR}, 0, index + 1) === 0) {
       const text = new TextEncoder().encode(String(error && error.message || error)).slice(0, message.length);
@@ -410,28 +423,39 @@ export function parallelGemm(g: GemmArgs): void {
   const threads = p.workers.length + 1;
   const byColumns = g.n >= g.m;
   const parts = split(byColumns ? g.n : g.m, threads, byColumns ? NR : MR);
-  const ctrl = p.ctrl;
+  const ranges = parts.map(([lo, hi]): [number, number, number, number] => (byColumns ? [0, g.m, lo, hi] : [lo, hi, 0, g.n]));
   const params = [g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta];
+  const cmd = throwNext ? CMD_THROW : CMD_GEMM;
+  throwNext = false;
+  dispatch(p, cmd, params, ranges, ([m0, m1, n0, n1]) =>
+    e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, m0, m1, n0, n1, mainScratch));
+}
+
+/**
+ * Runs one job: participant t > 0 (worker t - 1) gets `ranges[t]`, the main thread runs
+ * `mainWork(ranges[0])`, then waits for the workers and throws any error of theirs.
+ */
+function dispatch(p: Pool, cmd: number, params: number[], ranges: Array<[number, number, number, number]>, mainWork: (r: [number, number, number, number]) => void): void {
+  const ctrl = p.ctrl;
+  const threads = ranges.length;
   for (let i = 0; i < params.length; i++) ctrl[PARAMS + i] = params[i]!;
   let participants = 0;
   for (let t = 0; t < threads; t++) {
-    const [lo, hi] = parts[t]!;
+    const range = ranges[t]!;
     const r = RANGES + 4 * t;
-    if (byColumns) [ctrl[r], ctrl[r + 1], ctrl[r + 2], ctrl[r + 3]] = [0, g.m, lo, hi];
-    else [ctrl[r], ctrl[r + 1], ctrl[r + 2], ctrl[r + 3]] = [lo, hi, 0, g.n];
-    if (t > 0 && hi > lo) participants++;
+    for (let i = 0; i < 4; i++) ctrl[r + i] = range[i]!;
+    if (t > 0 && range[0] !== range[1] && range[2] !== range[3]) participants++;
   }
   Atomics.store(ctrl, ERROR, 0);
   Atomics.store(ctrl, PENDING, participants);
-  Atomics.store(ctrl, CMD, throwNext ? CMD_THROW : CMD_GEMM);
-  throwNext = false;
+  Atomics.store(ctrl, CMD, cmd);
   const gen = Atomics.add(ctrl, GEN, 1) + 1;
   Atomics.notify(ctrl, GEN);
   // The main thread's own block.
-  const r0 = RANGES;
   let mainError: unknown = null;
   try {
-    e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, ctrl[r0]!, ctrl[r0 + 1]!, ctrl[r0 + 2]!, ctrl[r0 + 3]!, mainScratch);
+    const own = ranges[0]!;
+    if (own[0] !== own[1] && own[2] !== own[3]) mainWork(own);
   } catch (error) {
     mainError = error;
   }
@@ -462,4 +486,42 @@ export function parallelGemm(g: GemmArgs): void {
     const text = new TextDecoder().decode(p.message.slice(0, end < 0 ? p.message.length : end));
     throw new Error(`wasm worker ${failed - 1}: ${text}`);
   }
+}
+
+/** The geometry of one im2col/col2im call, as the compute module takes it. */
+export interface ColumnArgs {
+  /** Byte address of the image's first channel (of the group). */
+  x: number;
+  /** Channels (of the group). */
+  channels: number;
+  /** im2col/col2im's remaining scalars: height, width, kH, kW, sH, sW, pH, pW, dH, dW, W_out, h0, h1. */
+  geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number];
+  /** Byte address of col. */
+  col: number;
+}
+
+/**
+ * im2col (`toColumns`) or col2im (`!toColumns`) split by channels between the main thread and
+ * the workers: each channel's plane (and its rows of col) is handled by one thread, in the same
+ * order as the single-threaded loop, so the result does not depend on the thread count.
+ */
+export function parallelColumns(toColumns: boolean, c: ColumnArgs): void {
+  const s = load();
+  if (s === null) throw new Error(`wasm backend is not available: ${loadError}`);
+  const e = s.exports;
+  const [height, width, kH, kW, , , , , , , outW, h0, h1] = c.geometry;
+  const perChannel = kH * kW * (h1 - h0) * outW;
+  const p = c.channels * perChannel >= PARALLEL_MIN_MACS ? readyWorkers(s) : null;
+  const run = (c0: number, c1: number): void => {
+    const x = c.x + c0 * height * width * 4;
+    const col = c.col + c0 * perChannel * 4;
+    if (toColumns) e.im2col(x, c1 - c0, ...c.geometry, col);
+    else e.col2im(col, c1 - c0, ...c.geometry, x);
+  };
+  if (p === null) {
+    run(0, c.channels);
+    return;
+  }
+  const ranges = split(c.channels, p.workers.length + 1, 1).map(([lo, hi]): [number, number, number, number] => [lo, hi, 0, 1]);
+  dispatch(p, toColumns ? CMD_IM2COL : CMD_COL2IM, [c.x, c.channels, ...c.geometry, c.col], ranges, ([c0, c1]) => run(c0, c1));
 }

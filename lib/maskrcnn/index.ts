@@ -18,3 +18,4 @@ export * from './rpn.js';
 export * from './poolers.js';
 export * from './roi_heads.js';
 export * from './mask_rcnn.js';
+export * from './weights.js';

@@ -16,7 +16,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor, concat, gather, noGrad, zeros } from '../../lib/tensor/index.js';
-import { MaskRCNN, configFromFixture, type FixtureConfigJson } from '../../lib/maskrcnn/index.js';
+import { type MaskRCNN, configFromFixture, loadTorchvision, type FixtureConfigJson } from '../../lib/maskrcnn/index.js';
 import { type BackendName, withBackend } from '../../lib/ops/index.js';
 import { SafetensorsFile, ResNet, resnetFpnBackbone, type BackboneWithFPN } from '../../lib/nn/index.js';
 import type { ParityLine } from './harness.js';
@@ -526,10 +526,8 @@ function endToEnd(ctx: StageContext, train: boolean): Map<string, Tensor> | null
 /** Builds the fixture's Mask R-CNN from `model_meta.json`'s config and loads `weights.safetensors` strictly. */
 export function loadFixtureModel(dir: string): MaskRCNN {
   const meta = readMeta(dir);
-  const model = new MaskRCNN(configFromFixture(meta.config as unknown as FixtureConfigJson), { initialize: false });
-  model.loadSafetensors(join(dir, 'weights.safetensors'));
-  model.eval();
-  return model;
+  // The same strict loader a user's converted torchvision weights go through.
+  return loadTorchvision(join(dir, 'weights.safetensors'), { config: configFromFixture(meta.config as unknown as FixtureConfigJson) });
 }
 
 /**

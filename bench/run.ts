@@ -75,6 +75,15 @@ interface TfTensor {
   dispose(): void;
 }
 
+/**
+ * Reads a tfjs result back (as our kernels return arrays) and frees it. Not `tidy(() => ...dataSync())`:
+ * tidy walks whatever its function returns looking for tensors, a second per million-element array.
+ */
+function syncAndDispose(t: TfTensor): void {
+  t.dataSync();
+  t.dispose();
+}
+
 /** Loads tfjs-core with the wasm backend (installed beside onnxruntime-node), or explains why not. */
 async function loadTf(): Promise<TfLike | string> {
   try {
@@ -120,7 +129,7 @@ function convCase(name: string, cin: number, h: number, cout: number, k: number,
       const tx = tf.randomNormal([1, h, h, cin]);
       const tw = tf.randomNormal([k, k, cin, cout]);
       const tb = tf.randomNormal([cout]);
-      return () => tf.tidy(() => tf.add(tf.conv2d(tx, tw, stride, pad), tb).dataSync());
+      return () => syncAndDispose(tf.tidy(() => tf.add(tf.conv2d(tx, tw, stride, pad), tb)));
     },
     onnx: {
       model: `${name}.onnx`,
@@ -184,7 +193,7 @@ function cases(): Case[] {
         const tx = tf.randomNormal([100, 14, 14, 256]);
         const tw = tf.randomNormal([2, 2, 256, 256]);
         const tb = tf.randomNormal([256]);
-        return () => tf.tidy(() => tf.add(tf.conv2dTranspose(tx, tw, [100, 28, 28, 256], 2, 'valid'), tb).dataSync());
+        return () => syncAndDispose(tf.tidy(() => tf.add(tf.conv2dTranspose(tx, tw, [100, 28, 28, 256], 2, 'valid'), tb)));
       },
       onnx: {
         model: 'deconv_mask_head.onnx',
@@ -202,7 +211,7 @@ function cases(): Case[] {
       tf: (tf) => {
         const ta = tf.randomNormal([1024, 1024]);
         const tb = tf.randomNormal([1024, 1024]);
-        return () => tf.tidy(() => tf.matMul(ta, tb).dataSync());
+        return () => syncAndDispose(tf.matMul(ta, tb));
       },
       onnx: {
         model: 'matmul_1024.onnx',

@@ -19,3 +19,4 @@ export * from './poolers.js';
 export * from './roi_heads.js';
 export * from './mask_rcnn.js';
 export * from './weights.js';
+export * from './viz.js';

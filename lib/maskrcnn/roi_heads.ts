@@ -315,8 +315,10 @@ export class RoIHeads extends Module {
   /**
    * The mask loss (spec point 12): GT masks cut out by RoIAlign (adaptive sampling, scale 1) to
    * 28x28 at each positive proposal, BCE-with-logits against the logits of the GT class only.
+   * With `trace`: `mask_targets` `[P, 28, 28]` (the fractional targets, positives of all images
+   * in order) and `mask_target_labels` `[P]` (the GT class whose logits the loss reads).
    */
-  maskrcnnLoss(maskLogits: Tensor, proposals: readonly Tensor[], targets: readonly Target[], matchedIdxs: readonly Tensor[]): Tensor {
+  maskrcnnLoss(maskLogits: Tensor, proposals: readonly Tensor[], targets: readonly Target[], matchedIdxs: readonly Tensor[], trace?: Map<string, Tensor>): Tensor {
     const m = maskLogits.shape[3]!;
     const targetsPerImage: Tensor[] = [];
     const labels: number[] = [];
@@ -332,8 +334,14 @@ export class RoIHeads extends Module {
       const gtMasks = targets[i]!.masks.to('float32').unsqueeze(1);
       targetsPerImage.push(noGrad(() => roiAlign(gtMasks, new Tensor(rois, [p.shape[0]!, 5]), { outputSize: m, spatialScale: 1 })).squeeze(1));
     });
-    if (labels.length === 0) return maskLogits.sum().mul(0);
+    if (labels.length === 0) {
+      trace?.set('mask_targets', new Tensor(new Float32Array(0), [0, m, m]));
+      trace?.set('mask_target_labels', new Tensor(new Int32Array(0), [0]));
+      return maskLogits.sum().mul(0);
+    }
     const maskTargets = concat(targetsPerImage, 0);
+    trace?.set('mask_targets', maskTargets);
+    trace?.set('mask_target_labels', new Tensor(Int32Array.from(labels), [labels.length]));
     const r = labels.length;
     const index = new Int32Array(r * m * m);
     for (let j = 0; j < r; j++) index.fill(labels[j]!, j * m * m, (j + 1) * m * m);
@@ -384,7 +392,7 @@ export class RoIHeads extends Module {
         posIdx.push(indexSelect(samples!.matchedIdxs[i]!, 0, pos));
       });
       const logits = this.maskForward(features, posProps, imageSizes, trace);
-      losses['loss_mask'] = this.maskrcnnLoss(logits, posProps, targets!, posIdx);
+      losses['loss_mask'] = this.maskrcnnLoss(logits, posProps, targets!, posIdx, trace);
       return { detections: [], losses };
     }
     const detections = noGrad(() => this.postprocessDetections(classLogits, boxRegression, props, imageSizes, trace));

@@ -50,6 +50,55 @@ export function buildBackbone(config: MaskRCNNConfig, initialize = true): Backbo
   return resnetFpnBackbone(resnet, { returnedLayers: [1, 2, 3, 4], outChannels: b.fpnChannels, trainableLayers: b.trainableLayers, initialize });
 }
 
+/**
+ * Validates training targets as torchvision's `GeneralizedRCNN.forward` does: boxes `[G, 4]`
+ * with positive width and height (torchvision's message: "All bounding boxes should have positive
+ * height and width"; a NaN coordinate fails too), one label per box, masks `[G, H, W]` of the
+ * image's size. Boxes reaching outside the image are valid and are not clipped (torchvision
+ * neither clips nor rejects them); an image with no boxes (`[0, 4]`) is valid and trains on
+ * background only.
+ */
+export function checkTargets(images: readonly Tensor[], targets: readonly Target[]): void {
+  if (targets.length !== images.length) throw new Error(`MaskRCNN: ${images.length} images but ${targets.length} targets`);
+  targets.forEach((t, i) => {
+    const b = t.boxes;
+    if (b.ndim !== 2 || b.shape[1] !== 4) throw new Error(`MaskRCNN: Expected target boxes to be a tensor of shape [N, 4], got [${b.shape}] (target ${i}).`);
+    const g = b.shape[0]!;
+    for (let k = 0; k < g; k++) {
+      if (!(b.data[4 * k + 2]! > b.data[4 * k]!) || !(b.data[4 * k + 3]! > b.data[4 * k + 1]!)) {
+        throw new Error(
+          `MaskRCNN: All bounding boxes should have positive height and width. Found invalid box [${Array.from(b.data.subarray(4 * k, 4 * k + 4)).join(', ')}] for target at index ${i} (box ${k}).`,
+        );
+      }
+    }
+    if (t.labels.ndim !== 1 || t.labels.shape[0] !== g) throw new Error(`MaskRCNN: target ${i} has ${g} boxes but ${t.labels.shape.length === 1 ? t.labels.shape[0] : `[${t.labels.shape}]`} labels`);
+    const img = images[i];
+    const m = t.masks;
+    if (m.ndim !== 3 || m.shape[0] !== g) throw new Error(`MaskRCNN: target ${i} has ${g} boxes but masks [${m.shape}] (expected [${g}, H, W])`);
+    if (img !== undefined && img.ndim === 3 && (m.shape[1] !== img.shape[1] || m.shape[2] !== img.shape[2])) {
+      throw new Error(`MaskRCNN: target ${i} has masks [${m.shape}] but image ${i} is [${img.shape}]: masks must have the image's height and width`);
+    }
+  });
+}
+
+/**
+ * Throws when a loss term is NaN or infinite, naming the training iteration and the term
+ * (`training diverged at iteration 17: loss_box_reg is NaN (loss_classifier 0.52, ...)`), so that
+ * a training loop stops at the first bad step instead of writing NaN weights.
+ */
+export function checkFiniteLosses(losses: Readonly<Record<string, Tensor>>, iteration: number): void {
+  for (const [name, value] of Object.entries(losses)) {
+    if (value.size !== 1) throw new Error(`checkFiniteLosses: iteration ${iteration}: ${name} is not a scalar ([${value.shape}])`);
+    const v = value.data[0]!;
+    if (!Number.isFinite(v)) {
+      const all = Object.entries(losses)
+        .map(([k, t]) => `${k} ${t.size === 1 ? Number(t.data[0]).toPrecision(4) : '?'}`)
+        .join(', ');
+      throw new Error(`training diverged at iteration ${iteration}: ${name} is ${v} (${all})`);
+    }
+  }
+}
+
 /** The whole detector. */
 export class MaskRCNN extends Module {
   /** Normalise, resize, batch; map results back. */
@@ -86,17 +135,7 @@ export class MaskRCNN extends Module {
     const trace = new Map<string, Tensor>();
     const tr = options.trace ? trace : undefined;
     if (this.training && targets === undefined) throw new Error('MaskRCNN: targets are required in training mode (call eval() for inference)');
-    if (targets !== undefined) {
-      targets.forEach((t, i) => {
-        const b = t.boxes;
-        if (b.ndim !== 2 || b.shape[1] !== 4) throw new Error(`MaskRCNN: target ${i} boxes must be [G, 4], got [${b.shape}]`);
-        for (let g = 0; g < b.shape[0]!; g++) {
-          if (!(b.data[4 * g + 2]! > b.data[4 * g]!) || !(b.data[4 * g + 3]! > b.data[4 * g + 1]!)) {
-            throw new Error(`MaskRCNN: target ${i} box ${g} has non-positive width or height: [${Array.from(b.data.subarray(4 * g, 4 * g + 4))}]`);
-          }
-        }
-      });
-    }
+    if (targets !== undefined) checkTargets(images, targets);
     const originalSizes = images.map((img) => [img.shape[1]!, img.shape[2]!] as [number, number]);
     const { images: list, targets: tTargets } = this.transform.forward(images, this.training ? targets : undefined);
     if (tr) {

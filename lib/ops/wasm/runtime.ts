@@ -6,9 +6,10 @@
  *
  * Threads. Kernels are synchronous (an op calls a kernel and gets an array back), so the main
  * thread cannot await workers. Instead the workers sit in `Atomics.wait` on a control word in
- * a SharedArrayBuffer; the main thread writes a job (the product's sizes, addresses and each
- * thread's block of C), bumps the generation counter and notifies, computes its own block, then
- * `Atomics.wait`s until the pending count reaches zero. Every element of C is computed by
+ * a SharedArrayBuffer; the main thread writes a job (the product's sizes and addresses), bumps
+ * the generation counter and notifies; then every thread, the main one included, claims chunks
+ * of C from a shared counter until none is left, and the main thread `Atomics.wait`s until the
+ * pending count reaches zero. Every element of C is computed by
  * exactly one thread with a fixed summation order (see `assembly/kernels.ts`), so results are
  * bit-identical whatever the number of threads.
  *
@@ -85,7 +86,8 @@ const GEN = 0;
 const PENDING = 1;
 const ERROR = 2;
 const CMD = 3;
-const PARAMS = 8; // up to 16 ints: gemm's 12, or im2col's/col2im's 16
+const NEXT = 4; // the next chunk of a product to claim
+const PARAMS = 8; // up to 16 ints: gemm's 12 + chunking's 3, or im2col's/col2im's 16
 const ACK = 32; // + worker index
 const READY = 64; // + worker index
 const RANGES = 96; // + 4 * participant
@@ -223,9 +225,16 @@ for (;;) {
     if (cmd === ${CMD_THROW}) throw new Error('a test asked this worker to throw');
     const p = ${PARAMS};
     if (cmd === ${CMD_GEMM}) {
-      exports.gemm(ctrl[p], ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7],
-        ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[slot], ctrl[slot + 1], ctrl[slot + 2], ctrl[slot + 3],
-        scratch);
+      // Claim chunks of C (blocks of columns or rows) until none is left.
+      const m = ctrl[p], n = ctrl[p + 1], chunks = ctrl[p + 12], size = ctrl[p + 13], byColumns = ctrl[p + 14];
+      for (;;) {
+        const i = Atomics.add(ctrl, ${NEXT}, 1);
+        if (i >= chunks) break;
+        const lo = i * size, hi = Math.min(lo + size, byColumns ? n : m);
+        exports.gemm(m, n, ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7],
+          ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11],
+          byColumns ? 0 : lo, byColumns ? m : hi, byColumns ? lo : 0, byColumns ? hi : n, scratch);
+      }
     } else {
       // im2col / col2im over channels [c0, c1): the image and col pointers move to channel c0.
       const c0 = ctrl[slot], c1 = ctrl[slot + 1];
@@ -420,15 +429,30 @@ export function parallelGemm(g: GemmArgs): void {
     e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, 0, g.m, 0, g.n, mainScratch);
     return;
   }
+  // C is cut into about 4 chunks per thread (on tile boundaries) that the threads claim from a
+  // shared counter: a thread slowed by another process's load simply takes fewer chunks. Which
+  // thread computes a chunk never changes its bits.
   const threads = p.workers.length + 1;
   const byColumns = g.n >= g.m;
-  const parts = split(byColumns ? g.n : g.m, threads, byColumns ? NR : MR);
-  const ranges = parts.map(([lo, hi]): [number, number, number, number] => (byColumns ? [0, g.m, lo, hi] : [lo, hi, 0, g.n]));
-  const params = [g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta];
+  const length = byColumns ? g.n : g.m;
+  const unit = byColumns ? NR : MR;
+  const size = Math.max(unit, Math.ceil(length / (4 * threads) / unit) * unit);
+  const chunks = Math.ceil(length / size);
+  const params = [g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, chunks, size, byColumns ? 1 : 0];
+  const ranges = Array.from({ length: threads }, (): [number, number, number, number] => [0, 1, 0, 1]);
   const cmd = throwNext ? CMD_THROW : CMD_GEMM;
   throwNext = false;
-  dispatch(p, cmd, params, ranges, ([m0, m1, n0, n1]) =>
-    e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, m0, m1, n0, n1, mainScratch));
+  Atomics.store(p.ctrl, NEXT, 0);
+  dispatch(p, cmd, params, ranges, () => {
+    for (;;) {
+      const i = Atomics.add(p.ctrl, NEXT, 1);
+      if (i >= chunks) break;
+      const lo = i * size;
+      const hi = Math.min(lo + size, length);
+      if (byColumns) e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, 0, g.m, lo, hi, mainScratch);
+      else e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, lo, hi, 0, g.n, mainScratch);
+    }
+  });
 }
 
 /**

@@ -14,12 +14,12 @@
  * bit-identical whatever the number of threads.
  *
  * Failure: a worker catches any error of its job and records it in shared memory; the main
- * thread throws it (`wasm worker N: ...`). A worker that does not pick a job up within
- * {@link ACK_TIMEOUT_MS} (dead, or never started) makes the call throw and the pool is thrown
- * away (a fresh one starts on the next call). Workers are `unref`ed, so they never keep a
- * process alive. Workers that are still starting are simply not used (the main thread does
- * their share), so the first calls of a process never wait for a worker to boot.
- *
+ * thread throws it (`wasm worker N: ...`). Workers join a job only while it is open: when the
+ * main thread has run out of chunks it closes the job and waits only for the workers that joined,
+ * so a worker that is dead, still starting or descheduled by another process never makes the
+ * caller hang or wait (its share is simply done by the others); a worker that joined and has not
+ * finished after {@link ACK_TIMEOUT_MS} makes the call throw and the pool is stopped (a fresh one
+ * starts on the next call). Workers are `unref`ed, so they never keep a process alive.
  * Portability: the compute module only touches its imported memory. Workers come from Node's
  * `worker_threads` (found through `process.getBuiltinModule`, so nothing Node-only is imported
  * statically); in a browser (no `worker_threads`, and `Atomics.wait` is forbidden on the main
@@ -73,7 +73,7 @@ const PAGE = 65536;
 const MAX_PAGES = 32768;
 /** Most threads (main + workers) the scratch area is laid out for. */
 const MAX_THREADS = 16;
-/** A worker that has not picked a job up after this long is considered dead. */
+/** A worker that joined a job and has not finished it after this long is considered dead. */
 const ACK_TIMEOUT_MS = 10000;
 /** Products below this many multiply-adds run on the main thread alone (waking workers costs more). */
 const PARALLEL_MIN_MACS = 1 << 19;
@@ -83,15 +83,18 @@ const NR = 8;
 
 // Control block layout (Int32 indices).
 const GEN = 0;
-const PENDING = 1;
 const ERROR = 2;
 const CMD = 3;
-const NEXT = 4; // the next chunk of a product to claim
+const NEXT = 4; // the next chunk of the job to claim
+const JOIN = 5; // (gen & 0xffff) << 12 | closed << 11 | workers joined
+const FINISHED = 6; // workers that joined and finished
+const CHUNKS = 26; // chunks in the job
+const CHUNK_SIZE = 27; // rows, columns or channels per chunk
+const CLOSED = 1 << 11;
 const PARAMS = 8; // up to 16 ints: gemm's 12 + chunking's 3, or im2col's/col2im's 16
 const ACK = 32; // + worker index
 const READY = 64; // + worker index
-const RANGES = 96; // + 4 * participant
-const CTRL_INTS = RANGES + 4 * MAX_THREADS;
+const CTRL_INTS = READY + MAX_THREADS;
 const CMD_GEMM = 1;
 const CMD_THROW = 2;
 const CMD_EXIT = 3;
@@ -218,32 +221,38 @@ for (;;) {
   seen = gen;
   const cmd = Atomics.load(ctrl, ${CMD});
   if (cmd === ${CMD_EXIT}) break;
-  const slot = ${RANGES} + 4 * (index + 1);
-  if (ctrl[slot] === ctrl[slot + 1] || ctrl[slot + 2] === ctrl[slot + 3]) continue; // not a participant
+  // Join the job unless the main thread already closed it (then it did the work itself).
+  let joined = false;
+  for (;;) {
+    const v = Atomics.load(ctrl, ${JOIN});
+    if ((v >>> 12) !== (gen & 0xffff) || (v & ${CLOSED}) !== 0) break;
+    if (Atomics.compareExchange(ctrl, ${JOIN}, v, v + 1) === v) { joined = true; break; }
+  }
+  if (!joined) continue;
   Atomics.store(ctrl, ${ACK} + index, gen);
   try {
     if (cmd === ${CMD_THROW}) throw new Error('a test asked this worker to throw');
     const p = ${PARAMS};
-    if (cmd === ${CMD_GEMM}) {
-      // Claim chunks of C (blocks of columns or rows) until none is left.
-      const m = ctrl[p], n = ctrl[p + 1], chunks = ctrl[p + 12], size = ctrl[p + 13], byColumns = ctrl[p + 14];
-      for (;;) {
-        const i = Atomics.add(ctrl, ${NEXT}, 1);
-        if (i >= chunks) break;
+    const chunks = ctrl[${CHUNKS}], size = ctrl[${CHUNK_SIZE}];
+    for (;;) {
+      const i = Atomics.add(ctrl, ${NEXT}, 1);
+      if (i >= chunks) break;
+      if (cmd === ${CMD_GEMM}) {
+        const m = ctrl[p], n = ctrl[p + 1], byColumns = ctrl[p + 12];
         const lo = i * size, hi = Math.min(lo + size, byColumns ? n : m);
         exports.gemm(m, n, ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7],
           ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11],
           byColumns ? 0 : lo, byColumns ? m : hi, byColumns ? lo : 0, byColumns ? hi : n, scratch);
+      } else {
+        // im2col / col2im over channels [c0, c1): the image and col pointers move to channel c0.
+        const c0 = i * size, c1 = Math.min(c0 + size, ctrl[p + 1]);
+        const x = ctrl[p] + c0 * ctrl[p + 2] * ctrl[p + 3] * 4;
+        const col = ctrl[p + 15] + c0 * ctrl[p + 4] * ctrl[p + 5] * (ctrl[p + 14] - ctrl[p + 13]) * ctrl[p + 12] * 4;
+        const f = cmd === ${CMD_IM2COL} ? exports.im2col : exports.col2im;
+        const a = cmd === ${CMD_IM2COL} ? x : col, b = cmd === ${CMD_IM2COL} ? col : x;
+        f(a, c1 - c0, ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7], ctrl[p + 8], ctrl[p + 9],
+          ctrl[p + 10], ctrl[p + 11], ctrl[p + 12], ctrl[p + 13], ctrl[p + 14], b);
       }
-    } else {
-      // im2col / col2im over channels [c0, c1): the image and col pointers move to channel c0.
-      const c0 = ctrl[slot], c1 = ctrl[slot + 1];
-      const x = ctrl[p] + c0 * ctrl[p + 2] * ctrl[p + 3] * 4;
-      const col = ctrl[p + 15] + c0 * ctrl[p + 4] * ctrl[p + 5] * (ctrl[p + 14] - ctrl[p + 13]) * ctrl[p + 12] * 4;
-      const f = cmd === ${CMD_IM2COL} ? exports.im2col : exports.col2im;
-      const a = cmd === ${CMD_IM2COL} ? x : col, b = cmd === ${CMD_IM2COL} ? col : x;
-      f(a, c1 - c0, ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7], ctrl[p + 8], ctrl[p + 9],
-        ctrl[p + 10], ctrl[p + 11], ctrl[p + 12], ctrl[p + 13], ctrl[p + 14], b);
     }
   } catch (error) {
     if (Atomics.compareExchange(ctrl, ${ERROR}, 0, index + 1) === 0) {
@@ -252,7 +261,8 @@ for (;;) {
       message.set(text);
     }
   } finally {
-    if (Atomics.sub(ctrl, ${PENDING}, 1) === 1) Atomics.notify(ctrl, ${PENDING});
+    Atomics.add(ctrl, ${FINISHED}, 1);
+    Atomics.notify(ctrl, ${FINISHED});
   }
 }
 `;
@@ -394,17 +404,6 @@ export interface GemmArgs {
   beta: number;
 }
 
-/** Cuts `[0, size)` into `parts` ranges whose boundaries are multiples of `unit`. */
-function split(size: number, parts: number, unit: number): Array<[number, number]> {
-  const units = Math.ceil(size / unit);
-  const out: Array<[number, number]> = [];
-  for (let t = 0; t < parts; t++) {
-    const lo = Math.min(size, Math.floor((units * t) / parts) * unit);
-    const hi = Math.min(size, Math.floor((units * (t + 1)) / parts) * unit);
-    out.push([lo, hi]);
-  }
-  return out;
-}
 
 /** For tests: the next threaded product makes worker 0 throw. */
 let throwNext = false;
@@ -438,69 +437,70 @@ export function parallelGemm(g: GemmArgs): void {
   const unit = byColumns ? NR : MR;
   const size = Math.max(unit, Math.ceil(length / (4 * threads) / unit) * unit);
   const chunks = Math.ceil(length / size);
-  const params = [g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, chunks, size, byColumns ? 1 : 0];
-  const ranges = Array.from({ length: threads }, (): [number, number, number, number] => [0, 1, 0, 1]);
+  const params = [g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, byColumns ? 1 : 0];
   const cmd = throwNext ? CMD_THROW : CMD_GEMM;
   throwNext = false;
-  Atomics.store(p.ctrl, NEXT, 0);
-  dispatch(p, cmd, params, ranges, () => {
-    for (;;) {
-      const i = Atomics.add(p.ctrl, NEXT, 1);
-      if (i >= chunks) break;
-      const lo = i * size;
-      const hi = Math.min(lo + size, length);
-      if (byColumns) e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, 0, g.m, lo, hi, mainScratch);
-      else e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, lo, hi, 0, g.n, mainScratch);
-    }
+  dispatch(p, cmd, params, chunks, size, (i) => {
+    const lo = i * size;
+    const hi = Math.min(lo + size, length);
+    if (byColumns) e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, 0, g.m, lo, hi, mainScratch);
+    else e.gemm(g.m, g.n, g.k, g.a, g.sar, g.sac, g.b, g.sbr, g.sbc, g.c, g.ldc, g.beta, lo, hi, 0, g.n, mainScratch);
   });
 }
 
 /**
- * Runs one job: participant t > 0 (worker t - 1) gets `ranges[t]`, the main thread runs
- * `mainWork(ranges[0])`, then waits for the workers and throws any error of theirs.
+ * Runs one job of `chunks` independent chunks: the workers that wake in time join it, and every
+ * thread (the main one included) claims chunks from a shared counter and runs them. When the
+ * main thread runs out of chunks it closes the job (a worker still asleep then skips it, so a
+ * descheduled worker never delays the caller) and waits only for the workers that joined.
  */
-function dispatch(p: Pool, cmd: number, params: number[], ranges: Array<[number, number, number, number]>, mainWork: (r: [number, number, number, number]) => void): void {
+function dispatch(p: Pool, cmd: number, params: number[], chunks: number, size: number, work: (chunk: number) => void): void {
   const ctrl = p.ctrl;
-  const threads = ranges.length;
   for (let i = 0; i < params.length; i++) ctrl[PARAMS + i] = params[i]!;
-  let participants = 0;
-  for (let t = 0; t < threads; t++) {
-    const range = ranges[t]!;
-    const r = RANGES + 4 * t;
-    for (let i = 0; i < 4; i++) ctrl[r + i] = range[i]!;
-    if (t > 0 && range[0] !== range[1] && range[2] !== range[3]) participants++;
-  }
+  ctrl[CHUNKS] = chunks;
+  ctrl[CHUNK_SIZE] = size;
   Atomics.store(ctrl, ERROR, 0);
-  Atomics.store(ctrl, PENDING, participants);
+  Atomics.store(ctrl, NEXT, 0);
+  Atomics.store(ctrl, FINISHED, 0);
   Atomics.store(ctrl, CMD, cmd);
-  const gen = Atomics.add(ctrl, GEN, 1) + 1;
+  const gen = Atomics.load(ctrl, GEN) + 1;
+  Atomics.store(ctrl, JOIN, (gen & 0xffff) << 12); // open, before the workers can see the generation
+  Atomics.store(ctrl, GEN, gen);
   Atomics.notify(ctrl, GEN);
-  // The main thread's own block.
   let mainError: unknown = null;
   try {
-    const own = ranges[0]!;
-    if (own[0] !== own[1] && own[2] !== own[3]) mainWork(own);
+    for (;;) {
+      const i = Atomics.add(ctrl, NEXT, 1);
+      if (i >= chunks) break;
+      work(i);
+    }
   } catch (error) {
     mainError = error;
+    Atomics.store(ctrl, NEXT, chunks); // the others stop claiming
   }
-  // Wait for the workers; one that never picks the job up is dead.
+  if (cmd === CMD_THROW) {
+    // The error test needs a worker in the job: wait (up to 10 s) until one has joined.
+    const t0 = Date.now();
+    while ((Atomics.load(ctrl, JOIN) & (CLOSED - 1)) === 0 && Date.now() - t0 < ACK_TIMEOUT_MS) Atomics.wait(ctrl, FINISHED, 0, 1);
+  }
+  // Close the job; wait for the workers that joined it.
+  let joined = 0;
+  for (;;) {
+    const v = Atomics.load(ctrl, JOIN);
+    if (Atomics.compareExchange(ctrl, JOIN, v, v | CLOSED) === v) {
+      joined = v & (CLOSED - 1);
+      break;
+    }
+  }
   const start = Date.now();
   for (;;) {
-    const pending = Atomics.load(ctrl, PENDING);
-    if (pending === 0) break;
-    Atomics.wait(ctrl, PENDING, pending, 200);
+    const finished = Atomics.load(ctrl, FINISHED);
+    if (finished >= joined) break;
+    Atomics.wait(ctrl, FINISHED, finished, 200);
     if (Date.now() - start > ACK_TIMEOUT_MS) {
-      const missing: number[] = [];
-      for (let t = 1; t < threads; t++) {
-        const r = RANGES + 4 * t;
-        const active = ctrl[r] !== ctrl[r + 1] && ctrl[r + 2] !== ctrl[r + 3];
-        if (active && Atomics.load(ctrl, ACK + t - 1) !== gen) missing.push(t - 1);
-      }
-      if (missing.length > 0) {
-        // The job is abandoned: a late worker would write into memory the next call reuses.
-        shutdownWasmWorkers();
-        throw new Error(`wasm backend: worker ${missing.join(', ')} did not respond within ${ACK_TIMEOUT_MS / 1000} s (dead?); the pool was stopped`);
-      }
+      // A worker joined but never finished: it died mid-job. The memory it may still write is reused next call.
+      shutdownWasmWorkers();
+      throw new Error(`wasm backend: ${joined - finished} worker(s) joined a job and did not finish within ${ACK_TIMEOUT_MS / 1000} s (dead?); the pool was stopped`);
     }
   }
   if (mainError !== null) throw mainError;
@@ -546,6 +546,8 @@ export function parallelColumns(toColumns: boolean, c: ColumnArgs): void {
     run(0, c.channels);
     return;
   }
-  const ranges = split(c.channels, p.workers.length + 1, 1).map(([lo, hi]): [number, number, number, number] => [lo, hi, 0, 1]);
-  dispatch(p, toColumns ? CMD_IM2COL : CMD_COL2IM, [c.x, c.channels, ...c.geometry, c.col], ranges, ([c0, c1]) => run(c0, c1));
+  const size = Math.max(1, Math.ceil(c.channels / (4 * (p.workers.length + 1))));
+  const chunks = Math.ceil(c.channels / size);
+  dispatch(p, toColumns ? CMD_IM2COL : CMD_COL2IM, [c.x, c.channels, ...c.geometry, c.col], chunks, size, (i) =>
+    run(i * size, Math.min(c.channels, (i + 1) * size)));
 }

@@ -17,7 +17,7 @@
  *   mode) it walks the bins that can contain the cell and takes the gradient of those whose
  *   argmax is this cell.
  *
- * Index arithmetic uses `Math.floor((i + 0.5) / n)` so that it stays exact when GL computes in
+ * Index arithmetic uses `floorDiv(i, n)` so that it stays exact when GL computes in
  * float32 (indices below 2^24).
  */
 import type { IKernelFunctionThis } from 'gpu.js';
@@ -33,10 +33,10 @@ import {
   type RoiDims,
   type RoiPoolGeometry,
 } from '../roi.js';
-import { gpu, type GpuKernel } from './context.js';
+import { floorDiv, gpu, type GpuKernel } from './context.js';
 
 /** Loops whose bounds are computed inside a kernel (grids, bin ranges, RoI counts) are capped at this. */
-const SETTINGS = { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: 1 << 22 };
+const SETTINGS = { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: 1 << 22, functions: [floorDiv] };
 
 /** A kernel argument: gpu.js takes Float32Array and cannot take an empty one. */
 function f32(a: ArrayLike<number>): Float32Array {
@@ -163,11 +163,11 @@ roiPoolForward.register('gpu', (input: TypedArray, d: RoiDims, g: RoiPoolGeometr
     ) {
       // i = ((k * C + c) * PH + ph) * PW + pw
       const i = this.thread.x;
-      const q1 = Math.floor((i + 0.5) / PW);
+      const q1 = floorDiv(i, PW);
       const pw = i - q1 * PW;
-      const q2 = Math.floor((q1 + 0.5) / PH);
+      const q2 = floorDiv(q1, PH);
       const ph = q1 - q2 * PH;
-      const k = Math.floor((q2 + 0.5) / C);
+      const k = floorDiv(q2, C);
       const c = q2 - k * C;
       const h0 = hstart[k * PH + ph];
       const h1 = hend[k * PH + ph];
@@ -229,15 +229,15 @@ roiPoolBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array, d: 
     ) {
       // i = ((n * C + c) * H + h) * W + w
       const i = this.thread.x;
-      const q1 = Math.floor((i + 0.5) / W);
+      const q1 = floorDiv(i, W);
       const w = i - q1 * W;
-      const q2 = Math.floor((q1 + 0.5) / H);
+      const q2 = floorDiv(q1, H);
       const h = q1 - q2 * H;
-      const n = Math.floor((q2 + 0.5) / C);
+      const n = floorDiv(q2, C);
       const c = q2 - n * C;
       const pos = h * W + w;
       // The RoIs that read this cell's 8x8 tile.
-      const tile = (n * tilesY + Math.floor((h + 0.5) / 8)) * tilesX + Math.floor((w + 0.5) / 8);
+      const tile = (n * tilesY + floorDiv(h, 8)) * tilesX + floorDiv(w, 8);
       const first = tileStart[tile];
       let total = 0;
       for (let j = 0; j < tileStart[tile + 1] - first; j++) {
@@ -294,11 +294,11 @@ function alignForwardRun(input: TypedArray, d: RoiDims, g: RoiAlignGeometry, mod
     ) {
       // i = ((k * C + c) * PH + ph) * PW + pw
       const i = this.thread.x;
-      const q1 = Math.floor((i + 0.5) / PW);
+      const q1 = floorDiv(i, PW);
       const pw = i - q1 * PW;
-      const q2 = Math.floor((q1 + 0.5) / PH);
+      const q2 = floorDiv(q1, PH);
       const ph = q1 - q2 * PH;
-      const k = Math.floor((q2 + 0.5) / C);
+      const k = floorDiv(q2, C);
       const c = q2 - k * C;
       const gridH = info[k * 6 + 1];
       const gridW = info[k * 6 + 2];
@@ -390,14 +390,14 @@ roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlig
     ) {
       // i = ((n * C + c) * H + h) * W + w
       const i = this.thread.x;
-      const q1 = Math.floor((i + 0.5) / W);
+      const q1 = floorDiv(i, W);
       const w = i - q1 * W;
-      const q2 = Math.floor((q1 + 0.5) / H);
+      const q2 = floorDiv(q1, H);
       const h = q1 - q2 * H;
-      const n = Math.floor((q2 + 0.5) / C);
+      const n = floorDiv(q2, C);
       const c = q2 - n * C;
       // The RoIs that read this cell's 8x8 tile.
-      const tile = (n * tilesY + Math.floor((h + 0.5) / 8)) * tilesX + Math.floor((w + 0.5) / 8);
+      const tile = (n * tilesY + floorDiv(h, 8)) * tilesX + floorDiv(w, 8);
       const first = tileStart[tile];
       let total = 0;
       for (let j = 0; j < tileStart[tile + 1] - first; j++) {
@@ -451,7 +451,7 @@ roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlig
               }
             }
             if (wy !== 0) {
-              const ph = Math.floor((jy + 0.5) / gridH);
+              const ph = floorDiv(jy, gridH);
               for (let b = 0; b <= jxHi - jxLo; b++) {
                 const jx = jxLo + b;
                 const sx = sampleX[offX + jx];
@@ -467,7 +467,7 @@ roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlig
                   }
                 }
                 if (wx !== 0) {
-                  const pw = Math.floor((jx + 0.5) / gridW);
+                  const pw = floorDiv(jx, gridW);
                   total += (wy * wx * grad[((k * C + c) * PH + ph) * PW + pw]) / count;
                 }
               }
@@ -508,14 +508,14 @@ roiAlignMaxBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array,
     ) {
       // i = ((n * C + c) * H + h) * W + w
       const i = this.thread.x;
-      const q1 = Math.floor((i + 0.5) / W);
+      const q1 = floorDiv(i, W);
       const w = i - q1 * W;
-      const q2 = Math.floor((q1 + 0.5) / H);
+      const q2 = floorDiv(q1, H);
       const h = q1 - q2 * H;
-      const n = Math.floor((q2 + 0.5) / C);
+      const n = floorDiv(q2, C);
       const c = q2 - n * C;
       // The RoIs that read this cell's 8x8 tile.
-      const tile = (n * tilesY + Math.floor((h + 0.5) / 8)) * tilesX + Math.floor((w + 0.5) / 8);
+      const tile = (n * tilesY + floorDiv(h, 8)) * tilesX + floorDiv(w, 8);
       const first = tileStart[tile];
       let total = 0;
       for (let j = 0; j < tileStart[tile + 1] - first; j++) {
@@ -550,10 +550,10 @@ roiAlignMaxBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array,
             jxLo = Math.max(Math.floor(Math.min(ax, bx)) - 1, 0);
             jxHi = Math.min(Math.ceil(Math.max(ax, bx)) + 1, cols - 1);
           }
-          const phLo = Math.floor((jyLo + 0.5) / gridH);
-          const phHi = Math.floor((jyHi + 0.5) / gridH);
-          const pwLo = Math.floor((jxLo + 0.5) / gridW);
-          const pwHi = Math.floor((jxHi + 0.5) / gridW);
+          const phLo = floorDiv(jyLo, gridH);
+          const phHi = floorDiv(jyHi, gridH);
+          const pwLo = floorDiv(jxLo, gridW);
+          const pwHi = floorDiv(jxHi, gridW);
           for (let a = 0; a <= phHi - phLo; a++) {
             const ph = phLo + a;
             for (let b = 0; b <= pwHi - pwLo; b++) {
@@ -562,7 +562,7 @@ roiAlignMaxBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array,
               const best = argmax[o];
               if (best >= 0) {
                 // The bin's winning sample, and the weights of (h, w) in its interpolation.
-                const iy = Math.floor((best + 0.5) / gridW);
+                const iy = floorDiv(best, gridW);
                 const ix = best - iy * gridW;
                 const sy = sampleY[offY + ph * gridH + iy];
                 const sx = sampleX[offX + pw * gridW + ix];

@@ -33,6 +33,7 @@ export {
   Identity,
   type IntPair,
   type LinearOptions,
+  ConvNd,
   type Conv2dLayerOptions,
   type ConvTranspose2dLayerOptions,
   type BatchNorm2dOptions,

@@ -97,11 +97,12 @@ export interface Conv2dLayerOptions {
 }
 
 /**
- * 2-D convolution over NCHW input (PyTorch's `nn.Conv2d`): `weight` `[C_out, C_in / groups,
- * kH, kW]`, `bias` `[C_out]`. Default init as `Linear`, with fan-in `C_in / groups * kH * kW`.
+ * What `Conv2d` and `ConvTranspose2d` share (PyTorch's `_ConvNd`): the weight and optional
+ * bias, the window settings, their checks, the default initialisation and the printed form.
+ * Only the weight's layout and the op called in `forward` differ.
  */
-export class Conv2d extends Module {
-  /** `[outChannels, inChannels / groups, kH, kW]`. */
+export abstract class ConvNd extends Module {
+  /** `[outChannels, inChannels / groups, kH, kW]` for a convolution, `[inChannels, outChannels / groups, kH, kW]` for a transposed one. */
   readonly weight: Tensor;
   /** `[outChannels]`, or `null` without bias. */
   readonly bias: Tensor | null;
@@ -116,31 +117,58 @@ export class Conv2d extends Module {
   /** Number of channel groups. */
   readonly groups: number;
 
-  /** A convolution from `inChannels` to `outChannels` with a `kernelSize` window. */
-  constructor(
+  /**
+   * Checks the settings and creates the parameters; `transposed` puts the input channels
+   * first in the weight, as PyTorch's `ConvTranspose2d` does.
+   */
+  protected constructor(
+    layer: string,
     /** Channels of the input. */
     readonly inChannels: number,
     /** Channels of the output. */
     readonly outChannels: number,
     kernelSize: IntPair,
-    options: Conv2dLayerOptions = {},
+    options: Conv2dLayerOptions,
+    transposed: boolean,
   ) {
     super();
-    const name = 'Conv2d';
-    checkPositiveInt(name, 'inChannels', inChannels);
-    checkPositiveInt(name, 'outChannels', outChannels);
-    this.kernelSize = toPair(name, 'kernelSize', kernelSize, 1);
-    this.stride = toPair(name, 'stride', options.stride ?? 1, 1);
-    this.padding = toPair(name, 'padding', options.padding ?? 0, 0);
-    this.dilation = toPair(name, 'dilation', options.dilation ?? 1, 1);
+    checkPositiveInt(layer, 'inChannels', inChannels);
+    checkPositiveInt(layer, 'outChannels', outChannels);
+    this.kernelSize = toPair(layer, 'kernelSize', kernelSize, 1);
+    this.stride = toPair(layer, 'stride', options.stride ?? 1, 1);
+    this.padding = toPair(layer, 'padding', options.padding ?? 0, 0);
+    this.dilation = toPair(layer, 'dilation', options.dilation ?? 1, 1);
     this.groups = options.groups ?? 1;
-    checkPositiveInt(name, 'groups', this.groups);
+    checkPositiveInt(layer, 'groups', this.groups);
     if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
-      throw new Error(`${name}: groups ${this.groups} must divide inChannels ${inChannels} and outChannels ${outChannels}`);
+      throw new Error(`${layer}: groups ${this.groups} must divide inChannels ${inChannels} and outChannels ${outChannels}`);
     }
-    this.weight = this.registerParameter('weight', zeros([outChannels, inChannels / this.groups, ...this.kernelSize]));
+    const weightShape = transposed
+      ? [inChannels, outChannels / this.groups, ...this.kernelSize]
+      : [outChannels, inChannels / this.groups, ...this.kernelSize];
+    this.weight = this.registerParameter('weight', zeros(weightShape));
     this.bias = this.registerParameter('bias', options.bias === false ? null : zeros([outChannels]));
     if (options.initialize !== false) defaultLayerInit(this.weight, this.bias, options);
+  }
+
+  protected override extraRepr(): string {
+    let s = `${this.inChannels}, ${this.outChannels}, kernel_size=(${this.kernelSize}), stride=(${this.stride})`;
+    if (this.padding.some((p) => p !== 0)) s += `, padding=(${this.padding})`;
+    if (this.dilation.some((d) => d !== 1)) s += `, dilation=(${this.dilation})`;
+    if (this.groups !== 1) s += `, groups=${this.groups}`;
+    if (this.bias === null) s += ', bias=False';
+    return s;
+  }
+}
+
+/**
+ * 2-D convolution over NCHW input (PyTorch's `nn.Conv2d`): `weight` `[C_out, C_in / groups,
+ * kH, kW]`, `bias` `[C_out]`. Default init as `Linear`, with fan-in `C_in / groups * kH * kW`.
+ */
+export class Conv2d extends ConvNd {
+  /** A convolution from `inChannels` to `outChannels` with a `kernelSize` window. */
+  constructor(inChannels: number, outChannels: number, kernelSize: IntPair, options: Conv2dLayerOptions = {}) {
+    super('Conv2d', inChannels, outChannels, kernelSize, options, false);
   }
 
   /** The convolution of `x` `[N, C_in, H, W]`. */
@@ -157,15 +185,6 @@ export class Conv2d extends Module {
       (i) => Math.floor((size[i]! + 2 * this.padding[i]! - this.dilation[i]! * (this.kernelSize[i]! - 1) - 1) / this.stride[i]!) + 1,
     ) as [number, number];
   }
-
-  protected override extraRepr(): string {
-    let s = `${this.inChannels}, ${this.outChannels}, kernel_size=(${this.kernelSize}), stride=(${this.stride})`;
-    if (this.padding.some((p) => p !== 0)) s += `, padding=(${this.padding})`;
-    if (this.dilation.some((d) => d !== 1)) s += `, dilation=(${this.dilation})`;
-    if (this.groups !== 1) s += `, groups=${this.groups}`;
-    if (this.bias === null) s += ', bias=False';
-    return s;
-  }
 }
 
 /** Options of {@link ConvTranspose2d}. */
@@ -180,50 +199,14 @@ export interface ConvTranspose2dLayerOptions extends Conv2dLayerOptions {
  * `H_out = (H - 1) s - 2p + d (k - 1) + outputPadding + 1`. The mask head of Mask R-CNN uses a
  * 2x2 stride-2 one to go from 14x14 to 28x28.
  */
-export class ConvTranspose2d extends Module {
-  /** `[inChannels, outChannels / groups, kH, kW]`. */
-  readonly weight: Tensor;
-  /** `[outChannels]`, or `null` without bias. */
-  readonly bias: Tensor | null;
-  /** `[kH, kW]`. */
-  readonly kernelSize: [number, number];
-  /** `[sH, sW]`. */
-  readonly stride: [number, number];
-  /** `[pH, pW]`. */
-  readonly padding: [number, number];
+export class ConvTranspose2d extends ConvNd {
   /** `[opH, opW]`. */
   readonly outputPadding: [number, number];
-  /** `[dH, dW]`. */
-  readonly dilation: [number, number];
-  /** Number of channel groups. */
-  readonly groups: number;
 
   /** A transposed convolution from `inChannels` to `outChannels`. */
-  constructor(
-    /** Channels of the input. */
-    readonly inChannels: number,
-    /** Channels of the output. */
-    readonly outChannels: number,
-    kernelSize: IntPair,
-    options: ConvTranspose2dLayerOptions = {},
-  ) {
-    super();
-    const name = 'ConvTranspose2d';
-    checkPositiveInt(name, 'inChannels', inChannels);
-    checkPositiveInt(name, 'outChannels', outChannels);
-    this.kernelSize = toPair(name, 'kernelSize', kernelSize, 1);
-    this.stride = toPair(name, 'stride', options.stride ?? 1, 1);
-    this.padding = toPair(name, 'padding', options.padding ?? 0, 0);
-    this.outputPadding = toPair(name, 'outputPadding', options.outputPadding ?? 0, 0);
-    this.dilation = toPair(name, 'dilation', options.dilation ?? 1, 1);
-    this.groups = options.groups ?? 1;
-    checkPositiveInt(name, 'groups', this.groups);
-    if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
-      throw new Error(`${name}: groups ${this.groups} must divide inChannels ${inChannels} and outChannels ${outChannels}`);
-    }
-    this.weight = this.registerParameter('weight', zeros([inChannels, outChannels / this.groups, ...this.kernelSize]));
-    this.bias = this.registerParameter('bias', options.bias === false ? null : zeros([outChannels]));
-    if (options.initialize !== false) defaultLayerInit(this.weight, this.bias, options);
+  constructor(inChannels: number, outChannels: number, kernelSize: IntPair, options: ConvTranspose2dLayerOptions = {}) {
+    super('ConvTranspose2d', inChannels, outChannels, kernelSize, options, true);
+    this.outputPadding = toPair('ConvTranspose2d', 'outputPadding', options.outputPadding ?? 0, 0);
   }
 
   /** The transposed convolution of `x` `[N, C_in, H, W]`. */
@@ -238,7 +221,8 @@ export class ConvTranspose2d extends Module {
   }
 
   protected override extraRepr(): string {
-    return `${this.inChannels}, ${this.outChannels}, kernel_size=(${this.kernelSize}), stride=(${this.stride})`;
+    const s = super.extraRepr();
+    return this.outputPadding.some((p) => p !== 0) ? `${s}, output_padding=(${this.outputPadding})` : s;
   }
 }
 

@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../util/atomic_write.js';
 import { type Bbox, type CompressedRle, type Rle, rleCompress, rleFromPolygons, rleStringToCounts } from './rle.js';
+import { describe, isFiniteNumber, isInt, isObject } from './json_checks.js';
 
 /** An image entry. `width` and `height` are what polygons are rasterised at. */
 export interface CocoImage {
@@ -99,24 +100,6 @@ export interface CocoIndex {
   annotations: Map<number, CocoAnnotation>;
   /** Annotations of each image in file order (every image has an entry, maybe empty). */
   annotationsByImage: Map<number, CocoAnnotation[]>;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-function isInt(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v);
-}
-
-function isFiniteNumber(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
 }
 
 /**
@@ -295,7 +278,6 @@ export function readCoco(path: string): CocoDataset {
   }
   return parseCoco(text, { source: path });
 }
-
 
 /**
  * Validates `dataset` (as {@link parseCoco} does) and writes it as JSON, atomically.

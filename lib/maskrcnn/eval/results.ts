@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { annToRle, type CocoDataset, type CocoSegmentation } from '../data/coco.js';
 import { writeFileAtomic } from '../../util/atomic_write.js';
 import { type Bbox, type CompressedRle, rleArea, rleToBbox } from '../data/rle.js';
+import { describe, isFiniteNumber, isObject } from '../data/json_checks.js';
 
 /** One entry of a results file, as a detector writes it. */
 export interface CocoResult {
@@ -56,20 +57,6 @@ export interface CocoDetection {
 export interface LoadResultsOptions {
   /** Names the input (usually the file path) at the start of error messages. */
   source?: string;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-function isFiniteNumber(x: unknown): x is number {
-  return typeof x === 'number' && Number.isFinite(x);
 }
 
 function checkBox(v: unknown): v is Bbox {

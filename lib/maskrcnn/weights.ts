@@ -10,7 +10,7 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { SafetensorsFile } from '../nn/index.js';
+import { CHECKPOINT_FORMAT, SafetensorsFile } from '../nn/index.js';
 import { defaultConfig, type MaskRCNNConfig } from './config.js';
 import { MaskRCNN, type MaskRCNNOptions } from './mask_rcnn.js';
 
@@ -60,4 +60,130 @@ export function loadTorchvision(path: string, options: LoadTorchvisionOptions = 
   }
   model.eval();
   return model;
+}
+
+/** Metadata key of a weights file's detector configuration (JSON of {@link MaskRCNNConfig}). */
+export const WEIGHTS_CONFIG_KEY = 'maskrcnn.config';
+/** Metadata key of a weights file's class names (JSON array; index = label, 0 = background). */
+export const WEIGHTS_CLASSES_KEY = 'maskrcnn.classes';
+
+/** Options of {@link saveWeights}. */
+export interface SaveWeightsOptions {
+  /** Class names by label (index 0 is the background), kept so that predictions print names. */
+  classes?: readonly string[];
+}
+
+/**
+ * Writes a trained model as a weights file: its state dict under torchvision's key names (so
+ * the file also loads into torchvision after a conversion) plus, in the safetensors metadata,
+ * the model's configuration and class names. Atomic (temp file + rename).
+ */
+export function saveWeights(path: string, model: MaskRCNN, options: SaveWeightsOptions = {}): void {
+  const metadata: Record<string, string> = { [WEIGHTS_CONFIG_KEY]: JSON.stringify(model.config) };
+  if (options.classes !== undefined) {
+    if (options.classes.length !== model.config.numClasses) {
+      throw new Error(`saveWeights: ${options.classes.length} class names for a model with ${model.config.numClasses} classes (background included)`);
+    }
+    metadata[WEIGHTS_CLASSES_KEY] = JSON.stringify(options.classes);
+  }
+  model.saveSafetensors(path, { metadata });
+}
+
+/** What {@link loadWeights} returns. */
+export interface LoadedWeights {
+  /** The model, in evaluation mode. */
+  model: MaskRCNN;
+  /** Class names by label when the file has them (index 0 = background), else `label N` names. */
+  classes: string[];
+  /** Where the configuration came from: the file's metadata, or torchvision's defaults. */
+  configSource: 'file' | 'torchvision-default';
+}
+
+/**
+ * Checks that `value` has the shape of `reference` (same keys, same types, arrays of the same
+ * kinds), naming the first path that differs: the one check of a configuration read from JSON.
+ */
+export function checkConfigJson(value: unknown, reference: unknown = defaultConfig(), path = 'config'): void {
+  const kind = (v: unknown): string => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
+  if (kind(value) !== kind(reference)) throw new Error(`${path} should be ${kind(reference) === 'object' ? 'an object' : `a ${kind(reference)}`}, got ${JSON.stringify(value)}`);
+  if (Array.isArray(reference)) {
+    const items = value as unknown[];
+    const example = reference[0];
+    if (example !== undefined) items.forEach((item, i) => checkConfigJson(item, example, `${path}[${i}]`));
+    return;
+  }
+  if (typeof reference === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`${path} should be a finite number, got ${JSON.stringify(value)}`);
+    return;
+  }
+  if (kind(reference) !== 'object') return;
+  const ref = reference as Record<string, unknown>;
+  const obj = value as Record<string, unknown>;
+  for (const key of Object.keys(ref)) {
+    if (!(key in obj)) throw new Error(`${path}.${key} is missing`);
+    checkConfigJson(obj[key], ref[key], `${path}.${key}`);
+  }
+  for (const key of Object.keys(obj)) if (!(key in ref)) throw new Error(`${path}.${key} is not a configuration field`);
+}
+
+/**
+ * Loads a weights file written by {@link saveWeights}, a training checkpoint (its `model.`
+ * tensors and the configuration kept with them), or a torchvision state dict converted by
+ * `tools/convert_torchvision.py` (no configuration inside: {@link loadTorchvision}'s defaults).
+ * The model comes back in evaluation mode. Errors name the file and what is wrong with it.
+ */
+export function loadWeights(path: string, options: LoadTorchvisionOptions = {}): LoadedWeights {
+  if (!existsSync(path)) throw new Error(`loadWeights: ${path} does not exist`);
+  let meta: Record<string, string>;
+  try {
+    const file = SafetensorsFile.open(path);
+    meta = file.metadata ?? {};
+    file.close();
+  } catch (error) {
+    throw new Error(`loadWeights: ${path} is not a readable weights file: ${(error as Error).message}`);
+  }
+  let configText = meta[WEIGHTS_CONFIG_KEY];
+  let classesText = meta[WEIGHTS_CLASSES_KEY];
+  let prefix = '';
+  if (meta['format'] === CHECKPOINT_FORMAT) {
+    prefix = 'model.';
+    const extra = meta['extra'] === undefined ? {} : (JSON.parse(meta['extra']) as Record<string, unknown>);
+    if (extra['config'] !== undefined) configText = JSON.stringify(extra['config']);
+    if (extra['classes'] !== undefined) classesText = JSON.stringify(extra['classes']);
+  }
+  if (configText === undefined && options.config === undefined) {
+    const model = loadTorchvision(path, options);
+    return { model, classes: labelNames(model.config.numClasses), configSource: 'torchvision-default' };
+  }
+  let config = options.config;
+  if (config === undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(configText!);
+      checkConfigJson(parsed);
+    } catch (error) {
+      throw new Error(`loadWeights: ${path} has a bad '${WEIGHTS_CONFIG_KEY}' entry: ${(error as Error).message}`);
+    }
+    config = parsed as MaskRCNNConfig;
+  }
+  let classes = labelNames(config.numClasses);
+  if (classesText !== undefined) {
+    const parsed: unknown = JSON.parse(classesText);
+    if (!Array.isArray(parsed) || parsed.length !== config.numClasses || !parsed.every((s) => typeof s === 'string')) {
+      throw new Error(`loadWeights: ${path} has a bad '${WEIGHTS_CLASSES_KEY}' entry: want ${config.numClasses} names, got ${classesText.slice(0, 200)}`);
+    }
+    classes = parsed as string[];
+  }
+  const model = new MaskRCNN(config, { initialize: false, ...(options.pooler ? { pooler: options.pooler } : {}) });
+  try {
+    model.loadSafetensors(path, { prefix });
+  } catch (error) {
+    throw new Error(`loadWeights: ${path} does not fit its own configuration:\n${(error as Error).message}`);
+  }
+  model.eval();
+  return { model, classes, configSource: 'file' };
+}
+
+function labelNames(numClasses: number): string[] {
+  return Array.from({ length: numClasses }, (_, i) => (i === 0 ? '__background__' : `label ${i}`));
 }

@@ -20,3 +20,4 @@ export * from './roi_heads.js';
 export * from './mask_rcnn.js';
 export * from './weights.js';
 export * from './viz.js';
+export * from './inference.js';

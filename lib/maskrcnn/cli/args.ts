@@ -1,0 +1,140 @@
+/**
+ * The one argument parser of the `maskrcnn` subcommands: Node's `util.parseArgs` in strict
+ * mode (unknown flags and missing values are errors), plus typed readers of numbers, integers,
+ * choices and files whose errors name the flag and the bad value.
+ *
+ * @module
+ */
+import { existsSync, statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+/** A flag: `string` takes a value, `boolean` does not; `multiple` collects repeats. */
+export interface FlagSpec {
+  /** Whether the flag takes a value. */
+  type: 'string' | 'boolean';
+  /** Collect every occurrence (`--image a.png --image b.png`). */
+  multiple?: boolean;
+  /** A one-letter alias (`-o`). */
+  short?: string;
+}
+
+/** An error in the command line; the subcommand prints it with its help and exits with code 2. */
+export class UsageError extends Error {
+  /** A usage error with `message`. */
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The parsed command line: flag values by name, and positional arguments. */
+export interface ParsedFlags {
+  /** Values: a string, a boolean, or (for `multiple`) an array. */
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  /** Arguments that are not flags. */
+  positionals: string[];
+}
+
+/**
+ * Parses `argv` against `spec` (plus `--help`/`-h`, always accepted). Throws a
+ * {@link UsageError} naming the unknown flag, or the flag that lacks its value.
+ */
+export function parseFlags(argv: readonly string[], spec: Record<string, FlagSpec>, allowPositionals = false): ParsedFlags {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      options: { ...spec, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals,
+    });
+    return { values: values as ParsedFlags['values'], positionals };
+  } catch (error) {
+    const message = (error as Error).message
+      .replace(/\. To specify an option argument starting with a dash use --.*$/s, '')
+      .replace(/\. To specify a positional argument starting with a '-'.*$/s, '');
+    throw new UsageError(message.replace(/^Unknown option/, 'unknown option').replace(/^Unexpected argument/, 'unexpected argument'));
+  }
+}
+
+/** Whether `--help` or `-h` is among `argv`. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
+/** A string flag's value, `fallback` when absent; throws naming the flag when required and absent. */
+export function stringFlag(flags: ParsedFlags, name: string, fallback?: string): string {
+  const v = flags.values[name];
+  if (v === undefined) {
+    if (fallback === undefined) throw new UsageError(`--${name} is required`);
+    return fallback;
+  }
+  if (typeof v !== 'string') throw new UsageError(`--${name} takes a value`);
+  if (v === '') throw new UsageError(`--${name} needs a non-empty value`);
+  return v;
+}
+
+/** The values of a `multiple` string flag (empty when absent). */
+export function listFlag(flags: ParsedFlags, name: string): string[] {
+  const v = flags.values[name];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map((x) => String(x));
+}
+
+/** Whether a boolean flag was given. */
+export function booleanFlag(flags: ParsedFlags, name: string): boolean {
+  return flags.values[name] === true;
+}
+
+/** An integer flag in `[min, max]`, `fallback` when absent. */
+export function integerFlag(flags: ParsedFlags, name: string, fallback: number | undefined, min: number, max: number): number {
+  const text = stringFlag(flags, name, fallback === undefined ? undefined : String(fallback));
+  if (!/^-?\d+$/.test(text)) throw new UsageError(`--${name} must be an integer, got '${text}'`);
+  const v = Number(text);
+  if (!Number.isSafeInteger(v) || v < min || v > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${text}`);
+  return v;
+}
+
+/** A finite number flag in `[min, max]`, `fallback` when absent. */
+export function numberFlag(flags: ParsedFlags, name: string, fallback: number | undefined, min: number, max: number): number {
+  const text = stringFlag(flags, name, fallback === undefined ? undefined : String(fallback));
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v)) throw new UsageError(`--${name} must be a number, got '${text}'`);
+  if (v < min || v > max) throw new UsageError(`--${name} must be in [${min}, ${max}], got ${text}`);
+  return v;
+}
+
+/** A flag whose value is one of `choices`. */
+export function choiceFlag<T extends string>(flags: ParsedFlags, name: string, fallback: T | undefined, choices: readonly T[]): T {
+  const v = stringFlag(flags, name, fallback);
+  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got '${v}'`);
+  return v as T;
+}
+
+/** Throws naming the flag when `path` is not an existing file (or folder, with `kind: 'dir'`). */
+export function checkExists(flag: string, path: string, kind: 'file' | 'dir' = 'file'): void {
+  if (!existsSync(path)) throw new UsageError(`${flag} ${path}: no such ${kind === 'file' ? 'file' : 'folder'}`);
+  const isDir = statSync(path).isDirectory();
+  if (kind === 'file' && isDir) throw new UsageError(`${flag} ${path}: is a folder, expected a file`);
+  if (kind === 'dir' && !isDir) throw new UsageError(`${flag} ${path}: is a file, expected a folder`);
+}
+
+/**
+ * Runs a subcommand body: prints `help` on `--help`; a {@link UsageError} prints
+ * `maskrcnn NAME: message` and the help, exit code 2; other errors propagate (the dispatcher
+ * prints them, exit code 1).
+ */
+export async function runCommand(name: string, argv: readonly string[], help: string, body: () => Promise<number> | number): Promise<number> {
+  if (wantsHelp(argv)) {
+    console.log(help);
+    return 0;
+  }
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`maskrcnn ${name}: ${error.message}\n\n${help}`);
+      return 2;
+    }
+    throw error;
+  }
+}

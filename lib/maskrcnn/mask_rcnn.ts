@@ -31,6 +31,11 @@ export interface MaskRCNNOptions {
 export interface MaskRCNNForwardOptions {
   /** Collect every intermediate by name in the result's `trace`. */
   trace?: boolean;
+  /**
+   * Fill this record with the milliseconds each stage took (`transform`, `backbone.body`,
+   * `backbone.fpn`, `rpn`, `roi_heads`, `postprocess`), for benchmarks and the progress view.
+   */
+  timings?: Record<string, number>;
 }
 
 /** What {@link MaskRCNN.forward} returns. */
@@ -137,7 +142,16 @@ export class MaskRCNN extends Module {
     if (this.training && targets === undefined) throw new Error('MaskRCNN: targets are required in training mode (call eval() for inference)');
     if (targets !== undefined) checkTargets(images, targets);
     const originalSizes = images.map((img) => [img.shape[1]!, img.shape[2]!] as [number, number]);
+    const timings = options.timings;
+    let clock = performance.now();
+    const lap = (stage: string): void => {
+      if (timings === undefined) return;
+      const now = performance.now();
+      timings[stage] = (timings[stage] ?? 0) + (now - clock);
+      clock = now;
+    };
     const { images: list, targets: tTargets } = this.transform.forward(images, this.training ? targets : undefined);
+    lap('transform');
     if (tr) {
       images.forEach((img, i) => tr.set(`input.image.${i}`, img));
       tr.set('transform.images', list.tensors);
@@ -148,15 +162,19 @@ export class MaskRCNN extends Module {
       });
     }
     const body = this.backbone.body.forward(list.tensors);
+    lap('backbone.body');
     const features = this.backbone.fpn.forward(body);
+    lap('backbone.fpn');
     if (tr) {
       for (const [k, v] of body) tr.set(`backbone.body.${k}`, v);
       for (const [k, v] of features) tr.set(`fpn.${k}`, v);
     }
     const rpnTrace = tr ? new Map<string, Tensor>() : undefined;
     const rpn = this.rpn.forward(list, features, tTargets, rpnTrace);
+    lap('rpn');
     const roiTrace = tr ? new Map<string, Tensor>() : undefined;
     const heads = this.roi_heads.forward(features, rpn.boxes, list.imageSizes, tTargets, roiTrace);
+    lap('roi_heads');
     const prefix = this.training ? 'train.' : '';
     if (tr) {
       for (const [k, v] of rpnTrace!) tr.set(`${prefix}rpn.${k}`, v);
@@ -168,6 +186,7 @@ export class MaskRCNN extends Module {
       return { losses, detections: [], trace };
     }
     const detections = this.transform.postprocess(heads.detections, list.imageSizes, originalSizes);
+    lap('postprocess');
     if (tr) {
       detections.forEach((d, i) => {
         tr.set(`output.boxes.${i}`, d.boxes);

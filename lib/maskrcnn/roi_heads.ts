@@ -23,6 +23,7 @@ import {
   crossEntropy,
   smoothL1,
   binaryCrossEntropyWithLogits,
+  init,
 } from '../nn/index.js';
 import { BoxCoder } from './box_coder.js';
 import { boxIou, clipBoxesToImage, removeSmallBoxes, batchedNms } from './box_ops.js';
@@ -99,6 +100,17 @@ export class MaskRCNNHeads extends Sequential {
         return m;
       }),
     );
+    if (options.initialize ?? true) kaimingFanOutRelu(this);
+  }
+}
+
+/** torchvision's mask head and predictor initialisation: He normal (fan out, ReLU) weights, zero biases. */
+function kaimingFanOutRelu(module: Module): void {
+  for (const m of module.modules()) {
+    if (m instanceof Conv2d || m instanceof ConvTranspose2d) {
+      init.kaimingNormal(m.weight, { mode: 'fanOut', nonlinearity: 'relu' });
+      if (m.bias !== null) init.zeros(m.bias);
+    }
   }
 }
 
@@ -111,6 +123,7 @@ export class MaskRCNNPredictor extends Sequential {
       relu: new ReLU(),
       mask_fcn_logits: new Conv2d(dimReduced, numClasses, 1, { initialize: options.initialize ?? true }),
     });
+    if (options.initialize ?? true) kaimingFanOutRelu(this);
   }
 }
 

@@ -11,7 +11,7 @@
  * @module
  */
 import { Tensor, concat, indexSelect, noGrad } from '../tensor/index.js';
-import { Module, Conv2d, Conv2dNormActivation, Sequential, binaryCrossEntropyWithLogits, smoothL1 } from '../nn/index.js';
+import { Module, Conv2d, Conv2dNormActivation, Sequential, binaryCrossEntropyWithLogits, smoothL1, init } from '../nn/index.js';
 import { AnchorGenerator } from './anchor_utils.js';
 import { BoxCoder } from './box_coder.js';
 import { boxIou, clipBoxesToImage, removeSmallBoxes, batchedNms } from './box_ops.js';
@@ -60,6 +60,16 @@ export class RPNHead extends Module {
     this.conv = this.registerModule('conv', new Sequential([new Conv2dNormActivation(inChannels, inChannels, 3, { activation: true, initialize })]));
     this.cls_logits = this.registerModule('cls_logits', new Conv2d(inChannels, numAnchors, 1, { initialize }));
     this.bbox_pred = this.registerModule('bbox_pred', new Conv2d(inChannels, 4 * numAnchors, 1, { initialize }));
+    // torchvision's RPNHead: every convolution starts from N(0, 0.01^2) with zero bias, so the
+    // initial objectness is ~0.5 everywhere and the initial deltas are ~0 (anchors as proposals).
+    if (initialize) {
+      for (const m of this.modules()) {
+        if (m instanceof Conv2d) {
+          init.normal(m.weight, 0, 0.01);
+          if (m.bias !== null) init.zeros(m.bias);
+        }
+      }
+    }
   }
 
   /** Objectness `[N, A, H, W]` and deltas `[N, 4A, H, W]` of each level. */

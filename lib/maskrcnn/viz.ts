@@ -321,7 +321,9 @@ export function heatmapGrid(maps: Tensor, options: HeatmapGridOptions = {}): Can
  * (positives and negatives; training trace); on the original image `detections` (boxes, label,
  * score bar, masks); heat-map grids `roi_features` (the box branch's RoIAlign output, mean over
  * channels), `mask_logits` (each RoI's logits of its class), `mask_logits_per_class` (every
- * class's logits of one RoI) and `mask_targets` (training trace).
+ * class's logits of one RoI) and `mask_targets` (training trace); `rpn_objectness` (the RPN's
+ * objectness probability, one map per anchor of a location, on one FPN level) and
+ * `fpn_features` (the first channels of one FPN level, P2..P6).
  */
 export type TraceView =
   | 'anchors'
@@ -333,7 +335,9 @@ export type TraceView =
   | 'roi_features'
   | 'mask_logits'
   | 'mask_logits_per_class'
-  | 'mask_targets';
+  | 'mask_targets'
+  | 'rpn_objectness'
+  | 'fpn_features';
 
 /** Options of {@link renderTrace}. */
 export interface RenderTraceOptions {
@@ -355,6 +359,8 @@ export interface RenderTraceOptions {
   maskAlpha?: number;
   /** The RoI whose per-class logits `mask_logits_per_class` shows (default 0). */
   roi?: number;
+  /** The FPN level of `rpn_objectness` and `fpn_features`: 0 = P2 ... 4 = P6 (default 0). */
+  level?: number;
   /** Heat-map grid options. */
   grid?: HeatmapGridOptions;
 }
@@ -501,9 +507,32 @@ export function renderTrace(trace: ReadonlyMap<string, Tensor>, view: TraceView,
     }
     case 'mask_targets':
       return heatmapGrid(get('train.roi_heads.mask_targets'), { range: [0, 1], ...options.grid });
+    case 'rpn_objectness': {
+      const level = options.level ?? 0;
+      const logits = get(...either(`rpn.head.objectness.${level}`));
+      const [, a, h, w] = logits.shape as [number, number, number, number];
+      const probs = new Float32Array(a * h * w);
+      for (let p = 0; p < probs.length; p++) probs[p] = 1 / (1 + Math.exp(-logits.data[i * a * h * w + p]!));
+      return heatmapGrid(new Tensor(probs, [a, h, w]), { columns: a, scale: mapScale(h, w), range: [0, 1], ...options.grid });
+    }
+    case 'fpn_features': {
+      const level = options.level ?? 0;
+      const names = [...trace.keys()].filter((k) => /^fpn\.[^.]+$/.test(k));
+      const name = names[level];
+      if (name === undefined) throw new Error(`renderTrace: FPN level ${level} is out of range: the trace has ${names.length} FPN levels (${names.join(', ') || 'none'})`);
+      const features = trace.get(name)!;
+      const [, c, h, w] = features.shape as [number, number, number, number];
+      const n = Math.min(c, options.grid?.maxMaps ?? 16);
+      return heatmapGrid(new Tensor(features.data.subarray(i * c * h * w, (i * c + n) * h * w), [n, h, w]), { scale: mapScale(h, w), ...options.grid });
+    }
     default:
       throw new Error(`renderTrace: unknown view '${String(view)}'`);
   }
+}
+
+/** Pixels per value of a heat map of `h` x `w` values: about 128 px across, 1..8. */
+function mapScale(h: number, w: number): number {
+  return Math.max(1, Math.min(8, Math.floor(128 / Math.max(h, w, 1))));
 }
 
 /** Rows `rows` of a `[B, 4]` box tensor. */

@@ -1,119 +1,185 @@
 /**
- * `maskrcnn eval`: COCO-style evaluation of a results file against COCO annotations, with
- * pycocotools' numbers (see `lib/maskrcnn/eval/cocoeval.ts`).
+ * `maskrcnn eval`: COCO-style evaluation of a results file against COCO annotations, or of a
+ * model (a weights file) on a dataset folder, with pycocotools' numbers (see
+ * `lib/maskrcnn/eval/cocoeval.ts`).
  *
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getBackend, setBackend, type BackendName } from '../../ops/index.js';
 import { readCoco } from '../data/coco.js';
-import { cocoEvaluate, formatFixed3, formatSummary, type IouType } from '../eval/cocoeval.js';
-import { loadResults } from '../eval/results.js';
+import { CocoDetectionDataset } from '../data/dataset.js';
+import { cocoEvaluate, formatFixed3, formatSummary, type CocoEvalReport, type IouType } from '../eval/cocoeval.js';
+import { loadResults, writeResults } from '../eval/results.js';
+import { evaluateModel } from '../inference.js';
+import { loadWeights } from '../weights.js';
+import { UsageError, booleanFlag, checkExists, choiceFlag, integerFlag, parseFlags, runCommand, stringFlag, type ParsedFlags } from './args.js';
 
 const HELP = `usage: maskrcnn eval --gt ANNOTATIONS.json --dt RESULTS.json [--iou-type segm|bbox] [--json]
+       maskrcnn eval --weights FILE --data DIR [--limit N] [--out RESULTS.json] [--json] [--backend wasm|reference|gpu]
 
 Evaluates detections against COCO ground truth with pycocotools' COCOeval semantics and prints
 the 12-line summary (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl) and the
 AP of each category.
+
+The first form evaluates a results file. The second runs a model first: every image of DIR
+(the layout 'maskrcnn shapes' writes: DIR/annotations.json and DIR/images/), then prints the
+summary for bbox and for segm (each from its own results list, as torchvision's CocoEvaluator).
 
 options:
   --gt PATH          ground truth: a COCO instance-annotation JSON file
   --dt PATH          results: a JSON array of {image_id, category_id, score, bbox?, segmentation?}
   --iou-type TYPE    'bbox' (compare boxes) or 'segm' (compare masks). Default: 'segm' when the
                      first result has a segmentation, else 'bbox'
-  --json             print one JSON object instead of the table:
+  --weights FILE     a weights file (maskrcnn train, saveWeights, or a converted torchvision
+                     state dict) to run on --data
+  --data DIR         a dataset folder: DIR/annotations.json and DIR/images/*.png. Labels are
+                     1..K in category-id order when the file has K = classes - 1 categories,
+                     else the category ids (torchvision's COCO models)
+  --limit N          evaluate the first N images only (default all)
+  --out PATH         with --weights: also write the detections as a COCO results file
+  --backend NAME     with --weights: wasm (default), reference or gpu
+  --json             print JSON instead of the table:
                      {"iouType", "stats": [12 numbers], "perCategory": [{"categoryId", "name", "ap", "stats"}]}
+                     (with --weights: {"images", "bbox": {...}, "segm": {...}})
   -h, --help         show this help`;
 
-interface EvalArgs {
-  gt: string;
-  dt: string;
-  iouType?: IouType;
-  json: boolean;
-}
+const FLAGS = {
+  gt: { type: 'string' },
+  dt: { type: 'string' },
+  'iou-type': { type: 'string' },
+  json: { type: 'boolean' },
+  weights: { type: 'string' },
+  data: { type: 'string' },
+  limit: { type: 'string' },
+  out: { type: 'string' },
+  backend: { type: 'string' },
+} as const;
 
-/** Parses the arguments; returns an error message (string) on a usage error, or 'help'. */
-function parseArgs(argv: string[]): EvalArgs | 'help' | { error: string } {
-  let gt: string | undefined;
-  let dt: string | undefined;
-  let iouType: IouType | undefined;
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const raw = argv[i]!;
-    if (raw === '-h' || raw === '--help') return 'help';
-    const eq = raw.startsWith('--') ? raw.indexOf('=') : -1;
-    const flag = eq >= 0 ? raw.slice(0, eq) : raw;
-    const inline = eq >= 0 ? raw.slice(eq + 1) : undefined;
-    const value = (): string | { error: string } => {
-      if (inline !== undefined) return inline;
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) return { error: `option ${flag} needs a value` };
-      i++;
-      return next;
-    };
-    switch (flag) {
-      case '--gt':
-      case '--dt':
-      case '--iou-type': {
-        const v = value();
-        if (typeof v !== 'string') return v;
-        if (flag === '--gt') gt = v;
-        else if (flag === '--dt') dt = v;
-        else if (v === 'bbox' || v === 'segm') iouType = v;
-        else return { error: `option --iou-type must be 'bbox' or 'segm', got '${v}'` };
-        break;
-      }
-      case '--json':
-        if (inline !== undefined) return { error: 'option --json takes no value' };
-        json = true;
-        break;
-      default:
-        return { error: raw.startsWith('-') ? `unknown option '${raw}'` : `unexpected argument '${raw}'` };
-    }
+/** parseFlags, with the messages of this subcommand's first parser ('option --dt needs a value'). */
+function parse(argv: readonly string[]): ParsedFlags {
+  try {
+    return parseFlags(argv, FLAGS);
+  } catch (error) {
+    const m = /^Option '(-[^\s']+)(?: <value>)?' argument (?:missing|is ambiguous)/.exec((error as Error).message);
+    if (m) throw new UsageError(`option ${m[1]} needs a value`);
+    const noValue = /^Option '(-[^\s']+)' does not take an argument/.exec((error as Error).message);
+    if (noValue) throw new UsageError(`option ${noValue[1]} takes no value`);
+    throw error;
   }
-  if (gt === undefined) return { error: 'missing --gt ANNOTATIONS.json' };
-  if (dt === undefined) return { error: 'missing --dt RESULTS.json' };
-  return { gt, dt, iouType, json };
 }
 
 /**
  * Runs `maskrcnn eval` on `argv` (the arguments after `eval`) and returns the exit code:
- * 0 on success, 2 for a usage error (unknown option, missing `--gt`/`--dt`), 1 when a file
- * cannot be read or is invalid (the message names the file and the problem).
+ * 0 on success, 2 for a usage error (unknown option, missing `--gt`/`--dt` or `--weights`/`--data`,
+ * a path that does not exist), 1 when a file cannot be read or is invalid (the message names
+ * the file and the problem).
  *
  * @param argv - the command-line arguments after `eval`.
  * @returns the process exit code.
  */
 export async function runEval(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  if (args === 'help') {
-    console.log(HELP);
-    return 0;
-  }
-  if ('error' in args) {
-    console.error(`maskrcnn eval: ${args.error}\n\n${HELP}`);
-    return 2;
-  }
-  try {
-    const gt = readCoco(args.gt);
-    const raw = readJson(args.dt, 'results');
-    const detections = loadResults(gt, raw, { source: args.dt });
-    const first: unknown = Array.isArray(raw) ? raw[0] : undefined;
-    const hasSegm = typeof first === 'object' && first !== null && 'segmentation' in first;
-    const iouType: IouType = args.iouType ?? (hasSegm ? 'segm' : 'bbox');
-    const report = cocoEvaluate(gt, detections, { iouType });
-    if (args.json) {
-      const perCategory = report.perCategory.map((c) => ({ categoryId: c.categoryId, name: c.name, ap: c.ap, stats: c.stats }));
-      console.log(JSON.stringify({ iouType, stats: report.stats, perCategory }));
-    } else {
-      const lines = [`Evaluate annotation type *${iouType}*`, formatSummary(report.stats), '', 'per-category AP @[ IoU=0.50:0.95 | area=all | maxDets=100 ]:'];
-      const width = Math.max(4, ...report.perCategory.map((c) => c.name.length));
-      for (const c of report.perCategory) {
-        lines.push(`  ${String(c.categoryId).padStart(4)}  ${c.name.padEnd(width)}  ${formatFixed3(c.ap)}`);
-      }
-      console.log(lines.join('\n'));
+  return runCommand('eval', argv, HELP, () => {
+    const flags = parse(argv);
+    const json = booleanFlag(flags, 'json');
+    if (flags.values['weights'] !== undefined) return evalModel(flags, json);
+    for (const name of ['data', 'limit', 'out', 'backend']) {
+      if (flags.values[name] !== undefined) throw new UsageError(`--${name} needs --weights (it runs a model; to evaluate a results file use --gt and --dt)`);
     }
-    return 0;
+    if (flags.values['gt'] === undefined) throw new UsageError('missing --gt ANNOTATIONS.json (or --weights FILE --data DIR)');
+    if (flags.values['dt'] === undefined) throw new UsageError('missing --dt RESULTS.json');
+    const gtPath = stringFlag(flags, 'gt');
+    const dtPath = stringFlag(flags, 'dt');
+    let iouArg: IouType | undefined;
+    if (flags.values['iou-type'] !== undefined) {
+      const v = stringFlag(flags, 'iou-type');
+      if (v !== 'bbox' && v !== 'segm') throw new UsageError(`option --iou-type must be 'bbox' or 'segm', got '${v}'`);
+      iouArg = v;
+    }
+    return failures(() => {
+      const gt = readCoco(gtPath);
+      const raw = readJson(dtPath, 'results');
+      const detections = loadResults(gt, raw, { source: dtPath });
+      const first: unknown = Array.isArray(raw) ? raw[0] : undefined;
+      const hasSegm = typeof first === 'object' && first !== null && 'segmentation' in first;
+      const iouType: IouType = iouArg ?? (hasSegm ? 'segm' : 'bbox');
+      const report = cocoEvaluate(gt, detections, { iouType });
+      console.log(json ? JSON.stringify(reportJson(iouType, report)) : formatReport(iouType, report));
+      return 0;
+    });
+  });
+}
+
+/** `eval --weights F --data DIR`: runs the model over the dataset, then bbox and segm evaluation. */
+function evalModel(flags: ParsedFlags, json: boolean): number {
+  for (const name of ['gt', 'dt', 'iou-type']) {
+    if (flags.values[name] !== undefined) throw new UsageError(`--${name} cannot be combined with --weights (--weights evaluates bbox and segm on --data)`);
+  }
+  const weights = stringFlag(flags, 'weights');
+  const data = stringFlag(flags, 'data');
+  const limit = flags.values['limit'] === undefined ? undefined : integerFlag(flags, 'limit', undefined, 1, Number.MAX_SAFE_INTEGER);
+  const out = flags.values['out'] === undefined ? undefined : stringFlag(flags, 'out');
+  const backend = flags.values['backend'] === undefined ? undefined : choiceFlag<BackendName>(flags, 'backend', undefined, ['wasm', 'reference', 'gpu']);
+  checkExists('--weights', weights);
+  checkExists('--data', data, 'dir');
+  checkExists('--data', join(data, 'annotations.json'));
+  return failures(() => {
+    const previous = getBackend();
+    try {
+      if (backend !== undefined) setBackend(backend);
+      const { model } = loadWeights(weights);
+      const numClasses = model.config.numClasses;
+      // Labels 1..K in category-id order (maskrcnn shapes, training) or the ids themselves (torchvision's COCO).
+      const probe = CocoDetectionDataset.fromDirectory(data);
+      const contiguous = probe.categories.length + 1 === numClasses;
+      const maxId = Math.max(0, ...probe.categories.map((c) => c.id));
+      if (!contiguous && maxId >= numClasses) {
+        throw new Error(`${join(data, 'annotations.json')}: ${probe.categories.length} categories (ids up to ${maxId}) do not fit the model's ${numClasses} classes (background included)`);
+      }
+      const dataset = contiguous ? CocoDetectionDataset.fromDirectory(data, { contiguousLabels: true }) : probe;
+      const started = Date.now();
+      const evaluation = evaluateModel(model, dataset, limit === undefined ? {} : { limit });
+      const seconds = (Date.now() - started) / 1000;
+      if (out !== undefined) writeResults(out, evaluation.results);
+      if (json) {
+        console.log(JSON.stringify({ images: evaluation.images, bbox: reportJson('bbox', evaluation.bbox), segm: reportJson('segm', evaluation.segm) }));
+      } else {
+        console.log(`${evaluation.images} images, ${evaluation.results.length} detections, ${seconds.toFixed(1)} s`);
+        console.log(formatReport('bbox', evaluation.bbox));
+        console.log('');
+        console.log(formatReport('segm', evaluation.segm));
+        if (out !== undefined) console.log(`\nresults -> ${out}`);
+      }
+      return 0;
+    } finally {
+      setBackend(previous);
+    }
+  });
+}
+
+/** A report as the JSON that `--json` prints. */
+function reportJson(iouType: IouType, report: CocoEvalReport): { iouType: IouType; stats: number[]; perCategory: { categoryId: number; name: string; ap: number; stats: number[] }[] } {
+  const perCategory = report.perCategory.map((c) => ({ categoryId: c.categoryId, name: c.name, ap: c.ap, stats: c.stats }));
+  return { iouType, stats: report.stats, perCategory };
+}
+
+/** pycocotools' summary table and the AP of each category. */
+function formatReport(iouType: IouType, report: CocoEvalReport): string {
+  const lines = [`Evaluate annotation type *${iouType}*`, formatSummary(report.stats), '', 'per-category AP @[ IoU=0.50:0.95 | area=all | maxDets=100 ]:'];
+  const width = Math.max(4, ...report.perCategory.map((c) => c.name.length));
+  for (const c of report.perCategory) {
+    lines.push(`  ${String(c.categoryId).padStart(4)}  ${c.name.padEnd(width)}  ${formatFixed3(c.ap)}`);
+  }
+  return lines.join('\n');
+}
+
+/** Runs `body`; an error that is not a usage error prints `maskrcnn eval: message` and gives exit code 1. */
+function failures(body: () => number): number {
+  try {
+    return body();
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     console.error(`maskrcnn eval: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }

@@ -137,7 +137,7 @@ export function writeInspection(model: MaskRCNN, image: Tensor, outDir: string, 
     {
       file: '05_proposals.png',
       title: 'Proposals after NMS',
-      caption: 'Region proposals after NMS, the RoIs the heads see at test time (Faster R-CNN RPN, Mask R-CNN §3).',
+      caption: 'Region proposals after NMS (Faster R-CNN RPN, Mask R-CNN §3): the RoIs the heads see at test time.',
       draw: view(evalTrace, 'proposals'),
     },
   );

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor, noGrad, zeros } from '../../lib/tensor/index.js';
 import { SafetensorsFile } from '../../lib/nn/index.js';
-import { Canvas, VIZ_COLORS, classColor, decodePng, drawBoxes, heatmapGrid, renderTrace, type TraceView } from '../../lib/maskrcnn/index.js';
+import { Canvas, VIZ_COLORS, classColor, decodePng, drawBoxes, heatColor, heatmapGrid, renderTrace, type TraceView } from '../../lib/maskrcnn/index.js';
 import { loadFixtureModel } from '../../tools/parity/model.js';
 
 const rgbAt = (png: ReturnType<typeof decodePng>, x: number, y: number): number[] => {
@@ -105,5 +105,26 @@ test('viz: every view renders from real eval and training traces of the fixture 
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+  t.end();
+});
+
+test('viz: rpn_objectness draws sigmoid(logit) per anchor on [0, 1]; fpn_features draws the channels of one level', (t) => {
+  const trace = new Map<string, Tensor>([
+    // One image, 3 anchors per location, a 2x2 level: anchor 0 certain background, anchor 2 certain object.
+    ['rpn.head.objectness.0', new Tensor(Float32Array.from([-20, -20, -20, -20, 0, 0, 0, 0, 20, 20, 20, 20]), [1, 3, 2, 2])],
+    ['fpn.0', new Tensor(Float32Array.from([0, 1, 2, 3, 7, 7, 7, 7]), [1, 2, 2, 2])],
+    ['fpn.pool', new Tensor(Float32Array.from([5, 6]), [1, 2, 1, 1])],
+  ]);
+  const obj = renderTrace(trace, 'rpn_objectness', { level: 0, grid: { scale: 2, gap: 1 } });
+  t.deepEqual([obj.width, obj.height], [3 * 5 + 1, 5 + 1], 'three maps in a row, 4x4 px each with 1 px gaps');
+  t.deepEqual(obj.pixel(1, 1), [68, 1, 84], 'probability 0: dark purple');
+  t.deepEqual(obj.pixel(1 + 5, 1), heatColor(0.5), 'probability 0.5: the middle of the scale');
+  t.deepEqual(obj.pixel(1 + 10, 1), [253, 231, 37], 'probability 1: yellow');
+  const p2 = renderTrace(trace, 'fpn_features', { level: 0, grid: { scale: 1, gap: 0, columns: 2 } });
+  t.deepEqual([p2.width, p2.height, ...p2.pixel(0, 0), ...p2.pixel(1, 1)], [4, 2, 68, 1, 84, 253, 231, 37], 'P2: two channels, each on its own range');
+  const p6 = renderTrace(trace, 'fpn_features', { level: 1, grid: { scale: 1, gap: 0 } });
+  t.deepEqual([p6.width, p6.height], [2, 1], "level 1 is the trace's second FPN map ('fpn.pool' here)");
+  t.throws(() => renderTrace(trace, 'fpn_features', { level: 2 }), /FPN level 2 is out of range: the trace has 2 FPN levels \(fpn\.0, fpn\.pool\)/, 'level out of range named');
+  t.throws(() => renderTrace(trace, 'rpn_objectness', { level: 3 }), /needs 'rpn\.head\.objectness\.3'/, 'missing level named');
   t.end();
 });

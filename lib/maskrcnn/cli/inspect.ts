@@ -13,7 +13,7 @@ import { writeInspection } from '../inspect.js';
 import type { MaskRCNN } from '../mask_rcnn.js';
 import type { Tensor } from '../../tensor/index.js';
 import { loadWeights } from '../weights.js';
-import { UsageError, checkExists, choiceFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
+import { UsageError, checkExists, choiceFlag, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 const HELP = `usage: maskrcnn inspect --weights FILE --image PNG --out DIR [--annotations COCO.json] [--score-threshold 0.5] [--backend wasm|reference|gpu]
 
@@ -39,7 +39,7 @@ options:
 
 const FLAGS = {
   weights: { type: 'string' },
-  image: { type: 'string' },
+  image: { type: 'string', multiple: true },
   out: { type: 'string' },
   annotations: { type: 'string' },
   'score-threshold': { type: 'string' },
@@ -59,7 +59,11 @@ export async function runInspect(argv: string[]): Promise<number> {
   return runCommand('inspect', argv, HELP, () => {
     const flags = parseFlags(argv, FLAGS);
     const weights = stringFlag(flags, 'weights');
-    const imagePath = stringFlag(flags, 'image');
+    const images = listFlag(flags, 'image');
+    if (images.length === 0) throw new UsageError('--image is required');
+    if (images.length > 1) throw new UsageError(`--image takes one image, got ${images.length} (maskrcnn predict runs many)`);
+    const imagePath = images[0]!;
+    if (imagePath === '') throw new UsageError('--image needs a non-empty value');
     const out = stringFlag(flags, 'out');
     const annotations = flags.values['annotations'] === undefined ? undefined : stringFlag(flags, 'annotations');
     const scoreThreshold = numberFlag(flags, 'score-threshold', 0.5, 0, 1);

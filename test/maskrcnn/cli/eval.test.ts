@@ -4,6 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runEval } from '../../../lib/maskrcnn/cli/eval.js';
 import { rleFromBbox } from '../../../lib/maskrcnn/data/rle.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { manualSeed } from '../../../lib/tensor/index.js';
+import { MaskRCNN } from '../../../lib/maskrcnn/mask_rcnn.js';
+import { shapesConfig } from '../../../lib/maskrcnn/config.js';
+import { writeShapes } from '../../../lib/maskrcnn/data/index.js';
+import { saveWeights } from '../../../lib/maskrcnn/weights.js';
 
 /** Runs `runEval(argv)` capturing console.log and console.error. */
 async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -121,6 +127,56 @@ test('maskrcnn eval: usage errors and missing files give a non-zero exit and nam
     t.match(empty.err, /empty\.json: results list is empty/, 'explains');
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
+  }
+  t.end();
+});
+
+test('maskrcnn eval --weights --data: runs the model, prints 12 numbers for bbox and for segm, writes --out', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eval-cli-model-'));
+  try {
+    manualSeed(0);
+    const weights = join(dir, 'model.safetensors');
+    saveWeights(weights, new MaskRCNN(shapesConfig(4)), { classes: ['__background__', 'square', 'circle', 'triangle'] });
+    const data = join(dir, 'data');
+    writeShapes(data, { count: 2, size: 64 });
+    const out = join(dir, 'results.json');
+    const r = await capture(['--weights', weights, '--data', data, '--out', out]);
+    t.equal(r.code, 0, `exit 0 ${r.err}`);
+    t.match(r.out, /^2 images, \d+ detections/, 'first line: images and detections');
+    for (const iouType of ['bbox', 'segm']) {
+      const start = r.out.indexOf(`Evaluate annotation type *${iouType}*`);
+      t.ok(start >= 0, `${iouType} header`);
+      const numbers = r.out.slice(start).split('\n').slice(1, 13).map((l) => /= (-?\d\.\d{3})$/.exec(l)?.[1]);
+      t.equal(numbers.filter((x) => x !== undefined).length, 12, `${iouType}: 12 numbers`);
+      t.ok(numbers.every((x) => Number(x) >= -1 && Number(x) <= 1), `${iouType}: each in [-1, 1]`);
+    }
+    t.ok(existsSync(out), '--out written');
+    const results = JSON.parse(readFileSync(out, 'utf8')) as { image_id: number; category_id: number }[];
+    t.ok(results.every((x) => [1, 2].includes(x.image_id) && [1, 2, 3].includes(x.category_id)), 'COCO image and category ids of the dataset');
+    const json = await capture(['--weights', weights, '--data', data, '--limit', '1', '--json']);
+    t.equal(json.code, 0, '--json exit 0');
+    const parsed = JSON.parse(json.out) as { images: number; bbox: { stats: number[] }; segm: { stats: number[] } };
+    t.deepEqual([parsed.images, parsed.bbox.stats.length, parsed.segm.stats.length], [1, 12, 12], '--limit 1: one image, 12 stats each');
+
+    const noData = await capture(['--weights', weights]);
+    t.equal(noData.code, 2, 'missing --data: exit 2');
+    t.match(noData.err, /--data is required/, 'names the flag');
+    const gone = await capture(['--weights', join(dir, 'nope.safetensors'), '--data', data]);
+    t.equal(gone.code, 2, 'nonexistent weights: exit 2');
+    t.match(gone.err, /--weights .*nope\.safetensors: no such file/, 'names the file');
+    const noAnn = await capture(['--weights', weights, '--data', join(data, 'images')]);
+    t.equal(noAnn.code, 2, 'folder without annotations.json: exit 2');
+    t.match(noAnn.err, /--data .*annotations\.json: no such file/, 'names the file');
+    const mixed = await capture(['--weights', weights, '--data', data, '--gt', out]);
+    t.equal(mixed.code, 2, '--gt with --weights: exit 2');
+    t.match(mixed.err, /--gt cannot be combined with --weights/, 'explains');
+    const limit = await capture(['--weights', weights, '--data', data, '--limit', '0']);
+    t.match(limit.err, /--limit must be an integer in 1\.\./, 'bad --limit');
+    const orphan = await capture(['--gt', out, '--dt', out, '--data', data]);
+    t.equal(orphan.code, 2, '--data without --weights: exit 2');
+    t.match(orphan.err, /--data needs --weights/, 'explains');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
   t.end();
 });

@@ -16,6 +16,15 @@
  * together on each backend, to compare with the forward case of the same name.
  * After the table, a summary gives the `wasm` backend's ratios against the peers (the goals of
  * issue 5). `--backend NAME` (repeatable) limits the project's backends that are timed.
+ *
+ * The Mask R-CNN cases (issue 9) time the whole detector stage by stage with `benchDetector`
+ * (seeded random weights: there are no torchvision weights on this machine):
+ * `maskrcnn_paper_r50fpn_800x1088_inference` (the paper's ResNet-50-FPN on one 800x1088 image,
+ * which torchvision's transform keeps at that size; wasm only, one run, no warm-up),
+ * `maskrcnn_shapes_128_inference` and `maskrcnn_shapes_128_train_step` (the shapes preset;
+ * forward, and a training step on a batch of 2: forward with targets, backward, SGD). They print
+ * a per-stage table after the operators'. `--runs N` given explicitly applies to them too.
+ * A `--case` that names no case is an error listing the cases.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,6 +37,7 @@ import {
   type BackendName, type ConvGeometry, availableBackends, describeBackend, withBackend, conv2d, convTranspose2d, mm, roiAlign,
   conv2dBackwardInput, conv2dBackwardWeight,
 } from '../lib/ops/index.js';
+import { type BenchDetectorOptions, type BenchResult, benchDetector, formatBenchTable } from '../lib/maskrcnn/bench.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -248,21 +258,104 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** A whole-detector case: what {@link benchDetector} runs, its default runs, and the backends it is worth timing on. */
+interface DetectorCase {
+  name: string;
+  options: BenchDetectorOptions;
+  /** Timed runs and warm-ups unless `--runs` is given. */
+  runs: number;
+  warmup: number;
+  /** Only these backends (others are far too slow), and why. */
+  only?: { backends: BackendName[]; why: string };
+}
+
+function detectorCases(): DetectorCase[] {
+  return [
+    {
+      name: 'maskrcnn_paper_r50fpn_800x1088_inference',
+      options: { preset: 'paper', mode: 'inference', imageSize: [800, 1088], batchSize: 1 },
+      runs: 1,
+      warmup: 0,
+      only: {
+        backends: ['wasm'],
+        why:
+          "the paper's ResNet-50-FPN at 800x1088 is hundreds of GFLOP per image: the reference loops (about 1 GFLOP/s) " +
+          'and gpu.js without a GPU (0.2-1 GFLOP/s) would take many minutes per run, so it runs on wasm only',
+      },
+    },
+    { name: 'maskrcnn_shapes_128_inference', options: { preset: 'shapes', mode: 'inference', imageSize: [128, 128], batchSize: 1 }, runs: 3, warmup: 1 },
+    { name: 'maskrcnn_shapes_128_train_step', options: { preset: 'shapes', mode: 'train-step', imageSize: [128, 128], batchSize: 2 }, runs: 3, warmup: 1 },
+  ];
+}
+
+/**
+ * Runs the selected detector cases on each backend and prints their per-stage table. Like the
+ * operators, a first run longer than SLOW_MS is the only measurement (reported as 1 run).
+ */
+function runDetectorCases(selected: DetectorCase[], backends: BackendName[], runsFlag: number | undefined): void {
+  if (selected.length === 0) return;
+  console.log('\n# Mask R-CNN, stage by stage (lib/maskrcnn/bench.ts): seeded random weights, since there are no torchvision weights');
+  console.log('# on this machine (timings depend on weights only through the boxes kept; the score threshold is 0, so the mask');
+  console.log('# branch runs on the full top-k detections, as a trained model on a busy image would). Stage columns are medians');
+  console.log('# over the runs with their share of the median total; "other" is the time outside the named stages.');
+  console.log(`# load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const results: BenchResult[] = [];
+  for (const c of selected) {
+    const runs = runsFlag ?? c.runs;
+    for (const backend of backends) {
+      if (c.only && !c.only.backends.includes(backend)) {
+        console.log(`# ${c.name} on ${backend}: skipped, ${c.only.why}`);
+        continue;
+      }
+      let r: BenchResult;
+      if (c.warmup > 0) {
+        // The warm-up run doubles as the measurement when it alone exceeds SLOW_MS.
+        const first = benchDetector({ ...c.options, backend, runs: 1, warmup: 0 });
+        r = first.medianMs > SLOW_MS ? first : benchDetector({ ...c.options, backend, runs, warmup: c.warmup - 1 });
+        if (r === first) console.log(`# ${c.name} on ${backend}: one run only, the first took ${(first.medianMs / 1000).toFixed(1)} s (> ${SLOW_MS / 1000} s)`);
+      } else {
+        r = benchDetector({ ...c.options, backend, runs, warmup: 0 });
+      }
+      const detail = r.mode === 'inference' ? `${r.detectionsPerImage} detections per image` : `summed loss ${r.losses.map((l) => l.toFixed(3)).join(', ')}`;
+      console.log(
+        `# ${c.name} on ${backend}: ${r.parameters.toLocaleString('en-US')} ${r.mode === 'inference' ? '' : 'trainable '}parameters, ` +
+          `input ${r.inputSize.join('x')}, batch ${r.batchSize}, runs ${r.runMs.map((ms) => ms.toFixed(0)).join(', ')} ms, ${detail}; ` +
+          `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      );
+      results.push(r);
+    }
+  }
+  if (results.length > 0) console.log(formatBenchTable(results));
+}
+
 async function main(argv: string[]): Promise<void> {
-  let runs = 3;
+  let runsFlag: number | undefined;
   const only: string[] = [];
   let peers = true;
   const onlyBackends: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--runs') runs = Number(argv[++i]);
+    if (argv[i] === '--runs') runsFlag = Number(argv[++i]);
     else if (argv[i] === '--backend') onlyBackends.push(argv[++i]!);
     else if (argv[i] === '--case') only.push(argv[++i]!);
     else if (argv[i] === '--no-peers') peers = false;
     else throw new Error(`bench: unknown argument '${argv[i]}' (options: --runs N, --case NAME, --backend NAME, --no-peers)`);
   }
+  const runs = runsFlag ?? 3;
   if (!Number.isInteger(runs) || runs < 1) throw new Error('bench: --runs must be a positive integer');
+  const operatorCases = cases();
+  const detectors = detectorCases();
+  const known = [...operatorCases.map((c) => c.name), ...detectors.map((c) => c.name)];
+  const unknown = only.filter((name) => !known.includes(name));
+  if (unknown.length > 0) throw new Error(`bench: unknown case ${unknown.map((n) => `'${n}'`).join(', ')} (cases: ${known.join(', ')})`);
+  const selectedOperators = operatorCases.filter((c) => only.length === 0 || only.includes(c.name));
+  const selectedDetectors = detectors.filter((c) => only.length === 0 || only.includes(c.name));
   const backends = availableBackends().filter((b) => onlyBackends.length === 0 || onlyBackends.includes(b));
   for (const b of backends) console.log(`# ${describeBackend(b)}`);
+  if (selectedOperators.length === 0) {
+    console.log(`# ${availableParallelism()} cores; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    runDetectorCases(selectedDetectors, backends, runsFlag);
+    return;
+  }
   const ort = peers ? loadOrt() : 'disabled with --no-peers';
   if (typeof ort === 'string') console.log(`# onnxruntime-node: ${ort}`);
   else console.log('# onnxruntime-node: CPU execution provider, 2 intra-op threads');
@@ -275,8 +368,7 @@ async function main(argv: string[]): Promise<void> {
   console.log('# ratio = this time / fastest time of the case');
   console.log('case | implementation | median ms | runs | GFLOP/s | ratio');
   console.log('--- | --- | --- | --- | --- | ---');
-  for (const c of cases()) {
-    if (only.length > 0 && !only.includes(c.name)) continue;
+  for (const c of selectedOperators) {
     const rows: Array<{ impl: string; ms: number; n: number }> = [];
     for (const backend of backends) {
       if (c.skip?.includes(backend)) continue;
@@ -356,6 +448,7 @@ async function main(argv: string[]): Promise<void> {
     console.log('\n# wasm backend against the peers');
     for (const line of summary) console.log(`- ${line}`);
   }
+  runDetectorCases(selectedDetectors, backends, runsFlag);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -21,3 +21,5 @@ export * from './mask_rcnn.js';
 export * from './weights.js';
 export * from './viz.js';
 export * from './inference.js';
+export * from './plot.js';
+export * from './train.js';

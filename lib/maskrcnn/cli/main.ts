@@ -4,6 +4,7 @@
  */
 import { runShapes } from './shapes.js';
 import { runEval } from './eval.js';
+import { runTrain } from './train.js';
 
 /** A subcommand: takes the arguments after its name, returns the exit code. */
 export type Subcommand = (argv: string[]) => Promise<number>;
@@ -11,6 +12,7 @@ export type Subcommand = (argv: string[]) => Promise<number>;
 /** The subcommands by name, with a one-line summary for `maskrcnn --help`. */
 export const subcommands: Record<string, { run: Subcommand; summary: string }> = {
   shapes: { run: runShapes, summary: 'write the synthetic shapes dataset (PNG images + COCO JSON)' },
+  train: { run: runTrain, summary: 'train Mask R-CNN (checkpoints, --resume, progress, log, loss curve, COCO AP)' },
   eval: { run: runEval, summary: 'COCO-style evaluation (bbox or segm) of a results file against annotations' },
 };
 

@@ -1,0 +1,124 @@
+/**
+ * `maskrcnn train`: trains Mask R-CNN on a COCO-format folder (as `maskrcnn shapes` writes
+ * it: `DIR/train` and `DIR/val`, each `annotations.json` + `images/`), with checkpoints,
+ * `--resume`, a progress bar, a JSONL log, the loss curve and COCO evaluation.
+ *
+ * @module
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setBackend, describeBackend, type BackendName } from '../../ops/index.js';
+import { defaultConfig, shapesConfig, type MaskRCNNConfig } from '../config.js';
+import { CocoDetectionDataset } from '../data/dataset.js';
+import { formatSummary } from '../eval/cocoeval.js';
+import { train, TRAIN_FILES, consoleReporter, type TrainOptions } from '../train.js';
+import { booleanFlag, checkExists, choiceFlag, integerFlag, numberFlag, parseFlags, runCommand, stringFlag, UsageError } from './args.js';
+
+const HELP = `usage: maskrcnn train --data DIR --out DIR [--config shapes|paper] [--iterations N] [--resume]
+                      [--seed S] [--backend wasm|reference|gpu] [options]
+
+Trains Mask R-CNN from scratch on DIR/train (annotations.json + images/) and evaluates on
+DIR/val when it exists (COCO bbox and segm AP). Writes into --out:
+  ${TRAIN_FILES.checkpoint}   model + SGD state + schedule + iteration + generator (atomic)
+  ${TRAIN_FILES.weights}        the trained weights, for predict / eval / inspect
+  ${TRAIN_FILES.log}              one JSON record per iteration and per evaluation
+  ${TRAIN_FILES.plot}         the loss terms and the evaluations over the iterations
+
+options:
+  --data DIR             dataset folder (required), as 'maskrcnn shapes' writes it
+  --out DIR              output folder (required)
+  --config NAME          shapes (the laptop preset, default) or paper (ResNet-50-FPN, 800 px)
+  --iterations N         total iterations (default 1000); with --resume, counted from the start
+  --resume               continue from --out's checkpoint exactly where it stopped
+  --overwrite            start afresh even if --out holds a checkpoint
+  --seed S               seed of the weights, samplers and data order (default 0)
+  --batch-size N         images per iteration (default 2)
+  --lr X                 base learning rate (default: the config's, 0.01 for shapes)
+  --warmup N             linear warmup iterations (default min(100, iterations/10))
+  --lr-steps A,B         iterations at which the rate is divided by 10 (default 0.8 x iterations)
+  --clip-grad-norm X     clip the total gradient norm to X (default: off)
+  --checkpoint-every N   iterations between checkpoints (default 100)
+  --eval-every N         iterations between evaluations on DIR/val (default: only at the end)
+  --eval-limit N         evaluate on the first N validation images only
+  --backend NAME         wasm (default), reference or gpu
+  -h, --help             show this help
+
+A NaN or infinite loss stops training with the iteration and the loss term named; the last
+checkpoint stays the last good one.`;
+
+/** Runs `maskrcnn train` on `argv` (the arguments after `train`) and returns the exit code. */
+export async function runTrain(argv: string[]): Promise<number> {
+  return runCommand('train', argv, HELP, () => {
+    const flags = parseFlags(argv, {
+      data: { type: 'string' },
+      out: { type: 'string' },
+      config: { type: 'string' },
+      iterations: { type: 'string' },
+      resume: { type: 'boolean' },
+      overwrite: { type: 'boolean' },
+      seed: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      warmup: { type: 'string' },
+      'lr-steps': { type: 'string' },
+      'clip-grad-norm': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      'eval-every': { type: 'string' },
+      'eval-limit': { type: 'string' },
+      backend: { type: 'string' },
+    });
+    const data = stringFlag(flags, 'data');
+    const out = stringFlag(flags, 'out');
+    checkExists('--data', data, 'dir');
+    checkExists('--data', join(data, 'train', 'annotations.json'));
+    const preset = choiceFlag(flags, 'config', 'shapes', ['shapes', 'paper'] as const);
+    const iterations = integerFlag(flags, 'iterations', 1000, 1, 100_000_000);
+    const backend = choiceFlag<BackendName>(flags, 'backend', 'wasm', ['wasm', 'reference', 'gpu']);
+    const resume = booleanFlag(flags, 'resume');
+    const overwrite = booleanFlag(flags, 'overwrite');
+    if (resume && overwrite) throw new UsageError('--resume and --overwrite contradict each other');
+    if (!resume && !overwrite && existsSync(join(out, TRAIN_FILES.checkpoint))) {
+      throw new UsageError(`--out ${out} already holds ${TRAIN_FILES.checkpoint}: pass --resume to continue it or --overwrite to start afresh`);
+    }
+    const trainSet = CocoDetectionDataset.fromDirectory(join(data, 'train'), { contiguousLabels: true });
+    const valDir = join(data, 'val');
+    const valSet = existsSync(join(valDir, 'annotations.json')) ? CocoDetectionDataset.fromDirectory(valDir, { contiguousLabels: true }) : undefined;
+    const numClasses = trainSet.categories.length + 1;
+    const config: MaskRCNNConfig = preset === 'shapes' ? shapesConfig(numClasses) : defaultConfig(numClasses);
+    const options: TrainOptions = {
+      config,
+      train: trainSet,
+      outDir: out,
+      iterations,
+      resume,
+      overwrite,
+      reporter: consoleReporter(),
+      checkpointEvery: integerFlag(flags, 'checkpoint-every', 100, 1, 100_000_000),
+      evalEvery: integerFlag(flags, 'eval-every', 0, 0, 100_000_000),
+      ...(valSet ? { val: valSet } : {}),
+    };
+    if (flags.values['seed'] !== undefined) options.seed = integerFlag(flags, 'seed', 0, -(2 ** 31), 2 ** 32 - 1);
+    if (flags.values['batch-size'] !== undefined) options.batchSize = integerFlag(flags, 'batch-size', 2, 1, 1024);
+    if (flags.values['lr'] !== undefined) options.lr = numberFlag(flags, 'lr', undefined, 1e-12, 10);
+    if (flags.values['warmup'] !== undefined) options.warmupIterations = integerFlag(flags, 'warmup', 0, 0, 100_000_000);
+    if (flags.values['clip-grad-norm'] !== undefined) options.clipGradNorm = numberFlag(flags, 'clip-grad-norm', undefined, 0, 1e12);
+    if (flags.values['eval-limit'] !== undefined) options.evalLimit = integerFlag(flags, 'eval-limit', undefined, 1, 100_000_000);
+    if (flags.values['lr-steps'] !== undefined) {
+      const text = stringFlag(flags, 'lr-steps');
+      const steps = text.split(',').map((s) => Number(s.trim()));
+      if (steps.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`--lr-steps must be comma-separated iteration numbers, got '${text}'`);
+      options.lrSteps = steps;
+    }
+    setBackend(backend);
+    console.log(`backend: ${describeBackend()}`);
+    console.log(`data: ${trainSet.length} training images${valSet ? `, ${valSet.length} validation images` : ' (no DIR/val: no evaluation)'}, ${numClasses - 1} classes (${trainSet.categories.map((c) => c.name).join(', ')})`);
+    const result = train(options);
+    console.log(`trained ${result.iteration} iterations in ${result.trainSeconds.toFixed(1)} s of training`);
+    if (result.evaluation) {
+      console.log(`\nbbox (${result.evaluation.images} validation images):\n${formatSummary(result.evaluation.bbox.stats)}`);
+      console.log(`\nsegm:\n${formatSummary(result.evaluation.segm.stats)}`);
+    }
+    console.log(`\nwrote ${result.files.weights}\n      ${result.files.checkpoint}\n      ${result.files.log}\n      ${result.files.plot}`);
+    return 0;
+  });
+}

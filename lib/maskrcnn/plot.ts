@@ -1,0 +1,152 @@
+/**
+ * The loss-curve plot written beside the checkpoints: a self-contained SVG (no fonts or
+ * scripts to fetch) with one line per loss term and the total, raw values faint and a moving
+ * average on top, iterations on x and the loss on a log-scale y axis (the five terms differ by
+ * orders of magnitude), and the evaluation points (AP50) on a second axis when there are any.
+ *
+ * @module
+ */
+
+/** One point of a loss curve. */
+export interface LossPoint {
+  /** Training iteration (1-based). */
+  iteration: number;
+  /** The loss terms by name (`loss_objectness`, ... and `loss` for the total). */
+  losses: Record<string, number>;
+}
+
+/** One evaluation point. */
+export interface EvalPoint {
+  /** Iteration the evaluation ran after. */
+  iteration: number;
+  /** Values in [0, 1] by name (e.g. `bbox AP50`, `segm AP50`). */
+  values: Record<string, number>;
+}
+
+/** Options of {@link lossCurveSvg}. */
+export interface LossCurveOptions {
+  /** Title above the plot. */
+  title?: string;
+  /** Window of the moving average (default: about 1/25 of the points, at least 1). */
+  smoothing?: number;
+  /** Width and height in pixels (default 900 x 480). */
+  size?: [number, number];
+}
+
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** Trailing moving average over `window` values (the first values average what exists). */
+export function movingAverage(values: readonly number[], window: number): number[] {
+  const out: number[] = [];
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) {
+    sum += values[i]!;
+    if (i >= window) sum -= values[i - window]!;
+    out.push(sum / Math.min(i + 1, window));
+  }
+  return out;
+}
+
+/**
+ * The SVG text of the loss curves of `points` (and `evals`, plotted against the right axis in
+ * [0, 1]). Non-positive or non-finite values are left out of the log-scale lines.
+ */
+export function lossCurveSvg(points: readonly LossPoint[], evals: readonly EvalPoint[] = [], options: LossCurveOptions = {}): string {
+  const [width, height] = options.size ?? [900, 480];
+  const margin = { left: 64, right: evals.length > 0 ? 64 : 24, top: 36, bottom: 48 };
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const names: string[] = [];
+  for (const p of points) for (const k of Object.keys(p.losses)) if (!names.includes(k)) names.push(k);
+  names.sort((a, b) => (a === 'loss' ? -1 : b === 'loss' ? 1 : 0));
+  const window = options.smoothing ?? Math.max(1, Math.round(points.length / 25));
+  const maxIter = Math.max(1, ...points.map((p) => p.iteration), ...evals.map((e) => e.iteration));
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const p of points) {
+    for (const v of Object.values(p.losses)) {
+      if (v > 0 && Number.isFinite(v)) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+    }
+  }
+  if (!Number.isFinite(lo)) {
+    lo = 0.01;
+    hi = 1;
+  }
+  const decLo = Math.floor(Math.log10(lo));
+  const decHi = Math.max(decLo + 1, Math.ceil(Math.log10(hi)));
+  const x = (it: number): number => margin.left + (it / maxIter) * plotW;
+  const y = (v: number): number => margin.top + plotH * (1 - (Math.log10(v) - decLo) / (decHi - decLo));
+  const yEval = (v: number): number => margin.top + plotH * (1 - v);
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  parts.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(options.title ?? 'Training loss')}</text>`);
+  // Grid and axes.
+  for (let d = decLo; d <= decHi; d++) {
+    const yy = y(10 ** d).toFixed(1);
+    parts.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${yy}" y2="${yy}" stroke="#ddd"/>`);
+    parts.push(`<text x="${margin.left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">1e${d}</text>`);
+  }
+  const step = 10 ** Math.floor(Math.log10(maxIter / 2));
+  const tick = maxIter / step > 10 ? step * (maxIter / step > 25 ? 5 : 2) : step;
+  for (let it = 0; it <= maxIter; it += tick) {
+    const xx = x(it).toFixed(1);
+    parts.push(`<line x1="${xx}" x2="${xx}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="#eee"/>`);
+    parts.push(`<text x="${xx}" y="${margin.top + plotH + 16}" text-anchor="middle">${it}</text>`);
+  }
+  parts.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
+  parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 10}" text-anchor="middle">iteration</text>`);
+  parts.push(`<text transform="translate(16 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">loss (log scale)</text>`);
+  // Curves: raw values faint, moving average solid.
+  names.forEach((name, i) => {
+    const color = name === 'loss' ? '#000' : PALETTE[i % PALETTE.length]!;
+    const series = points.filter((p) => p.losses[name] !== undefined).map((p) => [p.iteration, p.losses[name]!] as const);
+    const smooth = movingAverage(series.map(([, v]) => v), window);
+    const path = (values: readonly (readonly [number, number])[]): string => {
+      let d = '';
+      let pen = false;
+      for (const [it, v] of values) {
+        if (!(v > 0 && Number.isFinite(v))) {
+          pen = false;
+          continue;
+        }
+        d += `${pen ? 'L' : 'M'}${x(it).toFixed(1)} ${y(v).toFixed(1)}`;
+        pen = true;
+      }
+      return d;
+    };
+    if (window > 1) parts.push(`<path d="${path(series)}" fill="none" stroke="${color}" stroke-opacity="0.2"/>`);
+    parts.push(`<path d="${path(series.map(([it], k) => [it, smooth[k]!] as const))}" fill="none" stroke="${color}" stroke-width="${name === 'loss' ? 2 : 1.5}"/>`);
+    const ly = margin.top + 14 + 16 * i;
+    parts.push(`<line x1="${margin.left + plotW - 170}" x2="${margin.left + plotW - 150}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
+    parts.push(`<text x="${margin.left + plotW - 145}" y="${ly}">${escapeXml(name)}</text>`);
+  });
+  // Evaluation points on the right axis.
+  if (evals.length > 0) {
+    for (let v = 0; v <= 1.0001; v += 0.25) {
+      parts.push(`<text x="${margin.left + plotW + 6}" y="${yEval(v).toFixed(1)}" dominant-baseline="middle">${v.toFixed(2)}</text>`);
+    }
+    parts.push(`<text transform="translate(${width - 12} ${margin.top + plotH / 2}) rotate(90)" text-anchor="middle">evaluation (AP)</text>`);
+    const evalNames: string[] = [];
+    for (const e of evals) for (const k of Object.keys(e.values)) if (!evalNames.includes(k)) evalNames.push(k);
+    evalNames.forEach((name, i) => {
+      const color = PALETTE[(names.length + i) % PALETTE.length]!;
+      const pts = evals.filter((e) => e.values[name] !== undefined && Number.isFinite(e.values[name]));
+      const d = pts.map((e, k) => `${k === 0 ? 'M' : 'L'}${x(e.iteration).toFixed(1)} ${yEval(Math.max(0, e.values[name]!)).toFixed(1)}`).join('');
+      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2" stroke-dasharray="6 3"/>`);
+      for (const e of pts) parts.push(`<circle cx="${x(e.iteration).toFixed(1)}" cy="${yEval(Math.max(0, e.values[name]!)).toFixed(1)}" r="3" fill="${color}"/>`);
+      const ly = margin.top + plotH - 10 - 16 * i;
+      parts.push(`<line x1="${margin.left + 10}" x2="${margin.left + 30}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2" stroke-dasharray="6 3"/>`);
+      parts.push(`<text x="${margin.left + 35}" y="${ly}">${escapeXml(name)}</text>`);
+    });
+  }
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}

@@ -1,0 +1,484 @@
+/**
+ * Training Mask R-CNN: the paper's recipe (section 3.1, "Training") scaled to a laptop. SGD
+ * with momentum 0.9 and weight decay 1e-4, a linear warmup then step decay of the learning
+ * rate (torchvision's detection reference: `LinearLR` warmup, `MultiStepLR`), a batch of
+ * images per iteration, the multi-task loss `L = L_cls + L_box + L_mask` plus the RPN's two
+ * terms, optional gradient-norm clipping.
+ *
+ * What makes it trustworthy:
+ * - Deterministic for a seed on a given backend: the model's initial weights, the RoI and
+ *   anchor sampling (the default generator) and the data order and flips (the loader's own
+ *   generator, a pure function of seed and epoch) are all seeded.
+ * - Checkpoints (`checkpoint.safetensors`: model, SGD momentum, scheduler, iteration, the
+ *   generator's state, the configuration and the resolved hyper-parameters) are written
+ *   atomically every `checkpointEvery` iterations and at the end; `resume` continues from one
+ *   exactly: the losses after a resume are bit-identical to an uninterrupted run's.
+ * - A NaN or infinite loss term (or gradient norm) stops training before the update, naming
+ *   the iteration and the term; the last checkpoint written stays the last good one.
+ * - Progress (iteration, ETA, images/s, the five terms), `log.jsonl` (one JSON record per
+ *   iteration and per evaluation), `loss_curve.svg` beside the checkpoints, and periodic COCO
+ *   evaluation (bbox and segm AP) on the validation split.
+ *
+ * @module
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Tensor, defaultGenerator, manualSeed } from '../tensor/index.js';
+import { SGD, LRScheduler, chainSchedules, clipGradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../nn/index.js';
+import { writeFileAtomic } from '../util/atomic_write.js';
+import type { MaskRCNNConfig } from './config.js';
+import { DataLoader, type Batch, type CocoDetectionDataset } from './data/dataset.js';
+import { evaluateModel, type ModelEvaluation } from './inference.js';
+import { MaskRCNN, checkFiniteLosses } from './mask_rcnn.js';
+import { lossCurveSvg, type EvalPoint, type LossPoint } from './plot.js';
+import { saveWeights, checkConfigJson } from './weights.js';
+
+/** The five loss terms, in torchvision's order. */
+export const LOSS_TERMS: readonly string[] = Object.freeze(['loss_objectness', 'loss_rpn_box_reg', 'loss_classifier', 'loss_box_reg', 'loss_mask']);
+
+/** The hyper-parameters of a run, all resolved (stored in checkpoints; a resume uses them). */
+export interface TrainHyperParameters {
+  /** Seed of the initial weights, the samplers and the data order. */
+  seed: number;
+  /** Images per iteration. */
+  batchSize: number;
+  /** Base learning rate (after warmup, before decay). */
+  lr: number;
+  /** SGD momentum. */
+  momentum: number;
+  /** L2 weight decay. */
+  weightDecay: number;
+  /** Iterations of linear warmup. */
+  warmupIterations: number;
+  /** The warmup's starting factor of the learning rate. */
+  warmupFactor: number;
+  /** Iterations after which the learning rate is multiplied by `gamma`. */
+  lrSteps: number[];
+  /** The step-decay factor. */
+  gamma: number;
+  /** Maximum total gradient norm (0: no clipping). */
+  clipGradNorm: number;
+  /** Probability of a horizontal flip per training image. */
+  hflipProb: number;
+}
+
+/** Options of {@link train}. */
+export interface TrainOptions extends Partial<TrainHyperParameters> {
+  /** The detector's configuration (ignored on resume: the checkpoint's is used). */
+  config: MaskRCNNConfig;
+  /** Training images and targets (labels 1..K: use `contiguousLabels`). */
+  train: CocoDetectionDataset;
+  /** Validation split for the periodic and final evaluation (optional). */
+  val?: CocoDetectionDataset;
+  /** Folder of the checkpoint, weights, log and plot (created). */
+  outDir: string;
+  /** Total iterations to reach (on resume: counted from the start of the run). */
+  iterations: number;
+  /** Write a checkpoint every this many iterations (default 100; always at the end). */
+  checkpointEvery?: number;
+  /** Evaluate on `val` every this many iterations (default 0: only at the end). */
+  evalEvery?: number;
+  /** Evaluate on the first `evalLimit` validation images only (default: all). */
+  evalLimit?: number;
+  /** Skip the final evaluation (default false). */
+  skipFinalEval?: boolean;
+  /** Continue from `outDir/checkpoint.safetensors` (default false: a fresh run, refusing to overwrite one). */
+  resume?: boolean;
+  /** Start afresh even if `outDir` holds a checkpoint (default false). */
+  overwrite?: boolean;
+  /** Stop after this many iterations of this call, as if the process were killed (for resume tests). */
+  stopAfter?: number;
+  /** Class names by label (default: `__background__` and the dataset's category names). */
+  classes?: string[];
+  /** Adjusts or adds loss terms each iteration (tests inject a NaN with it). */
+  lossHook?: (losses: Record<string, Tensor>, iteration: number) => Record<string, Tensor>;
+  /** Where progress goes (default: {@link consoleReporter}). */
+  reporter?: TrainReporter;
+}
+
+/** One iteration's record (a line of `log.jsonl` with `type: 'train'`). */
+export interface IterationRecord {
+  /** `'train'`. */
+  type: 'train';
+  /** The iteration just completed (1-based). */
+  iteration: number;
+  /** The epoch it belongs to (0-based). */
+  epoch: number;
+  /** The learning rate it used. */
+  lr: number;
+  /** The total loss. */
+  loss: number;
+  /** Each term (`loss_objectness`, ...). */
+  losses: Record<string, number>;
+  /** Total gradient norm before clipping. */
+  gradNorm: number;
+  /** Seconds this iteration took. */
+  seconds: number;
+  /** Seconds of training so far in this run (resumes included). */
+  elapsed: number;
+}
+
+/** One evaluation's record (a line of `log.jsonl` with `type: 'eval'`). */
+export interface EvalRecord {
+  /** `'eval'`. */
+  type: 'eval';
+  /** The iteration after which it ran. */
+  iteration: number;
+  /** Number of validation images. */
+  images: number;
+  /** pycocotools' 12 bbox numbers (see `STAT_NAMES`). */
+  bbox: number[];
+  /** The 12 segm numbers. */
+  segm: number[];
+  /** Seconds it took. */
+  seconds: number;
+}
+
+/** Receives training progress. */
+export interface TrainReporter {
+  /** A run starts (or resumes) at `startIteration` of `iterations`. */
+  start?(info: { startIteration: number; iterations: number; hyper: TrainHyperParameters; outDir: string; resumed: boolean }): void;
+  /** An iteration finished. */
+  iteration?(record: IterationRecord, iterations: number, imagesPerSecond: number, etaSeconds: number): void;
+  /** An evaluation finished. */
+  evaluation?(record: EvalRecord): void;
+  /** A checkpoint was written. */
+  checkpoint?(path: string, iteration: number): void;
+  /** Training ended (or stopped). */
+  end?(): void;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  /** The trained model (evaluation mode). */
+  model: MaskRCNN;
+  /** Iterations completed (from the start of the run). */
+  iteration: number;
+  /** The records of the iterations run by this call. */
+  records: IterationRecord[];
+  /** The final evaluation, when there was a validation split. */
+  evaluation?: ModelEvaluation;
+  /** Seconds of training of the whole run (resumes included, evaluation excluded). */
+  trainSeconds: number;
+  /** The files written. */
+  files: { checkpoint: string; weights: string; log: string; plot: string };
+}
+
+/** The file names inside the output folder. */
+export const TRAIN_FILES = Object.freeze({ checkpoint: 'checkpoint.safetensors', weights: 'model.safetensors', log: 'log.jsonl', plot: 'loss_curve.svg' });
+
+/** What a checkpoint's `extra` JSON holds. */
+interface CheckpointExtra {
+  iteration: number;
+  trainSeconds: number;
+  rng: number[];
+  hyper: TrainHyperParameters;
+  config: MaskRCNNConfig;
+  classes: string[];
+}
+
+function resolveHyper(options: TrainOptions): TrainHyperParameters {
+  const o = options.config.optimizer;
+  const iterations = options.iterations;
+  const hyper: TrainHyperParameters = {
+    seed: options.seed ?? 0,
+    batchSize: options.batchSize ?? 2,
+    lr: options.lr ?? o.lr,
+    momentum: options.momentum ?? o.momentum,
+    weightDecay: options.weightDecay ?? o.weightDecay,
+    warmupIterations: options.warmupIterations ?? Math.min(100, Math.floor(iterations / 10)),
+    warmupFactor: options.warmupFactor ?? 0.001,
+    lrSteps: options.lrSteps ?? [Math.floor(iterations * 0.8)],
+    gamma: options.gamma ?? o.lrDecay,
+    clipGradNorm: options.clipGradNorm ?? 0,
+    hflipProb: options.hflipProb ?? 0.5,
+  };
+  const check = (ok: boolean, what: string): void => {
+    if (!ok) throw new Error(`train: ${what}`);
+  };
+  check(Number.isInteger(iterations) && iterations >= 1, `iterations must be a positive integer, got ${iterations}`);
+  check(Number.isInteger(hyper.batchSize) && hyper.batchSize >= 1, `batchSize must be a positive integer, got ${hyper.batchSize}`);
+  check(hyper.lr > 0 && Number.isFinite(hyper.lr), `lr must be a positive number, got ${hyper.lr}`);
+  check(hyper.momentum >= 0 && hyper.momentum < 1, `momentum must be in [0, 1), got ${hyper.momentum}`);
+  check(hyper.weightDecay >= 0, `weightDecay must be >= 0, got ${hyper.weightDecay}`);
+  check(Number.isInteger(hyper.warmupIterations) && hyper.warmupIterations >= 0, `warmupIterations must be an integer >= 0, got ${hyper.warmupIterations}`);
+  check(hyper.warmupFactor > 0 && hyper.warmupFactor <= 1, `warmupFactor must be in (0, 1], got ${hyper.warmupFactor}`);
+  check(hyper.gamma > 0 && hyper.gamma <= 1, `gamma must be in (0, 1], got ${hyper.gamma}`);
+  check(hyper.clipGradNorm >= 0, `clipGradNorm must be >= 0 (0: off), got ${hyper.clipGradNorm}`);
+  check(hyper.hflipProb >= 0 && hyper.hflipProb <= 1, `hflipProb must be in [0, 1], got ${hyper.hflipProb}`);
+  check(Number.isFinite(hyper.seed), `seed must be a finite number, got ${hyper.seed}`);
+  return hyper;
+}
+
+/** Reads `log.jsonl`, keeping the records up to `iteration` (a resume drops what followed its checkpoint). */
+function readLog(path: string, iteration: number): Array<IterationRecord | EvalRecord> {
+  if (!existsSync(path)) return [];
+  const records: Array<IterationRecord | EvalRecord> = [];
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      let r: IterationRecord | EvalRecord;
+      try {
+        r = JSON.parse(line) as IterationRecord | EvalRecord;
+      } catch {
+        // A line cut short by a kill: everything before it is kept.
+        if (i === 0) throw new Error(`train: ${path} is not a training log (line 1 is not JSON)`);
+        return;
+      }
+      if (r.iteration <= iteration) records.push(r);
+    });
+  return records;
+}
+
+function plot(outDir: string, records: ReadonlyArray<IterationRecord | EvalRecord>, title: string): void {
+  const points: LossPoint[] = [];
+  const evals: EvalPoint[] = [];
+  for (const r of records) {
+    if (r.type === 'train') points.push({ iteration: r.iteration, losses: { loss: r.loss, ...r.losses } });
+    else evals.push({ iteration: r.iteration, values: { 'bbox AP50': r.bbox[1]!, 'segm AP50': r.segm[1]!, 'segm AP': r.segm[0]! } });
+  }
+  writeFileAtomic(join(outDir, TRAIN_FILES.plot), lossCurveSvg(points, evals, { title }), 'loss curve');
+}
+
+/**
+ * Trains Mask R-CNN on `options.train` for `options.iterations` iterations (see the module
+ * comment), writing the checkpoint, the weights file (`model.safetensors`, for `predict`,
+ * `eval` and `inspect`), the log and the loss curve into `options.outDir`.
+ */
+export function train(options: TrainOptions): TrainResult {
+  const outDir = options.outDir;
+  const paths = {
+    checkpoint: join(outDir, TRAIN_FILES.checkpoint),
+    weights: join(outDir, TRAIN_FILES.weights),
+    log: join(outDir, TRAIN_FILES.log),
+    plot: join(outDir, TRAIN_FILES.plot),
+  };
+  const checkpointEvery = options.checkpointEvery ?? 100;
+  const evalEvery = options.evalEvery ?? 0;
+  if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw new Error(`train: checkpointEvery must be a positive integer, got ${checkpointEvery}`);
+  if (!Number.isInteger(evalEvery) || evalEvery < 0) throw new Error(`train: evalEvery must be an integer >= 0, got ${evalEvery}`);
+  const reporter = options.reporter ?? consoleReporter();
+  mkdirSync(outDir, { recursive: true });
+  // Temporary files of writes that a kill interrupted (writeFileAtomic's `.NAME.PID.N.tmp`).
+  const ours = Object.values(TRAIN_FILES).map((f) => f.replace(/\./g, '\\.')).join('|');
+  const leftover = new RegExp(`^\\.(${ours})\\.\\d+\\.\\d+\\.tmp$`);
+  for (const f of readdirSync(outDir)) if (leftover.test(f)) unlinkSync(join(outDir, f));
+
+  // Fresh start or resume: the model, optimiser, scheduler, generator and iteration.
+  let hyper = resolveHyper(options);
+  let config = options.config;
+  let classes = options.classes ?? ['__background__', ...options.train.categories.map((c) => c.name)];
+  let startIteration = 0;
+  let trainSeconds = 0;
+  let saved: CheckpointExtra | undefined;
+  if (options.resume) {
+    if (!existsSync(paths.checkpoint)) throw new Error(`train: --resume: ${paths.checkpoint} does not exist (nothing to resume)`);
+    const meta = loadCheckpoint(paths.checkpoint, {}).extra as CheckpointExtra | undefined;
+    if (meta === undefined || !Number.isInteger(meta.iteration) || !Array.isArray(meta.rng)) {
+      throw new Error(`train: ${paths.checkpoint} is not a training checkpoint of this trainer (no iteration/generator state)`);
+    }
+    try {
+      checkConfigJson(meta.config);
+    } catch (error) {
+      throw new Error(`train: ${paths.checkpoint}: ${(error as Error).message}`);
+    }
+    saved = meta;
+    hyper = meta.hyper;
+    config = meta.config;
+    classes = meta.classes;
+    startIteration = meta.iteration;
+    trainSeconds = meta.trainSeconds;
+  } else if (existsSync(paths.checkpoint) && !options.overwrite) {
+    throw new Error(`train: ${paths.checkpoint} exists: pass resume to continue that run, or overwrite to start afresh`);
+  }
+  if (classes.length !== config.numClasses) {
+    throw new Error(`train: the dataset has ${classes.length - 1} categories but the config ${config.numClasses - 1} classes (numClasses counts the background)`);
+  }
+  if (options.train.length === 0) throw new Error('train: the training set has no images');
+
+  manualSeed(hyper.seed);
+  const model = new MaskRCNN(config);
+  const params = model.parameters().filter((p) => p.requiresGrad);
+  const optimizer = new SGD(params, { lr: hyper.lr, momentum: hyper.momentum, weightDecay: hyper.weightDecay });
+  const scheduler = new LRScheduler(
+    optimizer,
+    chainSchedules(linearWarmup({ warmupFactor: hyper.warmupFactor, warmupIters: hyper.warmupIterations }), multiStepDecay({ milestones: hyper.lrSteps, gamma: hyper.gamma })),
+  );
+  let records: Array<IterationRecord | EvalRecord> = [];
+  if (saved !== undefined) {
+    loadCheckpoint(paths.checkpoint, { model, optimizer, scheduler });
+    defaultGenerator.setState(saved.rng);
+    records = readLog(paths.log, startIteration);
+    writeFileAtomic(paths.log, records.map((r) => JSON.stringify(r) + '\n').join(''), 'training log');
+  } else {
+    writeFileAtomic(paths.log, '', 'training log');
+  }
+  const loader = new DataLoader(options.train, { batchSize: hyper.batchSize, shuffle: true, seed: hyper.seed, hflipProb: hyper.hflipProb, dropLast: options.train.length >= hyper.batchSize });
+  const perEpoch = loader.length;
+  const title = `Mask R-CNN training (batch ${hyper.batchSize}, lr ${hyper.lr}, seed ${hyper.seed})`;
+
+  const writeCheckpoint = (iteration: number): void => {
+    const extra: CheckpointExtra = { iteration, trainSeconds, rng: defaultGenerator.getState(), hyper, config, classes };
+    saveCheckpoint(paths.checkpoint, { model, optimizer, scheduler, extra });
+    plot(outDir, records, title);
+    reporter.checkpoint?.(paths.checkpoint, iteration);
+  };
+  const evaluate = (iteration: number): ModelEvaluation | undefined => {
+    if (options.val === undefined || options.val.length === 0) return undefined;
+    const t0 = performance.now();
+    const evaluation = evaluateModel(model, options.val, options.evalLimit === undefined ? {} : { limit: options.evalLimit });
+    const record: EvalRecord = { type: 'eval', iteration, images: evaluation.images, bbox: evaluation.bbox.stats, segm: evaluation.segm.stats, seconds: (performance.now() - t0) / 1000 };
+    records.push(record);
+    appendFileSync(paths.log, JSON.stringify(record) + '\n');
+    reporter.evaluation?.(record);
+    return evaluation;
+  };
+
+  reporter.start?.({ startIteration, iterations: options.iterations, hyper, outDir, resumed: saved !== undefined });
+  const thisCall: IterationRecord[] = [];
+  let iteration = startIteration;
+  const stopAt = Math.min(options.iterations, options.stopAfter === undefined ? Infinity : startIteration + options.stopAfter);
+  let epoch = Math.floor(iteration / perEpoch);
+  let batches = loader.batches(epoch);
+  for (let skip = iteration % perEpoch; skip > 0; skip--) batches.next();
+  const runStarted = performance.now();
+  const runSecondsBefore = trainSeconds;
+  try {
+    while (iteration < stopAt) {
+      let next = batches.next();
+      if (next.done) {
+        epoch++;
+        batches = loader.batches(epoch);
+        next = batches.next();
+      }
+      const batch: Batch = next.value;
+      const t0 = performance.now();
+      const lr = optimizer.paramGroups[0]!.options.lr;
+      model.train();
+      const out = model.forward(batch.images, batch.targets);
+      const losses = options.lossHook ? options.lossHook(out.losses, iteration + 1) : out.losses;
+      checkFiniteLosses(losses, iteration + 1);
+      const terms = Object.values(losses);
+      let total = terms[0]!;
+      for (const t of terms.slice(1)) total = total.add(t);
+      optimizer.zeroGrad();
+      total.backward();
+      const gradNorm = clipGradNorm(params, hyper.clipGradNorm > 0 ? hyper.clipGradNorm : Infinity);
+      if (!Number.isFinite(gradNorm)) {
+        const all = Object.entries(losses).map(([k, v]) => `${k} ${v.data[0]!.toPrecision(4)}`).join(', ');
+        throw new Error(`training diverged at iteration ${iteration + 1}: the gradient norm is ${gradNorm} (${all})`);
+      }
+      optimizer.step();
+      scheduler.step();
+      iteration++;
+      const seconds = (performance.now() - t0) / 1000;
+      trainSeconds = runSecondsBefore + (performance.now() - runStarted) / 1000;
+      const record: IterationRecord = {
+        type: 'train',
+        iteration,
+        epoch,
+        lr,
+        loss: total.data[0]!,
+        losses: Object.fromEntries(Object.entries(losses).map(([k, v]) => [k, v.data[0]!])),
+        gradNorm,
+        seconds,
+        elapsed: trainSeconds,
+      };
+      records.push(record);
+      thisCall.push(record);
+      appendFileSync(paths.log, JSON.stringify(record) + '\n');
+      const runSeconds = (performance.now() - runStarted) / 1000;
+      const done = iteration - startIteration;
+      const imagesPerSecond = (done * hyper.batchSize) / Math.max(runSeconds, 1e-9);
+      reporter.iteration?.(record, options.iterations, imagesPerSecond, ((options.iterations - iteration) * runSeconds) / done);
+      if (iteration % checkpointEvery === 0 && iteration < options.iterations) writeCheckpoint(iteration);
+      if (evalEvery > 0 && iteration % evalEvery === 0 && iteration < options.iterations) evaluate(iteration);
+    }
+  } catch (error) {
+    reporter.end?.();
+    throw error;
+  }
+  if (iteration < options.iterations) {
+    // Stopped early on request (stopAfter): leave the state as a kill right after a checkpoint would.
+    reporter.end?.();
+    model.eval();
+    return { model, iteration, records: thisCall, trainSeconds, files: paths };
+  }
+  writeCheckpoint(iteration);
+  saveWeights(paths.weights, model, { classes });
+  const evaluation = options.skipFinalEval ? undefined : evaluate(iteration);
+  plot(outDir, records, title);
+  reporter.end?.();
+  model.eval();
+  return { model, iteration, records: thisCall, ...(evaluation ? { evaluation } : {}), trainSeconds, files: paths };
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+const SHORT: Record<string, string> = { loss_objectness: 'obj', loss_rpn_box_reg: 'rpn_box', loss_classifier: 'cls', loss_box_reg: 'box', loss_mask: 'mask' };
+
+/** One line of progress: a bar, the iteration, ETA, images/s and the loss terms. */
+export function formatProgress(record: IterationRecord, iterations: number, imagesPerSecond: number, etaSeconds: number, barWidth = 20): string {
+  const filled = Math.round((record.iteration / iterations) * barWidth);
+  const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? '>' : '') + ' '.repeat(barWidth - filled);
+  const terms = Object.entries(record.losses)
+    .map(([k, v]) => `${SHORT[k] ?? k} ${v.toFixed(3)}`)
+    .join(' ');
+  return `[${bar}] ${String(record.iteration).padStart(String(iterations).length)}/${iterations} ETA ${formatDuration(etaSeconds)} ${imagesPerSecond.toFixed(1)} img/s loss ${record.loss.toFixed(3)} (${terms}) lr ${record.lr.toPrecision(3)}`;
+}
+
+/** A one-line summary of an evaluation record. */
+export function formatEvalRecord(record: EvalRecord): string {
+  const f = (x: number): string => (x < 0 ? '  -  ' : x.toFixed(3));
+  return `eval @ ${record.iteration} (${record.images} images, ${record.seconds.toFixed(1)} s): bbox AP ${f(record.bbox[0]!)} AP50 ${f(record.bbox[1]!)} | segm AP ${f(record.segm[0]!)} AP50 ${f(record.segm[1]!)}`;
+}
+
+/**
+ * Progress on the terminal: on a TTY one line redrawn in place (a progress bar), otherwise
+ * a line every `every` iterations (default: about 20 lines per run); evaluations and
+ * checkpoints on their own lines.
+ */
+export function consoleReporter(options: { every?: number; stream?: NodeJS.WriteStream; quiet?: boolean } = {}): TrainReporter {
+  const stream = options.stream ?? process.stdout;
+  const tty = stream.isTTY === true;
+  let every = options.every ?? 0;
+  let pending = false;
+  const line = (text: string): void => {
+    if (pending) stream.write('\n');
+    pending = false;
+    stream.write(text + '\n');
+  };
+  return {
+    start(info) {
+      if (every === 0) every = Math.max(1, Math.round(info.iterations / 20));
+      const h = info.hyper;
+      line(
+        `${info.resumed ? `resuming at iteration ${info.startIteration}` : 'training'} to ${info.iterations} iterations: batch ${h.batchSize}, lr ${h.lr} ` +
+          `(warmup ${h.warmupIterations} from x${h.warmupFactor}, x${h.gamma} at ${h.lrSteps.join(', ')}), momentum ${h.momentum}, weight decay ${h.weightDecay}` +
+          `${h.clipGradNorm > 0 ? `, clip ${h.clipGradNorm}` : ''}, seed ${h.seed} -> ${info.outDir}`,
+      );
+    },
+    iteration(record, iterations, ips, eta) {
+      const text = formatProgress(record, iterations, ips, eta);
+      if (tty) {
+        stream.write(`\r${text}\x1b[K`);
+        pending = true;
+      } else if (!options.quiet && (record.iteration % every === 0 || record.iteration === iterations)) {
+        line(text);
+      }
+    },
+    evaluation(record) {
+      line(formatEvalRecord(record));
+    },
+    end() {
+      if (pending) stream.write('\n');
+      pending = false;
+    },
+  };
+}

@@ -1,0 +1,164 @@
+import test from 'tape';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Tensor, full } from '../../lib/tensor/index.js';
+import { SafetensorsFile, loadCheckpoint } from '../../lib/nn/index.js';
+import {
+  generateShapes, shapesConfig, shapesDetectionDataset, train, loadWeights, TRAIN_FILES,
+  type IterationRecord, type MaskRCNNConfig, type TrainOptions, type TrainReporter,
+} from '../../lib/maskrcnn/index.js';
+import { assertThrowsMessage } from '../helpers.js';
+
+const silent: TrainReporter = {};
+
+/** The shapes preset on 64-pixel images with fewer proposals: a real training step in ~0.1 s. */
+function tinyConfig(): MaskRCNNConfig {
+  const c = shapesConfig(4);
+  c.transform = { ...c.transform, minSize: 64, maxSize: 64 };
+  c.rpn = { ...c.rpn, preNmsTopNTrain: 200, postNmsTopNTrain: 100, preNmsTopNTest: 100, postNmsTopNTest: 50, batchSizePerImage: 64 };
+  c.roiHeads = { ...c.roiHeads, boxBatchSizePerImage: 32, boxDetectionsPerImg: 10 };
+  return c;
+}
+
+const trainSet = shapesDetectionDataset(generateShapes({ count: 8, size: 64, seed: 3 }), { contiguousLabels: true });
+const valSet = shapesDetectionDataset(generateShapes({ count: 2, size: 64, seed: 4, startImageId: 100 }), { contiguousLabels: true });
+
+function options(outDir: string, extra: Partial<TrainOptions> = {}): TrainOptions {
+  return { config: tinyConfig(), train: trainSet, outDir, iterations: 6, batchSize: 2, lr: 0.02, warmupIterations: 2, checkpointEvery: 3, skipFinalEval: true, reporter: silent, ...extra };
+}
+
+function trainRecords(path: string): IterationRecord[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as IterationRecord)
+    .filter((r) => r.type === 'train');
+}
+
+/** A record without its timings: what must be identical between runs. */
+function numbers(r: IterationRecord): unknown {
+  return { iteration: r.iteration, epoch: r.epoch, lr: r.lr, loss: r.loss, losses: r.losses, gradNorm: r.gradNorm };
+}
+
+test('train: the loss of a short run on tiny shapes images goes down, and the run writes its files', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-'));
+  const result = train(options(dir, { iterations: 24, checkpointEvery: 100, warmupIterations: 3, lrSteps: [20], val: valSet, skipFinalEval: false }));
+  const losses = result.records.map((r) => r.loss);
+  t.equal(losses.length, 24, '24 iterations recorded');
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const first = mean(losses.slice(0, 4));
+  const last = mean(losses.slice(-4));
+  t.ok(last < 0.75 * first, `mean loss of the last 4 iterations ${last.toFixed(3)} < 0.75 x the first 4's ${first.toFixed(3)}`);
+  t.ok(losses.every(Number.isFinite), 'every loss finite');
+  t.deepEqual(Object.keys(result.records[0]!.losses).sort(), ['loss_box_reg', 'loss_classifier', 'loss_mask', 'loss_objectness', 'loss_rpn_box_reg'], 'the five loss terms are logged');
+  for (const f of Object.values(TRAIN_FILES)) t.ok(existsSync(join(dir, f)), `${f} written`);
+  t.ok(readFileSync(join(dir, TRAIN_FILES.plot), 'utf8').startsWith('<svg'), 'the loss curve is an SVG');
+  const lrs = result.records.map((r) => r.lr);
+  t.ok(lrs[0]! < lrs[3]! && Math.abs(lrs[5]! - 0.02) < 1e-12 && Math.abs(lrs[23]! - 0.002) < 1e-12, `warmup then step decay: lr ${lrs[0]!.toExponential(2)} -> ${lrs[5]} -> ${lrs[23]}`);
+  t.equal(result.evaluation?.bbox.stats.length, 12, 'the final evaluation has the 12 bbox numbers');
+  t.equal(result.evaluation?.segm.stats.length, 12, 'and the 12 segm numbers');
+  const { model, classes } = loadWeights(join(dir, TRAIN_FILES.weights));
+  t.deepEqual(classes, ['__background__', 'square', 'circle', 'triangle'], 'the weights file keeps the class names');
+  const a = model.stateDict();
+  const b = result.model.stateDict();
+  t.ok([...a].every(([k, v]) => v.data.every((x, i) => x === b.get(k)!.data[i])), 'the weights file holds the trained weights exactly');
+  t.end();
+});
+
+test('train: a resumed run continues exactly where it stopped (bit-identical losses)', (t) => {
+  const whole = mkdtempSync(join(tmpdir(), 'train-whole-'));
+  const reference = train(options(whole)).records.map(numbers);
+  // Killed after iteration 4: the checkpoint is from iteration 3, the log already has 4.
+  const split = mkdtempSync(join(tmpdir(), 'train-split-'));
+  const first = train(options(split, { stopAfter: 4 }));
+  t.equal(first.iteration, 4, 'the first call stopped after 4 iterations');
+  t.equal(trainRecords(join(split, TRAIN_FILES.log)).length, 4, 'its log has 4 iterations');
+  t.equal((loadCheckpoint(join(split, TRAIN_FILES.checkpoint), {}).extra as { iteration: number }).iteration, 3, 'its checkpoint is from iteration 3');
+  assertThrowsMessage(t, () => train(options(split)), 'exists: pass resume', 'a fresh run refuses to overwrite the checkpoint');
+  const second = train(options(split, { resume: true }));
+  t.deepEqual(second.records.map((r) => r.iteration), [4, 5, 6], 'the resume redid iteration 4, then 5 and 6');
+  t.deepEqual(trainRecords(join(split, TRAIN_FILES.log)).map(numbers), reference, 'the log of the interrupted run equals the uninterrupted one, losses and gradient norms bit for bit');
+  const wa = loadWeights(join(whole, TRAIN_FILES.weights)).model.stateDict();
+  const wb = loadWeights(join(split, TRAIN_FILES.weights)).model.stateDict();
+  t.ok([...wa].every(([k, v]) => v.data.every((x, i) => Object.is(x, wb.get(k)!.data[i]))), 'and the final weights are identical');
+  assertThrowsMessage(t, () => train(options(mkdtempSync(join(tmpdir(), 'train-none-')), { resume: true })), 'does not exist (nothing to resume)', 'resume without a checkpoint names the missing file');
+  t.end();
+});
+
+test('train: a NaN loss stops training naming the iteration and the term, keeping the last good checkpoint', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-nan-'));
+  const hook: TrainOptions['lossHook'] = (losses, iteration) =>
+    iteration === 5 ? { ...losses, loss_mask: losses['loss_mask']!.mul(new Tensor(new Float32Array([NaN]), [])) } : losses;
+  assertThrowsMessage(t, () => train(options(dir, { lossHook: hook })), 'training diverged at iteration 5: loss_mask is NaN', 'the error names iteration 5 and loss_mask');
+  const extra = loadCheckpoint(join(dir, TRAIN_FILES.checkpoint), {}).extra as { iteration: number };
+  t.equal(extra.iteration, 3, 'the checkpoint on disk is the last good one (iteration 3)');
+  t.notOk(existsSync(join(dir, TRAIN_FILES.weights)), 'no final weights were written');
+  const records = trainRecords(join(dir, TRAIN_FILES.log));
+  t.deepEqual(records.map((r) => r.iteration), [1, 2, 3, 4], 'the log ends with the last good iteration');
+  t.ok(records.every((r) => Number.isFinite(r.loss)), 'and holds no NaN');
+  const infinite: TrainOptions['lossHook'] = (losses, iteration) => (iteration === 2 ? { ...losses, loss_objectness: full([], Infinity) } : losses);
+  assertThrowsMessage(t, () => train(options(mkdtempSync(join(tmpdir(), 'train-inf-')), { lossHook: infinite })), 'iteration 2: loss_objectness is Infinity', 'an infinite term is caught too');
+  t.end();
+});
+
+test('train: bad options are named', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-bad-'));
+  assertThrowsMessage(t, () => train(options(dir, { iterations: 0 })), 'iterations must be a positive integer, got 0', 'iterations 0');
+  assertThrowsMessage(t, () => train(options(dir, { lr: -1 })), 'lr must be a positive number, got -1', 'negative lr');
+  assertThrowsMessage(t, () => train(options(dir, { config: shapesConfig(7) })), '3 categories but the config 6 classes', 'a config with the wrong number of classes');
+  writeFileSync(join(dir, TRAIN_FILES.checkpoint), 'not a checkpoint');
+  assertThrowsMessage(t, () => train(options(dir, { resume: true })), 'checkpoint.safetensors', 'a corrupt checkpoint names the file');
+  t.end();
+});
+
+test('train: a checkpoint being written when the process is killed never appears truncated under its real name', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-kill-'));
+  const path = join(dir, TRAIN_FILES.checkpoint);
+  const child = fileURLToPath(new URL('../fixtures/train/checkpoint_writer.ts', import.meta.url));
+  // The child writes 48 MB checkpoints in a loop (every value = the round number) and says when each starts.
+  const proc = spawn(process.execPath, ['--import', 'tsx', child, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  let watcher: ReturnType<typeof setInterval> | undefined;
+  await new Promise<void>((resolve) => {
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/begin 2\n/.test(out) && watcher === undefined) {
+        // Kill as soon as the temporary file of checkpoint 2 exists: mid-write.
+        watcher = setInterval(() => {
+          if (readdirSync(dir).some((f) => f.endsWith('.tmp'))) {
+            clearInterval(watcher);
+            proc.kill('SIGKILL');
+          }
+        }, 1);
+      }
+    });
+    proc.on('exit', () => {
+      clearInterval(watcher);
+      resolve();
+    });
+  });
+  t.ok(/end 1\n/.test(out) && /begin 2\n/.test(out) && !/end 2\n/.test(out), 'the child was killed while writing checkpoint 2');
+  const leftovers = readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+  t.ok(leftovers.length === 1, `the interrupted write was in its temporary file (${leftovers.join(', ')})`);
+  const file = SafetensorsFile.open(path);
+  const w = file.read('model.weight');
+  file.close();
+  t.ok(w.size === 12 * 1024 * 1024 && w.data.every((x) => x === 1), 'the checkpoint under the real name is checkpoint 1, whole');
+  t.end();
+});
+
+test('train: a resume removes the temporary files of writes that a kill interrupted', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-leftover-'));
+  train(options(dir, { stopAfter: 3 }));
+  const stale = join(dir, `.${TRAIN_FILES.checkpoint}.12345.0.tmp`);
+  writeFileSync(stale, 'half a checkpoint');
+  const other = join(dir, 'notes.tmp');
+  writeFileSync(other, 'not ours');
+  train(options(dir, { resume: true }));
+  t.notOk(existsSync(stale), 'the leftover temporary checkpoint is gone');
+  t.ok(existsSync(other), "files that are not the trainer's are left alone");
+  t.end();
+});

@@ -23,3 +23,6 @@ export * from './viz.js';
 export * from './inference.js';
 export * from './plot.js';
 export * from './train.js';
+export * from './overlay.js';
+export * from './inspect.js';
+export * from './bench.js';

@@ -160,12 +160,24 @@ export interface TrainResult {
   evaluation?: ModelEvaluation;
   /** Seconds of training of the whole run (resumes included, evaluation excluded). */
   trainSeconds: number;
-  /** The files written. */
-  files: { checkpoint: string; weights: string; log: string; plot: string };
+  /** The files written (paths). */
+  files: TrainFiles;
+}
+
+/** The files of a training run. */
+export interface TrainFiles {
+  /** Model, optimiser, scheduler, iteration and generator state (for `resume`). */
+  checkpoint: string;
+  /** The trained weights with their configuration (for predict, eval, inspect). */
+  weights: string;
+  /** One JSON record per iteration and per evaluation. */
+  log: string;
+  /** The loss curve (SVG). */
+  plot: string;
 }
 
 /** The file names inside the output folder. */
-export const TRAIN_FILES = Object.freeze({ checkpoint: 'checkpoint.safetensors', weights: 'model.safetensors', log: 'log.jsonl', plot: 'loss_curve.svg' });
+export const TRAIN_FILES: Readonly<TrainFiles> = Object.freeze({ checkpoint: 'checkpoint.safetensors', weights: 'model.safetensors', log: 'log.jsonl', plot: 'loss_curve.svg' });
 
 /** What a checkpoint's `extra` JSON holds. */
 interface CheckpointExtra {
@@ -248,7 +260,7 @@ function plot(outDir: string, records: ReadonlyArray<IterationRecord | EvalRecor
  */
 export function train(options: TrainOptions): TrainResult {
   const outDir = options.outDir;
-  const paths = {
+  const paths: TrainFiles = {
     checkpoint: join(outDir, TRAIN_FILES.checkpoint),
     weights: join(outDir, TRAIN_FILES.weights),
     log: join(outDir, TRAIN_FILES.log),

@@ -5,6 +5,10 @@
 import { runShapes } from './shapes.js';
 import { runEval } from './eval.js';
 import { runTrain } from './train.js';
+import { runPredict } from './predict.js';
+import { runInspect } from './inspect.js';
+import { runBench } from './bench.js';
+import { runDemo } from './demo.js';
 
 /** A subcommand: takes the arguments after its name, returns the exit code. */
 export type Subcommand = (argv: string[]) => Promise<number>;
@@ -13,6 +17,10 @@ export type Subcommand = (argv: string[]) => Promise<number>;
 export const subcommands: Record<string, { run: Subcommand; summary: string }> = {
   shapes: { run: runShapes, summary: 'write the synthetic shapes dataset (PNG images + COCO JSON)' },
   train: { run: runTrain, summary: 'train Mask R-CNN (checkpoints, --resume, progress, log, loss curve, COCO AP)' },
+  predict: { run: runPredict, summary: 'detect objects in PNG images: overlay PNGs and COCO results JSON' },
+  inspect: { run: runInspect, summary: 'draw every stage of the network on one image, with an index page' },
+  bench: { run: runBench, summary: 'time the detector (inference, training step) stage by stage' },
+  demo: { run: runDemo, summary: 'generate shapes, train from scratch, evaluate, draw (npm run demo)' },
   eval: { run: runEval, summary: 'COCO-style evaluation (bbox or segm) of a results file against annotations' },
 };
 

@@ -1,0 +1,168 @@
+/**
+ * `maskrcnn demo` (`npm run demo`): the project's main job end to end on embedded defaults.
+ * Generates the synthetic shapes dataset, trains the `shapes` preset from scratch on this
+ * machine's CPU, evaluates it (COCO bbox and segm AP on the validation split), and writes
+ * overlays of validation images and an inspection of one of them, printing where everything is.
+ *
+ * @module
+ */
+import { mkdirSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describeBackend, setBackend, type BackendName } from '../../ops/index.js';
+import { noGrad } from '../../tensor/index.js';
+import { shapesConfig } from '../config.js';
+import { CocoDetectionDataset } from '../data/dataset.js';
+import { writeShapes } from '../data/shapes.js';
+import { formatSummary, STAT_NAMES } from '../eval/cocoeval.js';
+import { writeResults } from '../eval/results.js';
+import { writeInspection } from '../inspect.js';
+import { drawDetections } from '../overlay.js';
+import { train, consoleReporter, TRAIN_FILES } from '../train.js';
+import { VAL_SEED_OFFSET } from './shapes.js';
+import { booleanFlag, choiceFlag, integerFlag, parseFlags, runCommand, stringFlag } from './args.js';
+
+/** The demo's embedded defaults: the recipe measured to fit the goal on a 2-core laptop CPU. */
+export const DEMO_DEFAULTS = Object.freeze({
+  out: 'demo-output',
+  trainImages: 1000,
+  valImages: 100,
+  iterations: 600,
+  batchSize: 2,
+  lr: 0.02,
+  warmup: 50,
+  seed: 0,
+  overlays: 8,
+});
+
+const HELP = `usage: maskrcnn demo [--out DIR] [--iterations N] [--seed S] [--backend NAME] [--resume]
+
+Mask R-CNN from scratch on this machine's CPU, end to end:
+  1. writes the synthetic shapes dataset (${DEMO_DEFAULTS.trainImages} training and ${DEMO_DEFAULTS.valImages} validation images, 128x128)
+  2. trains the 'shapes' preset (the paper's architecture, narrowed) from random weights
+  3. evaluates it on the validation split (COCO bbox and segm AP, pycocotools' numbers)
+  4. draws the detections on ${DEMO_DEFAULTS.overlays} validation images and an inspection of one
+     (every stage of the network as a picture, with an index page)
+
+options:
+  --out DIR          output folder (default ${DEMO_DEFAULTS.out})
+  --iterations N     training iterations of ${DEMO_DEFAULTS.batchSize} images (default ${DEMO_DEFAULTS.iterations})
+  --train N          training images (default ${DEMO_DEFAULTS.trainImages})
+  --val N            validation images (default ${DEMO_DEFAULTS.valImages})
+  --seed S           seed of the data, the weights and the sampling (default ${DEMO_DEFAULTS.seed})
+  --backend NAME     wasm (default), reference or gpu
+  --resume           continue an interrupted demo run from its last checkpoint
+  -h, --help         show this help`;
+
+function duration(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  return m > 0 ? `${m} min ${(seconds - 60 * m).toFixed(0)} s` : `${seconds.toFixed(1)} s`;
+}
+
+/** Runs `maskrcnn demo` on `argv` (the arguments after `demo`) and returns the exit code. */
+export async function runDemo(argv: string[]): Promise<number> {
+  return runCommand('demo', argv, HELP, () => {
+    const flags = parseFlags(argv, {
+      out: { type: 'string' },
+      iterations: { type: 'string' },
+      train: { type: 'string' },
+      val: { type: 'string' },
+      seed: { type: 'string' },
+      backend: { type: 'string' },
+      resume: { type: 'boolean' },
+    });
+    const out = resolve(stringFlag(flags, 'out', DEMO_DEFAULTS.out));
+    const iterations = integerFlag(flags, 'iterations', DEMO_DEFAULTS.iterations, 1, 10_000_000);
+    const trainImages = integerFlag(flags, 'train', DEMO_DEFAULTS.trainImages, 1, 1_000_000);
+    const valImages = integerFlag(flags, 'val', DEMO_DEFAULTS.valImages, 1, 1_000_000);
+    const seed = integerFlag(flags, 'seed', DEMO_DEFAULTS.seed, 0, 2 ** 31 - 1);
+    const backend = choiceFlag<BackendName>(flags, 'backend', 'wasm', ['wasm', 'reference', 'gpu']);
+    const resume = booleanFlag(flags, 'resume');
+    setBackend(backend);
+    const started = performance.now();
+    const elapsed = (): number => (performance.now() - started) / 1000;
+    console.log(`Mask R-CNN demo: shapes preset from scratch on ${availableParallelism()} CPU core(s), load average ${loadavg()[0]!.toFixed(2)}`);
+    console.log(`backend: ${describeBackend()}\n`);
+
+    // 1. Data: the same files `maskrcnn shapes` writes, read back the way any COCO folder is.
+    const dataDir = join(out, 'data');
+    console.log(`[1/4] writing the shapes dataset to ${dataDir}`);
+    for (const [split, count, splitSeed, startImageId] of [
+      ['train', trainImages, seed, 1],
+      ['val', valImages, seed + VAL_SEED_OFFSET, trainImages + 1],
+    ] as const) {
+      const s = writeShapes(join(dataDir, split), { count, seed: splitSeed, startImageId });
+      console.log(`      ${split}: ${s.images} images, ${s.instances} instances (${Object.entries(s.perCategory).map(([k, v]) => `${v} ${k}s`).join(', ')})`);
+    }
+    const trainSet = CocoDetectionDataset.fromDirectory(join(dataDir, 'train'), { contiguousLabels: true });
+    const valSet = CocoDetectionDataset.fromDirectory(join(dataDir, 'val'), { contiguousLabels: true });
+
+    // 2. Training (and 3. the final evaluation, which train() runs on the validation split).
+    const runDir = join(out, 'run');
+    const config = shapesConfig(trainSet.categories.length + 1);
+    console.log(`\n[2/4] training for ${iterations} iterations of ${DEMO_DEFAULTS.batchSize} images -> ${runDir}`);
+    const result = train({
+      config,
+      train: trainSet,
+      val: valSet,
+      outDir: runDir,
+      iterations,
+      seed,
+      batchSize: DEMO_DEFAULTS.batchSize,
+      lr: DEMO_DEFAULTS.lr,
+      warmupIterations: Math.min(DEMO_DEFAULTS.warmup, Math.floor(iterations / 10)),
+      resume,
+      overwrite: !resume,
+      checkpointEvery: 100,
+      reporter: consoleReporter(),
+    });
+    const trainedAt = elapsed();
+    const evaluation = result.evaluation!;
+    console.log(`\n[3/4] evaluation on ${evaluation.images} validation images`);
+    console.log(`bbox:\n${formatSummary(evaluation.bbox.stats)}`);
+    console.log(`segm:\n${formatSummary(evaluation.segm.stats)}`);
+
+    // 4. Pictures: overlays of a few validation images, and one image inspected stage by stage.
+    const predDir = join(out, 'predictions');
+    mkdirSync(predDir, { recursive: true });
+    const classes = ['__background__', ...trainSet.categories.map((c) => c.name)];
+    const model = result.model;
+    model.eval();
+    const overlays: string[] = [];
+    noGrad(() => {
+      for (let i = 0; i < Math.min(DEMO_DEFAULTS.overlays, valSet.length); i++) {
+        const { image } = valSet.get(i);
+        const { detections } = model.forward([image]);
+        const path = join(predDir, valSet.imageInfo(i).file_name ?? `${i}.png`);
+        drawDetections(image, detections[0]!, { classes }).save(path);
+        overlays.push(path);
+      }
+    });
+    writeResults(join(predDir, 'results.json'), evaluation.results);
+    const sample = valSet.get(0);
+    const inspection = writeInspection(model, sample.image, join(out, 'inspect'), {
+      classes,
+      target: sample.target,
+      title: `Mask R-CNN inspection: validation image ${valSet.imageInfo(0).file_name}`,
+    });
+    console.log(`\n[4/4] wrote ${overlays.length} overlays and an inspection of ${valSet.imageInfo(0).file_name}`);
+
+    const total = elapsed();
+    const ap50 = evaluation.segm.stats[1]!;
+    console.log(`\nsummary`);
+    console.log(`  time: ${duration(total)} in all (${duration(result.trainSeconds)} training, ${duration(trainedAt - result.trainSeconds)} data + evaluation, ${duration(total - trainedAt)} pictures)`);
+    console.log(`  bbox ${STAT_NAMES.slice(0, 3).map((n, k) => `${n} ${evaluation.bbox.stats[k]!.toFixed(3)}`).join(', ')}`);
+    console.log(`  segm ${STAT_NAMES.slice(0, 3).map((n, k) => `${n} ${evaluation.segm.stats[k]!.toFixed(3)}`).join(', ')}`);
+    console.log(`  goal segm AP50 >= 0.9 within 10 minutes: ${ap50 >= 0.9 && total <= 600 ? 'met' : 'not met'} (AP50 ${ap50.toFixed(3)}, ${duration(total)})`);
+    console.log(`\nwhere everything is`);
+    console.log(`  dataset        ${dataDir}/{train,val}/annotations.json + images/`);
+    console.log(`  weights        ${join(runDir, TRAIN_FILES.weights)}   (maskrcnn predict/eval/inspect --weights ...)`);
+    console.log(`  checkpoint     ${join(runDir, TRAIN_FILES.checkpoint)}   (maskrcnn train --resume ...)`);
+    console.log(`  training log   ${join(runDir, TRAIN_FILES.log)}`);
+    console.log(`  loss curve     ${join(runDir, TRAIN_FILES.plot)}`);
+    console.log(`  overlays       ${predDir}/*.png`);
+    console.log(`  COCO results   ${join(predDir, 'results.json')}`);
+    console.log(`  inspection     ${inspection.index}`);
+    return 0;
+  });
+}

@@ -464,7 +464,8 @@ export function consoleReporter(options: { every?: number; stream?: NodeJS.Write
   const line = (text: string): void => {
     if (pending) stream.write('\n');
     pending = false;
-    stream.write(text + '\n');
+    if (options.stream === undefined) console.log(text);
+    else stream.write(text + '\n');
   };
   return {
     start(info) {

@@ -23,13 +23,22 @@
 // loads 8 values of B (two f32x4) and broadcasts 6 values of A. WebAssembly SIMD has no fused
 // multiply-add outside the relaxed-SIMD proposal, so it is a multiply then an add.
 //
+// Precision: each block of KC steps of the sum is accumulated from zero in registers and then
+// added into C, so an element of C is a two-level sum: chains of at most KC products, and a
+// chain of K / KC block sums. The rounding error of a float32 sum grows with its chain length
+// (Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed., section 4.2), so KC is
+// kept short (64: for the 3x3 convolutions of the heads, K = 576 becomes chains of 64 and 9
+// instead of 256 and 3), which costs almost nothing: packing moves the same bytes whatever KC,
+// and a C tile is re-read once per 64 steps instead of once per 256. (Without it, the mask
+// head's weight gradients missed the model fixture's 1e-4 tolerance against PyTorch.)
+//
 // Determinism: every element of C is the sum over k in the same order (blocks of KC in
 // increasing order, k increasing inside a block) whatever part of C a call computes, so
 // splitting C between threads never changes a bit of the result.
 
 const MR: i32 = 6;
 const NR: i32 = 8;
-const KC: i32 = 256;
+const KC: i32 = 64;
 const MC: i32 = 120;
 const NC: i32 = 2048;
 
@@ -319,4 +328,113 @@ export function transpose(src: usize, rows: i32, cols: i32, srcStride: i32, dst:
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RoIAlign (average), one RoI per call, on channels-last features
+// ---------------------------------------------------------------------------------------------
+//
+// The caller lays the features out channels-last (`x[(n H + y) W + x][c]`, so one tap reads C
+// consecutive values) and passes RoI k's sample table (torchvision's `pre_calc`): for each
+// sample, in the order bin, grid row, grid column, four element offsets into `x` (already
+// `(image cell) C`) and four float64 bilinear weights. The arithmetic is the reference
+// kernel's, in float64 and in its order (two channels per f64x2), so results are the same bits.
+
+/**
+ * out[c bins + bin] = (sum over the bin's samples of w0 f1 + w1 f2 + w2 f3 + w3 f4) / count for
+ * c < channels: RoI k's `[C, PH PW]` output block.
+ */
+export function roiAlignForward(x: usize, channels: i32, offsets: usize, weights: usize, bins: i32, taps: i32, count: f64, out: usize): void {
+  const cnt = f64x2.splat(count);
+  for (let bin = 0; bin < bins; bin++) {
+    const t0 = bin * taps;
+    let c = 0;
+    for (; c + 2 <= channels; c += 2) {
+      let sum = f64x2.splat(0);
+      for (let i = t0; i < t0 + taps; i += 4) {
+        const o = offsets + (<usize>i << 2);
+        const w = weights + (<usize>i << 3);
+        const f1 = f64x2.promote_low_f32x4(v128.load64_zero(x + (<usize>(load<i32>(o) + c) << 2)));
+        const f2 = f64x2.promote_low_f32x4(v128.load64_zero(x + (<usize>(load<i32>(o, 4) + c) << 2)));
+        const f3 = f64x2.promote_low_f32x4(v128.load64_zero(x + (<usize>(load<i32>(o, 8) + c) << 2)));
+        const f4 = f64x2.promote_low_f32x4(v128.load64_zero(x + (<usize>(load<i32>(o, 12) + c) << 2)));
+        let s = f64x2.mul(v128.load64_splat(w), f1);
+        s = f64x2.add(s, f64x2.mul(v128.load64_splat(w, 8), f2));
+        s = f64x2.add(s, f64x2.mul(v128.load64_splat(w, 16), f3));
+        s = f64x2.add(s, f64x2.mul(v128.load64_splat(w, 24), f4));
+        sum = f64x2.add(sum, s);
+      }
+      const r = f64x2.div(sum, cnt);
+      store<f32>(out + (<usize>(c * bins + bin) << 2), <f32>f64x2.extract_lane(r, 0));
+      store<f32>(out + (<usize>((c + 1) * bins + bin) << 2), <f32>f64x2.extract_lane(r, 1));
+    }
+    for (; c < channels; c++) {
+      let sum: f64 = 0;
+      for (let i = t0; i < t0 + taps; i += 4) {
+        const o = offsets + (<usize>i << 2);
+        const w = weights + (<usize>i << 3);
+        sum += load<f64>(w) * <f64>load<f32>(x + (<usize>(load<i32>(o) + c) << 2)) +
+          load<f64>(w, 8) * <f64>load<f32>(x + (<usize>(load<i32>(o, 4) + c) << 2)) +
+          load<f64>(w, 16) * <f64>load<f32>(x + (<usize>(load<i32>(o, 8) + c) << 2)) +
+          load<f64>(w, 24) * <f64>load<f32>(x + (<usize>(load<i32>(o, 12) + c) << 2));
+      }
+      store<f32>(out + (<usize>(c * bins + bin) << 2), <f32>(sum / count));
+    }
+  }
+}
+
+/**
+ * The adjoint of {@link roiAlignForward} for one RoI: for each bin, share[c] =
+ * gradOut[c bins + bin] / count, then grad[offset + c] += share[c] w for each tap of each of
+ * the bin's samples, in order (float64 products and sums, rounded to float32 at each store, as
+ * the reference does). `share` is scratch for `channels` float64s.
+ */
+export function roiAlignBackward(gradOut: usize, channels: i32, offsets: usize, weights: usize, bins: i32, taps: i32, count: f64, grad: usize, share: usize): void {
+  for (let bin = 0; bin < bins; bin++) {
+    for (let c = 0; c < channels; c++) {
+      store<f64>(share + (<usize>c << 3), <f64>load<f32>(gradOut + (<usize>(c * bins + bin) << 2)) / count);
+    }
+    const t0 = bin * taps;
+    for (let i = t0; i < t0 + taps; i++) {
+      const base = grad + (<usize>load<i32>(offsets + (<usize>i << 2)) << 2);
+      const wv = load<f64>(weights + (<usize>i << 3));
+      const w = f64x2.splat(wv);
+      let c = 0;
+      for (; c + 4 <= channels; c += 4) {
+        const p = base + (<usize>c << 2);
+        const g = v128.load(p);
+        const lo = f64x2.add(f64x2.promote_low_f32x4(g), f64x2.mul(v128.load(share + (<usize>c << 3)), w));
+        const hi = f64x2.add(f64x2.promote_low_f32x4(v128.shuffle<u32>(g, g, 2, 3, 0, 1)), f64x2.mul(v128.load(share + (<usize>c << 3), 16), w));
+        v128.store(p, v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+      }
+      for (; c < channels; c++) {
+        const p = base + (<usize>c << 2);
+        store<f32>(p, <f32>(<f64>load<f32>(p) + load<f64>(share + (<usize>c << 3)) * wv));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Float64 accumulation of float32 partial results (the weight gradient's long sums)
+// ---------------------------------------------------------------------------------------------
+
+/** dst[i] += src[i] for i < n: float64 `dst`, float32 `src` (a partial product added into a float64 sum). */
+export function accumulateF64(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(src + (<usize>i << 2));
+    const d = dst + (<usize>i << 3);
+    v128.store(d, f64x2.add(v128.load(d), f64x2.promote_low_f32x4(v)));
+    v128.store(d, f64x2.add(v128.load(d, 16), f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1))), 16);
+  }
+  for (; i < n; i++) {
+    const d = dst + (<usize>i << 3);
+    store<f64>(d, load<f64>(d) + <f64>load<f32>(src + (<usize>i << 2)));
+  }
+}
+
+/** dst[i] = float32(src[i]) for i < n (rounded to nearest). */
+export function roundF64(dst: usize, src: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), <f32>load<f64>(src + (<usize>i << 3)));
 }

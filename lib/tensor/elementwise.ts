@@ -7,7 +7,7 @@
  */
 import { Tensor, type TensorLike } from './tensor.js';
 import { defineOp } from './autograd.js';
-import { type DType, allocate, floatingOf, promoteTypes } from './dtype.js';
+import { type DType, type TypedArray, allocate, floatingOf, promoteTypes } from './dtype.js';
 import {
   type Shape,
   broadcastShapes,
@@ -60,6 +60,36 @@ export function broadcastOffsets(from: Shape, outShape: Shape): Int32Array {
 }
 
 /**
+ * `out[i] = A[i sa] op B[i sb]` for i < n, with sa, sb = 1 (an operand of n elements) or 0 (a
+ * scalar): the same arithmetic as `f`, written out once per op so that each loop has a single
+ * operation for V8 to compile (the shared loop calling `f` runs at several ns an element, the
+ * closure call site seeing every op of the engine). Results are the same bits.
+ */
+type FastLoop = (A: TypedArray, B: TypedArray, out: TypedArray, n: number, sa: number, sb: number) => void;
+
+const FAST_LOOPS: Partial<Record<string, FastLoop>> = {
+  add: (A, B, out, n, sa, sb) => {
+    if (sa === 1 && sb === 1) for (let i = 0; i < n; i++) out[i] = A[i]! + B[i]!;
+    else for (let i = 0; i < n; i++) out[i] = A[i * sa]! + B[i * sb]!;
+  },
+  sub: (A, B, out, n, sa, sb) => {
+    if (sa === 1 && sb === 1) for (let i = 0; i < n; i++) out[i] = A[i]! - B[i]!;
+    else for (let i = 0; i < n; i++) out[i] = A[i * sa]! - B[i * sb]!;
+  },
+  mul: (A, B, out, n, sa, sb) => {
+    if (sa === 1 && sb === 1) for (let i = 0; i < n; i++) out[i] = A[i]! * B[i]!;
+    else for (let i = 0; i < n; i++) out[i] = A[i * sa]! * B[i * sb]!;
+  },
+  div: (A, B, out, n, sa, sb) => {
+    if (sa === 1 && sb === 1) for (let i = 0; i < n; i++) out[i] = A[i]! / B[i]!;
+    else for (let i = 0; i < n; i++) out[i] = A[i * sa]! / B[i * sb]!;
+  },
+  gt: (A, B, out, n, sa, sb) => {
+    for (let i = 0; i < n; i++) out[i] = A[i * sa]! > B[i * sb]! ? 1 : 0;
+  },
+};
+
+/**
  * Applies `f` to every pair of elements of `a` and `b` broadcast together. The common cases
  * (same shape, a scalar on either side) are straight loops; the general case walks the output
  * with an odometer over all but the last dimension.
@@ -70,7 +100,10 @@ export function mapBinary(op: string, a: Tensor, b: Tensor, dtype: DType, f: (x:
   const out = allocate(dtype, n);
   const A = a.data;
   const B = b.data;
-  if (A.length === n && B.length === n) {
+  const loop = FAST_LOOPS[op];
+  if (loop !== undefined && (A.length === n || A.length === 1) && (B.length === n || B.length === 1)) {
+    loop(A, B, out, n, A.length === n ? 1 : 0, B.length === n ? 1 : 0);
+  } else if (A.length === n && B.length === n) {
     for (let i = 0; i < n; i++) out[i] = f(A[i]!, B[i]!);
   } else if (A.length === n && B.length === 1) {
     const y = B[0]!;
@@ -225,7 +258,27 @@ export const sqrt = unaryOp('sqrt', floatingOf, Math.sqrt, (g, _x, out) => g.div
 export const abs = unaryOp('abs', same, Math.abs, (g, x) => g.mul(x.gt(0).sub(x.lt(0))));
 
 /** `max(x, 0)`; d/dx = 1 where x > 0, else 0. */
-export const relu = unaryOp('relu', same, (x) => (x > 0 ? x : x !== x ? x : 0), (g, x) => g.mul(x.gt(0)));
+export const relu = defineOp({
+  name: 'relu',
+  forward: (_ctx, x: Tensor) => {
+    const X = x.data;
+    const out = allocate(x.dtype, X.length);
+    for (let i = 0; i < X.length; i++) {
+      const v = X[i]!;
+      out[i] = v > 0 ? v : v !== v ? v : 0;
+    }
+    return new Tensor(out, x.shape, x.dtype);
+  },
+  // g * (x > 0), in one loop (the same bits as `g.mul(x.gt(0))`: g * 1 or g * 0).
+  backward: (g, { args: [x] }) => {
+    const G = g.data;
+    const X = x.data;
+    const dtype = promoteTypes(g.dtype, 'int32');
+    const out = allocate(dtype, G.length);
+    for (let i = 0; i < G.length; i++) out[i] = G[i]! * (X[i]! > 0 ? 1 : 0);
+    return [new Tensor(out, g.shape, dtype)];
+  },
+});
 
 /**
  * The logistic function `1 / (1 + e^-x)`, computed without overflow for large |x|;

@@ -6,8 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import test from 'tape';
-import { Generator, randn, noGrad, type Tensor } from '../../lib/index.js';
-import { availableBackends, conv2d, convTranspose2d, kernelTable, mm, withBackend } from '../../lib/ops/index.js';
+import { Generator, randn, noGrad, tensor, type Tensor } from '../../lib/index.js';
+import { availableBackends, conv2d, convTranspose2d, kernelTable, mm, roiAlign, withBackend } from '../../lib/ops/index.js';
 import { setWasmThreads, wasmThreads } from '../../lib/ops/wasm/index.js';
 import { injectWorkerErrorForTest, waitForWasmWorkers } from '../../lib/ops/wasm/runtime.js';
 import { assertClose } from '../helpers.js';
@@ -27,7 +27,7 @@ test('wasm: every kernel is registered, with a note where it is not its own code
     t.end();
     return;
   }
-  const own = new Set(['matmul.forward', 'conv2d.forward', 'conv2d.backwardInput', 'conv2d.backwardWeight']);
+  const own = new Set(['matmul.forward', 'conv2d.forward', 'conv2d.backwardInput', 'conv2d.backwardWeight', 'roiAlign.forward', 'roiAlign.backward']);
   for (const row of kernelTable()) {
     const impl = row.backends.find((b) => b.backend === 'wasm');
     t.ok(impl !== undefined, `${row.kernel}: registered for wasm`);
@@ -37,7 +37,7 @@ test('wasm: every kernel is registered, with a note where it is not its own code
   t.end();
 });
 
-test('wasm: GEMM edge sizes (tiles of 6x8, blocks of 256 along k) match the reference', (t) => {
+test('wasm: GEMM edge sizes (tiles of 6x8, blocks of 64 along k) match the reference', (t) => {
   if (!present) return t.end();
   const g = new Generator(3);
   for (const [n, k, m] of [[1, 1, 1], [7, 13, 9], [6, 8, 8], [13, 300, 17], [50, 3, 130], [1, 600, 5]] as const) {
@@ -81,6 +81,61 @@ test('wasm: conv2d and convTranspose2d, forward and both gradients, match the re
   const dw3 = randn([8, 2, 3, 3], { generator: g });
   both(t, 'convTranspose2d 3x3 stride 2, output padding, groups', () =>
     noGrad(() => convTranspose2d(dx, dw3, null, { stride: 2, padding: 1, outputPadding: 1, groups: 2 })));
+  t.end();
+});
+
+test('wasm: roiAlign forward and backward return the reference kernels\' bits', (t) => {
+  if (!present) return t.end();
+  const g = new Generator(7);
+  // C = 6 (a pair and a remainder of the module's channel loops), C = 1 (the mask targets);
+  // fixed and adaptive grids; RoIs partly or wholly outside the map (zero-weight samples).
+  const cases = [
+    { x: [2, 6, 9, 11], rois: [[0, 1, 1, 20, 30], [1, -8, -3, 12, 9], [1, 30, 30, 60, 50], [0, 3.3, 2.2, 3.4, 2.3]], o: { outputSize: [3, 4] as [number, number], spatialScale: 0.5, samplingRatio: 2 } },
+    { x: [1, 1, 16, 16], rois: [[0, 0.5, 1.5, 15, 9], [0, 2, 2, 14, 14]], o: { outputSize: 5, spatialScale: 1, samplingRatio: 0, aligned: true } },
+    { x: [1, 5, 8, 8], rois: [[0, 0, 0, 7, 7]], o: { outputSize: 7, spatialScale: 1, samplingRatio: -1 } },
+  ];
+  for (const { x: xs, rois, o } of cases) {
+    const x = randn(xs, { generator: g });
+    const r = tensor(rois);
+    const run = () => {
+      const xi = x.detach().requiresGrad_();
+      const y = roiAlign(xi, r, o);
+      y.mul(y).sum().backward();
+      return [y, xi.grad!] as const;
+    };
+    const want = withBackend('reference', run);
+    const got = withBackend('wasm', run);
+    const label = `roiAlign x[${xs}] ${JSON.stringify(o)}`;
+    t.deepEqual(Array.from(got[0].data), Array.from(want[0].data), `${label}: output bit-identical`);
+    t.deepEqual(Array.from(got[1].data), Array.from(want[1].data), `${label}: gradInput bit-identical`);
+  }
+  t.end();
+});
+
+test('wasm: the weight gradient\'s long sum (N H W terms) stays at float32 rounding', (t) => {
+  if (!present) return t.end();
+  // 400 images of 14x14 (the mask head's plane): 78400 terms per weight, each near 0.5, for a
+  // sum near 4e4. The reference sums in float64. Adding per-image float32 partial sums into one
+  // float32 total (this kernel before its float64 accumulator) drifts by up to 5e-7 of the
+  // scale on this data; the float64 accumulation across chunks leaves only the float32
+  // rounding of the partials and of the result (about 6e-8).
+  const g = new Generator(8);
+  const x = randn([400, 4, 14, 14], { generator: g }).add(0.5);
+  const w = randn([8, 4, 3, 3], { generator: g });
+  const run = () => {
+    const wi = w.detach().requiresGrad_();
+    conv2d(x, wi, null, { padding: 1 }).sum().backward();
+    return wi.grad!;
+  };
+  const want = withBackend('reference', run);
+  const got = withBackend('wasm', run);
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < want.size; i++) {
+    scale = Math.max(scale, Math.abs(want.data[i]!));
+    err = Math.max(err, Math.abs(got.data[i]! - want.data[i]!));
+  }
+  t.ok(err <= 1.5e-7 * scale, `max error ${err.toExponential(2)} <= 1.5e-7 x scale ${scale.toExponential(2)}`);
   t.end();
 });
 

@@ -12,12 +12,13 @@ import { registerBackend } from '../backend.js';
 import { channelAffine } from '../frozen_batch_norm.js';
 import { interpolateBilinearBackward, interpolateBilinearForward, interpolateNearestBackward, interpolateNearestForward } from '../interpolate.js';
 import { maxPool2dBackward, maxPool2dForward } from '../pool.js';
-import { roiAlignBackward, roiAlignForward, roiAlignMaxBackward, roiAlignMaxForward, roiPoolBackward, roiPoolForward } from '../roi.js';
+import { roiAlignMaxBackward, roiAlignMaxForward, roiPoolBackward, roiPoolForward } from '../roi.js';
 import '../reference/frozen_batch_norm.js';
 import '../reference/interpolate.js';
 import '../reference/pool.js';
 import '../reference/roi.js';
 import './kernels.js';
+import './roi.js';
 import { wasmAvailable, wasmLoadError, wasmThreads } from './runtime.js';
 
 registerBackend('wasm', {
@@ -44,8 +45,6 @@ referenceFor(maxPool2dForward, MEMORY_BOUND);
 referenceFor(maxPool2dBackward, `${MEMORY_BOUND} (a scatter)`);
 referenceFor(roiPoolForward, MEMORY_BOUND);
 referenceFor(roiPoolBackward, `${MEMORY_BOUND} (a scatter)`);
-referenceFor(roiAlignForward, MEMORY_BOUND);
-referenceFor(roiAlignBackward, `${MEMORY_BOUND} (a scatter)`);
 referenceFor(roiAlignMaxForward, MEMORY_BOUND);
 referenceFor(roiAlignMaxBackward, `${MEMORY_BOUND} (a scatter)`);
 

@@ -174,10 +174,16 @@ conv2dBackwardWeight.register('wasm', (input: TypedArray, gradOutput: TypedArray
     const pgw = alloc(total);
     // gradW_g^T [K_g, C_out/g] += col[K_g, P] gradOut^T[P, C_out/g]: both operands then pack
     // row by row (col as A, the transposed output gradient as B); transposed into gradW at the end.
+    // The sum runs over every image and output position (N H_out W_out terms, tens of thousands
+    // for the heads): each chunk's product (at most COL_FLOATS / K_g terms, summed by the GEMM's
+    // two-level blocks) is computed on its own and added into a float64 sum, in a fixed order,
+    // so the long outer sum adds no float32 rounding.
     const pgwt = alloc(total);
+    const ppart = alloc(total);
+    const pacc = alloc(2 * total);
     put(px, input);
     put(pgo, gradOutput);
-    e.fillRows(pgwt, 0, 1, total, 0);
+    e.fillRows(pacc, 0, 1, 2 * total, 0);
     const direct = pointwise(g);
     const rows = rowsPerChunk(kg, g);
     const pcol = direct ? 0 : alloc(kg * rows * g.outWidth);
@@ -186,17 +192,18 @@ conv2dBackwardWeight.register('wasm', (input: TypedArray, gradOutput: TypedArray
       for (let grp = 0; grp < g.groups; grp++) {
         const x = px + ((n * g.inChannels + grp * cgIn) * inPlane) * 4;
         const go = pgo + ((n * g.outChannels + grp * cgOut) * P) * 4;
-        const gwt = pgwt + grp * cgOut * kg * 4;
         for (let h0 = 0; h0 < g.outHeight; h0 += rows) {
           const h1 = Math.min(g.outHeight, h0 + rows);
           const cols = (h1 - h0) * g.outWidth;
           const col = direct ? x + h0 * g.outWidth * 4 : pcol;
           if (!direct) columns(true, x, cgIn, g, h0, h1, pcol);
           e.transpose(go + h0 * g.outWidth * 4, cgOut, cols, P, pgot);
-          parallelGemm({ m: kg, n: cgOut, k: cols, a: col, sar: direct ? P : cols, sac: 1, b: pgot, sbr: cgOut, sbc: 1, c: gwt, ldc: cgOut, beta: 1 });
+          parallelGemm({ m: kg, n: cgOut, k: cols, a: col, sar: direct ? P : cols, sac: 1, b: pgot, sbr: cgOut, sbc: 1, c: ppart, ldc: cgOut, beta: 0 });
+          e.accumulateF64(pacc + grp * cgOut * kg * 8, ppart, cgOut * kg);
         }
       }
     }
+    e.roundF64(pgwt, pacc, total);
     for (let grp = 0; grp < g.groups; grp++) e.transpose(pgwt + grp * cgOut * kg * 4, kg, cgOut, cgOut, pgw + grp * cgOut * kg * 4);
     return get(pgw, total);
   });

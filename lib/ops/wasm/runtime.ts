@@ -50,6 +50,10 @@ interface Exports {
     outW: number, h0: number, h1: number, x: number,
   ): void;
   fillRows(out: number, v: number, channels: number, plane: number, hasValue: number): void;
+  accumulateF64(dst: number, src: number, n: number): void;
+  roundF64(dst: number, src: number, n: number): void;
+  roiAlignForward(x: number, channels: number, offsets: number, weights: number, bins: number, taps: number, count: number, out: number): void;
+  roiAlignBackward(gradOut: number, channels: number, offsets: number, weights: number, bins: number, taps: number, count: number, grad: number, share: number): void;
   transpose(src: number, rows: number, cols: number, srcStride: number, dst: number): void;
 }
 
@@ -195,6 +199,11 @@ export function withArena<T>(fn: (alloc: (floats: number) => number) => T): T {
 export function put(ptr: number, x: ArrayLike<number>): void {
   const s = load()!;
   s.f32.set(x, ptr >> 2);
+}
+
+/** The shared memory's current buffer (views of it stay valid until the next `alloc` grows it). */
+export function heap(): ArrayBufferLike {
+  return load()!.memory.buffer;
 }
 
 /** A Float32Array copy of `count` floats at byte address `ptr`. */

@@ -19,6 +19,13 @@ export interface BackboneConfig {
   widths: [number, number, number, number];
   /** How many stages from the top are trained (torchvision: 3 with pretrained weights). */
   trainableLayers: number;
+  /**
+   * The ResNet's normalization: `'frozen'` (torchvision's FrozenBatchNorm2d, fixed statistics:
+   * the paper's choice when fine-tuning from ImageNet weights) or `'batch'` (trainable
+   * BatchNorm2d with batch statistics: what training from scratch needs, He et al.,
+   * "Rethinking ImageNet Pre-training", 2019).
+   */
+  norm: 'frozen' | 'batch';
   /** FPN width (256 in the paper). */
   fpnChannels: number;
 }
@@ -148,7 +155,7 @@ const RATIOS = [0.5, 1, 2];
 export function defaultConfig(numClasses = 91): MaskRCNNConfig {
   return {
     numClasses,
-    backbone: { block: 'bottleneck', blocksPerStage: [3, 4, 6, 3], stemChannels: 64, widths: [64, 128, 256, 512], trainableLayers: 3, fpnChannels: 256 },
+    backbone: { block: 'bottleneck', blocksPerStage: [3, 4, 6, 3], stemChannels: 64, widths: [64, 128, 256, 512], trainableLayers: 3, norm: 'frozen', fpnChannels: 256 },
     transform: { minSize: 800, maxSize: 1333, imageMean: [0.485, 0.456, 0.406], imageStd: [0.229, 0.224, 0.225], sizeDivisible: 32 },
     rpn: {
       anchorSizes: [[32], [64], [128], [256], [512]],
@@ -198,7 +205,7 @@ export function defaultConfig(numClasses = 91): MaskRCNNConfig {
  */
 export function shapesConfig(numClasses = 4): MaskRCNNConfig {
   const c = defaultConfig(numClasses);
-  c.backbone = { block: 'basic', blocksPerStage: [1, 1, 1, 1], stemChannels: 16, widths: [16, 32, 64, 128], trainableLayers: 5, fpnChannels: 64 };
+  c.backbone = { block: 'basic', blocksPerStage: [1, 1, 1, 1], stemChannels: 16, widths: [16, 32, 64, 128], trainableLayers: 5, norm: 'frozen', fpnChannels: 64 };
   c.transform = { ...c.transform, minSize: 128, maxSize: 128 };
   c.rpn = {
     ...c.rpn,
@@ -273,6 +280,7 @@ export function configFromFixture(json: FixtureConfigJson): MaskRCNNConfig {
     stemChannels: json.backbone.stem_channels,
     widths: json.backbone.widths as [number, number, number, number],
     trainableLayers: 5,
+    norm: 'frozen',
     fpnChannels: json.fpn.out_channels,
   };
   const t = json.transform;

@@ -51,7 +51,7 @@ export interface MaskRCNNOutput {
 /** Builds the config's ResNet-FPN backbone (torchvision's `resnet_fpn_backbone`, frozen batch norm). */
 export function buildBackbone(config: MaskRCNNConfig, initialize = true): BackboneWithFPN {
   const b = config.backbone;
-  const resnet = new ResNet({ block: b.block, layers: b.blocksPerStage, stemChannels: b.stemChannels, widths: b.widths, norm: 'frozen', numClasses: null, initialize });
+  const resnet = new ResNet({ block: b.block, layers: b.blocksPerStage, stemChannels: b.stemChannels, widths: b.widths, norm: b.norm, numClasses: null, initialize });
   return resnetFpnBackbone(resnet, { returnedLayers: [1, 2, 3, 4], outChannels: b.fpnChannels, trainableLayers: b.trainableLayers, initialize });
 }
 

@@ -1,22 +1,8 @@
 import test from 'tape';
 import { runBench } from '../../../lib/maskrcnn/cli/bench.js';
+import { runCaptured, type CommandRun } from './capture.js';
 
-/** Runs `runBench(argv)` capturing console.log and console.error. */
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...args: unknown[]) => void out.push(args.join(' '));
-  console.error = (...args: unknown[]) => void err.push(args.join(' '));
-  try {
-    const code = await runBench(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const capture = (argv: string[]): Promise<CommandRun> => runCaptured(runBench, argv);
 
 test('maskrcnn bench --help exits 0 with the usage', async (t) => {
   const r = await capture(['--help']);

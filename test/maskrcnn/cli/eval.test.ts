@@ -10,23 +10,9 @@ import { MaskRCNN } from '../../../lib/maskrcnn/mask_rcnn.js';
 import { shapesConfig } from '../../../lib/maskrcnn/config.js';
 import { writeShapes } from '../../../lib/maskrcnn/data/index.js';
 import { saveWeights } from '../../../lib/maskrcnn/weights.js';
+import { runCaptured, type CommandRun } from './capture.js';
 
-/** Runs `runEval(argv)` capturing console.log and console.error. */
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...args: unknown[]) => void out.push(args.join(' '));
-  console.error = (...args: unknown[]) => void err.push(args.join(' '));
-  try {
-    const code = await runEval(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const capture = (argv: string[]): Promise<CommandRun> => runCaptured(runEval, argv);
 
 function fixture(): { dir: string; gt: string; bbox: string; segm: string } {
   const dir = mkdtempSync(join(tmpdir(), 'eval-cli-'));

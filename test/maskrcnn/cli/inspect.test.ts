@@ -8,23 +8,9 @@ import { shapesConfig } from '../../../lib/maskrcnn/config.js';
 import { writeShapes } from '../../../lib/maskrcnn/data/index.js';
 import { saveWeights } from '../../../lib/maskrcnn/weights.js';
 import { runInspect } from '../../../lib/maskrcnn/cli/inspect.js';
+import { runCaptured, type CommandRun } from './capture.js';
 
-/** Runs `runInspect(argv)` capturing console.log and console.error. */
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...args: unknown[]) => void out.push(args.join(' '));
-  console.error = (...args: unknown[]) => void err.push(args.join(' '));
-  try {
-    const code = await runInspect(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const capture = (argv: string[]): Promise<CommandRun> => runCaptured(runInspect, argv);
 
 test('maskrcnn inspect: writes the stages and prints the index path; --annotations adds the training stages', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'inspect-cli-'));

@@ -8,23 +8,9 @@ import { shapesConfig } from '../../../lib/maskrcnn/config.js';
 import { decodePng, writeShapes } from '../../../lib/maskrcnn/data/index.js';
 import { saveWeights } from '../../../lib/maskrcnn/weights.js';
 import { runPredict } from '../../../lib/maskrcnn/cli/predict.js';
+import { runCaptured, type CommandRun } from './capture.js';
 
-/** Runs `runPredict(argv)` capturing console.log and console.error. */
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...args: unknown[]) => void out.push(args.join(' '));
-  console.error = (...args: unknown[]) => void err.push(args.join(' '));
-  try {
-    const code = await runPredict(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const capture = (argv: string[]): Promise<CommandRun> => runCaptured(runPredict, argv);
 
 /** An untrained shapes model saved as weights, and two 64 px shapes images. */
 function fixture(): { dir: string; weights: string; images: string } {

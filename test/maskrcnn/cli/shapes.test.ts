@@ -4,21 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runShapes } from '../../../lib/maskrcnn/cli/shapes.js';
 import { readCoco } from '../../../lib/maskrcnn/data/coco.js';
+import { runCaptured, type CommandRun } from './capture.js';
 
-/** Runs the command with console output captured. */
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...args: unknown[]) => void out.push(args.join(' '));
-  console.error = (...args: unknown[]) => void err.push(args.join(' '));
-  try {
-    const code = await runShapes(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
+const run = (argv: string[]): Promise<CommandRun> => runCaptured(runShapes, argv);
 
 test('cli shapes: writes train and val splits with a summary', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'maskrcnn-cli-shapes-'));

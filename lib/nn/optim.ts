@@ -240,10 +240,6 @@ export class SGD extends Optimizer<SGDOptions> {
       const grad = p.grad!.data;
       const hasBuffer = this.state.get(p)?.['momentum_buffer'] instanceof Tensor;
       const buf = o.momentum !== 0 ? this.buffer(p, 'momentum_buffer') : null;
-      if (x instanceof Float32Array && grad instanceof Float32Array && (buf === null || buf instanceof Float32Array)) {
-        sgdFloat32(x, grad, buf, hasBuffer, o);
-        continue;
-      }
       for (let i = 0; i < x.length; i++) {
         let d = o.maximize ? -grad[i]! : grad[i]!;
         if (o.weightDecay !== 0) d = Math.fround(d + o.weightDecay * x[i]!);
@@ -254,36 +250,6 @@ export class SGD extends Optimizer<SGDOptions> {
         x[i] = x[i]! - o.lr * d;
       }
     }
-  }
-}
-
-/**
- * The SGD update of one float32 parameter: the generic loop's arithmetic, step for step (so
- * the same bits), with the hyper-parameters read once and every array of one known type, which
- * lets V8 compile it to a tight loop (the training step updates about a million values).
- */
-function sgdFloat32(x: Float32Array, grad: Float32Array, buf: Float32Array | null, hasBuffer: boolean, o: SGDOptions): void {
-  const sign = o.maximize ? -1 : 1;
-  const weightDecay = o.weightDecay;
-  const momentum = o.momentum;
-  const keep = 1 - o.dampening;
-  const nesterov = o.nesterov;
-  const lr = o.lr;
-  const n = x.length;
-  if (buf === null) {
-    for (let i = 0; i < n; i++) {
-      let d = sign * grad[i]!;
-      if (weightDecay !== 0) d = Math.fround(d + weightDecay * x[i]!);
-      x[i] = x[i]! - lr * d;
-    }
-    return;
-  }
-  for (let i = 0; i < n; i++) {
-    let d = sign * grad[i]!;
-    if (weightDecay !== 0) d = Math.fround(d + weightDecay * x[i]!);
-    buf[i] = hasBuffer ? Math.fround(momentum * buf[i]!) + keep * d : d;
-    d = nesterov ? Math.fround(d + momentum * buf[i]!) : buf[i]!;
-    x[i] = x[i]! - lr * d;
   }
 }
 

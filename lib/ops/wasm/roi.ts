@@ -18,53 +18,29 @@ import type { TypedArray } from '../../tensor/index.js';
 import { get, heap, put, runtime, withArena } from './runtime.js';
 import { bilinearAxis, roiAlignBackward, roiAlignForward, type RoiAlignGeometry, type RoiDims } from '../roi.js';
 
-/** Reusable sample-table buffers (grown on demand). */
-let offsets = new Int32Array(0);
-let weights = new Float64Array(0);
+/** One axis of the samples of a RoI: low and high cells, fraction, and whether inside the map. */
+interface Axis {
+  low: Int32Array;
+  high: Int32Array;
+  frac: Float64Array;
+  inside: Uint8Array;
+}
 
-/** Fills the table of RoI `k` (see the reference's `sampleTable`); returns the samples per bin. */
-function fillTable(d: RoiDims, g: RoiAlignGeometry, k: number): number {
-  const { H, W, PH, PW } = d;
-  const gridH = Math.max(g.gridH[k]!, 0);
-  const gridW = Math.max(g.gridW[k]!, 0);
-  const perBin = gridH * gridW;
-  const size = PH * PW * perBin * 4;
-  if (offsets.length < size) {
-    offsets = new Int32Array(size);
-    weights = new Float64Array(size);
+const axis = (n: number): Axis => ({ low: new Int32Array(n), high: new Int32Array(n), frac: new Float64Array(n), inside: new Uint8Array(n) });
+/** Reusable per-axis buffers (grown on demand). */
+let rowAxis = axis(0);
+let colAxis = axis(0);
+
+/** The bilinear taps of `count` sample coordinates `coords[start..]` along an axis of `size` cells. */
+function fillAxis(into: Axis, coords: Float64Array, start: number, count: number, size: number): void {
+  for (let j = 0; j < count; j++) {
+    const a = bilinearAxis(coords[start + j]!, size);
+    into.inside[j] = a === null ? 0 : 1;
+    if (a === null) continue;
+    into.low[j] = a.low;
+    into.high[j] = a.high;
+    into.frac[j] = a.frac;
   }
-  const o = offsets;
-  const w = weights;
-  const rows = Array.from({ length: PH * gridH }, (_, j) => bilinearAxis(g.sampleY[g.sampleOffsetY[k]! + j]!, H));
-  const cols = Array.from({ length: PW * gridW }, (_, j) => bilinearAxis(g.sampleX[g.sampleOffsetX[k]! + j]!, W));
-  let s = 0;
-  for (let ph = 0; ph < PH; ph++) {
-    for (let pw = 0; pw < PW; pw++) {
-      for (let iy = 0; iy < gridH; iy++) {
-        const ay = rows[ph * gridH + iy]!;
-        for (let ix = 0; ix < gridW; ix++, s += 4) {
-          const ax = cols[pw * gridW + ix]!;
-          if (ay === null || ax === null) {
-            // Outside the map: four zero weights (reading cell 0, as the reference does).
-            o[s] = o[s + 1] = o[s + 2] = o[s + 3] = 0;
-            w[s] = w[s + 1] = w[s + 2] = w[s + 3] = 0;
-            continue;
-          }
-          const v = ay.frac;
-          const u = ax.frac;
-          o[s] = ay.low * W + ax.low;
-          o[s + 1] = ay.low * W + ax.high;
-          o[s + 2] = ay.high * W + ax.low;
-          o[s + 3] = ay.high * W + ax.high;
-          w[s] = (1 - v) * (1 - u);
-          w[s + 1] = (1 - v) * u;
-          w[s + 2] = v * (1 - u);
-          w[s + 3] = v * u;
-        }
-      }
-    }
-  }
-  return perBin;
 }
 
 /** The size of the largest sample table among the RoIs, in taps (4 per sample). */
@@ -75,18 +51,52 @@ function maxTaps(d: RoiDims, g: RoiAlignGeometry): number {
 }
 
 /**
- * Writes RoI k's table into the module's memory: offsets as element offsets into the
- * channels-last map (`(image cell) C`), weights as float64. Returns the taps per bin.
+ * Writes RoI k's sample table (the reference's `sampleTable`, torchvision's `pre_calc`) into the
+ * module's memory through the views `o` and `w`: for each sample, in the order bin, grid row,
+ * grid column, the element offsets of its four neighbours in the channels-last map
+ * (`(image cell) C`) and their bilinear weights. A sample outside the map gets four zero
+ * weights (reading the image's cell 0, as the reference does). Returns the taps per bin.
  */
-function writeTable(d: RoiDims, g: RoiAlignGeometry, k: number, poff: number, pw: number): number {
-  const perBin = fillTable(d, g, k);
-  const taps = perBin * 4 * d.PH * d.PW;
-  const buffer = heap();
-  const off = new Int32Array(buffer, poff, taps);
-  const image = g.batchIndex[k]! * d.H * d.W;
-  for (let i = 0; i < taps; i++) off[i] = (image + offsets[i]!) * d.C;
-  new Float64Array(buffer, pw, taps).set(weights.subarray(0, taps));
-  return perBin * 4;
+function writeTable(d: RoiDims, g: RoiAlignGeometry, k: number, o: Int32Array, w: Float64Array): number {
+  const { C, H, W, PH, PW } = d;
+  const gridH = Math.max(g.gridH[k]!, 0);
+  const gridW = Math.max(g.gridW[k]!, 0);
+  if (rowAxis.low.length < PH * gridH) rowAxis = axis(PH * gridH);
+  if (colAxis.low.length < PW * gridW) colAxis = axis(PW * gridW);
+  const ry = rowAxis;
+  const rx = colAxis;
+  fillAxis(ry, g.sampleY, g.sampleOffsetY[k]!, PH * gridH, H);
+  fillAxis(rx, g.sampleX, g.sampleOffsetX[k]!, PW * gridW, W);
+  const image = g.batchIndex[k]! * H * W;
+  let s = 0;
+  for (let ph = 0; ph < PH; ph++) {
+    for (let pw = 0; pw < PW; pw++) {
+      for (let iy = 0; iy < gridH; iy++) {
+        const y = ph * gridH + iy;
+        for (let ix = 0; ix < gridW; ix++, s += 4) {
+          const x = pw * gridW + ix;
+          if (ry.inside[y] === 0 || rx.inside[x] === 0) {
+            o[s] = o[s + 1] = o[s + 2] = o[s + 3] = image * C;
+            w[s] = w[s + 1] = w[s + 2] = w[s + 3] = 0;
+            continue;
+          }
+          const v = ry.frac[y]!;
+          const u = rx.frac[x]!;
+          const low = image + ry.low[y]! * W;
+          const high = image + ry.high[y]! * W;
+          o[s] = (low + rx.low[x]!) * C;
+          o[s + 1] = (low + rx.high[x]!) * C;
+          o[s + 2] = (high + rx.low[x]!) * C;
+          o[s + 3] = (high + rx.high[x]!) * C;
+          w[s] = (1 - v) * (1 - u);
+          w[s + 1] = (1 - v) * u;
+          w[s + 2] = v * (1 - u);
+          w[s + 3] = v * u;
+        }
+      }
+    }
+  }
+  return gridH * gridW * 4;
 }
 
 /**
@@ -106,10 +116,12 @@ function forwardF32(input: Float32Array, d: RoiDims, g: RoiAlignGeometry): Float
     const most = maxTaps(d, g);
     const poff = alloc(most);
     const pw = alloc(2 * most);
+    const o = new Int32Array(heap(), poff, most);
+    const w = new Float64Array(heap(), pw, most);
     put(pin, input);
     if (C !== 1) for (let n = 0; n < N; n++) e.transpose(pin + n * C * plane * 4, C, plane, plane, px + n * C * plane * 4);
     for (let k = 0; k < K; k++) {
-      const taps = writeTable(d, g, k, poff, pw);
+      const taps = writeTable(d, g, k, o, w);
       e.roiAlignForward(px, C, poff, pw, bins, taps, g.count[k]!, pout + k * C * bins * 4);
     }
     return get(pout, K * C * bins);
@@ -136,10 +148,12 @@ function backwardF32(gradOutput: Float32Array, d: RoiDims, g: RoiAlignGeometry):
     const poff = alloc(most);
     const pw = alloc(2 * most);
     const pshare = alloc(2 * C);
+    const o = new Int32Array(heap(), poff, most);
+    const w = new Float64Array(heap(), pw, most);
     put(pgo, gradOutput);
     e.fillRows(pg, 0, 1, total, 0);
     for (let k = 0; k < K; k++) {
-      const taps = writeTable(d, g, k, poff, pw);
+      const taps = writeTable(d, g, k, o, w);
       e.roiAlignBackward(pgo + k * C * bins * 4, C, poff, pw, bins, taps, g.count[k]!, pg, pshare);
     }
     if (C !== 1) for (let n = 0; n < N; n++) e.transpose(pg + n * C * plane * 4, plane, C, C, pgi + n * C * plane * 4);

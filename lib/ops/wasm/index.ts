@@ -1,8 +1,9 @@
 /**
  * The `wasm` backend: a WebAssembly SIMD GEMM (packing, 6x8 register tiles of f32x4, cache
  * blocking; `assembly/kernels.ts`) with worker threads over shared memory (`runtime.ts`),
- * carrying the matrix product and the three convolution kernels (`kernels.ts`). Importing this
- * module registers the backend and its kernels.
+ * carrying the matrix product and the three convolution kernels (`kernels.ts`), and RoIAlign's
+ * average forward and backward on channels-last features (`roi.ts`). Importing this module
+ * registers the backend and its kernels.
  *
  * Kernels it does not accelerate yet are registered as the reference loops, with a note, so
  * that `kernelTable()` says what really runs.

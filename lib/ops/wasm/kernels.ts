@@ -17,8 +17,9 @@
  * Precision: the module computes in float32 (as the gpu backend). Float64 inputs (gradchecks)
  * run the reference loops, so that gradchecks keep float64 accuracy on every backend.
  *
- * The other ops' kernels (pooling, interpolation, RoI ops, the frozen batch norm's affine) are
- * registered as the reference loops, with a note saying so.
+ * RoIAlign (average) has its own kernels in `roi.ts`. The other ops' kernels (pooling,
+ * interpolation, RoIPool, RoIAlign's max mode, the frozen batch norm's affine) are registered as
+ * the reference loops, with a note saying so.
  */
 import type { TypedArray } from '../../tensor/index.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type ConvGeometry } from '../conv.js';

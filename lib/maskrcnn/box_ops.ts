@@ -83,23 +83,42 @@ function byScore(scores: ArrayLike<number>, indices: readonly number[]): number[
   return [...indices].sort((i, j) => scores[j]! - scores[i]! || i - j);
 }
 
-/** Greedy NMS over `order` (already sorted by decreasing score); returns the kept indices. */
+/**
+ * Greedy NMS over `order` (already sorted by decreasing score); returns the kept indices. The
+ * boxes are first gathered in score order into contiguous float32 columns with their areas, so
+ * the inner loop reads memory in sequence (the arithmetic, in float32, is unchanged).
+ */
 function greedyNms(b: ArrayLike<number>, order: readonly number[], iouThreshold: number): number[] {
-  const keep: number[] = [];
-  const suppressed = new Uint8Array(order.length);
-  for (let a = 0; a < order.length; a++) {
-    if (suppressed[a]) continue;
+  const n = order.length;
+  const x1 = new Float32Array(n);
+  const y1 = new Float32Array(n);
+  const x2 = new Float32Array(n);
+  const y2 = new Float32Array(n);
+  const area = new Float32Array(n);
+  for (let a = 0; a < n; a++) {
     const i = order[a]!;
-    keep.push(i);
-    const areaI = f(f(b[4 * i + 2]! - b[4 * i]!) * f(b[4 * i + 3]! - b[4 * i + 1]!));
-    for (let c = a + 1; c < order.length; c++) {
+    x1[a] = b[4 * i]!;
+    y1[a] = b[4 * i + 1]!;
+    x2[a] = b[4 * i + 2]!;
+    y2[a] = b[4 * i + 3]!;
+    area[a] = f(f(x2[a]! - x1[a]!) * f(y2[a]! - y1[a]!));
+  }
+  const keep: number[] = [];
+  const suppressed = new Uint8Array(n);
+  for (let a = 0; a < n; a++) {
+    if (suppressed[a]) continue;
+    keep.push(order[a]!);
+    const ax1 = x1[a]!;
+    const ay1 = y1[a]!;
+    const ax2 = x2[a]!;
+    const ay2 = y2[a]!;
+    const areaI = area[a]!;
+    for (let c = a + 1; c < n; c++) {
       if (suppressed[c]) continue;
-      const j = order[c]!;
-      const areaJ = f(f(b[4 * j + 2]! - b[4 * j]!) * f(b[4 * j + 3]! - b[4 * j + 1]!));
-      const w = Math.max(0, f(Math.min(b[4 * i + 2]!, b[4 * j + 2]!) - Math.max(b[4 * i]!, b[4 * j]!)));
-      const h = Math.max(0, f(Math.min(b[4 * i + 3]!, b[4 * j + 3]!) - Math.max(b[4 * i + 1]!, b[4 * j + 1]!)));
+      const w = Math.max(0, f(Math.min(ax2, x2[c]!) - Math.max(ax1, x1[c]!)));
+      const h = Math.max(0, f(Math.min(ay2, y2[c]!) - Math.max(ay1, y1[c]!)));
       const inter = f(w * h);
-      const iou = f(inter / f(f(areaI + areaJ) - inter));
+      const iou = f(inter / f(f(areaI + area[c]!) - inter));
       if (iou > iouThreshold) suppressed[c] = 1; // strict; NaN (0/0) never suppresses
     }
   }

@@ -86,6 +86,8 @@ export interface RoiHeadsConfig {
   maskRoiOutputSize: number;
   /** Sample points per bin axis in MultiScaleRoIAlign (2). */
   samplingRatio: number;
+  /** The FPN level mapper's canonical RoI size, pooled from P4 (224, FPN paper Eq. 1). */
+  canonicalScale: number;
   /** Width of the two fully connected layers of the box head (1024). */
   representationSize: number;
   /** Detections need a class probability above this (0.05). */
@@ -178,6 +180,7 @@ export function defaultConfig(numClasses = 91): MaskRCNNConfig {
       boxRoiOutputSize: 7,
       maskRoiOutputSize: 14,
       samplingRatio: 2,
+      canonicalScale: 224,
       representationSize: 1024,
       boxScoreThresh: 0.05,
       boxNmsThresh: 0.5,
@@ -312,6 +315,7 @@ export function configFromFixture(json: FixtureConfigJson): MaskRCNNConfig {
     boxRoiOutputSize: h['box_roi_output_size'],
     maskRoiOutputSize: h['mask_roi_output_size'],
     samplingRatio: h['sampling_ratio'],
+    canonicalScale: 224,
     representationSize: h['representation_size'],
     boxScoreThresh: h['box_score_thresh'],
     boxNmsThresh: h['box_nms_thresh'],

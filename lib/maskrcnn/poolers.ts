@@ -40,6 +40,12 @@ export interface MultiScaleRoIAlignOptions {
   method?: 'align' | 'pool';
   /** Pool every RoI from this one feature map name instead of mapping it to a level. */
   singleLevel?: string;
+  /**
+   * The level mapper's canonical RoI size, read from P4 (default 224, ImageNet's image size, as
+   * torchvision and the FPN paper's Eq. 1); a preset whose images and anchors are scaled by
+   * `s` scales it by `s` too.
+   */
+  canonicalScale?: number;
 }
 
 /** What {@link MultiScaleRoIAlign.forward} returns. */
@@ -98,7 +104,7 @@ export class MultiScaleRoIAlign {
     const s = this.outputSize;
     const kMin = Math.round(-Math.log2(scales[0]!));
     const kMax = Math.round(-Math.log2(scales[scales.length - 1]!));
-    const levels = maps.length === 1 ? new Int32Array(k) : mapLevels(new Tensor(all, [k, 4]), kMin, kMax);
+    const levels = maps.length === 1 ? new Int32Array(k) : mapLevels(new Tensor(all, [k, 4]), kMin, kMax, this.options.canonicalScale ?? 224);
     if (k === 0) return { features: zeros([0, c, s, s]), levels, scales };
     const pool = (input: Tensor, roisL: Tensor, scale: number): Tensor =>
       this.options.method === 'pool'

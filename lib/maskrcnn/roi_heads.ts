@@ -219,10 +219,10 @@ export class RoIHeads extends Module {
     super();
     const init = { initialize: options.initialize ?? true };
     const names = ['0', '1', '2', '3'];
-    this.boxRoiPool = new MultiScaleRoIAlign(names, config.boxRoiOutputSize, config.samplingRatio, options.pooler);
+    this.boxRoiPool = new MultiScaleRoIAlign(names, config.boxRoiOutputSize, config.samplingRatio, { canonicalScale: config.canonicalScale, ...options.pooler });
     this.box_head = this.registerModule('box_head', new TwoMLPHead(channels * config.boxRoiOutputSize ** 2, config.representationSize, init));
     this.box_predictor = this.registerModule('box_predictor', new FastRCNNPredictor(config.representationSize, numClasses, init));
-    this.maskRoiPool = new MultiScaleRoIAlign(names, config.maskRoiOutputSize, config.samplingRatio, options.pooler);
+    this.maskRoiPool = new MultiScaleRoIAlign(names, config.maskRoiOutputSize, config.samplingRatio, { canonicalScale: config.canonicalScale, ...options.pooler });
     this.mask_head = this.registerModule('mask_head', new MaskRCNNHeads(channels, config.maskHeadLayers, config.maskHeadDilation, init));
     const last = config.maskHeadLayers[config.maskHeadLayers.length - 1] ?? channels;
     this.mask_predictor = this.registerModule('mask_predictor', new MaskRCNNPredictor(last, config.maskDimReduced, numClasses, init));

@@ -11,6 +11,7 @@ test('config: the paper\'s numbers are the defaults (ResNet-50-FPN, sections 3 a
   t.deepEqual([c.rpn.nmsThresh, c.rpn.fgIouThresh, c.rpn.bgIouThresh, c.rpn.batchSizePerImage, c.rpn.positiveFraction], [0.7, 0.7, 0.3, 256, 0.5], 'RPN NMS, IoU, sampling');
   t.deepEqual([c.roiHeads.boxBatchSizePerImage, c.roiHeads.boxPositiveFraction, c.roiHeads.boxFgIouThresh], [512, 0.25, 0.5], '512 RoIs at 25% positives, IoU 0.5');
   t.deepEqual([c.roiHeads.boxRoiOutputSize, c.roiHeads.maskRoiOutputSize, c.roiHeads.samplingRatio], [7, 14, 2], 'RoIAlign 7x7 and 14x14, sampling ratio 2');
+  t.equal(c.roiHeads.canonicalScale, 224, 'FPN level mapper: a 224x224 RoI is pooled from P4 (FPN Eq. 1)');
   t.equal(c.roiHeads.representationSize, 1024, 'box head 2 x fc1024');
   t.deepEqual([c.roiHeads.maskHeadLayers, c.roiHeads.maskDimReduced, c.roiHeads.maskResolution], [[256, 256, 256, 256], 256, 28], 'mask head 4 x conv 256 -> deconv -> 28x28');
   t.deepEqual([c.roiHeads.boxScoreThresh, c.roiHeads.boxNmsThresh, c.roiHeads.boxDetectionsPerImg, c.roiHeads.maskThreshold], [0.05, 0.5, 100, 0.5], 'score 0.05, NMS 0.5, 100 detections, mask threshold 0.5');

@@ -55,6 +55,20 @@ export function gemmScratchBytes(): i32 {
 function packA(a: usize, sar: i32, sac: i32, m: i32, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
   for (let ir = 0; ir < mc; ir += MR) {
     const rows = min(MR, m - (i0 + ir));
+    if (sar == 1 && rows == MR) {
+      // A read transposed (its columns contiguous): the MR values of a step are adjacent.
+      let s = a + (<usize>(i0 + ir + p0 * sac) << 2);
+      let d = dst + (<usize>(ir * kc) << 2);
+      const step = <usize>sac << 2;
+      for (let p = 0; p < kc; p++) {
+        v128.store(d, v128.load(s));
+        store<f32>(d + 16, load<f32>(s + 16));
+        store<f32>(d + 20, load<f32>(s + 20));
+        d += <usize>(MR << 2);
+        s += step;
+      }
+      continue;
+    }
     for (let r = 0; r < MR; r++) {
       let d = dst + (<usize>(ir * kc + r) << 2);
       if (r < rows) {
@@ -94,6 +108,19 @@ function packB(b: usize, sbr: i32, sbc: i32, n: i32, j0: i32, nc: i32, p0: i32, 
         v128.store(d, v128.load(s, 16), 16);
         d += 32;
         s += step;
+      }
+      continue;
+    }
+    if (cols == NR && sbr == 1) {
+      // B read transposed (its columns contiguous): each column of the panel is one contiguous read.
+      for (let c = 0; c < NR; c++) {
+        let s = b + (<usize>(p0 + (j0 + jr + c) * sbc) << 2);
+        let d = panel + (<usize>c << 2);
+        for (let p = 0; p < kc; p++) {
+          store<f32>(d, load<f32>(s));
+          d += <usize>(NR << 2);
+          s += 4;
+        }
       }
       continue;
     }
@@ -221,14 +248,16 @@ export function gemm(
 /**
  * im2col for output rows [h0, h1) of one image: col[(c kH + kh) kW + kw][(h_out - h0) W_out + w_out]
  * = x[c][h_out sh - ph + kh dh][w_out sw - pw + kw dw] (0 in the padding), for c < channels.
- * `x` is one image's first channel of the group, `col` has (h1 - h0) W_out columns.
+ * `x` is one image's first channel of the group; the (h1 - h0) W_out columns of each row of col
+ * start `ldcol` floats apart (wider than the image when several images share one col: each
+ * image then writes its own block of columns).
  */
 export function im2col(
   x: usize, channels: i32, height: i32, width: i32,
   kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32, dilH: i32, dilW: i32,
-  outW: i32, h0: i32, h1: i32, col: usize,
+  outW: i32, h0: i32, h1: i32, col: usize, ldcol: i32,
 ): void {
-  const cols = (h1 - h0) * outW;
+  const cols = ldcol;
   let row = col;
   for (let ch = 0; ch < channels; ch++) {
     const plane = x + (<usize>(ch * height * width) << 2);
@@ -263,15 +292,16 @@ export function im2col(
 
 /**
  * col2im, the adjoint of {@link im2col}: x[c][h_in][w_in] += col[...][...] for every tap that
- * reads (h_in, w_in) from output rows [h0, h1) (taps in the padding are dropped). The caller
- * zeroes `x` first; taps are added in a fixed order (c, kh, kw, h_out, w_out).
+ * reads (h_in, w_in) from output rows [h0, h1) (taps in the padding are dropped); rows of col
+ * start `ldcol` floats apart. The caller zeroes `x` first; taps are added in a fixed order
+ * (c, kh, kw, h_out, w_out).
  */
 export function col2im(
   col: usize, channels: i32, height: i32, width: i32,
   kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32, dilH: i32, dilW: i32,
-  outW: i32, h0: i32, h1: i32, x: usize,
+  outW: i32, h0: i32, h1: i32, x: usize, ldcol: i32,
 ): void {
-  const cols = (h1 - h0) * outW;
+  const cols = ldcol;
   let row = col;
   for (let ch = 0; ch < channels; ch++) {
     const plane = x + (<usize>(ch * height * width) << 2);
@@ -297,6 +327,24 @@ export function col2im(
         }
         row += <usize>cols << 2;
       }
+    }
+  }
+}
+
+/**
+ * dst[b][r][0..len) = src[b][r][0..len) for b < blocks, r < rows, with each array's own block
+ * and row strides (floats): gathers the `[C, P]` planes of several images into one `[C, images P]`
+ * matrix (so that one product covers them all), or scatters such a product back.
+ */
+export function copyBlocks(
+  src: usize, srcBlock: i32, srcRow: i32,
+  dst: usize, dstBlock: i32, dstRow: i32,
+  blocks: i32, rows: i32, len: i32,
+): void {
+  const bytes = <usize>len << 2;
+  for (let b = 0; b < blocks; b++) {
+    for (let r = 0; r < rows; r++) {
+      memory.copy(dst + (<usize>(b * dstBlock + r * dstRow) << 2), src + (<usize>(b * srcBlock + r * srcRow) << 2), bytes);
     }
   }
 }

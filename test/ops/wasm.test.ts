@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import test from 'tape';
 import { Generator, randn, noGrad, tensor, type Tensor } from '../../lib/index.js';
-import { availableBackends, conv2d, convTranspose2d, kernelTable, mm, roiAlign, withBackend } from '../../lib/ops/index.js';
+import { availableBackends, conv2d, convTranspose2d, kernelTable, linear, mm, roiAlign, withBackend } from '../../lib/ops/index.js';
 import { setWasmThreads, wasmThreads } from '../../lib/ops/wasm/index.js';
 import { injectWorkerErrorForTest, waitForWasmWorkers } from '../../lib/ops/wasm/runtime.js';
 import { assertClose } from '../helpers.js';
@@ -27,7 +27,7 @@ test('wasm: every kernel is registered, with a note where it is not its own code
     t.end();
     return;
   }
-  const own = new Set(['matmul.forward', 'conv2d.forward', 'conv2d.backwardInput', 'conv2d.backwardWeight', 'roiAlign.forward', 'roiAlign.backward']);
+  const own = new Set(['matmul.forward', 'matmul.transposed', 'conv2d.forward', 'conv2d.backwardInput', 'conv2d.backwardWeight', 'roiAlign.forward', 'roiAlign.backward']);
   for (const row of kernelTable()) {
     const impl = row.backends.find((b) => b.backend === 'wasm');
     t.ok(impl !== undefined, `${row.kernel}: registered for wasm`);
@@ -45,6 +45,23 @@ test('wasm: GEMM edge sizes (tiles of 6x8, blocks of 64 along k) match the refer
     const b = randn([k, m], { generator: g });
     both(t, `mm [${n},${k}]x[${k},${m}]`, () => mm(a, b));
   }
+  // Operands read transposed in place (linear's W, and x^T, W in its gradients): edge and full tiles.
+  for (const [n, k, m] of [[1, 1, 1], [7, 13, 9], [12, 70, 16], [13, 300, 17], [40, 129, 26]] as const) {
+    const x = randn([n, k], { generator: g });
+    const w = randn([m, k], { generator: g });
+    const run = () => {
+      const xi = x.detach().requiresGrad_();
+      const wi = w.detach().requiresGrad_();
+      const y = linear(xi, wi);
+      y.mul(y).sum().backward();
+      const z = mm(xi.detach(), wi.detach().transpose(0, 1));
+      return [y, xi.grad!, wi.grad!, z] as const;
+    };
+    const want = withBackend('reference', run);
+    const got = withBackend('wasm', run);
+    ['output', 'gradInput', 'gradWeight', 'mm'].forEach((name, i) => assertClose(t, got[i]!, want[i]!, `linear [${n},${k}] W [${m},${k}]: ${name}`, 1e-4, 1e-4));
+    t.deepEqual(Array.from(got[0].data), Array.from(got[3].data), `linear [${n},${k}] W [${m},${k}]: W read transposed in place gives mm's bits`);
+  }
   t.deepEqual(withBackend('wasm', () => mm(randn([3, 0]), randn([0, 4]))).data, new Float32Array(12), 'k = 0 gives zeros');
   t.deepEqual(withBackend('wasm', () => mm(randn([0, 3]), randn([3, 4]))).shape, [0, 4], 'no rows');
   t.end();
@@ -58,6 +75,10 @@ test('wasm: conv2d and convTranspose2d, forward and both gradients, match the re
     { x: [1, 5, 8, 8], w: [7, 5, 1, 1], o: {} }, // pointwise: no im2col
     { x: [1, 3, 10, 7], w: [8, 3, 5, 3], o: { padding: 2, stride: 3 } },
     { x: [3, 4, 6, 6], w: [4, 1, 3, 3], o: { padding: 1, groups: 4 } }, // depthwise
+    // Small planes batched into one product (three products of 9, 9 and 7 images of 14x14).
+    { x: [25, 3, 14, 14], w: [4, 3, 3, 3], o: { padding: 1 } },
+    { x: [25, 3, 14, 14], w: [4, 3, 1, 1], o: {} }, // batched pointwise: gathered, not im2col
+    { x: [12, 4, 7, 7], w: [6, 2, 3, 3], o: { padding: 1, groups: 2 } },
   ];
   for (const { x: xs, w: ws, o } of cases) {
     const x = randn(xs, { generator: g });
@@ -170,7 +191,17 @@ test('wasm: results are bit-identical whatever the number of threads; a worker e
     y.mul(y).sum().backward();
     return [y, xi.grad!, wi.grad!];
   };
-  const compute = () => withBackend('wasm', () => [mm(a, b), mm(c, d), conv2d(x, w, null, { padding: 1 }), ...convGrads()]);
+  // RoI-shaped: 20 images of 14x14 batched 10 to a product, im2col/col2im split by image.
+  const xr = randn([20, 32, 14, 14], { generator: g });
+  const wr = randn([8, 32, 3, 3], { generator: g });
+  const roiGrads = () => {
+    const xi = xr.detach().requiresGrad_();
+    const wi = wr.detach().requiresGrad_();
+    const y = conv2d(xi, wi, null, { padding: 1 });
+    y.mul(y).sum().backward();
+    return [y, xi.grad!, wi.grad!];
+  };
+  const compute = () => withBackend('wasm', () => [mm(a, b), mm(c, d), conv2d(x, w, null, { padding: 1 }), ...convGrads(), ...roiGrads()]);
   try {
     setWasmThreads(1);
     const one = compute();

@@ -42,13 +42,14 @@ interface Exports {
   im2col(
     x: number, channels: number, height: number, width: number,
     kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number, dilH: number, dilW: number,
-    outW: number, h0: number, h1: number, col: number,
+    outW: number, h0: number, h1: number, col: number, ldcol: number,
   ): void;
   col2im(
     col: number, channels: number, height: number, width: number,
     kernelH: number, kernelW: number, strideH: number, strideW: number, padH: number, padW: number, dilH: number, dilW: number,
-    outW: number, h0: number, h1: number, x: number,
+    outW: number, h0: number, h1: number, x: number, ldcol: number,
   ): void;
+  copyBlocks(src: number, srcBlock: number, srcRow: number, dst: number, dstBlock: number, dstRow: number, blocks: number, rows: number, len: number): void;
   fillRows(out: number, v: number, channels: number, plane: number, hasValue: number): void;
   accumulateF64(dst: number, src: number, n: number): void;
   roundF64(dst: number, src: number, n: number): void;
@@ -92,10 +93,10 @@ const CMD = 3;
 const NEXT = 4; // the next chunk of the job to claim
 const JOIN = 5; // (gen & 0xffff) << 12 | closed << 11 | workers joined
 const FINISHED = 6; // workers that joined and finished
-const CHUNKS = 26; // chunks in the job
-const CHUNK_SIZE = 27; // rows, columns or channels per chunk
+const CHUNKS = 1; // chunks in the job
+const CHUNK_SIZE = 7; // rows, columns or channels per chunk
 const CLOSED = 1 << 11;
-const PARAMS = 8; // up to 16 ints: gemm's 12 + chunking's 3, or im2col's/col2im's 16
+const PARAMS = 8; // up to 24 ints: gemm's 12 + chunking's 1, or im2col's/col2im's 17 + images' 3
 const ACK = 32; // + worker index
 const READY = 64; // + worker index
 const CTRL_INTS = READY + MAX_THREADS;
@@ -253,14 +254,17 @@ for (;;) {
           ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11],
           byColumns ? 0 : lo, byColumns ? m : hi, byColumns ? lo : 0, byColumns ? hi : n, scratch);
       } else {
-        // im2col / col2im over channels [c0, c1): the image and col pointers move to channel c0.
-        const c0 = i * size, c1 = Math.min(c0 + size, ctrl[p + 1]);
-        const x = ctrl[p] + c0 * ctrl[p + 2] * ctrl[p + 3] * 4;
-        const col = ctrl[p + 15] + c0 * ctrl[p + 4] * ctrl[p + 5] * (ctrl[p + 14] - ctrl[p + 13]) * ctrl[p + 12] * 4;
+        // im2col / col2im of one image's channels [c0, c1): chunk i is image i / perImage, and
+        // the image and col pointers move to that image and channel c0.
+        const perImage = ctrl[p + 17], image = Math.floor(i / perImage), j = i - image * perImage;
+        const c0 = j * size, c1 = Math.min(c0 + size, ctrl[p + 1]);
+        const ldcol = ctrl[p + 16];
+        const x = ctrl[p] + (image * ctrl[p + 18] + c0 * ctrl[p + 2] * ctrl[p + 3]) * 4;
+        const col = ctrl[p + 15] + (image * ctrl[p + 19] + c0 * ctrl[p + 4] * ctrl[p + 5] * ldcol) * 4;
         const f = cmd === ${CMD_IM2COL} ? exports.im2col : exports.col2im;
         const a = cmd === ${CMD_IM2COL} ? x : col, b = cmd === ${CMD_IM2COL} ? col : x;
         f(a, c1 - c0, ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7], ctrl[p + 8], ctrl[p + 9],
-          ctrl[p + 10], ctrl[p + 11], ctrl[p + 12], ctrl[p + 13], ctrl[p + 14], b);
+          ctrl[p + 10], ctrl[p + 11], ctrl[p + 12], ctrl[p + 13], ctrl[p + 14], b, ldcol);
       }
     }
   } catch (error) {
@@ -523,7 +527,7 @@ function dispatch(p: Pool, cmd: number, params: number[], chunks: number, size: 
 
 /** The geometry of one im2col/col2im call, as the compute module takes it. */
 export interface ColumnArgs {
-  /** Byte address of the image's first channel (of the group). */
+  /** Byte address of the (first) image's first channel (of the group). */
   x: number;
   /** Channels (of the group). */
   channels: number;
@@ -531,32 +535,49 @@ export interface ColumnArgs {
   geometry: [number, number, number, number, number, number, number, number, number, number, number, number, number];
   /** Byte address of col. */
   col: number;
+  /** Floats from one row of col to the next (`(h1 - h0) W_out` for one image; `images` times that for a batch). */
+  ldcol: number;
+  /** Images (default 1): image i reads/writes `x + i imageStride` and the columns from `col + i colOffset` on. */
+  images?: number;
+  /** Floats from one image to the next in x. */
+  imageStride?: number;
+  /** Floats from one image's first column of col to the next one's. */
+  colOffset?: number;
 }
 
 /**
- * im2col (`toColumns`) or col2im (`!toColumns`) split by channels between the main thread and
- * the workers: each channel's plane (and its rows of col) is handled by one thread, in the same
- * order as the single-threaded loop, so the result does not depend on the thread count.
+ * im2col (`toColumns`) or col2im (`!toColumns`) of one or several images, split by image and
+ * channel between the main thread and the workers: each channel's plane (and its rows of col) is
+ * handled by one thread, in the same order as the single-threaded loop, so the result does not
+ * depend on the thread count.
  */
 export function parallelColumns(toColumns: boolean, c: ColumnArgs): void {
   const s = load();
   if (s === null) throw new Error(`wasm backend is not available: ${loadError}`);
   const e = s.exports;
   const [height, width, kH, kW, , , , , , , outW, h0, h1] = c.geometry;
+  const images = c.images ?? 1;
+  const imageStride = c.imageStride ?? 0;
+  const colOffset = c.colOffset ?? 0;
   const perChannel = kH * kW * (h1 - h0) * outW;
-  const p = c.channels * perChannel >= PARALLEL_MIN_MACS ? readyWorkers(s) : null;
-  const run = (c0: number, c1: number): void => {
-    const x = c.x + c0 * height * width * 4;
-    const col = c.col + c0 * perChannel * 4;
-    if (toColumns) e.im2col(x, c1 - c0, ...c.geometry, col);
-    else e.col2im(col, c1 - c0, ...c.geometry, x);
+  const p = images * c.channels * perChannel >= PARALLEL_MIN_MACS ? readyWorkers(s) : null;
+  const run = (image: number, c0: number, c1: number): void => {
+    const x = c.x + (image * imageStride + c0 * height * width) * 4;
+    const col = c.col + (image * colOffset + c0 * kH * kW * c.ldcol) * 4;
+    if (toColumns) e.im2col(x, c1 - c0, ...c.geometry, col, c.ldcol);
+    else e.col2im(col, c1 - c0, ...c.geometry, x, c.ldcol);
   };
   if (p === null) {
-    run(0, c.channels);
+    for (let i = 0; i < images; i++) run(i, 0, c.channels);
     return;
   }
-  const size = Math.max(1, Math.ceil(c.channels / (4 * (p.workers.length + 1))));
-  const chunks = Math.ceil(c.channels / size);
-  dispatch(p, toColumns ? CMD_IM2COL : CMD_COL2IM, [c.x, c.channels, ...c.geometry, c.col], chunks, size, (i) =>
-    run(i * size, Math.min(c.channels, (i + 1) * size)));
+  // About 4 chunks per thread in all: whole images when there are enough of them, else channel ranges.
+  const threads = p.workers.length + 1;
+  const size = images >= 4 * threads ? c.channels : Math.max(1, Math.ceil(c.channels * images / (4 * threads)));
+  const perImage = Math.ceil(c.channels / size);
+  dispatch(p, toColumns ? CMD_IM2COL : CMD_COL2IM, [c.x, c.channels, ...c.geometry, c.col, c.ldcol, perImage, imageStride, colOffset], images * perImage, size, (i) => {
+    const image = Math.floor(i / perImage);
+    const c0 = (i - image * perImage) * size;
+    run(image, c0, Math.min(c.channels, c0 + size));
+  });
 }

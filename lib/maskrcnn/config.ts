@@ -204,11 +204,14 @@ export function defaultConfig(numClasses = 91): MaskRCNNConfig {
 /**
  * The `shapes` preset: the paper's architecture made trainable on a laptop CPU for the synthetic
  * shapes dataset (4 classes with background): 128x128 images, anchors 8..128, a narrow
- * BasicBlock ResNet (widths 16..128), FPN 64, 64 RoIs per image, fewer proposals.
+ * BasicBlock ResNet (widths 16..128), FPN 64, 64 RoIs per image, fewer proposals. It trains
+ * from random weights, so the ResNet's norm is trainable BatchNorm (batch statistics) rather
+ * than the frozen statistics of a pretrained backbone (on shapes, same seed and recipe, the mean
+ * training loss of iterations 251-300 was 1.25 with it against 1.40 frozen). SGD lr 0.02.
  */
 export function shapesConfig(numClasses = 4): MaskRCNNConfig {
   const c = defaultConfig(numClasses);
-  c.backbone = { block: 'basic', blocksPerStage: [1, 1, 1, 1], stemChannels: 16, widths: [16, 32, 64, 128], trainableLayers: 5, norm: 'frozen', fpnChannels: 64 };
+  c.backbone = { block: 'basic', blocksPerStage: [1, 1, 1, 1], stemChannels: 16, widths: [16, 32, 64, 128], trainableLayers: 5, norm: 'batch', fpnChannels: 64 };
   c.transform = { ...c.transform, minSize: 128, maxSize: 128 };
   c.rpn = {
     ...c.rpn,
@@ -227,7 +230,7 @@ export function shapesConfig(numClasses = 4): MaskRCNNConfig {
     maskHeadLayers: [64, 64, 64, 64],
     maskDimReduced: 64,
   };
-  c.optimizer = { lr: 0.01, momentum: 0.9, weightDecay: 1e-4, lrDecay: 0.1 };
+  c.optimizer = { lr: 0.02, momentum: 0.9, weightDecay: 1e-4, lrDecay: 0.1 };
   return c;
 }
 

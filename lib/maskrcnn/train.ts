@@ -24,7 +24,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Tensor, defaultGenerator, manualSeed } from '../tensor/index.js';
-import { SGD, LRScheduler, chainSchedules, clipGradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../nn/index.js';
+import { SGD, AdamW, LRScheduler, type LearningRate, type Optimizer, chainSchedules, clipGradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../nn/index.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
 import type { MaskRCNNConfig } from './config.js';
 import { DataLoader, type Batch, type CocoDetectionDataset } from './data/dataset.js';
@@ -40,6 +40,11 @@ export const LOSS_TERMS: readonly string[] = Object.freeze(['loss_objectness', '
 export interface TrainHyperParameters {
   /** Seed of the initial weights, the samplers and the data order. */
   seed: number;
+  /**
+   * `'sgd'` (the paper's: momentum SGD with L2 weight decay) or `'adamw'` (AdamW, decoupled
+   * weight decay; `momentum` is then Adam's first beta).
+   */
+  optimizer: 'sgd' | 'adamw';
   /** Images per iteration. */
   batchSize: number;
   /** Base learning rate (after warmup, before decay). */
@@ -194,6 +199,7 @@ function resolveHyper(options: TrainOptions): TrainHyperParameters {
   const iterations = options.iterations;
   const hyper: TrainHyperParameters = {
     seed: options.seed ?? 0,
+    optimizer: options.optimizer ?? 'sgd',
     batchSize: options.batchSize ?? 2,
     lr: options.lr ?? o.lr,
     momentum: options.momentum ?? o.momentum,
@@ -208,6 +214,7 @@ function resolveHyper(options: TrainOptions): TrainHyperParameters {
   const check = (ok: boolean, what: string): void => {
     if (!ok) throw new Error(`train: ${what}`);
   };
+  check(hyper.optimizer === 'sgd' || hyper.optimizer === 'adamw', `optimizer must be 'sgd' or 'adamw', got ${JSON.stringify(hyper.optimizer)}`);
   check(Number.isInteger(iterations) && iterations >= 1, `iterations must be a positive integer, got ${iterations}`);
   check(Number.isInteger(hyper.batchSize) && hyper.batchSize >= 1, `batchSize must be a positive integer, got ${hyper.batchSize}`);
   check(hyper.lr > 0 && Number.isFinite(hyper.lr), `lr must be a positive number, got ${hyper.lr}`);
@@ -312,7 +319,10 @@ export function train(options: TrainOptions): TrainResult {
   manualSeed(hyper.seed);
   const model = new MaskRCNN(config);
   const params = model.parameters().filter((p) => p.requiresGrad);
-  const optimizer = new SGD(params, { lr: hyper.lr, momentum: hyper.momentum, weightDecay: hyper.weightDecay });
+  const optimizer: Optimizer<LearningRate> =
+    hyper.optimizer === 'sgd'
+      ? new SGD(params, { lr: hyper.lr, momentum: hyper.momentum, weightDecay: hyper.weightDecay })
+      : new AdamW(params, { lr: hyper.lr, betas: [hyper.momentum, 0.999], weightDecay: hyper.weightDecay });
   const scheduler = new LRScheduler(
     optimizer,
     chainSchedules(linearWarmup({ warmupFactor: hyper.warmupFactor, warmupIters: hyper.warmupIterations }), multiStepDecay({ milestones: hyper.lrSteps, gamma: hyper.gamma })),
@@ -339,7 +349,7 @@ export function train(options: TrainOptions): TrainResult {
   const evaluate = (iteration: number): ModelEvaluation | undefined => {
     if (options.val === undefined || options.val.length === 0) return undefined;
     const t0 = performance.now();
-    const evaluation = evaluateModel(model, options.val, options.evalLimit === undefined ? {} : { limit: options.evalLimit });
+    const evaluation = evaluateModel(model, options.val, { batchSize: 4, ...(options.evalLimit === undefined ? {} : { limit: options.evalLimit }) });
     const record: EvalRecord = { type: 'eval', iteration, images: evaluation.images, bbox: evaluation.bbox.stats, segm: evaluation.segm.stats, seconds: (performance.now() - t0) / 1000 };
     records.push(record);
     appendFileSync(paths.log, JSON.stringify(record) + '\n');
@@ -472,7 +482,7 @@ export function consoleReporter(options: { every?: number; stream?: NodeJS.Write
       if (every === 0) every = Math.max(1, Math.round(info.iterations / 20));
       const h = info.hyper;
       line(
-        `${info.resumed ? `resuming at iteration ${info.startIteration}` : 'training'} to ${info.iterations} iterations: batch ${h.batchSize}, lr ${h.lr} ` +
+        `${info.resumed ? `resuming at iteration ${info.startIteration}` : 'training'} to ${info.iterations} iterations: ${h.optimizer === 'sgd' ? 'SGD' : 'AdamW'}, batch ${h.batchSize}, lr ${h.lr} ` +
           `(warmup ${h.warmupIterations} from x${h.warmupFactor}, x${h.gamma} at ${h.lrSteps.join(', ')}), momentum ${h.momentum}, weight decay ${h.weightDecay}` +
           `${h.clipGradNorm > 0 ? `, clip ${h.clipGradNorm}` : ''}, seed ${h.seed} -> ${info.outDir}`,
       );

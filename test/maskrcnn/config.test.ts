@@ -19,5 +19,7 @@ test('config: the paper\'s numbers are the defaults (ResNet-50-FPN, sections 3 a
   t.deepEqual([c.optimizer.lr, c.optimizer.momentum, c.optimizer.weightDecay], [0.02, 0.9, 1e-4], 'SGD 0.02, momentum 0.9, weight decay 1e-4');
   const s = shapesConfig();
   t.deepEqual([s.transform.minSize, s.rpn.anchorSizes[0], s.rpn.anchorSizes[4], s.backbone.fpnChannels, s.roiHeads.boxBatchSizePerImage], [128, [8], [128], 64, 64], 'shapes preset');
+  t.equal(s.backbone.norm, 'batch', 'shapes preset: trainable BatchNorm (it trains from scratch)');
+  t.equal(defaultConfig().backbone.norm, 'frozen', 'paper config: FrozenBatchNorm2d, as torchvision');
   t.end();
 });

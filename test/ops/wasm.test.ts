@@ -75,7 +75,7 @@ test('wasm: conv2d and convTranspose2d, forward and both gradients, match the re
     { x: [1, 5, 8, 8], w: [7, 5, 1, 1], o: {} }, // pointwise: no im2col
     { x: [1, 3, 10, 7], w: [8, 3, 5, 3], o: { padding: 2, stride: 3 } },
     { x: [3, 4, 6, 6], w: [4, 1, 3, 3], o: { padding: 1, groups: 4 } }, // depthwise
-    // Small planes batched into one product (three products of 9, 9 and 7 images of 14x14).
+    // Small planes batched into one product (five products of 5 images of 14x14).
     { x: [25, 3, 14, 14], w: [4, 3, 3, 3], o: { padding: 1 } },
     { x: [25, 3, 14, 14], w: [4, 3, 1, 1], o: {} }, // batched pointwise: gathered, not im2col
     { x: [12, 4, 7, 7], w: [6, 2, 3, 3], o: { padding: 1, groups: 2 } },
@@ -191,9 +191,9 @@ test('wasm: results are bit-identical whatever the number of threads; a worker e
     y.mul(y).sum().backward();
     return [y, xi.grad!, wi.grad!];
   };
-  // RoI-shaped: 20 images of 14x14 batched 10 to a product, im2col/col2im split by image.
-  const xr = randn([20, 32, 14, 14], { generator: g });
-  const wr = randn([8, 32, 3, 3], { generator: g });
+  // RoI-shaped: 20 images of 14x14 batched 5 to a product, im2col/col2im split by image.
+  const xr = randn([20, 64, 14, 14], { generator: g });
+  const wr = randn([8, 64, 3, 3], { generator: g });
   const roiGrads = () => {
     const xi = xr.detach().requiresGrad_();
     const wi = wr.detach().requiresGrad_();

@@ -90,12 +90,13 @@ function pointwise(g: ConvGeometry): boolean {
 
 /**
  * Columns one product should have when small planes are batched: enough that the product's
- * fixed costs (waking the workers, packing A, the edge tiles) are spread over many columns, few
- * enough that col stays in the outer caches. The weight gradient sums over these columns in
- * float32 (then into float64), so its batches are shorter.
+ * fixed costs (waking the workers, packing A, the edge tiles) are spread over several images,
+ * few enough that col (K_g x columns: 2.3 MB for the heads' 3x3 convolutions) stays in the
+ * outer cache (2048 measured no faster, im2col then streams col through memory). The weight
+ * gradient sums over these columns in float32 (then into float64), so they also bound its
+ * float32 chains.
  */
-const BATCH_COLUMNS = 2048;
-const BATCH_COLUMNS_WEIGHT = 1024;
+const BATCH_COLUMNS = 1024;
 
 /**
  * How the `N` images are cut into products: `images` per product (several when one image's
@@ -260,7 +261,7 @@ conv2dBackwardWeight.register('wasm', (input: TypedArray, gradOutput: TypedArray
     // row by row (col as A, the transposed output gradient as B); transposed into gradW at the end.
     // The sum runs over every image and output position (N H_out W_out terms, tens of thousands
     // for the heads): each chunk's product (a batch of small images, or rows of one image: at
-    // most BATCH_COLUMNS_WEIGHT or COL_FLOATS / K_g terms, summed by the GEMM's two-level
+    // most BATCH_COLUMNS or COL_FLOATS / K_g terms, summed by the GEMM's two-level
     // blocks) is computed on its own and added into a float64 sum, in a fixed order, so the
     // long outer sum adds no float32 rounding. The chunks depend on the sizes alone.
     const pgwt = alloc(total);
@@ -270,7 +271,7 @@ conv2dBackwardWeight.register('wasm', (input: TypedArray, gradOutput: TypedArray
     put(pgo, gradOutput);
     e.fillRows(pacc, 0, 1, 2 * total, 0);
     const direct = pointwise(g);
-    const { images, rows } = plan(kg, g, BATCH_COLUMNS_WEIGHT);
+    const { images, rows } = plan(kg, g, BATCH_COLUMNS);
     const pcol = direct && images === 1 ? 0 : alloc(kg * images * rows * g.outWidth);
     const pgot = alloc(cgOut * images * rows * g.outWidth);
     for (let n0 = 0; n0 < g.batch; n0 += images) {

@@ -6,7 +6,7 @@
  * Each layer holds its tensors and calls one op of `lib/ops` (or composes `lib/tensor` ops)
  * in its forward; the arithmetic lives in the ops, with the paper's formulas.
  */
-import { Tensor, Generator, noGrad, ones, zeros } from '../tensor/index.js';
+import { Tensor, Generator, defineOp, isGradEnabled, noGrad, ones, zeros } from '../tensor/index.js';
 import { conv2d, convTranspose2d, frozenBatchNorm2d, linear, maxPool2d } from '../ops/index.js';
 import { Module } from './module.js';
 import { defaultLayerInit } from './init.js';
@@ -294,27 +294,28 @@ export class BatchNorm2d extends Module {
     }
     const c = this.numFeatures;
     const useBatchStats = this.training || this.runningMean === null;
-    let mean: Tensor;
-    let variance: Tensor;
-    if (useBatchStats) {
-      const n = x.shape[0]! * x.shape[2]! * x.shape[3]!;
-      if (this.training && n <= 1) {
-        throw new Error(`BatchNorm2d: expected more than 1 value per channel when training, got input [${x.shape}]`);
-      }
-      mean = x.mean([0, 2, 3], true);
-      variance = x.sub(mean).pow(2).mean([0, 2, 3], true); // biased: divides by n
-      if (this.training && this.runningMean !== null) this.updateRunningStats(mean, variance, n);
-    } else {
-      mean = this.runningMean!.reshape(1, c, 1, 1);
-      variance = this.runningVar!.reshape(1, c, 1, 1);
+    const weight = this.weight ?? ones([c], { dtype: x.dtype });
+    const bias = this.bias ?? zeros([c], { dtype: x.dtype });
+    if (!useBatchStats) {
+      // Running statistics are constants: with no gradient wanted for the affine terms, the
+      // layer is the frozen batch norm's per-channel scale and shift (one pass).
+      const affineNeedsGrad = isGradEnabled() && (weight.requiresGrad || bias.requiresGrad);
+      if (!affineNeedsGrad) return frozenBatchNorm2d(x, weight, bias, this.runningMean!, this.runningVar!, { eps: this.eps });
+      const mean = this.runningMean!.reshape(1, c, 1, 1);
+      const variance = this.runningVar!.reshape(1, c, 1, 1);
+      return x.sub(mean).div(variance.add(this.eps).sqrt()).mul(weight.reshape(1, c, 1, 1)).add(bias.reshape(1, c, 1, 1));
     }
-    let y = x.sub(mean).div(variance.add(this.eps).sqrt());
-    if (this.weight !== null) y = y.mul(this.weight.reshape(1, c, 1, 1)).add(this.bias!.reshape(1, c, 1, 1));
-    return y;
+    const n = x.shape[0]! * x.shape[2]! * x.shape[3]!;
+    if (this.training && n <= 1) {
+      throw new Error(`BatchNorm2d: expected more than 1 value per channel when training, got input [${x.shape}]`);
+    }
+    const stats = batchStatistics(x);
+    if (this.training && this.runningMean !== null) this.updateRunningStats(stats.mean, stats.variance, n);
+    return batchNormOp(x, weight, bias, { ...stats, eps: this.eps });
   }
 
   /** `running = (1 - m) running + m batch`, with the unbiased batch variance. */
-  private updateRunningStats(mean: Tensor, variance: Tensor, n: number): void {
+  private updateRunningStats(mean: Float64Array, variance: Float64Array, n: number): void {
     noGrad(() => {
       const tracked = this.numBatchesTracked!;
       tracked.data[0] = tracked.data[0]! + 1;
@@ -322,8 +323,8 @@ export class BatchNorm2d extends Module {
       const rm = this.runningMean!.data;
       const rv = this.runningVar!.data;
       for (let ch = 0; ch < this.numFeatures; ch++) {
-        rm[ch] = (1 - m) * rm[ch]! + m * mean.data[ch]!;
-        rv[ch] = (1 - m) * rv[ch]! + m * variance.data[ch]! * (n / (n - 1));
+        rm[ch] = (1 - m) * rm[ch]! + m * mean[ch]!;
+        rv[ch] = (1 - m) * rv[ch]! + m * variance[ch]! * (n / (n - 1));
       }
     });
   }
@@ -332,6 +333,104 @@ export class BatchNorm2d extends Module {
     return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.weight !== null}, track_running_stats=${this.runningMean !== null}`;
   }
 }
+
+/** Per-channel mean and biased variance of an NCHW tensor over N, H and W (two passes, float64 sums). */
+function batchStatistics(x: Tensor): { mean: Float64Array; variance: Float64Array } {
+  const [batch, c, h, w] = x.shape as [number, number, number, number];
+  const plane = h * w;
+  const count = batch * plane;
+  const mean = new Float64Array(c);
+  const variance = new Float64Array(c);
+  const d = x.data;
+  for (let ch = 0; ch < c; ch++) {
+    let sum = 0;
+    for (let b = 0; b < batch; b++) {
+      const base = (b * c + ch) * plane;
+      for (let p = 0; p < plane; p++) sum += d[base + p]!;
+    }
+    const mu = sum / count;
+    let squares = 0;
+    for (let b = 0; b < batch; b++) {
+      const base = (b * c + ch) * plane;
+      for (let p = 0; p < plane; p++) {
+        const e = d[base + p]! - mu;
+        squares += e * e;
+      }
+    }
+    mean[ch] = mu;
+    variance[ch] = squares / count;
+  }
+  return { mean, variance };
+}
+
+/**
+ * Batch normalization with batch statistics as one differentiable op (Ioffe & Szegedy 2015,
+ * Algorithm 1 and its backward pass): `x^ = (x - mu) / sqrt(var + eps)`, `y = gamma x^ + beta`;
+ * with `m` values per channel, `dL/dx = (gamma / (m sqrt(var + eps))) (m g - sum g - x^ sum(g x^))`,
+ * `dL/dgamma = sum(g x^)`, `dL/dbeta = sum(g)`. One pass forward and two backward, instead of the
+ * eight broadcast passes of the same formula written with tensor ops.
+ */
+const batchNormOp = defineOp({
+  name: 'batchNorm2d',
+  forward: (_ctx, x: Tensor, weight: Tensor, bias: Tensor, stats: { mean: Float64Array; variance: Float64Array; eps: number }) => {
+    const [batch, c, h, w] = x.shape as [number, number, number, number];
+    const plane = h * w;
+    const d = x.data;
+    const out = new (d.constructor as new (n: number) => typeof d)(d.length);
+    for (let ch = 0; ch < c; ch++) {
+      const invstd = 1 / Math.sqrt(stats.variance[ch]! + stats.eps);
+      const scale = weight.data[ch]! * invstd;
+      const shift = bias.data[ch]! - stats.mean[ch]! * scale;
+      for (let b = 0; b < batch; b++) {
+        const base = (b * c + ch) * plane;
+        for (let p = 0; p < plane; p++) out[base + p] = d[base + p]! * scale + shift;
+      }
+    }
+    return new Tensor(out, x.shape, x.dtype);
+  },
+  backward: (g, { args: [x, weight, , stats], needsInputGrad }) => {
+    const [batch, c, h, w] = x.shape as [number, number, number, number];
+    const plane = h * w;
+    const m = batch * plane;
+    const d = x.data;
+    const gd = g.data;
+    const gx = needsInputGrad[0] ? new (d.constructor as new (n: number) => typeof d)(d.length) : null;
+    const gw = new Float64Array(c);
+    const gb = new Float64Array(c);
+    for (let ch = 0; ch < c; ch++) {
+      const mu = stats.mean[ch]!;
+      const invstd = 1 / Math.sqrt(stats.variance[ch]! + stats.eps);
+      let sumG = 0;
+      let sumGxhat = 0;
+      for (let b = 0; b < batch; b++) {
+        const base = (b * c + ch) * plane;
+        for (let p = 0; p < plane; p++) {
+          const gv = gd[base + p]!;
+          sumG += gv;
+          sumGxhat += gv * (d[base + p]! - mu) * invstd;
+        }
+      }
+      gw[ch] = sumGxhat;
+      gb[ch] = sumG;
+      if (gx !== null) {
+        const k = (weight.data[ch]! * invstd) / m;
+        for (let b = 0; b < batch; b++) {
+          const base = (b * c + ch) * plane;
+          for (let p = 0; p < plane; p++) {
+            const xhat = (d[base + p]! - mu) * invstd;
+            gx[base + p] = k * (m * gd[base + p]! - sumG - xhat * sumGxhat);
+          }
+        }
+      }
+    }
+    return [
+      gx === null ? null : new Tensor(gx, x.shape, x.dtype),
+      needsInputGrad[1] ? new Tensor(weight.dtype === 'float64' ? gw : Float32Array.from(gw), [c], weight.dtype) : null,
+      needsInputGrad[2] ? new Tensor(weight.dtype === 'float64' ? gb : Float32Array.from(gb), [c], weight.dtype) : null,
+      null,
+    ];
+  },
+});
 
 /** Options of {@link FrozenBatchNorm2d}. */
 export interface FrozenBatchNorm2dOptions {

@@ -36,6 +36,7 @@
 import { Tensor, defineOp, type TypedArray } from '../tensor/index.js';
 import { Kernel } from './backend.js';
 import { checkRank, pair } from './checks.js';
+import { channelAffine } from './frozen_batch_norm.js';
 
 /**
  * Every size of one convolution, described in the direction of conv2d: it maps an input
@@ -231,7 +232,11 @@ const convTranspose2dOp = defineOp({
   // output gradient (g describes the conv2d that maps this op's output back to x's size).
   forward: (_ctx, x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry) => {
     const y = wrap(conv2dBackwardInput.for()(x.data, weight.data, g), [g.batch, g.inChannels, g.inHeight, g.inWidth], x.dtype);
-    return bias === null ? y : y.add(bias.reshape([1, g.inChannels, 1, 1]));
+    if (bias === null) return y;
+    // The bias in one pass: the per-channel affine kernel with scale 1 and shift = bias.
+    const c = g.inChannels;
+    const plane = y.shape[2]! * y.shape[3]!;
+    return new Tensor(channelAffine.for()(y.data, new Float64Array(c).fill(1), bias.data, c, plane), y.shape);
   },
   backward: (grad, { args: [x, weight, bias, g], needsInputGrad }) => [
     // The adjoint of the adjoint is the convolution itself: dL/dx = conv2d(grad, weight).

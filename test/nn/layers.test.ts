@@ -1,5 +1,5 @@
 import test from 'tape';
-import { tensor, randn, Generator, arange } from '../../lib/index.js';
+import { tensor, randn, Generator, arange, noGrad, type Tensor } from '../../lib/index.js';
 import {
   Linear,
   Conv2d,
@@ -104,6 +104,28 @@ test('BatchNorm2d: training statistics, momentum 0.1, unbiased running var, eval
   const train = new BatchNorm2d(3);
   train.weight!.data.set([1.2, 0.7, -1]);
   assertGradcheck(t, (a) => train.forward(a).mul(a), [randn([2, 3, 2, 3], { generator: g, requiresGrad: true })], 'gradcheck through batch statistics');
+  const affine = new BatchNorm2d(3);
+  const w64 = randn([3], { generator: g, dtype: 'float64', requiresGrad: true });
+  const b64 = randn([3], { generator: g, dtype: 'float64', requiresGrad: true });
+  (affine as unknown as { weight: Tensor; bias: Tensor }).weight = w64;
+  (affine as unknown as { weight: Tensor; bias: Tensor }).bias = b64;
+  assertGradcheck(t, (a, wt, bs) => {
+    (affine as unknown as { weight: Tensor; bias: Tensor }).weight = wt!;
+    (affine as unknown as { weight: Tensor; bias: Tensor }).bias = bs!;
+    return affine.forward(a!).mul(a!);
+  }, [randn([3, 3, 2, 2], { generator: g, requiresGrad: true }), w64, b64], 'gradcheck of the input, weight and bias together');
+  const evalBn = new BatchNorm2d(3);
+  evalBn.runningMean!.data.set([0.5, -1, 2]);
+  evalBn.runningVar!.data.set([4, 0.25, 1]);
+  evalBn.weight!.data.set([2, 1, -1]);
+  evalBn.bias!.data.set([0, 1, 0.5]);
+  evalBn.eval();
+  const xe = randn([2, 3, 2, 2], { generator: g });
+  const fast = noGrad(() => evalBn.forward(xe));
+  const slow = evalBn.forward(xe);
+  assertClose(t, fast, slow.detach(), 'eval without gradients (the frozen per-channel affine) equals eval with gradients', 1e-6, 1e-6);
+  slow.sum().backward();
+  t.ok(evalBn.weight!.grad !== null && evalBn.bias!.grad !== null, 'eval with gradients still reaches the weight and bias');
   assertThrowsMessage(t, () => new BatchNorm2d(3).forward(randn([1, 3, 1, 1])), 'expected more than 1 value per channel', 'one value per channel');
   t.end();
 });

@@ -7,6 +7,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { availableBackends, describeBackend, type BackendName } from '../../ops/index.js';
 
 /** A flag: `string` takes a value, `boolean` does not; `multiple` collects repeats. */
 export interface FlagSpec {
@@ -137,4 +138,16 @@ export async function runCommand(name: string, argv: readonly string[], help: st
     }
     throw error;
   }
+}
+
+/**
+ * The `--backend` flag of every subcommand: `wasm`, `reference` or `gpu`, checked to be
+ * available on this machine; `undefined` when absent, so that the active backend
+ * (`MASKRCNN_BACKEND`, else the default) stays.
+ */
+export function backendFlag(flags: ParsedFlags): BackendName | undefined {
+  if (flags.values['backend'] === undefined) return undefined;
+  const backend = choiceFlag<BackendName>(flags, 'backend', undefined, ['wasm', 'reference', 'gpu']);
+  if (!availableBackends().includes(backend)) throw new UsageError(`--backend ${backend} is not available here (${describeBackend(backend)})`);
+  return backend;
 }

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describeBackend, setBackend, type BackendName } from '../../ops/index.js';
+import { describeBackend, setBackend } from '../../ops/index.js';
 import { noGrad } from '../../tensor/index.js';
 import { shapesConfig } from '../config.js';
 import { CocoDetectionDataset } from '../data/dataset.js';
@@ -20,7 +20,7 @@ import { writeInspection } from '../inspect.js';
 import { drawDetections } from '../overlay.js';
 import { train, consoleReporter, TRAIN_FILES } from '../train.js';
 import { VAL_SEED_OFFSET } from './shapes.js';
-import { booleanFlag, choiceFlag, integerFlag, parseFlags, runCommand, stringFlag } from './args.js';
+import { backendFlag, booleanFlag, integerFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 /** The demo's embedded defaults: the recipe measured to fit the goal on a 2-core laptop CPU. */
 export const DEMO_DEFAULTS = Object.freeze({
@@ -75,9 +75,9 @@ export async function runDemo(argv: string[]): Promise<number> {
     const trainImages = integerFlag(flags, 'train', DEMO_DEFAULTS.trainImages, 1, 1_000_000);
     const valImages = integerFlag(flags, 'val', DEMO_DEFAULTS.valImages, 1, 1_000_000);
     const seed = integerFlag(flags, 'seed', DEMO_DEFAULTS.seed, 0, 2 ** 31 - 1);
-    const backend = choiceFlag<BackendName>(flags, 'backend', 'wasm', ['wasm', 'reference', 'gpu']);
+    const backend = backendFlag(flags);
     const resume = booleanFlag(flags, 'resume');
-    setBackend(backend);
+    if (backend !== undefined) setBackend(backend);
     const started = performance.now();
     const elapsed = (): number => (performance.now() - started) / 1000;
     console.log(`Mask R-CNN demo: shapes preset from scratch on ${availableParallelism()} CPU core(s), load average ${loadavg()[0]!.toFixed(2)}`);

@@ -7,14 +7,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getBackend, setBackend, type BackendName } from '../../ops/index.js';
+import { getBackend, setBackend } from '../../ops/index.js';
 import { readCoco } from '../data/coco.js';
 import { CocoDetectionDataset } from '../data/dataset.js';
 import { cocoEvaluate, formatFixed3, formatSummary, type CocoEvalReport, type IouType } from '../eval/cocoeval.js';
 import { loadResults, writeResults } from '../eval/results.js';
 import { evaluateModel } from '../inference.js';
 import { loadWeights } from '../weights.js';
-import { UsageError, booleanFlag, checkExists, choiceFlag, integerFlag, parseFlags, runCommand, stringFlag, type ParsedFlags } from './args.js';
+import { backendFlag, UsageError, booleanFlag, checkExists, integerFlag, parseFlags, runCommand, stringFlag, type ParsedFlags } from './args.js';
 
 const HELP = `usage: maskrcnn eval --gt ANNOTATIONS.json --dt RESULTS.json [--iou-type segm|bbox] [--json]
        maskrcnn eval --weights FILE --data DIR [--limit N] [--out RESULTS.json] [--json] [--backend wasm|reference|gpu]
@@ -120,7 +120,7 @@ function evalModel(flags: ParsedFlags, json: boolean): number {
   const data = stringFlag(flags, 'data');
   const limit = flags.values['limit'] === undefined ? undefined : integerFlag(flags, 'limit', undefined, 1, Number.MAX_SAFE_INTEGER);
   const out = flags.values['out'] === undefined ? undefined : stringFlag(flags, 'out');
-  const backend = flags.values['backend'] === undefined ? undefined : choiceFlag<BackendName>(flags, 'backend', undefined, ['wasm', 'reference', 'gpu']);
+  const backend = backendFlag(flags);
   checkExists('--weights', weights);
   checkExists('--data', data, 'dir');
   checkExists('--data', join(data, 'annotations.json'));

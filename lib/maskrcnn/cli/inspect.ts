@@ -5,7 +5,7 @@
  * @module
  */
 import { basename } from 'node:path';
-import { getBackend, setBackend, type BackendName } from '../../ops/index.js';
+import { getBackend, setBackend } from '../../ops/index.js';
 import { readCoco } from '../data/coco.js';
 import { CocoDetectionDataset, type DetectionTarget } from '../data/dataset.js';
 import { readPng } from '../data/png.js';
@@ -13,7 +13,7 @@ import { writeInspection } from '../inspect.js';
 import type { MaskRCNN } from '../mask_rcnn.js';
 import type { Tensor } from '../../tensor/index.js';
 import { loadWeights } from '../weights.js';
-import { UsageError, checkExists, choiceFlag, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
+import { backendFlag, UsageError, checkExists, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 const HELP = `usage: maskrcnn inspect --weights FILE --image PNG --out DIR [--annotations COCO.json] [--score-threshold 0.5] [--backend wasm|reference|gpu]
 
@@ -67,7 +67,7 @@ export async function runInspect(argv: string[]): Promise<number> {
     const out = stringFlag(flags, 'out');
     const annotations = flags.values['annotations'] === undefined ? undefined : stringFlag(flags, 'annotations');
     const scoreThreshold = numberFlag(flags, 'score-threshold', 0.5, 0, 1);
-    const backend = flags.values['backend'] === undefined ? undefined : choiceFlag<BackendName>(flags, 'backend', undefined, ['wasm', 'reference', 'gpu']);
+    const backend = backendFlag(flags);
     checkExists('--weights', weights);
     checkExists('--image', imagePath);
     if (annotations !== undefined) checkExists('--annotations', annotations);

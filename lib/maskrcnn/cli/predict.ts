@@ -14,7 +14,7 @@ import type { CocoResult } from '../eval/results.js';
 import { detectionsToCocoResults } from '../inference.js';
 import { drawDetections } from '../overlay.js';
 import { loadWeights } from '../weights.js';
-import { UsageError, checkExists, choiceFlag, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
+import { backendFlag, UsageError, checkExists, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 const HELP = `usage: maskrcnn predict --weights FILE --image PNG... --out DIR [--score-threshold 0.5] [--backend wasm|reference|gpu]
 
@@ -77,7 +77,7 @@ export async function runPredict(argv: string[]): Promise<number> {
     const weights = stringFlag(flags, 'weights');
     const out = stringFlag(flags, 'out');
     const threshold = numberFlag(flags, 'score-threshold', 0.5, 0, 1);
-    const backend = flags.values['backend'] === undefined ? undefined : choiceFlag<BackendName>(flags, 'backend', undefined, ['wasm', 'reference', 'gpu']);
+    const backend = backendFlag(flags);
     checkExists('--weights', weights);
     const images = expandImages(listFlag(flags, 'image'));
     // One output per image name; never overwrite an input.

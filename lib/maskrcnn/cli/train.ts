@@ -7,12 +7,12 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { setBackend, describeBackend, type BackendName } from '../../ops/index.js';
+import { setBackend, describeBackend } from '../../ops/index.js';
 import { defaultConfig, shapesConfig, type MaskRCNNConfig } from '../config.js';
 import { CocoDetectionDataset } from '../data/dataset.js';
 import { formatSummary } from '../eval/cocoeval.js';
 import { train, TRAIN_FILES, consoleReporter, type TrainOptions } from '../train.js';
-import { booleanFlag, checkExists, choiceFlag, integerFlag, numberFlag, parseFlags, runCommand, stringFlag, UsageError } from './args.js';
+import { backendFlag, booleanFlag, checkExists, choiceFlag, integerFlag, numberFlag, parseFlags, runCommand, stringFlag, UsageError } from './args.js';
 
 const HELP = `usage: maskrcnn train --data DIR --out DIR [--config shapes|paper] [--iterations N] [--resume]
                       [--seed S] [--backend wasm|reference|gpu] [options]
@@ -73,7 +73,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     checkExists('--data', join(data, 'train', 'annotations.json'));
     const preset = choiceFlag(flags, 'config', 'shapes', ['shapes', 'paper'] as const);
     const iterations = integerFlag(flags, 'iterations', 1000, 1, 100_000_000);
-    const backend = choiceFlag<BackendName>(flags, 'backend', 'wasm', ['wasm', 'reference', 'gpu']);
+    const backend = backendFlag(flags);
     const resume = booleanFlag(flags, 'resume');
     const overwrite = booleanFlag(flags, 'overwrite');
     if (resume && overwrite) throw new UsageError('--resume and --overwrite contradict each other');
@@ -109,7 +109,7 @@ export async function runTrain(argv: string[]): Promise<number> {
       if (steps.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`--lr-steps must be comma-separated iteration numbers, got '${text}'`);
       options.lrSteps = steps;
     }
-    setBackend(backend);
+    if (backend !== undefined) setBackend(backend);
     console.log(`backend: ${describeBackend()}`);
     console.log(`data: ${trainSet.length} training images${valSet ? `, ${valSet.length} validation images` : ' (no DIR/val: no evaluation)'}, ${numClasses - 1} classes (${trainSet.categories.map((c) => c.name).join(', ')})`);
     const result = train(options);

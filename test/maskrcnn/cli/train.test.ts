@@ -25,6 +25,9 @@ test('cli train: --help, bad flags and missing files are named', async (t) => {
   t.match(badIters.err, /--iterations must be an integer, got 'ten'/, 'a bad --iterations value is named');
   const badSteps = await runCaptured(runTrain, ['--data', join(dir, 'data'), '--out', join(dir, 'run'), '--lr-steps', '5,x']);
   t.match(badSteps.err, /--lr-steps must be comma-separated iteration numbers, got '5,x'/, 'a bad --lr-steps value is named');
+  const badBackend = await runCaptured(runTrain, ['--data', join(dir, 'data'), '--out', join(dir, 'run'), '--backend', 'cuda']);
+  t.equal(badBackend.code, 2, 'an unknown --backend exits 2');
+  t.match(badBackend.err, /--backend must be one of wasm, reference, gpu, got 'cuda'/, 'naming the choices');
   const both = await runCaptured(runTrain, ['--data', join(dir, 'data'), '--out', join(dir, 'run'), '--resume', '--overwrite']);
   t.match(both.err, /--resume and --overwrite contradict each other/, '--resume with --overwrite is refused');
   t.end();

@@ -24,7 +24,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Tensor, defaultGenerator, manualSeed } from '../tensor/index.js';
-import { SGD, AdamW, LRScheduler, type LearningRate, type Optimizer, chainSchedules, clipGradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../nn/index.js';
+import { SGD, AdamW, LRScheduler, type LearningRate, type Optimizer, chainSchedules, clipGradNorm, gradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../nn/index.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
 import type { MaskRCNNConfig } from './config.js';
 import { DataLoader, type Batch, type CocoDetectionDataset } from './data/dataset.js';
@@ -386,10 +386,11 @@ export function train(options: TrainOptions): TrainResult {
       for (const t of terms.slice(1)) total = total.add(t);
       optimizer.zeroGrad();
       total.backward();
-      const gradNorm = clipGradNorm(params, hyper.clipGradNorm > 0 ? hyper.clipGradNorm : Infinity);
-      if (!Number.isFinite(gradNorm)) {
+      // Measured every iteration (logged, and a NaN here stops training); rescaled only when clipping is on.
+      const norm = hyper.clipGradNorm > 0 ? clipGradNorm(params, hyper.clipGradNorm) : gradNorm(params);
+      if (!Number.isFinite(norm)) {
         const all = Object.entries(losses).map(([k, v]) => `${k} ${v.data[0]!.toPrecision(4)}`).join(', ');
-        throw new Error(`training diverged at iteration ${iteration + 1}: the gradient norm is ${gradNorm} (${all})`);
+        throw new Error(`training diverged at iteration ${iteration + 1}: the gradient norm is ${norm} (${all})`);
       }
       optimizer.step();
       scheduler.step();
@@ -403,7 +404,7 @@ export function train(options: TrainOptions): TrainResult {
         lr,
         loss: total.data[0]!,
         losses: Object.fromEntries(Object.entries(losses).map(([k, v]) => [k, v.data[0]!])),
-        gradNorm,
+        gradNorm: norm,
         seconds,
         elapsed: trainSeconds,
       };

@@ -58,6 +58,7 @@ export {
   Adam,
   AdamW,
   clipGradNorm,
+  gradNorm,
   type ParamGroup,
   type ParamGroupSpec,
   type SavedGroupParams,

@@ -356,6 +356,41 @@ export interface ClipGradNormOptions {
   errorIfNonfinite?: boolean;
 }
 
+/** The norm of order 2 or `Infinity` of `tensors` concatenated (2: the norm of the per-tensor norms, each in float32, as PyTorch). */
+function totalNorm(tensors: readonly Tensor[], normType: number): number {
+  if (normType === Infinity) {
+    let total = 0;
+    for (const g of tensors) for (let i = 0; i < g.size; i++) total = Math.max(total, Math.abs(g.data[i]!));
+    return total;
+  }
+  let sumSquares = 0;
+  for (const g of tensors) {
+    let s = 0;
+    for (let i = 0; i < g.size; i++) s += g.data[i]! * g.data[i]!;
+    const norm = Math.fround(Math.sqrt(s));
+    sumSquares += norm * norm;
+  }
+  return Math.fround(Math.sqrt(sumSquares));
+}
+
+function gradientsOf(params: Iterable<Tensor>): Tensor[] {
+  return [...params].map((p) => p.grad).filter((g): g is Tensor => g !== null);
+}
+
+function checkNormType(op: string, normType: number): void {
+  if (normType !== 2 && normType !== Infinity) throw new Error(`${op}: normType must be 2 or Infinity, got ${normType}`);
+}
+
+/**
+ * The total norm of the gradients of `params` (the norm of all of them concatenated), of order
+ * 2 (default) or `Infinity`, leaving them unchanged: what {@link clipGradNorm} measures, for
+ * logging when nothing is clipped. Parameters without a gradient are ignored.
+ */
+export function gradNorm(params: Iterable<Tensor>, normType = 2): number {
+  checkNormType('gradNorm', normType);
+  return totalNorm(gradientsOf(params), normType);
+}
+
 /**
  * Rescales the gradients of `params` in place so that their total norm (the norm of all of them
  * concatenated) is at most `maxNorm`, and returns the total norm before clipping (PyTorch's
@@ -364,24 +399,10 @@ export interface ClipGradNormOptions {
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, options: ClipGradNormOptions = {}): number {
   const normType = options.normType ?? 2;
-  if (normType !== 2 && normType !== Infinity) throw new Error(`clipGradNorm: normType must be 2 or Infinity, got ${normType}`);
-  const grads = [...params].map((p) => p.grad).filter((g): g is Tensor => g !== null);
+  checkNormType('clipGradNorm', normType);
+  const grads = gradientsOf(params);
   if (grads.length === 0) return 0;
-  let total: number;
-  if (normType === Infinity) {
-    total = 0;
-    for (const g of grads) for (let i = 0; i < g.size; i++) total = Math.max(total, Math.abs(g.data[i]!));
-  } else {
-    // The norm of the per-tensor norms (each in float32, as PyTorch's torch.norm of each grad).
-    let sumSquares = 0;
-    for (const g of grads) {
-      let s = 0;
-      for (let i = 0; i < g.size; i++) s += g.data[i]! * g.data[i]!;
-      const norm = Math.fround(Math.sqrt(s));
-      sumSquares += norm * norm;
-    }
-    total = Math.fround(Math.sqrt(sumSquares));
-  }
+  const total = totalNorm(grads, normType);
   if (options.errorIfNonfinite && !Number.isFinite(total)) {
     throw new Error(`clipGradNorm: the total norm of order ${normType} of the gradients is non-finite (${total})`);
   }

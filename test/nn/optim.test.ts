@@ -8,6 +8,7 @@ import {
   Adam,
   AdamW,
   clipGradNorm,
+  gradNorm,
   Linear,
   Sequential,
   ReLU,
@@ -66,6 +67,9 @@ test('clipGradNorm: total 2-norm, returns the norm, clips only above max_norm (t
     a.grad = tensor(c.grads[0]!);
     b.grad = tensor(c.grads[1]!);
     const unused = tensor(0).requiresGrad_();
+    const measured = gradNorm([a, b, unused]);
+    assertClose(t, measured, c.total_norm, `gradNorm: the same total norm`, 1e-6, 1e-6);
+    assertClose(t, [...a.grad.data, ...b.grad.data], c.grads.flat(), 'gradNorm leaves the gradients unchanged', 0, 0);
     const total = clipGradNorm([a, b, unused], c.max_norm);
     assertClose(t, total, c.total_norm, `max_norm ${c.max_norm}: total norm`, 1e-6, 1e-6);
     assertClose(t, [...a.grad.data, ...b.grad.data], c.clipped.flat(), `max_norm ${c.max_norm}: clipped gradients`, 1e-7, 1e-6);

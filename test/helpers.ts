@@ -81,3 +81,18 @@ export function assertThrowsMessage(t: Test, fn: () => unknown, fragments: strin
   }
   t.fail(`${message}: did not throw`);
 }
+
+/** Exact (===) equality of two number arrays; reports the first difference. */
+export function assertSameNumbers(t: Test, actual: ArrayLike<number>, expected: ArrayLike<number>, message: string): void {
+  if (actual.length !== expected.length) {
+    t.fail(`${message}: length ${actual.length}, expected ${expected.length}`);
+    return;
+  }
+  for (let i = 0; i < expected.length; i++) {
+    if (actual[i] !== expected[i]) {
+      t.fail(`${message}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
+      return;
+    }
+  }
+  t.pass(message);
+}

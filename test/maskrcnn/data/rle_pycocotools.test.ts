@@ -23,6 +23,7 @@ import {
   rleToBbox,
   rleUncompress,
 } from '../../../lib/maskrcnn/data/rle.js';
+import { assertSameNumbers } from '../../helpers.js';
 
 interface EncodeCase {
   name: string;
@@ -102,27 +103,12 @@ function maskOf(c: { h: number; w: number; mask?: string | null; rects?: [number
   return m;
 }
 
-/** Exact (===) equality of two number arrays; reports the first difference. */
-function sameNumbers(t: test.Test, actual: ArrayLike<number>, expected: ArrayLike<number>, message: string): void {
-  if (actual.length !== expected.length) {
-    t.fail(`${message}: length ${actual.length}, expected ${expected.length}`);
-    return;
-  }
-  for (let i = 0; i < expected.length; i++) {
-    if (actual[i] !== expected[i]) {
-      t.fail(`${message}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
-      return;
-    }
-  }
-  t.pass(message);
-}
-
 function sameMatrix(t: test.Test, actual: number[][], expected: number[][], message: string): void {
   if (actual.length !== expected.length) {
     t.fail(`${message}: ${actual.length} rows, expected ${expected.length}`);
     return;
   }
-  sameNumbers(t, actual.flat(), expected.flat(), message);
+  assertSameNumbers(t, actual.flat(), expected.flat(), message);
 }
 
 test('rle vs pycocotools: encode, decode, string form, area, toBbox', (t) => {
@@ -131,12 +117,12 @@ test('rle vs pycocotools: encode, decode, string form, area, toBbox', (t) => {
     const mask = maskOf(c);
     const rle = rleEncode(mask, c.h, c.w);
     t.equal(rle.counts, c.counts, `${c.name}: encode counts`);
-    sameNumbers(t, rle.size, [c.h, c.w], `${c.name}: size`);
-    sameNumbers(t, rleStringToCounts(c.counts), c.runs, `${c.name}: string -> runs`);
+    assertSameNumbers(t, rle.size, [c.h, c.w], `${c.name}: size`);
+    assertSameNumbers(t, rleStringToCounts(c.counts), c.runs, `${c.name}: string -> runs`);
     t.equal(rleCountsToString(c.runs), c.counts, `${c.name}: runs -> string`);
-    sameNumbers(t, rleDecode({ size: [c.h, c.w], counts: c.counts }), mask, `${c.name}: decode`);
+    assertSameNumbers(t, rleDecode({ size: [c.h, c.w], counts: c.counts }), mask, `${c.name}: decode`);
     t.equal(rleArea({ size: [c.h, c.w], counts: c.counts }), c.area, `${c.name}: area`);
-    sameNumbers(t, rleToBbox({ size: [c.h, c.w], counts: c.counts }), c.bbox, `${c.name}: toBbox`);
+    assertSameNumbers(t, rleToBbox({ size: [c.h, c.w], counts: c.counts }), c.bbox, `${c.name}: toBbox`);
   }
   t.end();
 });
@@ -149,7 +135,7 @@ test('rle vs pycocotools: frPyObjects of polygons (each part, and their merge)',
     const rle = rleFromPolygons(c.polygons, c.h, c.w);
     t.equal(rle.counts, c.counts, `${c.name}: merged`);
     t.equal(rleArea(rle), c.area, `${c.name}: area`);
-    sameNumbers(t, rleToBbox(rle), c.bbox, `${c.name}: toBbox`);
+    assertSameNumbers(t, rleToBbox(rle), c.bbox, `${c.name}: toBbox`);
   }
   t.end();
 });
@@ -159,7 +145,7 @@ test('rle vs pycocotools: frBbox', (t) => {
     const rle = rleFromBbox(c.box, c.h, c.w);
     t.equal(rle.counts, c.counts, `frBbox [${c.box.join(', ')}] at ${c.h}x${c.w}`);
     t.equal(rleArea(rle), c.area, `frBbox [${c.box.join(', ')}]: area`);
-    sameNumbers(t, rleToBbox(rle), c.bbox, `frBbox [${c.box.join(', ')}]: toBbox`);
+    assertSameNumbers(t, rleToBbox(rle), c.bbox, `frBbox [${c.box.join(', ')}]: toBbox`);
   }
   t.end();
 });
@@ -169,16 +155,16 @@ test('rle vs pycocotools: uncompressed RLE (frPyObjects of a dict), non-canonica
     const raw: Rle = { size: c.size, counts: c.runs };
     const compressed = rleCompress(raw);
     t.equal(compressed.counts, c.counts, `${c.name}: compressed counts`);
-    sameNumbers(t, rleUncompress(compressed).counts, c.runs, `${c.name}: uncompress`);
+    assertSameNumbers(t, rleUncompress(compressed).counts, c.runs, `${c.name}: uncompress`);
     for (const [form, r] of [
       ['uncompressed', raw],
       ['compressed', compressed],
     ] as const) {
       t.equal(rleArea(r), c.area, `${c.name}: area (${form})`);
-      sameNumbers(t, rleToBbox(r), c.bbox, `${c.name}: toBbox (${form})`);
+      assertSameNumbers(t, rleToBbox(r), c.bbox, `${c.name}: toBbox (${form})`);
     }
     if (c.mask !== null) {
-      sameNumbers(t, rleDecode(raw), maskOf({ h: c.size[0], w: c.size[1], mask: c.mask }), `${c.name}: decode`);
+      assertSameNumbers(t, rleDecode(raw), maskOf({ h: c.size[0], w: c.size[1], mask: c.mask }), `${c.name}: decode`);
     }
   }
   t.end();

@@ -17,6 +17,7 @@ import test from 'tape';
 import { parseCoco, type CocoDataset } from '../../../lib/maskrcnn/data/coco.js';
 import { cocoEvaluate, formatSummary, type CocoEvalReport, type EvalImage, type IouType } from '../../../lib/maskrcnn/eval/cocoeval.js';
 import { loadResults } from '../../../lib/maskrcnn/eval/results.js';
+import { assertSameNumbers } from '../../helpers.js';
 
 interface FixtureEvalImg {
   imageId: number;
@@ -56,21 +57,6 @@ const dir = fileURLToPath(new URL('../../fixtures/coco', import.meta.url));
 const files = readdirSync(dir)
   .filter((f) => /^eval_.*\.json$/.test(f))
   .sort();
-
-/** Exact (===) equality of two number arrays; reports the first difference. */
-function sameNumbers(t: test.Test, actual: ArrayLike<number>, expected: ArrayLike<number>, message: string): void {
-  if (actual.length !== expected.length) {
-    t.fail(`${message}: length ${actual.length}, expected ${expected.length}`);
-    return;
-  }
-  for (let i = 0; i < expected.length; i++) {
-    if (actual[i] !== expected[i]) {
-      t.fail(`${message}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
-      return;
-    }
-  }
-  t.pass(message);
-}
 
 /** Within 1e-12 (the tolerance COCO_SPEC allows for numpy's summation order), and -1 exactly. */
 function closeNumbers(t: test.Test, actual: readonly number[], expected: readonly number[], message: string): void {
@@ -120,9 +106,9 @@ for (const file of files) {
       closeNumbers(t, report.stats, ev.stats, `${what}: 12 stats within 1e-12`);
       // numpy 2.x sums the flattened table pairwise in one piece, numpy 1.x in 8192-element
       // chunks (what numpySum reproduces): up to 8 categories (8080 entries) both agree exactly
-      if (params.catIds.length <= 8) sameNumbers(t, report.stats, ev.stats, `${what}: 12 stats exactly`);
+      if (params.catIds.length <= 8) assertSameNumbers(t, report.stats, ev.stats, `${what}: 12 stats exactly`);
       t.equal(formatSummary(report.stats), ev.summary, `${what}: the printed summary, character for character`);
-      sameNumbers(
+      assertSameNumbers(
         t,
         report.perCategory.map((c) => c.categoryId),
         ev.perCategory.map((c) => c.categoryId),
@@ -140,8 +126,8 @@ for (const file of files) {
         ev.perCategory.flatMap((c) => c.stats),
         `${what}: per-category 12 stats`,
       );
-      sameNumbers(t, report.accumulation.counts, ev.counts, `${what}: [T, R, K, A, M]`);
-      sameNumbers(t, report.accumulation.recall, ev.recall, `${what}: recall table [T][K][A][M]`);
+      assertSameNumbers(t, report.accumulation.counts, ev.counts, `${what}: [T, R, K, A, M]`);
+      assertSameNumbers(t, report.accumulation.recall, ev.recall, `${what}: recall table [T][K][A][M]`);
 
       const imgs = report.evalImgs ?? [];
       t.equal(imgs.filter((e) => e !== null).length, ev.nonNullEvalImgs, `${what}: number of non-empty evalImgs`);

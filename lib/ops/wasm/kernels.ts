@@ -130,13 +130,19 @@ function columns(toColumns: boolean, x: number, channels: number, g: ConvGeometr
   parallelColumns(toColumns, { x, channels, geometry: geometry(g, h0, h1), col, ldcol, images, imageStride, colOffset: (h1 - h0) * g.outWidth });
 }
 
+/**
+ * The sizes every conv kernel derives from its geometry: channels per group in and out
+ * (`cgIn`, `cgOut`), the GEMM's reduction length per group `kg = cgIn kH kW`, and the input
+ * and output plane sizes (`inPlane`, `P`).
+ */
+function groupDims(g: ConvGeometry): { cgIn: number; cgOut: number; kg: number; inPlane: number; P: number } {
+  const cgIn = g.inChannels / g.groups;
+  return { cgIn, cgOut: g.outChannels / g.groups, kg: cgIn * g.kernelHeight * g.kernelWidth, inPlane: g.inHeight * g.inWidth, P: g.outHeight * g.outWidth };
+}
+
 conv2dForward.register('wasm', (input: TypedArray, weight: TypedArray, bias: TypedArray | null, g: ConvGeometry) => {
   if (!isF32(input)) return conv2dForwardReference(input, weight, bias, g);
-  const cgIn = g.inChannels / g.groups;
-  const cgOut = g.outChannels / g.groups;
-  const kg = cgIn * g.kernelHeight * g.kernelWidth;
-  const inPlane = g.inHeight * g.inWidth;
-  const P = g.outHeight * g.outWidth;
+  const { cgIn, cgOut, kg, inPlane, P } = groupDims(g);
   const total = g.batch * g.outChannels * P;
   if (total === 0) return new Float32Array(total);
   const e = runtime().exports;
@@ -188,11 +194,7 @@ conv2dForward.register('wasm', (input: TypedArray, weight: TypedArray, bias: Typ
 
 conv2dBackwardInput.register('wasm', (gradOutput: TypedArray, weight: TypedArray, g: ConvGeometry) => {
   if (!isF32(gradOutput)) return conv2dBackwardInputReference(gradOutput, weight, g);
-  const cgIn = g.inChannels / g.groups;
-  const cgOut = g.outChannels / g.groups;
-  const kg = cgIn * g.kernelHeight * g.kernelWidth;
-  const inPlane = g.inHeight * g.inWidth;
-  const P = g.outHeight * g.outWidth;
+  const { cgIn, cgOut, kg, inPlane, P } = groupDims(g);
   const total = g.batch * g.inChannels * inPlane;
   if (total === 0) return new Float32Array(total);
   const e = runtime().exports;
@@ -245,11 +247,7 @@ conv2dBackwardInput.register('wasm', (gradOutput: TypedArray, weight: TypedArray
 
 conv2dBackwardWeight.register('wasm', (input: TypedArray, gradOutput: TypedArray, g: ConvGeometry) => {
   if (!isF32(input)) return conv2dBackwardWeightReference(input, gradOutput, g);
-  const cgIn = g.inChannels / g.groups;
-  const cgOut = g.outChannels / g.groups;
-  const kg = cgIn * g.kernelHeight * g.kernelWidth;
-  const inPlane = g.inHeight * g.inWidth;
-  const P = g.outHeight * g.outWidth;
+  const { cgIn, cgOut, kg, inPlane, P } = groupDims(g);
   const total = g.outChannels * kg;
   if (total === 0) return new Float32Array(total);
   const e = runtime().exports;

@@ -28,7 +28,23 @@ export interface BackboneConfig {
   norm: 'frozen' | 'batch';
   /** FPN width (256 in the paper). */
   fpnChannels: number;
+  /**
+   * Norm after each FPN convolution: `'none'` (the paper and torchvision's default) or
+   * `'batch'` (BatchNorm2d, torchvision's `norm_layer`; what training from scratch needs).
+   */
+  fpnNorm: HeadNorm;
 }
+
+/** A norm inside the FPN or a head: none, or BatchNorm2d with batch statistics. */
+export type HeadNorm = 'none' | 'batch';
+
+/** The layer norm of a config's {@link HeadNorm} (`null` for `'none'`), rejecting other values by field name. */
+export function normKind(norm: HeadNorm, field: string): 'batch' | null {
+  if (norm === 'none') return null;
+  if (norm === 'batch') return 'batch';
+  throw new Error(`MaskRCNN: config ${field} should be 'none' or 'batch', got ${JSON.stringify(norm)}`);
+}
+
 
 /** GeneralizedRCNNTransform: normalisation, resizing and batching (oracle spec point 8). */
 export interface TransformConfig {
@@ -108,6 +124,8 @@ export interface RoiHeadsConfig {
   bboxRegWeights: [number, number, number, number];
   /** Channels of the mask head's 3x3 convolutions (4 x 256). */
   maskHeadLayers: number[];
+  /** Norm after each of those convolutions (`'none'`, the paper's; `'batch'` from scratch). */
+  maskHeadNorm: HeadNorm;
   /** Dilation of those convolutions (1). */
   maskHeadDilation: number;
   /** Channels of the mask predictor's deconvolution (256). */
@@ -134,6 +152,11 @@ export interface MaskRCNNConfig {
   roiHeads: RoiHeadsConfig;
   /** SGD: learning rate 0.02 (16 images per batch), momentum 0.9, weight decay 1e-4, /10 steps. */
   optimizer: {
+    /**
+     * `'sgd'` (the paper's momentum SGD with L2 weight decay) or `'adamw'` (AdamW, Loshchilov &
+     * Hutter 2019: decoupled weight decay; `momentum` is Adam's first beta).
+     */
+    kind: 'sgd' | 'adamw';
     /** Learning rate. */
     lr: number;
     /** SGD momentum. */
@@ -157,7 +180,7 @@ const RATIOS = [0.5, 1, 2];
 export function defaultConfig(numClasses = 91): MaskRCNNConfig {
   return {
     numClasses,
-    backbone: { block: 'bottleneck', blocksPerStage: [3, 4, 6, 3], stemChannels: 64, widths: [64, 128, 256, 512], trainableLayers: 3, norm: 'frozen', fpnChannels: 256 },
+    backbone: { block: 'bottleneck', blocksPerStage: [3, 4, 6, 3], stemChannels: 64, widths: [64, 128, 256, 512], trainableLayers: 3, norm: 'frozen', fpnChannels: 256, fpnNorm: 'none' },
     transform: { minSize: 800, maxSize: 1333, imageMean: [0.485, 0.456, 0.406], imageStd: [0.229, 0.224, 0.225], sizeDivisible: 32 },
     rpn: {
       anchorSizes: [[32], [64], [128], [256], [512]],
@@ -191,13 +214,14 @@ export function defaultConfig(numClasses = 91): MaskRCNNConfig {
       boxPositiveFraction: 0.25,
       bboxRegWeights: [10, 10, 5, 5],
       maskHeadLayers: [256, 256, 256, 256],
+      maskHeadNorm: 'none',
       maskHeadDilation: 1,
       maskDimReduced: 256,
       maskResolution: 28,
       maskThreshold: 0.5,
       smoothL1Beta: 1 / 9,
     },
-    optimizer: { lr: 0.02, momentum: 0.9, weightDecay: 1e-4, lrDecay: 0.1 },
+    optimizer: { kind: 'sgd', lr: 0.02, momentum: 0.9, weightDecay: 1e-4, lrDecay: 0.1 },
   };
 }
 
@@ -212,7 +236,7 @@ export function defaultConfig(numClasses = 91): MaskRCNNConfig {
  */
 export function shapesConfig(numClasses = 4): MaskRCNNConfig {
   const c = defaultConfig(numClasses);
-  c.backbone = { block: 'basic', blocksPerStage: [1, 1, 1, 1], stemChannels: 16, widths: [16, 32, 64, 128], trainableLayers: 5, norm: 'batch', fpnChannels: 64 };
+  c.backbone = { block: 'basic', blocksPerStage: [1, 1, 1, 1], stemChannels: 16, widths: [16, 32, 64, 128], trainableLayers: 5, norm: 'batch', fpnChannels: 64, fpnNorm: 'batch' };
   c.transform = { ...c.transform, minSize: 128, maxSize: 128 };
   c.rpn = {
     ...c.rpn,
@@ -229,10 +253,37 @@ export function shapesConfig(numClasses = 4): MaskRCNNConfig {
     boxDetectionsPerImg: 20,
     boxBatchSizePerImage: 64,
     maskHeadLayers: [64, 64, 64, 64],
+    maskHeadNorm: 'batch',
     maskDimReduced: 64,
   };
-  c.optimizer = { lr: 0.01, momentum: 0.9, weightDecay: 1e-4, lrDecay: 0.1 };
+  c.optimizer = { kind: 'adamw', lr: 1e-3, momentum: 0.9, weightDecay: 0.05, lrDecay: 0.1 };
   return c;
+}
+
+/**
+ * Fields added to {@link MaskRCNNConfig} after weights files and checkpoints were first written,
+ * with the values that reproduce what those files were trained with: a configuration read from
+ * an older file gets them (see {@link upgradeConfigJson}), so it still loads and means the same.
+ */
+const ADDED_FIELDS: ReadonlyArray<readonly [section: 'backbone' | 'roiHeads' | 'optimizer', key: string, value: unknown]> = [
+  ['backbone', 'fpnNorm', 'none'],
+  ['roiHeads', 'maskHeadNorm', 'none'],
+  ['optimizer', 'kind', 'sgd'],
+];
+
+/**
+ * Fills the fields that a configuration JSON written before they existed lacks (FPN and mask
+ * head norms: none; optimizer: SGD), returning a new object; anything else is left for the
+ * strict check of the reader. Non-objects are returned unchanged.
+ */
+export function upgradeConfigJson(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  for (const [section, key, fill] of ADDED_FIELDS) {
+    const s = out[section];
+    if (typeof s === 'object' && s !== null && !Array.isArray(s) && !(key in s)) out[section] = { ...(s as Record<string, unknown>), [key]: fill };
+  }
+  return out;
 }
 
 /** The `config` object of a model fixture's `model_meta.json` (oracle spec, "Model fixtures"). */
@@ -289,6 +340,7 @@ export function configFromFixture(json: FixtureConfigJson): MaskRCNNConfig {
     trainableLayers: 5,
     norm: 'frozen',
     fpnChannels: json.fpn.out_channels,
+    fpnNorm: 'none',
   };
   const t = json.transform;
   c.transform = {
@@ -330,6 +382,7 @@ export function configFromFixture(json: FixtureConfigJson): MaskRCNNConfig {
     boxPositiveFraction: h['box_positive_fraction'],
     bboxRegWeights: h['bbox_reg_weights'] as unknown as [number, number, number, number],
     maskHeadLayers: h['mask_head_layers'],
+    maskHeadNorm: 'none',
     maskHeadDilation: h['mask_head_dilation'],
     maskDimReduced: h['mask_dim_reduced'],
     maskResolution: h['mask_resolution'] ?? 28,

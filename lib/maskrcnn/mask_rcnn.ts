@@ -12,7 +12,7 @@
  */
 import { Tensor } from '../tensor/index.js';
 import { Module, ResNet, resnetFpnBackbone, type BackboneWithFPN } from '../nn/index.js';
-import type { MaskRCNNConfig } from './config.js';
+import { normKind, type MaskRCNNConfig } from './config.js';
 import { GeneralizedRCNNTransform, type Detections, type Target } from './transform.js';
 import { RegionProposalNetwork } from './rpn.js';
 import { RoIHeads, type RoIHeadsOptions } from './roi_heads.js';
@@ -52,7 +52,7 @@ export interface MaskRCNNOutput {
 export function buildBackbone(config: MaskRCNNConfig, initialize = true): BackboneWithFPN {
   const b = config.backbone;
   const resnet = new ResNet({ block: b.block, layers: b.blocksPerStage, stemChannels: b.stemChannels, widths: b.widths, norm: b.norm, numClasses: null, initialize });
-  return resnetFpnBackbone(resnet, { returnedLayers: [1, 2, 3, 4], outChannels: b.fpnChannels, trainableLayers: b.trainableLayers, initialize });
+  return resnetFpnBackbone(resnet, { returnedLayers: [1, 2, 3, 4], outChannels: b.fpnChannels, norm: normKind(b.fpnNorm, 'backbone.fpnNorm'), trainableLayers: b.trainableLayers, initialize });
 }
 
 /**

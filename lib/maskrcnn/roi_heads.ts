@@ -30,7 +30,7 @@ import { boxIou, clipBoxesToImage, removeSmallBoxes, batchedNms } from './box_op
 import { Matcher } from './matcher.js';
 import { BalancedPositiveNegativeSampler } from './balanced_sampler.js';
 import { MultiScaleRoIAlign, type MultiScaleRoIAlignOptions } from './poolers.js';
-import type { RoiHeadsConfig } from './config.js';
+import { normKind, type RoiHeadsConfig } from './config.js';
 import type { Detections, Target } from './transform.js';
 
 const f = Math.fround;
@@ -88,14 +88,18 @@ export interface RoIHeadsOutput {
   losses: Record<string, Tensor>;
 }
 
-/** torchvision's `MaskRCNNHeads`: 3x3 convolutions with ReLU (keys `0.0.weight`, `1.0.weight`, ...). */
+/**
+ * torchvision's `MaskRCNNHeads`: 3x3 convolutions with ReLU (keys `0.0.weight`, `1.0.weight`, ...),
+ * each followed by a norm when one is given (torchvision's `norm_layer`: keys `0.1.weight`, ...;
+ * the convolutions then have no bias).
+ */
 export class MaskRCNNHeads extends Sequential {
-  /** `layers[i]` channels each, from `inChannels`, with `dilation`. */
-  constructor(inChannels: number, layers: readonly number[], dilation = 1, options: { initialize?: boolean } = {}) {
+  /** `layers[i]` channels each, from `inChannels`, with `dilation` and an optional norm. */
+  constructor(inChannels: number, layers: readonly number[], dilation = 1, options: { initialize?: boolean; norm?: 'batch' | null } = {}) {
     let c = inChannels;
     super(
       layers.map((out) => {
-        const m = new Conv2dNormActivation(c, out, 3, { dilation, activation: true, initialize: options.initialize ?? true });
+        const m = new Conv2dNormActivation(c, out, 3, { dilation, activation: true, norm: options.norm ?? null, initialize: options.initialize ?? true });
         c = out;
         return m;
       }),
@@ -223,7 +227,7 @@ export class RoIHeads extends Module {
     this.box_head = this.registerModule('box_head', new TwoMLPHead(channels * config.boxRoiOutputSize ** 2, config.representationSize, init));
     this.box_predictor = this.registerModule('box_predictor', new FastRCNNPredictor(config.representationSize, numClasses, init));
     this.maskRoiPool = new MultiScaleRoIAlign(names, config.maskRoiOutputSize, config.samplingRatio, { canonicalScale: config.canonicalScale, ...options.pooler });
-    this.mask_head = this.registerModule('mask_head', new MaskRCNNHeads(channels, config.maskHeadLayers, config.maskHeadDilation, init));
+    this.mask_head = this.registerModule('mask_head', new MaskRCNNHeads(channels, config.maskHeadLayers, config.maskHeadDilation, { ...init, norm: normKind(config.maskHeadNorm, 'roiHeads.maskHeadNorm') }));
     const last = config.maskHeadLayers[config.maskHeadLayers.length - 1] ?? channels;
     this.mask_predictor = this.registerModule('mask_predictor', new MaskRCNNPredictor(last, config.maskDimReduced, numClasses, init));
     this.boxCoder = new BoxCoder(config.bboxRegWeights);

@@ -31,7 +31,7 @@ import { DataLoader, type Batch, type CocoDetectionDataset } from './data/datase
 import { evaluateModel, type ModelEvaluation } from './inference.js';
 import { MaskRCNN, checkFiniteLosses } from './mask_rcnn.js';
 import { lossCurveSvg, type EvalPoint, type LossPoint } from './plot.js';
-import { saveWeights, checkConfigJson } from './weights.js';
+import { saveWeights, readConfigJson } from './weights.js';
 
 /** The five loss terms, in torchvision's order. */
 export const LOSS_TERMS: readonly string[] = Object.freeze(['loss_objectness', 'loss_rpn_box_reg', 'loss_classifier', 'loss_box_reg', 'loss_mask']);
@@ -199,7 +199,7 @@ function resolveHyper(options: TrainOptions): TrainHyperParameters {
   const iterations = options.iterations;
   const hyper: TrainHyperParameters = {
     seed: options.seed ?? 0,
-    optimizer: options.optimizer ?? 'sgd',
+    optimizer: options.optimizer ?? o.kind,
     batchSize: options.batchSize ?? 2,
     lr: options.lr ?? o.lr,
     momentum: options.momentum ?? o.momentum,
@@ -298,7 +298,7 @@ export function train(options: TrainOptions): TrainResult {
       throw new Error(`train: ${paths.checkpoint} is not a training checkpoint of this trainer (no iteration/generator state)`);
     }
     try {
-      checkConfigJson(meta.config);
+      meta.config = readConfigJson(meta.config);
     } catch (error) {
       throw new Error(`train: ${paths.checkpoint}: ${(error as Error).message}`);
     }

@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import { CHECKPOINT_FORMAT, SafetensorsFile } from '../nn/index.js';
-import { defaultConfig, type MaskRCNNConfig } from './config.js';
+import { defaultConfig, upgradeConfigJson, type MaskRCNNConfig } from './config.js';
 import { MaskRCNN, type MaskRCNNOptions } from './mask_rcnn.js';
 
 /** Options of {@link loadTorchvision}. */
@@ -126,6 +126,31 @@ export function checkConfigJson(value: unknown, reference: unknown = defaultConf
   for (const key of Object.keys(obj)) if (!(key in ref)) throw new Error(`${path}.${key} is not a configuration field`);
 }
 
+/** The allowed values of the configuration's enumerated fields, by path. */
+const CONFIG_CHOICES: ReadonlyArray<readonly [section: string, key: string, choices: readonly string[]]> = [
+  ['backbone', 'block', ['basic', 'bottleneck']],
+  ['backbone', 'norm', ['frozen', 'batch']],
+  ['backbone', 'fpnNorm', ['none', 'batch']],
+  ['roiHeads', 'maskHeadNorm', ['none', 'batch']],
+  ['optimizer', 'kind', ['sgd', 'adamw']],
+];
+
+/**
+ * Reads a configuration kept in a weights file or checkpoint: fills the fields added since older
+ * files were written ({@link upgradeConfigJson}), then checks it field by field against
+ * {@link checkConfigJson} and the allowed values of the enumerated fields. Errors name the field.
+ */
+export function readConfigJson(value: unknown): MaskRCNNConfig {
+  const upgraded = upgradeConfigJson(value);
+  checkConfigJson(upgraded);
+  const config = upgraded as unknown as Record<string, Record<string, unknown>>;
+  for (const [section, key, choices] of CONFIG_CHOICES) {
+    const v = config[section]![key];
+    if (!choices.includes(v as string)) throw new Error(`config.${section}.${key} should be one of ${choices.map((c) => `'${c}'`).join(', ')}, got ${JSON.stringify(v)}`);
+  }
+  return upgraded as MaskRCNNConfig;
+}
+
 /**
  * Loads a weights file written by {@link saveWeights}, a training checkpoint (its `model.`
  * tensors and the configuration kept with them), or a torchvision state dict converted by
@@ -157,14 +182,11 @@ export function loadWeights(path: string, options: LoadTorchvisionOptions = {}):
   }
   let config = options.config;
   if (config === undefined) {
-    let parsed: unknown;
     try {
-      parsed = JSON.parse(configText!);
-      checkConfigJson(parsed);
+      config = readConfigJson(JSON.parse(configText!));
     } catch (error) {
       throw new Error(`loadWeights: ${path} has a bad '${WEIGHTS_CONFIG_KEY}' entry: ${(error as Error).message}`);
     }
-    config = parsed as MaskRCNNConfig;
   }
   let classes = labelNames(config.numClasses);
   if (classesText !== undefined) {

@@ -322,6 +322,11 @@ export interface ResnetFpnBackboneOptions {
   outChannels?: number;
   /** The extra level (default {@link LastLevelMaxPool}). */
   extraBlocks?: LastLevelMaxPool | null;
+  /**
+   * Norm after each FPN convolution (default none, as torchvision's `resnet_fpn_backbone`;
+   * `'batch'` is torchvision's `norm_layer=BatchNorm2d`, for training from scratch).
+   */
+  norm?: NormKind | null;
   /** The random stream for the FPN's initial weights. */
   generator?: Generator;
   /** Draw the FPN's initial weights (default `true`). */
@@ -343,6 +348,7 @@ export function resnetFpnBackbone(backbone: ResNet, options: ResnetFpnBackboneOp
   const inChannelsList = returned.map((l) => backbone.stageChannels[l - 1]!);
   return new BackboneWithFPN(backbone, returnLayers, inChannelsList, options.outChannels ?? 256, {
     extraBlocks: options.extraBlocks === undefined ? new LastLevelMaxPool() : options.extraBlocks,
+    norm: options.norm ?? null,
     ...(options.generator ? { generator: options.generator } : {}),
     initialize: options.initialize ?? true,
   });

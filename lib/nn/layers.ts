@@ -306,7 +306,10 @@ export class BatchNorm2d extends Module {
       return x.sub(mean).div(variance.add(this.eps).sqrt()).mul(weight.reshape(1, c, 1, 1)).add(bias.reshape(1, c, 1, 1));
     }
     const n = x.shape[0]! * x.shape[2]! * x.shape[3]!;
-    if (this.training && n <= 1) {
+    // An empty batch (a mask head given no RoIs) has no statistics: PyTorch returns it through
+    // the affine terms (keeping the gradient chain) and leaves the running statistics alone.
+    if (n === 0) return x.mul(weight.reshape(1, c, 1, 1)).add(bias.reshape(1, c, 1, 1));
+    if (this.training && n === 1) {
       throw new Error(`BatchNorm2d: expected more than 1 value per channel when training, got input [${x.shape}]`);
     }
     const stats = batchStatistics(x);

@@ -1,5 +1,5 @@
 import test from 'tape';
-import { defaultConfig, shapesConfig } from '../../lib/maskrcnn/index.js';
+import { defaultConfig, shapesConfig, MaskRCNN, readConfigJson } from '../../lib/maskrcnn/index.js';
 
 test('config: the paper\'s numbers are the defaults (ResNet-50-FPN, sections 3 and 3.1)', (t) => {
   const c = defaultConfig();
@@ -21,5 +21,26 @@ test('config: the paper\'s numbers are the defaults (ResNet-50-FPN, sections 3 a
   t.deepEqual([s.transform.minSize, s.rpn.anchorSizes[0], s.rpn.anchorSizes[4], s.backbone.fpnChannels, s.roiHeads.boxBatchSizePerImage], [128, [8], [128], 64, 64], 'shapes preset');
   t.equal(s.backbone.norm, 'batch', 'shapes preset: trainable BatchNorm (it trains from scratch)');
   t.equal(defaultConfig().backbone.norm, 'frozen', 'paper config: FrozenBatchNorm2d, as torchvision');
+  t.deepEqual([c.backbone.fpnNorm, c.roiHeads.maskHeadNorm, c.optimizer.kind], ['none', 'none', 'sgd'], 'paper config: no norm in the FPN or the mask head, momentum SGD');
+  t.deepEqual([s.backbone.fpnNorm, s.roiHeads.maskHeadNorm, s.optimizer.kind, s.optimizer.lr, s.optimizer.weightDecay], ['batch', 'batch', 'adamw', 1e-3, 0.05], 'shapes preset: BatchNorm in the FPN and mask head, AdamW 1e-3 (from scratch)');
+  t.end();
+});
+
+test('config: a configuration written before the norm and optimizer fields existed still reads, as what it was', (t) => {
+  const old = JSON.parse(JSON.stringify(shapesConfig())) as Record<string, Record<string, unknown>>;
+  delete old['backbone']!['fpnNorm'];
+  delete old['roiHeads']!['maskHeadNorm'];
+  delete old['optimizer']!['kind'];
+  const read = readConfigJson(old);
+  t.deepEqual([read.backbone.fpnNorm, read.roiHeads.maskHeadNorm, read.optimizer.kind], ['none', 'none', 'sgd'], 'filled with what older files were trained with');
+  t.equal(read.backbone.widths[0], 16, 'the rest kept');
+  const bad = JSON.parse(JSON.stringify(shapesConfig())) as Record<string, Record<string, unknown>>;
+  bad['roiHeads']!['maskHeadNorm'] = 'group';
+  t.throws(() => readConfigJson(bad), /config\.roiHeads\.maskHeadNorm should be one of 'none', 'batch', got "group"/, 'an unknown norm is named');
+  const model = new MaskRCNN(shapesConfig());
+  const keys = [...model.stateDict().keys()];
+  t.ok(keys.includes('backbone.fpn.inner_blocks.0.1.running_mean') && keys.includes('roi_heads.mask_head.3.1.weight'), 'BatchNorm keys as torchvision names them (norm_layer: child 1)');
+  t.notOk(keys.includes('roi_heads.mask_head.0.0.bias'), 'a convolution followed by a norm has no bias');
+  t.equal(model.parameters().reduce((n, p) => n + p.size, 0), 1_549_879, 'parameters of the torchvision twin with norm_layer=BatchNorm2d in the FPN and mask head');
   t.end();
 });

@@ -20,9 +20,10 @@ test("heads start from torchvision's initialisation", (t) => {
     const { mean, std } = stats(sd.get(key)!.data);
     t.ok(Math.abs(std - 0.01) < 0.001 && Math.abs(mean) < 0.001, `${key} ~ N(0, 0.01^2): mean ${mean.toExponential(2)}, std ${std.toFixed(4)}`);
   }
-  for (const key of ['rpn.head.conv.0.0.bias', 'rpn.head.cls_logits.bias', 'roi_heads.mask_head.0.0.bias', 'roi_heads.mask_predictor.mask_fcn_logits.bias']) {
+  for (const key of ['rpn.head.conv.0.0.bias', 'rpn.head.cls_logits.bias', 'roi_heads.mask_head.0.1.bias', 'roi_heads.mask_predictor.conv5_mask.bias', 'roi_heads.mask_predictor.mask_fcn_logits.bias']) {
     t.ok(sd.get(key)!.data.every((x) => x === 0), `${key} is zero`);
   }
+  t.ok(sd.get('roi_heads.mask_head.0.1.weight')!.data.every((x) => x === 1), 'mask head BatchNorm (the shapes preset) starts as the identity: weight 1');
   // He normal, fan out, ReLU: std = sqrt(2 / (out_channels * k * k)).
   const w = sd.get('roi_heads.mask_head.0.0.weight')!;
   const { std } = stats(w.data);

@@ -127,6 +127,15 @@ test('BatchNorm2d: training statistics, momentum 0.1, unbiased running var, eval
   slow.sum().backward();
   t.ok(evalBn.weight!.grad !== null && evalBn.bias!.grad !== null, 'eval with gradients still reaches the weight and bias');
   assertThrowsMessage(t, () => new BatchNorm2d(3).forward(randn([1, 3, 1, 1])), 'expected more than 1 value per channel', 'one value per channel');
+  // An empty batch (a mask head with no RoIs): PyTorch passes it through the affine terms,
+  // keeps the gradient chain and leaves the running statistics alone.
+  const emptyBn = new BatchNorm2d(3);
+  const empty = randn([0, 3, 14, 14], { requiresGrad: true });
+  const emptyOut = emptyBn.forward(empty);
+  t.deepEqual(emptyOut.shape, [0, 3, 14, 14], 'empty batch: empty output');
+  emptyOut.sum().backward();
+  t.deepEqual([Array.from(emptyBn.runningMean!.data), Array.from(emptyBn.runningVar!.data), emptyBn.numBatchesTracked!.data[0]], [[0, 0, 0], [1, 1, 1], 0], 'empty batch: running statistics untouched');
+  t.deepEqual(Array.from(emptyBn.weight!.grad!.data), [0, 0, 0], 'empty batch: zero (not NaN) weight gradient');
   t.end();
 });
 

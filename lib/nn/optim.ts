@@ -236,20 +236,58 @@ export class SGD extends Optimizer<SGDOptions> {
 
   protected updateGroup(o: SGDOptions, params: Tensor[]): void {
     for (const p of params) {
-      const x = p.data;
-      const grad = p.grad!.data;
       const hasBuffer = this.state.get(p)?.['momentum_buffer'] instanceof Tensor;
       const buf = o.momentum !== 0 ? this.buffer(p, 'momentum_buffer') : null;
-      for (let i = 0; i < x.length; i++) {
-        let d = o.maximize ? -grad[i]! : grad[i]!;
-        if (o.weightDecay !== 0) d = Math.fround(d + o.weightDecay * x[i]!);
-        if (buf !== null) {
-          buf[i] = hasBuffer ? Math.fround(o.momentum * buf[i]!) + (1 - o.dampening) * d : d;
-          d = o.nesterov ? Math.fround(d + o.momentum * buf[i]!) : buf[i]!;
-        }
-        x[i] = x[i]! - o.lr * d;
+      sgdUpdate(p.data as FloatArray, p.grad!.data as FloatArray, buf, hasBuffer, o);
+    }
+  }
+}
+
+/** A floating storage (the parameters, gradients and state buffers an optimiser updates). */
+type FloatArray = Float32Array | Float64Array;
+
+/**
+ * One SGD update of one parameter, in place, as one loop with the hyper-parameters hoisted out
+ * of it (the arithmetic, and so every rounding to float32, is that of the formula on {@link SGD}).
+ */
+function sgdUpdate(x: FloatArray, grad: FloatArray, buf: FloatArray | null, hasBuffer: boolean, o: SGDOptions): void {
+  const n = x.length;
+  const lr = o.lr;
+  const wd = o.weightDecay;
+  const momentum = o.momentum;
+  const keep = 1 - o.dampening;
+  const sign = o.maximize ? -1 : 1;
+  if (buf === null) {
+    if (wd === 0) for (let i = 0; i < n; i++) x[i] = x[i]! - lr * (sign * grad[i]!);
+    else for (let i = 0; i < n; i++) x[i] = x[i]! - lr * Math.fround(sign * grad[i]! + wd * x[i]!);
+    return;
+  }
+  const nesterov = o.nesterov;
+  if (hasBuffer && !nesterov && sign === 1) {
+    // The usual step (momentum buffer present, no Nesterov, minimising), without branches in the
+    // loop: V8 runs this two to three times faster than the general loop below.
+    if (wd === 0) {
+      for (let i = 0; i < n; i++) {
+        buf[i] = Math.fround(momentum * buf[i]!) + keep * grad[i]!;
+        x[i] = x[i]! - lr * buf[i]!;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const xi = x[i]!;
+        buf[i] = Math.fround(momentum * buf[i]!) + keep * Math.fround(grad[i]! + wd * xi);
+        x[i] = xi - lr * buf[i]!;
       }
     }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    const xi = x[i]!;
+    let d = sign * grad[i]!;
+    if (wd !== 0) d = Math.fround(d + wd * xi);
+    const b = hasBuffer ? Math.fround(momentum * buf[i]!) + keep * d : d;
+    buf[i] = b;
+    d = nesterov ? Math.fround(d + momentum * buf[i]!) : buf[i]!;
+    x[i] = xi - lr * d;
   }
 }
 
@@ -303,7 +341,6 @@ export class Adam extends Optimizer<AdamOptions> {
   }
 
   protected updateGroup(o: AdamOptions, params: Tensor[]): void {
-    const [beta1, beta2] = o.betas;
     for (const p of params) {
       const s = this.stateOf(p);
       const step = ((s['step'] as number | undefined) ?? 0) + 1;
@@ -311,26 +348,69 @@ export class Adam extends Optimizer<AdamOptions> {
       const expAvg = this.buffer(p, 'exp_avg');
       const expAvgSq = this.buffer(p, 'exp_avg_sq');
       const maxExpAvgSq = o.amsgrad ? this.buffer(p, 'max_exp_avg_sq') : null;
-      const x = p.data;
-      const grad = p.grad!.data;
-      const biasCorrection1 = 1 - beta1 ** step;
-      const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** step);
-      const stepSize = o.lr / biasCorrection1;
-      for (let i = 0; i < x.length; i++) {
-        let g = o.maximize ? -grad[i]! : grad[i]!;
-        if (this.decoupled) x[i] = x[i]! * (1 - o.lr * o.weightDecay);
-        else if (o.weightDecay !== 0) g = Math.fround(g + o.weightDecay * x[i]!);
-        expAvg[i] = Math.fround(expAvg[i]! * beta1) + g * (1 - beta1);
-        expAvgSq[i] = Math.fround(expAvgSq[i]! * beta2) + Math.fround(g * g) * (1 - beta2);
-        let v = expAvgSq[i]!;
-        if (maxExpAvgSq !== null) {
-          maxExpAvgSq[i] = Math.max(maxExpAvgSq[i]!, v);
-          v = maxExpAvgSq[i]!;
-        }
-        const denom = Math.fround(Math.fround(Math.sqrt(v)) / biasCorrection2Sqrt) + o.eps;
-        x[i] = x[i]! - stepSize * Math.fround(expAvg[i]! / Math.fround(denom));
-      }
+      adamUpdate(p.data as FloatArray, p.grad!.data as FloatArray, expAvg, expAvgSq, maxExpAvgSq, step, this.decoupled, o);
     }
+  }
+}
+
+/**
+ * One Adam or AdamW update of one parameter at step `step`, in place, as one loop with the
+ * hyper-parameters hoisted out of it (the arithmetic, and so every rounding to float32, is that
+ * of the formula on {@link Adam}).
+ */
+function adamUpdate(
+  x: FloatArray,
+  grad: FloatArray,
+  expAvg: FloatArray,
+  expAvgSq: FloatArray,
+  maxExpAvgSq: FloatArray | null,
+  step: number,
+  decoupled: boolean,
+  o: AdamOptions,
+): void {
+  const [beta1, beta2] = o.betas;
+  const biasCorrection1 = 1 - beta1 ** step;
+  const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** step);
+  const stepSize = o.lr / biasCorrection1;
+  const eps = o.eps;
+  const wd = o.weightDecay;
+  const shrink = 1 - o.lr * o.weightDecay;
+  const l2 = !decoupled && wd !== 0;
+  const oneMinusBeta1 = 1 - beta1;
+  const oneMinusBeta2 = 1 - beta2;
+  const sign = o.maximize ? -1 : 1;
+  const n = x.length;
+  if (decoupled && maxExpAvgSq === null && sign === 1 && x instanceof Float32Array && expAvg instanceof Float32Array && expAvgSq instanceof Float32Array) {
+    // AdamW's usual step (float32, no AMSGrad, minimising), without branches in the loop; each
+    // Math.fround is the rounding of a store to the float32 storage in the general loop below.
+    for (let i = 0; i < n; i++) {
+      const g = grad[i]!;
+      const xi = Math.fround(x[i]! * shrink);
+      const m = Math.fround(Math.fround(expAvg[i]! * beta1) + g * oneMinusBeta1);
+      const v = Math.fround(Math.fround(expAvgSq[i]! * beta2) + Math.fround(g * g) * oneMinusBeta2);
+      expAvg[i] = m;
+      expAvgSq[i] = v;
+      const denom = Math.fround(Math.fround(Math.sqrt(v)) / biasCorrection2Sqrt) + eps;
+      x[i] = xi - stepSize * Math.fround(m / Math.fround(denom));
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    let g = sign * grad[i]!;
+    let xi = x[i]!;
+    if (decoupled) {
+      x[i] = xi * shrink;
+      xi = x[i]!;
+    } else if (l2) g = Math.fround(g + wd * xi);
+    expAvg[i] = Math.fround(expAvg[i]! * beta1) + g * oneMinusBeta1;
+    expAvgSq[i] = Math.fround(expAvgSq[i]! * beta2) + Math.fround(g * g) * oneMinusBeta2;
+    let v = expAvgSq[i]!;
+    if (maxExpAvgSq !== null) {
+      maxExpAvgSq[i] = Math.max(maxExpAvgSq[i]!, v);
+      v = maxExpAvgSq[i]!;
+    }
+    const denom = Math.fround(Math.fround(Math.sqrt(v)) / biasCorrection2Sqrt) + eps;
+    x[i] = xi - stepSize * Math.fround(expAvg[i]! / Math.fround(denom));
   }
 }
 
@@ -360,13 +440,19 @@ export interface ClipGradNormOptions {
 function totalNorm(tensors: readonly Tensor[], normType: number): number {
   if (normType === Infinity) {
     let total = 0;
-    for (const g of tensors) for (let i = 0; i < g.size; i++) total = Math.max(total, Math.abs(g.data[i]!));
+    for (const g of tensors) {
+      const d = g.data as FloatArray;
+      const n = d.length;
+      for (let i = 0; i < n; i++) total = Math.max(total, Math.abs(d[i]!));
+    }
     return total;
   }
   let sumSquares = 0;
   for (const g of tensors) {
+    const d = g.data as FloatArray;
+    const n = d.length;
     let s = 0;
-    for (let i = 0; i < g.size; i++) s += g.data[i]! * g.data[i]!;
+    for (let i = 0; i < n; i++) s += d[i]! * d[i]!;
     const norm = Math.fround(Math.sqrt(s));
     sumSquares += norm * norm;
   }
@@ -408,7 +494,11 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, options:
   }
   const coef = Math.min(Math.fround(maxNorm / (total + 1e-6)), 1);
   noGrad(() => {
-    for (const g of grads) for (let i = 0; i < g.size; i++) g.data[i] = g.data[i]! * coef;
+    for (const g of grads) {
+      const d = g.data as FloatArray;
+      const n = d.length;
+      for (let i = 0; i < n; i++) d[i] = d[i]! * coef;
+    }
   });
   return total;
 }

@@ -184,3 +184,28 @@ test('optimizer stateDict / loadStateDict in memory; shape mismatch is refused',
   assertThrowsMessage(t, () => wrong.loadStateDict(sd), "state 'exp_avg' of parameter 0 has shape [3] but the parameter has shape [4]", 'shape mismatch');
   t.end();
 });
+
+test('SGD / AdamW: the branch-free loops of the usual step give the bits of the general loop (maximize on negated gradients)', (t) => {
+  const cases: Array<[string, (ps: Tensor[], maximize: boolean) => Optimizer<{ lr: number }>]> = [
+    ['SGD momentum + weight decay', (ps, maximize) => new SGD(ps, { lr: 0.01, momentum: 0.9, weightDecay: 1e-2, maximize })],
+    ['SGD momentum, no weight decay', (ps, maximize) => new SGD(ps, { lr: 0.01, momentum: 0.9, dampening: 0.25, maximize })],
+    ['AdamW', (ps, maximize) => new AdamW(ps, { lr: 1e-2, weightDecay: 0.05, maximize })],
+  ];
+  const gen = new Generator(7);
+  for (const [name, make] of cases) {
+    const init = randn([257], { generator: gen });
+    const fast = tensor([...init.data]).requiresGrad_();
+    const general = tensor([...init.data]).requiresGrad_();
+    const fastOpt = make([fast], false);
+    const generalOpt = make([general], true);
+    for (let step = 0; step < 4; step++) {
+      const g = randn([257], { generator: gen });
+      fast.grad = g;
+      general.grad = g.neg();
+      fastOpt.step();
+      generalOpt.step();
+    }
+    assertClose(t, [...fast.data], [...general.data], `${name}: same bits after 4 steps`, 0, 0);
+  }
+  t.end();
+});

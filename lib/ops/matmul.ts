@@ -1,9 +1,11 @@
 /**
  * Matrix products through the backend registry: `mm` (2-D) and `linear` (PyTorch's
- * `F.linear`, the fully connected layers of the box head). `lib/tensor`'s own `matmul` stays
- * the readable reference; this is the version a faster backend accelerates.
+ * `F.linear`, the fully connected layers of the box head). Loading this module also sets
+ * `lib/tensor`'s matmul hook to {@link matmulKernel}, so `Tensor.matmul` runs the same kernel on
+ * the active backend; `lib/tensor`'s `gemm` loop stays the readable reference (and the
+ * reference backend's kernel).
  */
-import { Tensor, defineOp, type TypedArray } from '../tensor/index.js';
+import { Tensor, defineOp, setMatmulHook, type TypedArray } from '../tensor/index.js';
 import { Kernel, getBackend } from './backend.js';
 
 /** `C (n x m) = A (n x k) B (k x m)`, row-major. */
@@ -11,6 +13,10 @@ export type MatmulKernel = (a: TypedArray, b: TypedArray, n: number, k: number, 
 
 /** The matrix-product kernel. */
 export const matmulKernel = new Kernel<MatmulKernel>('matmul.forward');
+
+// One operation, one kernel: `Tensor.matmul` (lib/tensor) runs each 2-D product through this
+// kernel on the active backend from now on, so that it and `mm` give the same numbers.
+setMatmulHook((a, b, n, k, m) => matmulKernel.for()(a, b, n, k, m));
 
 /**
  * `C (n x m) = op(A) op(B)` with `op(A) = A` stored `[n, k]`, or `A^T` with `a` stored `[k, n]`

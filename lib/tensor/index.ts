@@ -62,7 +62,7 @@ export {
   unbroadcast,
 } from './elementwise.js';
 export { sum, mean, max, min, maxDim, minDim, argmax, argmin, softmax, logSoftmax, logsumexp } from './reduce.js';
-export { matmul, gemm } from './matmul.js';
+export { matmul, gemm, setMatmulHook, getMatmulHook, referenceMatmul, type MatmulHook } from './matmul.js';
 export { reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, narrow, slice, concat, stack, pad } from './views.js';
 export { indexSelect, gather, scatterAdd, maskedSelect, nonzero, topk, sort, argsort } from './indexing.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';

@@ -2,10 +2,15 @@
  * Matrix multiplication with PyTorch's `matmul` rules: 1-D operands are promoted to a row
  * (left) or column (right) and the added dimension removed afterwards; leading (batch)
  * dimensions broadcast.
+ *
+ * One operation has one kernel: every 2-D product of floating tensors of one dtype goes through
+ * the {@link MatmulHook}, which is the readable {@link gemm} loop here and which `lib/ops` sets,
+ * when it loads, to its `mm` kernel on the active backend (so that `Tensor.matmul` and `mm` are
+ * the same numbers, and `lib/tensor` still imports nothing from `lib/ops`).
  */
 import { Tensor } from './tensor.js';
 import { defineOp } from './autograd.js';
-import { type TypedArray, allocate, promoteTypes } from './dtype.js';
+import { type TypedArray, allocate, dtypeOfArray, isFloating, promoteTypes } from './dtype.js';
 import { broadcastShapes, formatShape, shapeSize } from './shape.js';
 import { broadcastOffsets, unbroadcast } from './elementwise.js';
 
@@ -27,6 +32,35 @@ export function gemm(A: TypedArray, aOffset: number, B: TypedArray, bOffset: num
   }
 }
 
+/**
+ * The kernel of one 2-D product, `C (n x m) = A (n x k) B (k x m)`, row-major, returning a new
+ * array of `a`'s type (`a` and `b` have the same floating type).
+ */
+export type MatmulHook = (a: TypedArray, b: TypedArray, n: number, k: number, m: number) => TypedArray;
+
+/** The default {@link MatmulHook}: the {@link gemm} loop (float64 accumulation). */
+export const referenceMatmul: MatmulHook = (a, b, n, k, m) => {
+  const c = allocate(dtypeOfArray(a), n * m);
+  gemm(a, 0, b, 0, c, 0, n, k, m);
+  return c;
+};
+
+let hook: MatmulHook = referenceMatmul;
+
+/**
+ * Sets the kernel `matmul` runs for each 2-D product of floating tensors of one dtype (`null`
+ * restores {@link referenceMatmul}). `lib/ops` calls this when it loads, with its `mm` kernel
+ * on the active backend.
+ */
+export function setMatmulHook(kernel: MatmulHook | null): void {
+  hook = kernel ?? referenceMatmul;
+}
+
+/** The kernel `matmul` currently runs (see {@link setMatmulHook}). */
+export function getMatmulHook(): MatmulHook {
+  return hook;
+}
+
 const matmulOp = defineOp({
   name: 'matmul',
   forward: (_ctx, a: Tensor, b: Tensor) => {
@@ -40,11 +74,23 @@ const matmulOp = defineOp({
     const aBatch = broadcastOffsets(a.shape.slice(0, -2), batch);
     const bBatch = broadcastOffsets(b.shape.slice(0, -2), batch);
     const dtype = promoteTypes(a.dtype, b.dtype);
+    const shape = [...batch, n, m];
+    if (a.dtype !== b.dtype || !isFloating(dtype) || n * k * m === 0) {
+      // Mixed or integer operands (or an empty product): the readable loop, straight into the promoted type.
+      const out = allocate(dtype, shapeSize(batch) * n * m);
+      for (let t = 0; t < aBatch.length; t++) {
+        gemm(a.data, aBatch[t]! * n * k, b.data, bBatch[t]! * k * m, out, t * n * m, n, k, m);
+      }
+      return new Tensor(out, shape, dtype);
+    }
+    const matrix = (x: Tensor, index: number, size: number): TypedArray =>
+      x.data.length === size ? x.data : x.data.subarray(index * size, (index + 1) * size);
+    if (aBatch.length === 1) return new Tensor(hook(matrix(a, aBatch[0]!, n * k), matrix(b, bBatch[0]!, k * m), n, k, m), shape, dtype);
     const out = allocate(dtype, shapeSize(batch) * n * m);
     for (let t = 0; t < aBatch.length; t++) {
-      gemm(a.data, aBatch[t]! * n * k, b.data, bBatch[t]! * k * m, out, t * n * m, n, k, m);
+      out.set(hook(matrix(a, aBatch[t]!, n * k), matrix(b, bBatch[t]!, k * m), n, k, m), t * n * m);
     }
-    return new Tensor(out, [...batch, n, m], dtype);
+    return new Tensor(out, shape, dtype);
   },
   // For C = A B: dL/dA = dL/dC B^T and dL/dB = A^T dL/dC, summed over broadcast batch dimensions.
   backward: (g, { args: [a, b], needsInputGrad }) => [

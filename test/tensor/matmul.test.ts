@@ -1,5 +1,5 @@
 import test from 'tape';
-import { tensor, zeros, randn, manualSeed, matmul, Tensor } from '../../lib/index.js';
+import { tensor, zeros, randn, manualSeed, matmul, Tensor, gemm, getMatmulHook, setMatmulHook, referenceMatmul, type MatmulHook } from '../../lib/index.js';
 import { assertClose, assertGradcheck, assertThrowsMessage } from '../helpers.js';
 
 const r = (shape: number[], seed: number): Tensor => {
@@ -32,5 +32,38 @@ test('matmul gradients', (t) => {
   assertGradcheck(t, (x, y) => x.matmul(y), [r([2, 1, 2, 3], 5), r([3, 3, 2], 6)], 'broadcast batches on both sides');
   assertGradcheck(t, (x, y) => x.matmul(y), [r([4], 7), r([4], 8)], 'dot');
   assertGradcheck(t, (x, y) => x.matmul(y), [r([4], 9), r([2, 4, 3], 10)], 'vector @ batch');
+  t.end();
+});
+
+test('matmul: every 2-D product of one floating dtype goes through the matmul hook; mixed and int32 operands use gemm', (t) => {
+  const previous = getMatmulHook();
+  const calls: Array<[number, number, number]> = [];
+  const spy: MatmulHook = (a, b, n, k, m) => {
+    calls.push([n, k, m]);
+    return referenceMatmul(a, b, n, k, m);
+  };
+  try {
+    setMatmulHook(spy);
+    t.equal(getMatmulHook(), spy, 'getMatmulHook returns the hook set');
+    const a = r([2, 3, 4], 1);
+    const b = r([4, 5], 2);
+    const y = a.matmul(b);
+    t.deepEqual(calls, [[3, 4, 5], [3, 4, 5]], 'a batch of two: two calls, [n, k, m] each');
+    const want = new Float32Array(30);
+    gemm(a.data, 0, b.data, 0, want, 0, 3, 4, 5);
+    gemm(a.data, 12, b.data, 0, want, 15, 3, 4, 5);
+    assertClose(t, [...y.data], [...want], 'the hook result lands in each batch', 0, 0);
+    calls.length = 0;
+    y.sum().backward();
+    t.equal(calls.length, 4, 'backward: its two products per batch go through the hook too');
+    calls.length = 0;
+    tensor([[1, 2]], { dtype: 'int32' }).matmul(tensor([[3], [4]], { dtype: 'int32' }));
+    tensor([[1, 2]]).matmul(tensor([[3], [4]], { dtype: 'float64' }));
+    t.equal(calls.length, 0, 'int32 and mixed float32/float64 operands run gemm directly');
+    setMatmulHook(null);
+    t.equal(getMatmulHook(), referenceMatmul, 'null restores the reference loop');
+  } finally {
+    setMatmulHook(previous);
+  }
   t.end();
 });

@@ -84,11 +84,14 @@ function byScore(scores: ArrayLike<number>, indices: readonly number[]): number[
 }
 
 /**
- * Greedy NMS over `order` (already sorted by decreasing score); returns the kept indices. The
+ * Greedy NMS over `order` (already sorted by decreasing score); returns the kept indices, at
+ * most `maxKeep` of them (the first `maxKeep` of the full result: the loop stops there). The
  * boxes are first gathered in score order into contiguous float32 columns with their areas, so
- * the inner loop reads memory in sequence (the arithmetic, in float32, is unchanged).
+ * the inner loop reads memory in sequence (the arithmetic, in float32, is unchanged). With a
+ * threshold >= 0, a pair that does not overlap (width or height of the intersection not > 0,
+ * so an IoU of 0 or NaN) can never suppress, and is skipped before the division.
  */
-function greedyNms(b: ArrayLike<number>, order: readonly number[], iouThreshold: number): number[] {
+function greedyNms(b: ArrayLike<number>, order: readonly number[], iouThreshold: number, maxKeep = Infinity): number[] {
   const n = order.length;
   const x1 = new Float32Array(n);
   const y1 = new Float32Array(n);
@@ -105,9 +108,11 @@ function greedyNms(b: ArrayLike<number>, order: readonly number[], iouThreshold:
   }
   const keep: number[] = [];
   const suppressed = new Uint8Array(n);
-  for (let a = 0; a < n; a++) {
+  const skipDisjoint = iouThreshold >= 0;
+  for (let a = 0; a < n && keep.length < maxKeep; a++) {
     if (suppressed[a]) continue;
     keep.push(order[a]!);
+    if (keep.length >= maxKeep) break;
     const ax1 = x1[a]!;
     const ay1 = y1[a]!;
     const ax2 = x2[a]!;
@@ -115,8 +120,12 @@ function greedyNms(b: ArrayLike<number>, order: readonly number[], iouThreshold:
     const areaI = area[a]!;
     for (let c = a + 1; c < n; c++) {
       if (suppressed[c]) continue;
-      const w = Math.max(0, f(Math.min(ax2, x2[c]!) - Math.max(ax1, x1[c]!)));
-      const h = Math.max(0, f(Math.min(ay2, y2[c]!) - Math.max(ay1, y1[c]!)));
+      const iw = f(Math.min(ax2, x2[c]!) - Math.max(ax1, x1[c]!));
+      if (skipDisjoint && !(iw > 0)) continue;
+      const ih = f(Math.min(ay2, y2[c]!) - Math.max(ay1, y1[c]!));
+      if (skipDisjoint && !(ih > 0)) continue;
+      const w = Math.max(0, iw);
+      const h = Math.max(0, ih);
       const inter = f(w * h);
       const iou = f(inter / f(f(areaI + area[c]!) - inter));
       if (iou > iouThreshold) suppressed[c] = 1; // strict; NaN (0/0) never suppresses
@@ -148,8 +157,11 @@ function intTensor(values: readonly number[]): Tensor {
 /**
  * NMS within each category `idxs[i]` (boxes of different categories never suppress each other);
  * the kept indices of all categories, by decreasing score (torchvision `batched_nms`).
+ * With `topK`, only the first `topK` of them (the same as slicing the full result, as the RPN
+ * and the box post-processing do, but faster: a category's NMS stops after `topK` kept boxes,
+ * since a box it would keep later is outranked by `topK` boxes already kept).
  */
-export function batchedNms(boxes: Tensor, scores: Tensor, idxs: Tensor | ArrayLike<number>, iouThreshold: number): Tensor {
+export function batchedNms(boxes: Tensor, scores: Tensor, idxs: Tensor | ArrayLike<number>, iouThreshold: number, topK = Infinity): Tensor {
   checkScores('batchedNms', boxes, scores);
   const cats = idxs instanceof Tensor ? idxs.data : idxs;
   if (cats.length !== boxes.shape[0]) throw new Error(`batchedNms: idxs must have ${boxes.shape[0]} entries, got ${cats.length}`);
@@ -160,6 +172,12 @@ export function batchedNms(boxes: Tensor, scores: Tensor, idxs: Tensor | ArrayLi
     groups.set(cats[i]!, g);
   }
   const kept: number[] = [];
-  for (const members of groups.values()) kept.push(...greedyNms(boxes.data, byScore(scores.data, members), iouThreshold));
-  return intTensor(byScore(scores.data, kept));
+  // The early stop relies on one order of the scores; a NaN score (which the comparison of
+  // byScore does not order consistently) runs every category to the end instead.
+  const stopAt = scores.data.some((v) => v !== v) ? Infinity : topK;
+  for (const members of groups.values()) {
+    for (const i of greedyNms(boxes.data, byScore(scores.data, members), iouThreshold, stopAt)) kept.push(i);
+  }
+  const sorted = byScore(scores.data, kept);
+  return intTensor(sorted.length > topK ? sorted.slice(0, topK) : sorted);
 }

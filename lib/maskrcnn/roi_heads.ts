@@ -308,7 +308,7 @@ export class RoIHeads extends Module {
       const idx = small.map((j) => cand[j]!);
       const ss = new Tensor(Float32Array.from(idx, (j) => scores[j]!), [idx.length]);
       const labels = idx.map((j) => j % k);
-      const keep = Array.from(batchedNms(sb, ss, labels, this.config.boxNmsThresh).data).slice(0, this.config.boxDetectionsPerImg);
+      const keep = Array.from(batchedNms(sb, ss, labels, this.config.boxNmsThresh, this.config.boxDetectionsPerImg).data);
       result.push({
         boxes: indexSelect(sb, 0, keep),
         scores: indexSelect(ss, 0, keep),

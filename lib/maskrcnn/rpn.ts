@@ -99,6 +99,35 @@ export function concatBoxPredictionLayers(objectness: readonly Tensor[], bboxDel
   return { objectness: concat(obj, 1), bboxDeltas: concat(del, 1) };
 }
 
+/** The order of the RPN's top-k: larger logit first, then smaller index. */
+const byLogit = (logits: ArrayLike<number>) => (a: number, b: number): number => logits[b]! - logits[a]! || a - b;
+
+/**
+ * The indices `offset..offset+count-1` of the `k` largest `logits` among them, largest first
+ * (ties by index): the first `k` of all of them sorted, found without sorting all of them. The
+ * `k`-th largest value is read off a numeric sort of a copy; the indices above it, and the
+ * first ones equal to it, are the top `k`, and only those are sorted. A NaN logit (which the
+ * comparison does not order consistently) falls back to sorting everything.
+ */
+export function topIndices(logits: Float32Array | Float64Array | Int32Array, offset: number, count: number, k: number): number[] {
+  const level = logits.subarray(offset, offset + count);
+  const all = (): number[] => Array.from({ length: count }, (_, j) => offset + j).sort(byLogit(logits)).slice(0, k);
+  if (k >= count || k <= 0 || level.some((v) => v !== v)) return all();
+  const kth = level.slice().sort()[count - k]!; // ascending: the k-th largest
+  const top: number[] = [];
+  let ties = k;
+  for (let j = 0; j < count; j++) if (level[j]! > kth) ties--;
+  for (let j = 0; j < count; j++) {
+    const v = level[j]!;
+    if (v > kth) top.push(offset + j);
+    else if (v === kth && ties > 0) {
+      top.push(offset + j);
+      ties--;
+    }
+  }
+  return top.sort(byLogit(logits));
+}
+
 /** The trace of one RPN call, by the golden fixtures' names (without the `rpn.` prefix). */
 export type RpnTrace = Map<string, Tensor>;
 
@@ -164,9 +193,8 @@ export class RegionProposalNetwork extends Module {
       let offset = 0;
       numAnchorsPerLevel.forEach((count, l) => {
         const k = Math.min(preNms, count);
-        const idx = Array.from({ length: count }, (_, j) => offset + j).sort((a, b) => logits[b]! - logits[a]! || a - b);
-        for (let j = 0; j < k; j++) {
-          picked.push(idx[j]!);
+        for (const j of topIndices(logits, offset, count, k)) {
+          picked.push(j);
           levels.push(l);
         }
         offset += count;
@@ -182,7 +210,7 @@ export class RegionProposalNetwork extends Module {
       keep = keep.filter((j) => s[j]! >= this.config.scoreThresh);
       const kb = indexSelect(clipped, 0, keep);
       const ks = new Tensor(Float32Array.from(keep, (j) => s[j]!), [keep.length]);
-      const kept = Array.from(batchedNms(kb, ks, keep.map((j) => levels[j]!), this.config.nmsThresh).data).slice(0, postNms);
+      const kept = Array.from(batchedNms(kb, ks, keep.map((j) => levels[j]!), this.config.nmsThresh, postNms).data);
       boxes.push(indexSelect(kb, 0, kept));
       scores.push(indexSelect(ks, 0, kept));
     }

@@ -36,3 +36,35 @@ test('box coder, anchors, matcher, level mapper, sampler by hand', (t) => {
   t.deepEqual([sampled.positive.reduce((a, b) => a + b, 0), sampled.negative.reduce((a, b) => a + b, 0), sampled.positive[6]! + sampled.negative[6]!], [2, 2, 0], '2 positives, 2 negatives, ignored never sampled');
   t.end();
 });
+
+test('batchedNms(topK): the first topK of the full result (early stop per category); touching boxes never suppress at thresholds >= 0', (t) => {
+  let seed = 12345;
+  const rand = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  for (let trial = 0; trial < 5; trial++) {
+    const n = 300;
+    const rows: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      const x = rand() * 100;
+      const y = rand() * 100;
+      rows.push([x, y, x + 2 + rand() * 30, y + 2 + rand() * 30]);
+    }
+    const b = boxes(rows);
+    // Rounded scores so that ties (broken by index) occur.
+    const s = new Tensor(Float32Array.from({ length: n }, () => Math.round(rand() * 50) / 50), [n]);
+    const cats = Array.from({ length: n }, () => Math.floor(rand() * 4));
+    for (const thresh of [0.3, 0.7]) {
+      const full = Array.from(batchedNms(b, s, cats, thresh).data);
+      for (const k of [0, 1, 7, 40, 1000]) {
+        t.deepEqual(Array.from(batchedNms(b, s, cats, thresh, k).data), full.slice(0, k), `trial ${trial}, IoU ${thresh}, topK ${k}`);
+      }
+    }
+  }
+  const touching = boxes([[0, 0, 10, 10], [10, 0, 20, 10], [0, 10, 10, 20]]);
+  const s3 = new Tensor(Float32Array.from([0.9, 0.8, 0.7]), [3]);
+  t.deepEqual(Array.from(nms(touching, s3, 0).data), [0, 1, 2], 'IoU 0 is not > 0: boxes that only touch survive');
+  t.deepEqual(Array.from(nms(touching, s3, -0.5).data), [0], 'a negative threshold suppresses even disjoint boxes (IoU 0 > -0.5)');
+  t.end();
+});

@@ -21,7 +21,11 @@
 //
 // The microkernel keeps a 6 x 8 tile of C in twelve f32x4 registers; each step of the sum
 // loads 8 values of B (two f32x4) and broadcasts 6 values of A. WebAssembly SIMD has no fused
-// multiply-add outside the relaxed-SIMD proposal, so it is a multiply then an add.
+// multiply-add outside the relaxed-SIMD proposal (WebAssembly relaxed SIMD, phase 4, 2023:
+// `f32x4.relaxed_madd`, one `vfmadd` on x86 with FMA3 and `fmla` on ARM), so this source is
+// compiled twice: without relaxed SIMD the step is a multiply then an add, with it (the
+// `relaxed` variant, `ASC_FEATURE_RELAXED_SIMD`) one fused multiply-add, chosen at load time by
+// feature detection (lib/ops/wasm/runtime.ts). Fused, a step rounds once instead of twice.
 //
 // Precision: each block of KC steps of the sum is accumulated from zero in registers and then
 // added into C, so an element of C is a two-level sum: chains of at most KC products, and a
@@ -35,6 +39,16 @@
 // Determinism: every element of C is the sum over k in the same order (blocks of KC in
 // increasing order, k increasing inside a block) whatever part of C a call computes, so
 // splitting C between threads never changes a bit of the result.
+
+/**
+ * a b + c on four lanes: `f32x4.relaxed_madd` (fused where the machine has FMA) in the relaxed
+ * variant, a multiply then an add in the plain one.
+ */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
 
 const MR: i32 = 6;
 const NR: i32 = 8;
@@ -150,23 +164,23 @@ function micro(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: i3
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(ap);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
     a = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
     a = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
     a = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
     a = v128.load32_splat(ap, 16);
-    c40 = f32x4.add(c40, f32x4.mul(a, b0));
-    c41 = f32x4.add(c41, f32x4.mul(a, b1));
+    c40 = madd(a, b0, c40);
+    c41 = madd(a, b1, c41);
     a = v128.load32_splat(ap, 20);
-    c50 = f32x4.add(c50, f32x4.mul(a, b0));
-    c51 = f32x4.add(c51, f32x4.mul(a, b1));
+    c50 = madd(a, b0, c50);
+    c51 = madd(a, b1, c51);
     ap += 24;
     bp += 32;
   }

@@ -1,18 +1,35 @@
 /**
  * The `wasm` backend's own tests (every op is also compared with the reference on every backend
  * by the op tests through assertBackendsAgree): edge sizes of the GEMM and the convolution
- * kernels, bit-identical results whatever the number of threads, a worker's error surfacing in
- * the caller, the process exiting with the pool alive, and the kernel table's honesty.
+ * kernels (on each variant of the module present: plain SIMD and relaxed SIMD's fused
+ * multiply-add), bit-identical results whatever the number of threads, a worker's error
+ * surfacing in the caller, the process exiting with the pool alive, and the kernel table's honesty.
  */
 import { spawnSync } from 'node:child_process';
 import test from 'tape';
 import { Generator, randn, noGrad, tensor, type Tensor } from '../../lib/index.js';
 import { availableBackends, conv2d, convTranspose2d, kernelTable, linear, mm, roiAlign, withBackend } from '../../lib/ops/index.js';
-import { setWasmThreads, wasmThreads } from '../../lib/ops/wasm/index.js';
+import { relaxedSimdSupported, setWasmSimd, setWasmThreads, wasmSimdVariant, wasmThreads, type WasmSimdVariant } from '../../lib/ops/wasm/index.js';
 import { injectWorkerErrorForTest, waitForWasmWorkers } from '../../lib/ops/wasm/runtime.js';
 import { assertClose } from '../helpers.js';
 
 const present = availableBackends().includes('wasm');
+
+/** The module variants this engine runs (plain always; relaxed where relaxed SIMD compiles). */
+const variants: WasmSimdVariant[] = present && relaxedSimdSupported() ? ['plain', 'relaxed'] : ['plain'];
+
+/** Runs `body` once per variant present (the module reloaded for each), then restores the default. */
+function eachVariant(t: test.Test, body: (variant: WasmSimdVariant) => void): void {
+  try {
+    for (const v of variants) {
+      setWasmSimd(v);
+      t.equal(wasmSimdVariant(), v, `variant ${v} loaded`);
+      body(v);
+    }
+  } finally {
+    setWasmSimd('auto');
+  }
+}
 
 function both(t: test.Test, label: string, f: () => Tensor, atol = 1e-4, rtol = 1e-4): void {
   const want = withBackend('reference', f);
@@ -37,13 +54,18 @@ test('wasm: every kernel is registered, with a note where it is not its own code
   t.end();
 });
 
-test('wasm: GEMM edge sizes (tiles of 6x8, blocks of 64 along k) match the reference', (t) => {
+test('wasm: GEMM edge sizes (tiles of 6x8, blocks of 64 along k) match the reference, on each variant', (t) => {
   if (!present) return t.end();
+  eachVariant(t, (v) => gemmEdges(t, v));
+  t.end();
+});
+
+function gemmEdges(t: test.Test, variant: WasmSimdVariant): void {
   const g = new Generator(3);
   for (const [n, k, m] of [[1, 1, 1], [7, 13, 9], [6, 8, 8], [13, 300, 17], [50, 3, 130], [1, 600, 5]] as const) {
     const a = randn([n, k], { generator: g });
     const b = randn([k, m], { generator: g });
-    both(t, `mm [${n},${k}]x[${k},${m}]`, () => mm(a, b));
+    both(t, `${variant}: mm [${n},${k}]x[${k},${m}]`, () => mm(a, b));
   }
   // Operands read transposed in place (linear's W, and x^T, W in its gradients): edge and full tiles.
   for (const [n, k, m] of [[1, 1, 1], [7, 13, 9], [12, 70, 16], [13, 300, 17], [40, 129, 26]] as const) {
@@ -59,16 +81,20 @@ test('wasm: GEMM edge sizes (tiles of 6x8, blocks of 64 along k) match the refer
     };
     const want = withBackend('reference', run);
     const got = withBackend('wasm', run);
-    ['output', 'gradInput', 'gradWeight', 'mm'].forEach((name, i) => assertClose(t, got[i]!, want[i]!, `linear [${n},${k}] W [${m},${k}]: ${name}`, 1e-4, 1e-4));
-    t.deepEqual(Array.from(got[0].data), Array.from(got[3].data), `linear [${n},${k}] W [${m},${k}]: W read transposed in place gives mm's bits`);
+    ['output', 'gradInput', 'gradWeight', 'mm'].forEach((name, i) => assertClose(t, got[i]!, want[i]!, `${variant}: linear [${n},${k}] W [${m},${k}]: ${name}`, 1e-4, 1e-4));
+    t.deepEqual(Array.from(got[0].data), Array.from(got[3].data), `${variant}: linear [${n},${k}] W [${m},${k}]: W read transposed in place gives mm's bits`);
   }
-  t.deepEqual(withBackend('wasm', () => mm(randn([3, 0]), randn([0, 4]))).data, new Float32Array(12), 'k = 0 gives zeros');
-  t.deepEqual(withBackend('wasm', () => mm(randn([0, 3]), randn([3, 4]))).shape, [0, 4], 'no rows');
+  t.deepEqual(withBackend('wasm', () => mm(randn([3, 0]), randn([0, 4]))).data, new Float32Array(12), `${variant}: k = 0 gives zeros`);
+  t.deepEqual(withBackend('wasm', () => mm(randn([0, 3]), randn([3, 4]))).shape, [0, 4], `${variant}: no rows`);
+}
+
+test('wasm: conv2d and convTranspose2d, forward and both gradients, match the reference, on each variant', (t) => {
+  if (!present) return t.end();
+  eachVariant(t, (v) => convCases(t, v));
   t.end();
 });
 
-test('wasm: conv2d and convTranspose2d, forward and both gradients, match the reference', (t) => {
-  if (!present) return t.end();
+function convCases(t: test.Test, variant: WasmSimdVariant): void {
   const g = new Generator(4);
   const cases: Array<{ x: number[]; w: number[]; o: Parameters<typeof conv2d>[3] }> = [
     { x: [2, 6, 9, 11], w: [4, 3, 3, 2], o: { stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 } },
@@ -84,7 +110,7 @@ test('wasm: conv2d and convTranspose2d, forward and both gradients, match the re
     const x = randn(xs, { generator: g });
     const w = randn(ws, { generator: g });
     const b = randn([ws[0]!], { generator: g });
-    const label = `conv2d x[${xs}] w[${ws}] ${JSON.stringify(o)}`;
+    const label = `${variant}: conv2d x[${xs}] w[${ws}] ${JSON.stringify(o)}`;
     const run = () => {
       const xi = x.detach().requiresGrad_();
       const wi = w.detach().requiresGrad_();
@@ -98,10 +124,49 @@ test('wasm: conv2d and convTranspose2d, forward and both gradients, match the re
   }
   const dx = randn([3, 8, 5, 5], { generator: g });
   const dw = randn([8, 4, 2, 2], { generator: g });
-  both(t, 'convTranspose2d 2x2 stride 2 (the mask head)', () => noGrad(() => convTranspose2d(dx, dw, null, { stride: 2 })));
+  both(t, `${variant}: convTranspose2d 2x2 stride 2 (the mask head)`, () => noGrad(() => convTranspose2d(dx, dw, null, { stride: 2 })));
   const dw3 = randn([8, 2, 3, 3], { generator: g });
-  both(t, 'convTranspose2d 3x3 stride 2, output padding, groups', () =>
+  both(t, `${variant}: convTranspose2d 3x3 stride 2, output padding, groups`, () =>
     noGrad(() => convTranspose2d(dx, dw3, null, { stride: 2, padding: 1, outputPadding: 1, groups: 2 })));
+}
+
+test('wasm: the relaxed variant fuses (its rounding differs from plain), and MASKRCNN_WASM_SIMD=plain forces plain', (t) => {
+  if (!present) return t.end();
+  if (variants.includes('relaxed')) {
+    const g = new Generator(6);
+    const a = randn([40, 300], { generator: g });
+    const b = randn([300, 24], { generator: g });
+    const run = (v: WasmSimdVariant) => {
+      setWasmSimd(v);
+      return withBackend('wasm', () => mm(a, b));
+    };
+    try {
+      const plain = run('plain');
+      const relaxed = run('relaxed');
+      // One rounding per step instead of two changes the last bits of most sums (a relaxed_madd
+      // that the engine lowered to a multiply and an add would give plain's bits exactly).
+      let differ = 0;
+      for (let i = 0; i < plain.size; i++) if (plain.data[i] !== relaxed.data[i]) differ++;
+      t.ok(differ > plain.size / 4, `${differ} of ${plain.size} elements differ in rounding: the product is fused`);
+      assertClose(t, relaxed, plain, 'relaxed and plain agree within float32 rounding', 1e-4, 1e-4);
+    } finally {
+      setWasmSimd('auto');
+    }
+  } else t.pass('relaxed SIMD not available in this engine: only plain runs');
+  t.equal(wasmSimdVariant(), variants[variants.length - 1], 'auto picks relaxed where supported, else plain');
+  const script = `
+    import { describeBackend } from './lib/ops/index.js';
+    import { wasmSimdVariant } from './lib/ops/wasm/index.js';
+    console.log(wasmSimdVariant(), '|', describeBackend('wasm'));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, MASKRCNN_WASM_SIMD: 'plain' },
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  t.equal(r.status, 0, `exit status 0 (stderr: ${r.stderr.slice(0, 200)})`);
+  t.ok(r.stdout.startsWith('plain |'), `MASKRCNN_WASM_SIMD=plain loads plain (${r.stdout.trim().slice(0, 40)})`);
+  t.ok(r.stdout.includes('plain SIMD'), 'describeBackend names the variant');
+  t.throws(() => setWasmSimd('fast' as never), /'auto', 'plain' or 'relaxed'/, 'a wrong setting is an error');
   t.end();
 });
 

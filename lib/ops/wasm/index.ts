@@ -20,13 +20,13 @@ import '../reference/pool.js';
 import '../reference/roi.js';
 import './kernels.js';
 import './roi.js';
-import { wasmAvailable, wasmLoadError, wasmThreads } from './runtime.js';
+import { wasmAvailable, wasmLoadError, wasmSimdVariant, wasmThreads } from './runtime.js';
 
 registerBackend('wasm', {
   available: wasmAvailable,
   describe: () =>
     wasmAvailable()
-      ? `WebAssembly SIMD GEMM (f32x4, 6x8 tiles), ${wasmThreads()} thread(s) over shared memory; float64 inputs run the reference loops`
+      ? `WebAssembly SIMD GEMM (f32x4, 6x8 tiles; ${wasmSimdVariant() === 'relaxed' ? 'relaxed SIMD: fused multiply-add' : 'plain SIMD: multiply then add'}), ${wasmThreads()} thread(s) over shared memory; float64 inputs run the reference loops`
       : `unavailable: ${wasmLoadError()}`,
 });
 
@@ -49,4 +49,7 @@ referenceFor(roiPoolBackward, `${MEMORY_BOUND} (a scatter)`);
 referenceFor(roiAlignMaxForward, MEMORY_BOUND);
 referenceFor(roiAlignMaxBackward, `${MEMORY_BOUND} (a scatter)`);
 
-export { setWasmThreads, shutdownWasmWorkers, wasmThreads } from './runtime.js';
+export {
+  relaxedSimdSupported, setWasmSimd, setWasmThreads, shutdownWasmWorkers, wasmSimdVariant, wasmThreads,
+  type WasmSimdSetting, type WasmSimdVariant,
+} from './runtime.js';

@@ -25,8 +25,18 @@
  * statically); in a browser (no `worker_threads`, and `Atomics.wait` is forbidden on the main
  * thread) the backend runs single-threaded. Shared memory needs `SharedArrayBuffer`
  * (cross-origin isolation in browsers); without it the backend reports itself unavailable.
+ *
+ * Variants. The module is built twice from one source (`lib/ops/wasm/build.ts`): `plain`
+ * (WebAssembly SIMD) and `relaxed` (the GEMM's multiply-adds as `f32x4.relaxed_madd`, fused on
+ * machines with FMA). The relaxed one is used where the engine accepts it: browsers since Chrome
+ * 114 and Firefox 120 do by default; Node 20's V8 needs `--experimental-wasm-relaxed-simd`,
+ * which this module sets itself (`v8.setFlagsFromString`, in the main thread and in each worker,
+ * before compiling) and then checks with `WebAssembly.validate` of a tiny relaxed-SIMD module.
+ * `MASKRCNN_WASM_SIMD=plain` (or {@link setWasmSimd}) forces the plain one. The main thread and
+ * the workers always run the same compiled module, so thread-count independence holds within a
+ * variant; the two variants differ in rounding only (a fused step rounds once).
  */
-import { KERNELS_WASM_BASE64 } from './module.js';
+import { KERNELS_RELAXED_WASM_BASE64, KERNELS_WASM_BASE64 } from './module.js';
 
 /** The exports of the compute module. */
 interface Exports {
@@ -61,6 +71,7 @@ interface Exports {
 /** The slice of the WebAssembly JS API used here (the project's `lib` setting has no DOM types). */
 interface WasmApi {
   Module: new (bytes: Uint8Array) => WasmModule;
+  validate(bytes: Uint8Array): boolean;
   Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
   Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
 }
@@ -114,7 +125,71 @@ function decodeBase64(s: string): Uint8Array {
   return out;
 }
 
+/** A compiled variant of the compute module: plain SIMD, or relaxed SIMD (fused multiply-add). */
+export type WasmSimdVariant = 'plain' | 'relaxed';
+
+/** What {@link setWasmSimd} and `MASKRCNN_WASM_SIMD` accept: a variant, or `auto` (relaxed where supported). */
+export type WasmSimdSetting = WasmSimdVariant | 'auto';
+
+/**
+ * The smallest module using relaxed SIMD: `(func (param v128 v128 v128) (result v128)
+ * (f32x4.relaxed_madd (local.get 0) (local.get 1) (local.get 2)))`, for feature detection.
+ */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // type: (v128 v128 v128) -> v128
+  0x03, 0x02, 0x01, 0x00, // function 0 has type 0
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b, // body
+]);
+
+/** The V8 flag that turns relaxed SIMD on in Node 20 (on by default from V8 11.4 / Chrome 114). */
+const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+
+let relaxedSupport: boolean | null = null;
+
+/**
+ * Whether this engine compiles relaxed SIMD. In Node, first sets V8's flag for it (harmless
+ * where it is already on or unknown); in browsers only the validation runs.
+ */
+export function relaxedSimdSupported(): boolean {
+  if (relaxedSupport !== null) return relaxedSupport;
+  try {
+    const v8 = nodeModule('node:v8') as { setFlagsFromString?: (flags: string) => void } | undefined;
+    v8?.setFlagsFromString?.(RELAXED_FLAG);
+  } catch {
+    // No such flag in this engine: validation decides.
+  }
+  try {
+    relaxedSupport = wasmApi !== undefined && wasmApi.validate(RELAXED_PROBE);
+  } catch {
+    relaxedSupport = false;
+  }
+  return relaxedSupport;
+}
+
+let simdSetting: WasmSimdSetting | null = null;
+
+function parseSimdSetting(value: string, where: string): WasmSimdSetting {
+  if (value === 'auto' || value === 'plain' || value === 'relaxed') return value;
+  throw new Error(`${where} must be 'auto', 'plain' or 'relaxed', got '${value}'`);
+}
+
+function requestedSimd(): WasmSimdSetting {
+  if (simdSetting !== null) return simdSetting;
+  const env = typeof process !== 'undefined' ? process.env['MASKRCNN_WASM_SIMD'] : undefined;
+  return env === undefined || env === '' ? 'auto' : parseSimdSetting(env, 'MASKRCNN_WASM_SIMD');
+}
+
+/** The variant `setting` resolves to here (throws for `relaxed` where the engine lacks it). */
+function resolveSimd(setting: WasmSimdSetting): WasmSimdVariant {
+  if (setting === 'plain') return 'plain';
+  if (relaxedSimdSupported()) return 'relaxed';
+  if (setting === 'relaxed') throw new Error('relaxed SIMD was asked for (MASKRCNN_WASM_SIMD or setWasmSimd) but this engine does not compile it');
+  return 'plain';
+}
+
 interface State {
+  variant: WasmSimdVariant;
   module: WasmModule;
   memory: WasmMemory;
   exports: Exports;
@@ -133,12 +208,13 @@ function load(): State | null {
   try {
     if (typeof SharedArrayBuffer === 'undefined') throw new Error('SharedArrayBuffer is not available (browsers need cross-origin isolation)');
     if (wasmApi === undefined) throw new Error('WebAssembly is not available');
-    const module = new wasmApi.Module(decodeBase64(KERNELS_WASM_BASE64));
+    const variant = resolveSimd(requestedSimd());
+    const module = new wasmApi.Module(decodeBase64(variant === 'relaxed' ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64));
     const memory = new wasmApi.Memory({ initial: 64, maximum: MAX_PAGES, shared: true });
     const exports = new wasmApi.Instance(module, { env: { memory } }).exports as Exports;
     const scratchBytes = (exports.gemmScratchBytes() + 63) & ~63;
     const arenaBase = PAGE + scratchBytes * MAX_THREADS;
-    state = { module, memory, exports, scratchBytes, arenaBase, top: arenaBase, f32: new Float32Array(memory.buffer) };
+    state = { variant, module, memory, exports, scratchBytes, arenaBase, top: arenaBase, f32: new Float32Array(memory.buffer) };
     ensure(state, arenaBase);
   } catch (error) {
     loadError = (error as Error).message;
@@ -150,6 +226,26 @@ function load(): State | null {
 /** Whether the compute module loaded (WebAssembly SIMD and shared memory are present). */
 export function wasmAvailable(): boolean {
   return load() !== null;
+}
+
+/** The variant of the compute module that runs (loading it if needed), or null if none loaded. */
+export function wasmSimdVariant(): WasmSimdVariant | null {
+  return load()?.variant ?? null;
+}
+
+/**
+ * Chooses the compute module's variant for the rest of the process: `plain` (WebAssembly SIMD),
+ * `relaxed` (fused multiply-add; throws where the engine lacks relaxed SIMD) or `auto` (relaxed
+ * where supported). Default: `MASKRCNN_WASM_SIMD`, else `auto`. The workers are stopped and the
+ * module reloaded on the next call (its memory is fresh: nothing lives there between calls).
+ */
+export function setWasmSimd(setting: WasmSimdSetting): void {
+  parseSimdSetting(setting, 'setWasmSimd');
+  resolveSimd(setting);
+  shutdownWasmWorkers();
+  simdSetting = setting;
+  state = null;
+  loadError = null;
 }
 
 /** Why the module did not load, or null. */
@@ -218,7 +314,9 @@ export function get(ptr: number, count: number): Float32Array {
 /** The worker's source: plain JavaScript (CommonJS), run with `eval: true`, no tsx needed. */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, ctrlBuffer, messageBuffer, index, scratch } = workerData;
+const { module, memory, ctrlBuffer, messageBuffer, index, scratch, relaxed } = workerData;
+// This isolate must accept relaxed SIMD too before it instantiates the relaxed module.
+if (relaxed) require('node:v8').setFlagsFromString('${RELAXED_FLAG}');
 const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctrl = new Int32Array(ctrlBuffer);
 const message = new Uint8Array(messageBuffer);
@@ -356,7 +454,7 @@ function startPool(s: State, workers: number): Pool | null {
     const w = new wt.Worker(WORKER_SOURCE, {
       eval: true,
       execArgv: [],
-      workerData: { module: s.module, memory: s.memory, ctrlBuffer, messageBuffer, index: i, scratch: PAGE + s.scratchBytes * (i + 1) },
+      workerData: { module: s.module, relaxed: s.variant === 'relaxed', memory: s.memory, ctrlBuffer, messageBuffer, index: i, scratch: PAGE + s.scratchBytes * (i + 1) },
     });
     w.unref();
     // Errors outside a job (the module failed to instantiate): this worker never becomes ready.

@@ -25,6 +25,27 @@
  * forward, and a training step on a batch of 2: forward with targets, backward, SGD). They print
  * a per-stage table after the operators'. `--runs N` given explicitly applies to them too.
  * A `--case` that names no case is an error listing the cases.
+ *
+ * torchvision side by side (bench/torch_peer.py through bench/torch_peer.ts): after the per-stage
+ * table, the same detector cases run in PyTorch (`/usr/bin/python3`, Debian's python3-torch 1.13
+ * and torchvision 0.14; `TORCH_PYTHON` names another interpreter), once with 1 thread and once
+ * with 2 (`torch.set_num_threads(n)`, spawned with `OMP_NUM_THREADS=n OMP_WAIT_POLICY=PASSIVE`),
+ * all cases in one Python process per thread count. The shapes model is built in torchvision from
+ * the numbers of `shapesConfig()` passed as JSON (as tools/twin/twin_shapes.py builds its twin with
+ * `--fpn-norm bn --head-norm bn`), with the benchmark's box score threshold 0, and the parameter
+ * counts of both models are printed and compared; it gets the very images and targets benchDetector
+ * makes (seeded shapes images; the DataLoader's first batch with contiguous labels), 2 warm-ups and
+ * at least 5 runs. Its training step is forward with targets, the summed losses' backward and the
+ * config's optimizer (AdamW lr 1e-3, wd 0.05, betas (0.9, 0.999)); zero_grad is not timed, as in the
+ * project. The R50-FPN case is torchvision's `maskrcnn_resnet50_fpn(weights=None,
+ * weights_backbone=None)` in eval mode on the same 800x1088 image, 1 warm-up + 1 run (2 with
+ * `--runs 2` or more). Then a table gives, per case, torch's median at 1 and 2 threads, the
+ * project's median (its fastest backend) and the ratios project / torch, and two goal lines say
+ * met / not met with the measured ratios against torch's faster thread count: shapes train step
+ * and inference at most 1.0x torch, R50-FPN 800x1088 inference within 2x torch. Without torch
+ * (or with `--no-peers`) a one-line note says how to install it (`apt-get install python3-torch
+ * python3-torchvision libopenblas0-pthread`), the table keeps the project's column only and the
+ * goals read "not measured".
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -38,6 +59,13 @@ import {
   conv2dBackwardInput, conv2dBackwardWeight,
 } from '../lib/ops/index.js';
 import { type BenchDetectorOptions, type BenchResult, benchDetector, formatBenchTable } from '../lib/maskrcnn/bench.js';
+import { defaultConfig, shapesConfig, type MaskRCNNConfig } from '../lib/maskrcnn/config.js';
+import { generateShapes } from '../lib/maskrcnn/data/shapes.js';
+import { type Batch, DataLoader, rgbToTensor, shapesDetectionDataset } from '../lib/maskrcnn/data/dataset.js';
+import {
+  type ComparisonRow, type TorchPeerAnswer, type TorchPeerCase, TORCH_THREADS, formatTorchComparison, goalLines, parameterCheck,
+  probeTorch, runTorchPeer, toBase64, torchMissingNote,
+} from './torch_peer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -289,10 +317,70 @@ function detectorCases(): DetectorCase[] {
 }
 
 /**
- * Runs the selected detector cases on each backend and prints their per-stage table. Like the
- * operators, a first run longer than SLOW_MS is the only measurement (reported as 1 run).
+ * The benchmark's config for a detector case, as lib/maskrcnn/bench.ts makes it: the preset's
+ * numbers, box score threshold 0, and for shapes the transform's sizes set to the image size.
  */
-function runDetectorCases(selected: DetectorCase[], backends: BackendName[], runsFlag: number | undefined): void {
+function detectorConfig(options: BenchDetectorOptions): MaskRCNNConfig {
+  const [h, w] = options.imageSize ?? (options.preset === 'paper' ? [800, 1088] : [128, 128]);
+  const config = options.preset === 'paper' ? defaultConfig(91) : shapesConfig(4);
+  if (options.preset === 'shapes') config.transform = { ...config.transform, minSize: Math.min(h, w), maxSize: Math.max(h, w) };
+  config.roiHeads = { ...config.roiHeads, boxScoreThresh: 0 };
+  return config;
+}
+
+/**
+ * torch_peer.py's request for a detector case: the very images (and, for a training step, the
+ * targets) that benchDetector makes (seeded shapes images, the top-left h x w corner; targets
+ * from shapesDetectionDataset with contiguous labels through a DataLoader's first batch), the
+ * config's numbers, and torch's runs: at least 5 (after 2 warm-ups) for the shapes cases, and
+ * 1 warm-up + 1 run (2 with `--runs 2` or more) for the paper's model.
+ */
+function torchPeerCase(c: DetectorCase, runsFlag: number | undefined): TorchPeerCase {
+  const { preset, mode } = c.options;
+  const [h, w] = c.options.imageSize ?? (preset === 'paper' ? [800, 1088] : [128, 128]);
+  const batchSize = c.options.batchSize ?? (mode === 'inference' ? 1 : 2);
+  const seed = c.options.seed ?? 0;
+  const shapes = generateShapes({ count: batchSize, seed, size: Math.max(h, w) });
+  const base: Omit<TorchPeerCase, 'images'> = {
+    name: c.name,
+    model: preset === 'paper' ? 'maskrcnn_resnet50_fpn' : 'config',
+    mode,
+    warmup: preset === 'paper' ? 1 : 2,
+    runs: preset === 'paper' ? Math.min(Math.max(runsFlag ?? 1, 1), 2) : Math.max(runsFlag ?? c.runs, 5),
+    seed,
+    config: detectorConfig(c.options),
+  };
+  if (mode === 'inference') {
+    const images = Array.from({ length: batchSize }, (_, i) => {
+      const im = shapes.images[i]!;
+      const rgb = new Uint8Array(h * w * 3);
+      for (let y = 0; y < h; y++) rgb.set(im.rgb.subarray(y * im.width * 3, (y * im.width + w) * 3), y * w * 3);
+      return { height: h, width: w, data: toBase64(rgbToTensor(rgb, h, w).data as Float32Array) };
+    });
+    return { ...base, images };
+  }
+  const loader = new DataLoader(shapesDetectionDataset(shapes, { contiguousLabels: true }), { batchSize });
+  const first = loader.batches(0).next();
+  if (first.done === true) throw new Error('bench: the shapes loader gave no batch');
+  const batch: Batch = first.value;
+  return {
+    ...base,
+    images: batch.images.map((im) => ({ height: im.shape[1]!, width: im.shape[2]!, data: toBase64(im.data as Float32Array) })),
+    targets: batch.targets.map((t) => {
+      const n = t.boxes.shape[0]!;
+      const boxes = Array.from({ length: n }, (_, i) => Array.from(t.boxes.data.subarray(i * 4, i * 4 + 4)));
+      return { boxes, labels: Array.from(t.labels.data), masks: toBase64(Uint8Array.from(t.masks.data)) };
+    }),
+  };
+}
+
+/**
+ * Runs the selected detector cases on each backend and prints their per-stage table. Like the
+ * operators, a first run longer than SLOW_MS is the only measurement (reported as 1 run). Then,
+ * unless `torch` is false, times torchvision on the same cases (bench/torch_peer.py, 1 and 2
+ * threads) and prints the side-by-side table and the goals.
+ */
+function runDetectorCases(selected: DetectorCase[], backends: BackendName[], runsFlag: number | undefined, torch: boolean): void {
   if (selected.length === 0) return;
   console.log('\n# Mask R-CNN, stage by stage (lib/maskrcnn/bench.ts): seeded random weights, since there are no torchvision weights');
   console.log('# on this machine (timings depend on weights only through the boxes kept; the score threshold is 0, so the mask');
@@ -326,6 +414,62 @@ function runDetectorCases(selected: DetectorCase[], backends: BackendName[], run
     }
   }
   if (results.length > 0) console.log(formatBenchTable(results));
+  runTorchComparison(selected, results, runsFlag, torch);
+}
+
+/** torchvision on the same detector cases, the side-by-side table and the goal lines. */
+function runTorchComparison(selected: DetectorCase[], results: BenchResult[], runsFlag: number | undefined, torch: boolean): void {
+  console.log('\n# Mask R-CNN against torchvision (bench/torch_peer.py: the same models, inputs and step; seeded random weights)');
+  const rows: ComparisonRow[] = selected.map((c) => {
+    const mine = results.filter((r) => r.name === c.name).sort((a, b) => a.medianMs - b.medianMs)[0];
+    return { name: c.name, torchMs: {}, ...(mine ? { project: { ms: mine.medianMs, backend: mine.backend } } : {}) };
+  });
+  const probe = torch ? probeTorch() : undefined;
+  if (typeof probe !== 'object') {
+    console.log(probe === undefined ? '# torch: disabled with --no-peers; the torch columns are skipped' : torchMissingNote(probe));
+    console.log(formatTorchComparison(rows, false));
+    console.log('\n# goals against torch');
+    for (const line of goalLines(rows, probe === undefined ? 'torch disabled with --no-peers' : 'torch not available')) console.log(line);
+    return;
+  }
+  const peerCases = selected.map((c) => torchPeerCase(c, runsFlag));
+  console.log(
+    `# torch ${probe.torch}, torchvision ${probe.torchvision} (${process.env['TORCH_PYTHON'] ?? '/usr/bin/python3'}), ` +
+      `threads ${TORCH_THREADS.join(' and ')} with OMP_WAIT_POLICY=PASSIVE; runs: ${peerCases.map((p) => `${p.name} ${p.warmup} warm-up + ${p.runs}`).join(', ')}`,
+  );
+  const answers: TorchPeerAnswer[] = [];
+  for (const threads of TORCH_THREADS) {
+    try {
+      const answer = runTorchPeer(peerCases, threads);
+      answers.push(answer);
+      for (const r of answer.cases) {
+        const stages = Object.entries(r.stageMs).map(([s, v]) => `${s} ${v.toFixed(0)}`).join(', ');
+        const detail = r.losses.length > 0 ? `summed loss ${r.losses.map((l) => l.toFixed(3)).join(', ')}; ${r.optimizer}` : `${r.detectionsPerImage} detections per image`;
+        console.log(
+          `# torch ${answer.threads} thread${answer.threads === 1 ? '' : 's'}, ${r.name}: runs ${r.runMs.map((v) => v.toFixed(0)).join(', ')} ms` +
+            `${stages ? ` (medians: ${stages} ms)` : ''}, ${detail}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+        );
+        const row = rows.find((x) => x.name === r.name);
+        if (row) row.torchMs[threads] = r.medianMs;
+      }
+    } catch (error) {
+      console.log(`# torch at ${threads} thread(s) failed: ${(error as Error).message}`);
+    }
+  }
+  const first = answers[0];
+  if (first) {
+    for (const r of first.cases) {
+      const mine = results.find((x) => x.name === r.name);
+      if (!mine) continue;
+      const note = r.name.startsWith('maskrcnn_paper')
+        ? "torchvision's builder without weights uses trainable BatchNorm2d, whose affine parameters the project's frozen norm keeps as buffers (same arithmetic in eval mode)"
+        : 'the models differ';
+      console.log(parameterCheck(r.name, mine.parameters, r.parameters, note));
+    }
+  }
+  console.log(formatTorchComparison(rows, true));
+  console.log('\n# goals against torch (project / torch median; torch at its faster thread count)');
+  for (const line of goalLines(rows, answers.length === 0 ? 'torch failed to run' : undefined)) console.log(line);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -353,7 +497,7 @@ async function main(argv: string[]): Promise<void> {
   for (const b of backends) console.log(`# ${describeBackend(b)}`);
   if (selectedOperators.length === 0) {
     console.log(`# ${availableParallelism()} cores; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    runDetectorCases(selectedDetectors, backends, runsFlag);
+    runDetectorCases(selectedDetectors, backends, runsFlag, peers);
     return;
   }
   const ort = peers ? loadOrt() : 'disabled with --no-peers';
@@ -448,7 +592,7 @@ async function main(argv: string[]): Promise<void> {
     console.log('\n# wasm backend against the peers');
     for (const line of summary) console.log(`- ${line}`);
   }
-  runDetectorCases(selectedDetectors, backends, runsFlag);
+  runDetectorCases(selectedDetectors, backends, runsFlag, peers);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

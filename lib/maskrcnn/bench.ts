@@ -3,7 +3,7 @@
  *
  * {@link benchDetector} times either inference (`model.eval()` under `noGrad`, the paper's
  * ResNet-50-FPN on one 800x1088 image or the `shapes` preset on 128x128 images) or one training
- * step (forward with targets, the sum of the five losses, backward, an SGD step). The stages are
+ * step (forward with targets, the sum of the five losses, backward, an optimizer step). The stages are
  * the ones {@link MaskRCNN.forward} reports through its `timings` option (`transform`,
  * `backbone.body`, `backbone.fpn`, `rpn`, `roi_heads`, `postprocess`), plus `backward` and
  * `optimizer.step` for a training step. {@link formatBenchTable} prints the results as a table.
@@ -21,12 +21,12 @@
  */
 import { Tensor, manualSeed, noGrad } from '../tensor/index.js';
 import { type BackendName, describeBackend, getBackend, withBackend } from '../ops/index.js';
-import { SGD } from '../nn/index.js';
 import { type MaskRCNNConfig, defaultConfig, shapesConfig } from './config.js';
 import { MaskRCNN } from './mask_rcnn.js';
 import { type ShapesDataset, generateShapes } from './data/shapes.js';
 import { type Batch, DataLoader, rgbToTensor, shapesDetectionDataset } from './data/dataset.js';
 import type { Target } from './transform.js';
+import { makeOptimizer } from './train.js';
 
 /** Which model is timed: the paper's ResNet-50-FPN (91 classes) or the laptop `shapes` preset (4 classes). */
 export type BenchPreset = 'shapes' | 'paper';
@@ -40,7 +40,7 @@ export const INFERENCE_STAGES: readonly string[] = Object.freeze(['transform', '
 /**
  * The stages of a training step, in order: the forward stages up to the losses, then `backward`
  * (summing the five losses and back-propagating) and `optimizer.step` (zeroing the gradients of
- * the previous step is not timed; the SGD update is).
+ * the previous step is not timed; the optimizer update is).
  */
 export const TRAIN_STEP_STAGES: readonly string[] = Object.freeze(['transform', 'backbone.body', 'backbone.fpn', 'rpn', 'roi_heads', 'backward', 'optimizer.step']);
 
@@ -164,8 +164,8 @@ function shapesImage(shapes: ShapesDataset, index: number, h: number, w: number)
  * every run, and each stage's median.
  *
  * A training step is `zeroGrad`, forward with targets, the sum of the five losses, `backward`,
- * and SGD (lr 0.01, momentum 0.9, weight decay 1e-4, the shapes preset's numbers); the same
- * batch every step.
+ * and the shapes preset's optimizer step (AdamW, lr 1e-3, weight decay 0.05: `makeOptimizer`
+ * with the config's numbers, as `train` builds it); the same batch every step.
  */
 export function benchDetector(options: BenchDetectorOptions): BenchResult {
   const { preset, mode } = options;
@@ -228,8 +228,8 @@ export function benchDetector(options: BenchDetectorOptions): BenchResult {
     const batch: Batch = first.value;
     const targets: Target[] = batch.targets.map((t) => ({ boxes: t.boxes, labels: t.labels, masks: t.masks }));
     const params = model.parameters().filter((p) => p.requiresGrad);
-    const { lr, momentum, weightDecay } = shapesConfig(4).optimizer;
-    const optimizer = new SGD(params, { lr, momentum, weightDecay });
+    const { kind, lr, momentum, weightDecay } = shapesConfig(4).optimizer;
+    const optimizer = makeOptimizer(params, { optimizer: kind, lr, momentum, weightDecay });
     for (let r = 0; r < warmup + runs; r++) {
       optimizer.zeroGrad();
       const timings: Record<string, number> = {};

@@ -26,3 +26,4 @@ export * from './train.js';
 export * from './overlay.js';
 export * from './inspect.js';
 export * from './bench.js';
+export * from './zoo.js';

@@ -229,6 +229,16 @@ function resolveHyper(options: TrainOptions): TrainHyperParameters {
   return hyper;
 }
 
+/**
+ * The optimizer of a recipe: momentum SGD with L2 weight decay (the paper's), or AdamW with
+ * decoupled weight decay and `momentum` as its first beta (second beta 0.999, as PyTorch's).
+ */
+export function makeOptimizer(params: Tensor[], hyper: Pick<TrainHyperParameters, 'optimizer' | 'lr' | 'momentum' | 'weightDecay'>): Optimizer<LearningRate> {
+  return hyper.optimizer === 'sgd'
+    ? new SGD(params, { lr: hyper.lr, momentum: hyper.momentum, weightDecay: hyper.weightDecay })
+    : new AdamW(params, { lr: hyper.lr, betas: [hyper.momentum, 0.999], weightDecay: hyper.weightDecay });
+}
+
 /** Reads `log.jsonl`, keeping the records up to `iteration` (a resume drops what followed its checkpoint). */
 function readLog(path: string, iteration: number): Array<IterationRecord | EvalRecord> {
   if (!existsSync(path)) return [];
@@ -319,10 +329,7 @@ export function train(options: TrainOptions): TrainResult {
   manualSeed(hyper.seed);
   const model = new MaskRCNN(config);
   const params = model.parameters().filter((p) => p.requiresGrad);
-  const optimizer: Optimizer<LearningRate> =
-    hyper.optimizer === 'sgd'
-      ? new SGD(params, { lr: hyper.lr, momentum: hyper.momentum, weightDecay: hyper.weightDecay })
-      : new AdamW(params, { lr: hyper.lr, betas: [hyper.momentum, 0.999], weightDecay: hyper.weightDecay });
+  const optimizer = makeOptimizer(params, hyper);
   const scheduler = new LRScheduler(
     optimizer,
     chainSchedules(linearWarmup({ warmupFactor: hyper.warmupFactor, warmupIters: hyper.warmupIterations }), multiStepDecay({ milestones: hyper.lrSteps, gamma: hyper.gamma })),

@@ -8,6 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { availableBackends, describeBackend, type BackendName } from '../../ops/index.js';
+import { DEFAULT_ZOO_MODEL, zooWeightsPath } from '../zoo.js';
 
 /** A flag: `string` takes a value, `boolean` does not; `multiple` collects repeats. */
 export interface FlagSpec {
@@ -72,6 +73,23 @@ export function stringFlag(flags: ParsedFlags, name: string, fallback?: string):
   if (typeof v !== 'string') throw new UsageError(`--${name} takes a value`);
   if (v === '') throw new UsageError(`--${name} needs a non-empty value`);
   return v;
+}
+
+/**
+ * The `--weights` file: the flag's value (checked to exist), or, when the flag is absent, the
+ * model zoo's default model (the shapes detector the project trained, `zoo/shapes/`).
+ */
+export function weightsFlag(flags: ParsedFlags): string {
+  if (flags.values['weights'] !== undefined) {
+    const path = stringFlag(flags, 'weights');
+    checkExists('--weights', path);
+    return path;
+  }
+  try {
+    return zooWeightsPath(DEFAULT_ZOO_MODEL);
+  } catch (error) {
+    throw new UsageError(`--weights is required (no default: ${(error as Error).message})`);
+  }
 }
 
 /** The values of a `multiple` string flag (empty when absent). */

@@ -27,9 +27,9 @@ export const DEMO_DEFAULTS = Object.freeze({
   out: 'demo-output',
   trainImages: 1000,
   valImages: 100,
-  iterations: 750,
-  batchSize: 2,
-  warmup: 50,
+  iterations: 1200,
+  batchSize: 4,
+  warmup: 100,
   seed: 0,
   overlays: 8,
 });

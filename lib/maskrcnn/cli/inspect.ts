@@ -13,9 +13,9 @@ import { writeInspection } from '../inspect.js';
 import type { MaskRCNN } from '../mask_rcnn.js';
 import type { Tensor } from '../../tensor/index.js';
 import { loadWeights } from '../weights.js';
-import { backendFlag, UsageError, checkExists, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
+import { weightsFlag, backendFlag, UsageError, checkExists, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
-const HELP = `usage: maskrcnn inspect --weights FILE --image PNG --out DIR [--annotations COCO.json] [--score-threshold 0.5] [--backend wasm|reference|gpu]
+const HELP = `usage: maskrcnn inspect [--weights FILE] --image PNG --out DIR [--annotations COCO.json] [--score-threshold 0.5] [--backend wasm|reference|gpu]
 
 Runs Mask R-CNN on one image with every intermediate traced and writes into DIR one PNG per
 stage (anchors, RPN objectness per FPN level, proposals before and after NMS, RoI features,
@@ -29,7 +29,7 @@ sampled RoIs, the mask targets and the five loss terms.
 
 options:
   --weights FILE          a weights file (maskrcnn train, saveWeights, or a converted torchvision
-                          state dict)
+                          state dict); default: the model zoo's shapes detector (zoo/shapes/)
   --image PNG             the image
   --out DIR               output folder (created if needed)
   --annotations FILE      COCO instance annotations that include the image (optional)
@@ -58,7 +58,7 @@ const FLAGS = {
 export async function runInspect(argv: string[]): Promise<number> {
   return runCommand('inspect', argv, HELP, () => {
     const flags = parseFlags(argv, FLAGS);
-    const weights = stringFlag(flags, 'weights');
+    const weights = weightsFlag(flags);
     const images = listFlag(flags, 'image');
     if (images.length === 0) throw new UsageError('--image is required');
     if (images.length > 1) throw new UsageError(`--image takes one image, got ${images.length} (maskrcnn predict runs many)`);
@@ -68,7 +68,6 @@ export async function runInspect(argv: string[]): Promise<number> {
     const annotations = flags.values['annotations'] === undefined ? undefined : stringFlag(flags, 'annotations');
     const scoreThreshold = numberFlag(flags, 'score-threshold', 0.5, 0, 1);
     const backend = backendFlag(flags);
-    checkExists('--weights', weights);
     checkExists('--image', imagePath);
     if (annotations !== undefined) checkExists('--annotations', annotations);
     const previous = getBackend();

@@ -14,9 +14,9 @@ import type { CocoResult } from '../eval/results.js';
 import { detectionsToCocoResults } from '../inference.js';
 import { drawDetections } from '../overlay.js';
 import { loadWeights } from '../weights.js';
-import { backendFlag, UsageError, checkExists, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
+import { weightsFlag, backendFlag, UsageError, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
-const HELP = `usage: maskrcnn predict --weights FILE --image PNG... --out DIR [--score-threshold 0.5] [--backend wasm|reference|gpu]
+const HELP = `usage: maskrcnn predict [--weights FILE] --image PNG... --out DIR [--score-threshold 0.5] [--backend wasm|reference|gpu]
 
 Runs Mask R-CNN on each image and writes
   DIR/<name>.png     the image (enlarged when small) with each detection's mask in its class
@@ -31,7 +31,7 @@ and prints one line per image: the number of detections drawn and the best few.
 
 options:
   --weights FILE          a weights file (maskrcnn train, saveWeights, or a converted torchvision
-                          state dict)
+                          state dict); default: the model zoo's shapes detector (zoo/shapes/)
   --image PATH            a PNG image, or a folder (its PNG files, sorted by name); repeat for more
   --out DIR               output folder (created if needed)
   --score-threshold S     draw detections with score >= S, 0..1 (default 0.5)
@@ -74,11 +74,10 @@ function expandImages(paths: readonly string[]): string[] {
 export async function runPredict(argv: string[]): Promise<number> {
   return runCommand('predict', argv, HELP, () => {
     const flags = parseFlags(argv, FLAGS);
-    const weights = stringFlag(flags, 'weights');
+    const weights = weightsFlag(flags);
     const out = stringFlag(flags, 'out');
     const threshold = numberFlag(flags, 'score-threshold', 0.5, 0, 1);
     const backend = backendFlag(flags);
-    checkExists('--weights', weights);
     const images = expandImages(listFlag(flags, 'image'));
     // One output per image name; never overwrite an input.
     const outputs = new Map<string, string>();

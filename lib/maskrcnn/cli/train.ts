@@ -19,7 +19,7 @@ const HELP = `usage: maskrcnn train --data DIR --out DIR [--config shapes|paper]
 
 Trains Mask R-CNN from scratch on DIR/train (annotations.json + images/) and evaluates on
 DIR/val when it exists (COCO bbox and segm AP). Writes into --out:
-  ${TRAIN_FILES.checkpoint}   model + SGD state + schedule + iteration + generator (atomic)
+  ${TRAIN_FILES.checkpoint}   model + optimizer state + schedule + iteration + generator (atomic)
   ${TRAIN_FILES.weights}        the trained weights, for predict / eval / inspect
   ${TRAIN_FILES.log}              one JSON record per iteration and per evaluation
   ${TRAIN_FILES.plot}         the loss terms and the evaluations over the iterations
@@ -33,7 +33,10 @@ options:
   --overwrite            start afresh even if --out holds a checkpoint
   --seed S               seed of the weights, samplers and data order (default 0)
   --batch-size N         images per iteration (default 2)
-  --lr X                 base learning rate (default: the config's, 0.01 for shapes)
+  --optimizer NAME       sgd or adamw (default: the config's, adamw for shapes, sgd for paper)
+  --lr X                 base learning rate (default: the config's, 1e-3 for shapes)
+  --weight-decay X       weight decay (default: the config's, 0.05 for shapes: AdamW's
+                         decoupled decay; 1e-4 for paper: SGD's L2 penalty)
   --warmup N             linear warmup iterations (default min(100, iterations/10))
   --lr-steps A,B         iterations at which the rate is divided by 10 (default 0.8 x iterations)
   --clip-grad-norm X     clip the total gradient norm to X (default: off)
@@ -59,6 +62,8 @@ export async function runTrain(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       'batch-size': { type: 'string' },
       lr: { type: 'string' },
+      optimizer: { type: 'string' },
+      'weight-decay': { type: 'string' },
       warmup: { type: 'string' },
       'lr-steps': { type: 'string' },
       'clip-grad-norm': { type: 'string' },
@@ -100,6 +105,8 @@ export async function runTrain(argv: string[]): Promise<number> {
     if (flags.values['seed'] !== undefined) options.seed = integerFlag(flags, 'seed', 0, -(2 ** 31), 2 ** 32 - 1);
     if (flags.values['batch-size'] !== undefined) options.batchSize = integerFlag(flags, 'batch-size', 2, 1, 1024);
     if (flags.values['lr'] !== undefined) options.lr = numberFlag(flags, 'lr', undefined, 1e-12, 10);
+    if (flags.values['optimizer'] !== undefined) options.optimizer = choiceFlag(flags, 'optimizer', 'sgd', ['sgd', 'adamw'] as const);
+    if (flags.values['weight-decay'] !== undefined) options.weightDecay = numberFlag(flags, 'weight-decay', undefined, 0, 10);
     if (flags.values['warmup'] !== undefined) options.warmupIterations = integerFlag(flags, 'warmup', 0, 0, 100_000_000);
     if (flags.values['clip-grad-norm'] !== undefined) options.clipGradNorm = numberFlag(flags, 'clip-grad-norm', undefined, 0, 1e12);
     if (flags.values['eval-limit'] !== undefined) options.evalLimit = integerFlag(flags, 'eval-limit', undefined, 1, 100_000_000);

@@ -34,7 +34,7 @@ test('maskrcnn inspect: writes the stages and prints the index path; --annotatio
 
     const help = await capture(['--help']);
     t.equal(help.code, 0, '--help exits 0');
-    t.match(help.out, /usage: maskrcnn inspect --weights/, 'help text');
+    t.match(help.out, /usage: maskrcnn inspect \[--weights FILE\]/, 'help text');
     const noWeights = await capture(['--image', image, '--out', join(dir, 'c')]);
     t.equal(noWeights.code, 2, 'missing --weights: exit 2');
     t.match(noWeights.err, /--weights is required/, 'names the flag');

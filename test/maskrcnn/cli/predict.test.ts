@@ -54,7 +54,7 @@ test('maskrcnn predict: --help, usage errors and bad files name the flag or file
     const out = join(f.dir, 'out');
     const help = await capture(['--help']);
     t.equal(help.code, 0, '--help exits 0');
-    t.match(help.out, /usage: maskrcnn predict --weights/, 'help text');
+    t.match(help.out, /usage: maskrcnn predict \[--weights FILE\]/, 'help text');
     const noWeights = await capture(['--image', image, '--out', out]);
     t.equal(noWeights.code, 2, 'missing --weights: exit 2');
     t.match(noWeights.err, /--weights is required/, 'names the flag');

@@ -272,31 +272,36 @@ export function im2col(
   outW: i32, h0: i32, h1: i32, col: usize, ldcol: i32,
 ): void {
   const cols = ldcol;
+  const rowBytes = <usize>outW << 2;
   let row = col;
   for (let ch = 0; ch < channels; ch++) {
     const plane = x + (<usize>(ch * height * width) << 2);
     for (let kh = 0; kh < kernelH; kh++) {
       for (let kw = 0; kw < kernelW; kw++) {
+        // Output columns [lo, hi) read inside the row (wo strideW + off in [0, width)); the
+        // others are padding, zero. Computed once per tap, so the inner loops do not branch.
+        const off = kw * dilW - padW;
+        const lo = min(outW, off >= 0 ? 0 : (strideW - 1 - off) / strideW);
+        const hi = max(lo, off >= width ? 0 : min(outW, (width - 1 - off) / strideW + 1));
+        const loBytes = <usize>lo << 2;
+        const tailBytes = <usize>(outW - hi) << 2;
         let d = row;
         for (let ho = h0; ho < h1; ho++) {
-          const hi = ho * strideH - padH + kh * dilH;
-          if (hi < 0 || hi >= height) {
-            memory.fill(d, 0, <usize>outW << 2);
-            d += <usize>outW << 2;
+          const hi_ = ho * strideH - padH + kh * dilH;
+          if (hi_ < 0 || hi_ >= height) {
+            memory.fill(d, 0, rowBytes);
+            d += rowBytes;
             continue;
           }
-          const src = plane + (<usize>(hi * width) << 2);
-          const off = kw * dilW - padW;
-          if (strideW == 1 && off >= 0 && outW + off <= width) {
-            memory.copy(d, src + (<usize>off << 2), <usize>outW << 2);
-            d += <usize>outW << 2;
-            continue;
+          const src = plane + (<usize>(hi_ * width + off) << 2);
+          if (lo > 0) memory.fill(d, 0, loBytes);
+          if (strideW == 1) {
+            memory.copy(d + loBytes, src + loBytes, <usize>(hi - lo) << 2);
+          } else {
+            for (let wo = lo; wo < hi; wo++) store<f32>(d + (<usize>wo << 2), load<f32>(src + (<usize>(wo * strideW) << 2)));
           }
-          for (let wo = 0; wo < outW; wo++) {
-            const wi = wo * strideW + off;
-            store<f32>(d, wi >= 0 && wi < width ? load<f32>(src + (<usize>wi << 2)) : 0);
-            d += 4;
-          }
+          if (hi < outW) memory.fill(d + (<usize>hi << 2), 0, tailBytes);
+          d += rowBytes;
         }
         row += <usize>cols << 2;
       }
@@ -308,7 +313,8 @@ export function im2col(
  * col2im, the adjoint of {@link im2col}: x[c][h_in][w_in] += col[...][...] for every tap that
  * reads (h_in, w_in) from output rows [h0, h1) (taps in the padding are dropped); rows of col
  * start `ldcol` floats apart. The caller zeroes `x` first; taps are added in a fixed order
- * (c, kh, kw, h_out, w_out).
+ * (c, kh, kw, h_out, w_out): each element of x receives its taps in that order whatever the
+ * vector width, so the result is the same bits as the one-element-at-a-time loop.
  */
 export function col2im(
   col: usize, channels: i32, height: i32, width: i32,
@@ -316,28 +322,40 @@ export function col2im(
   outW: i32, h0: i32, h1: i32, x: usize, ldcol: i32,
 ): void {
   const cols = ldcol;
+  const rowBytes = <usize>outW << 2;
   let row = col;
   for (let ch = 0; ch < channels; ch++) {
     const plane = x + (<usize>(ch * height * width) << 2);
     for (let kh = 0; kh < kernelH; kh++) {
       for (let kw = 0; kw < kernelW; kw++) {
-        let s = row;
         const off = kw * dilW - padW;
+        const lo = min(outW, off >= 0 ? 0 : (strideW - 1 - off) / strideW);
+        const hi = max(lo, off >= width ? 0 : min(outW, (width - 1 - off) / strideW + 1));
+        let s = row;
         for (let ho = h0; ho < h1; ho++) {
-          const hi = ho * strideH - padH + kh * dilH;
-          if (hi < 0 || hi >= height) {
-            s += <usize>outW << 2;
+          const hi_ = ho * strideH - padH + kh * dilH;
+          if (hi_ < 0 || hi_ >= height) {
+            s += rowBytes;
             continue;
           }
-          const dst = plane + (<usize>(hi * width) << 2);
-          for (let wo = 0; wo < outW; wo++) {
-            const wi = wo * strideW + off;
-            if (wi >= 0 && wi < width) {
-              const o = dst + (<usize>wi << 2);
-              store<f32>(o, load<f32>(o) + load<f32>(s));
+          const dst = plane + (<usize>(hi_ * width + off) << 2);
+          if (strideW == 1) {
+            let wo = lo;
+            for (; wo + 4 <= hi; wo += 4) {
+              const o = dst + (<usize>wo << 2);
+              v128.store(o, f32x4.add(v128.load(o), v128.load(s + (<usize>wo << 2))));
             }
-            s += 4;
+            for (; wo < hi; wo++) {
+              const o = dst + (<usize>wo << 2);
+              store<f32>(o, load<f32>(o) + load<f32>(s + (<usize>wo << 2)));
+            }
+          } else {
+            for (let wo = lo; wo < hi; wo++) {
+              const o = dst + (<usize>(wo * strideW) << 2);
+              store<f32>(o, load<f32>(o) + load<f32>(s + (<usize>wo << 2)));
+            }
           }
+          s += rowBytes;
         }
         row += <usize>cols << 2;
       }

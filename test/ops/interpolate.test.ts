@@ -35,6 +35,40 @@ test('interpolate nearest: 2x upsampling by hand (FPN top-down), by size and by 
   t.end();
 });
 
+test('interpolate nearest: the 2x fast paths (doubled columns, repeated rows) give the general loops\' values', (t) => {
+  // 2x by size takes the doubling paths of the reference kernels; 2x rows with 3/2 columns does
+  // not (the column table is not a doubling) and only copies repeated rows.
+  const gen = new Generator(11);
+  const x = randn([2, 3, 3, 5], { generator: gen });
+  const g = randn([2, 3, 6, 10], { generator: gen });
+  const { output, gradInput } = resizeWithGrad(x, { size: [6, 10], mode: 'nearest' }, g);
+  const X = x.data;
+  const G = g.data;
+  const wantY = new Float32Array(2 * 3 * 6 * 10);
+  const wantG = new Float32Array(2 * 3 * 3 * 5);
+  for (let p = 0; p < 6; p++) {
+    for (let oh = 0; oh < 6; oh++) {
+      for (let ow = 0; ow < 10; ow++) {
+        const o = (p * 6 + oh) * 10 + ow;
+        const i = (p * 3 + (oh >> 1)) * 5 + (ow >> 1);
+        wantY[o] = X[i]!;
+        wantG[i] = Math.fround(wantG[i]! + G[o]!);
+      }
+    }
+  }
+  t.deepEqual(Array.from(output.data), Array.from(wantY), 'forward: each pixel copied to a 2x2 block');
+  t.deepEqual(Array.from(gradInput.data), Array.from(wantG), 'backward: the same float32 sums, in the same order');
+  const odd = resizeWithGrad(x, { size: [6, 7], mode: 'nearest' }, randn([2, 3, 6, 7], { generator: gen }));
+  const src = nearestSourceIndices(5, 7, interpolateScale(5, 7));
+  for (let oh = 0; oh < 6; oh++) {
+    for (let ow = 0; ow < 7; ow++) {
+      if (odd.output.data[oh * 7 + ow] !== X[(oh >> 1) * 5 + src[ow]!]) t.fail(`[6, 7] output at ${oh}, ${ow}`);
+    }
+  }
+  t.pass('[6, 7]: repeated rows copied, columns through the table');
+  t.end();
+});
+
 test('interpolate bilinear: 2x on a 2x2 input, align_corners false, by hand', (t) => {
   // Per axis: scale 1/2, src = (dst + 0.5) / 2 - 0.5 = -0.25 (clamped to 0), 0.25, 0.75, 1.25;
   // the last has index0 = 1 = in - 1, so index1 = 1 too: [a, b] -> [a, (3a + b)/4, (a + 3b)/4, b].

@@ -19,17 +19,36 @@ import {
 } from '../interpolate.js';
 import { like } from './util.js';
 
+/** Whether the column table is the exact doubling `src_w[ow] = floor(ow / 2)` (FPN's 2x upsampling). */
+function isDoubling(srcW: ArrayLike<number>, W: number, W_out: number): boolean {
+  if (W_out !== 2 * W) return false;
+  for (let ow = 0; ow < W_out; ow++) if (srcW[ow] !== ow >> 1) return false;
+  return true;
+}
+
 // Nearest: y[p, oh, ow] = x[p, src_h[oh], src_w[ow]].
 interpolateNearestForward.register('reference', (x: TypedArray, g: InterpolateGeometry) => {
   const { planes, inHeight: H, inWidth: W, outHeight: H_out, outWidth: W_out } = g;
   const srcH = nearestSourceIndices(H, H_out, g.scaleH);
   const srcW = nearestSourceIndices(W, W_out, g.scaleW);
   const y = like(x, planes * H_out * W_out);
+  const double = isDoubling(srcW, W, W_out);
   let o = 0;
   for (let p = 0; p < planes; p++) {
     for (let oh = 0; oh < H_out; oh++) {
+      if (oh > 0 && srcH[oh] === srcH[oh - 1]) {
+        // The same source row as the output row before: a copy of that row.
+        for (let ow = 0; ow < W_out; ow++, o++) y[o] = y[o - W_out]!;
+        continue;
+      }
       const row = (p * H + srcH[oh]!) * W;
-      for (let ow = 0; ow < W_out; ow++) y[o++] = x[row + srcW[ow]!]!;
+      if (double) {
+        for (let w = 0; w < W; w++) {
+          const v = x[row + w]!;
+          y[o++] = v;
+          y[o++] = v;
+        }
+      } else for (let ow = 0; ow < W_out; ow++) y[o++] = x[row + srcW[ow]!]!;
     }
   }
   return y;
@@ -42,6 +61,19 @@ interpolateNearestBackward.register('reference', (gradOutput: TypedArray, g: Int
   const srcW = nearestSourceIndices(W, W_out, g.scaleW);
   const gradInput = like(gradOutput, planes * H * W);
   let o = 0;
+  if (gradInput instanceof Float32Array && isDoubling(srcW, W, W_out)) {
+    // Each output column pair (2w, 2w + 1) reads column w: the same two float32 additions, in
+    // the same order, as the general loop below, without the index table.
+    for (let p = 0; p < planes; p++) {
+      for (let oh = 0; oh < H_out; oh++) {
+        const row = (p * H + srcH[oh]!) * W;
+        for (let w = 0; w < W; w++, o += 2) {
+          gradInput[row + w] = Math.fround(Math.fround(gradInput[row + w]! + gradOutput[o]!) + gradOutput[o + 1]!);
+        }
+      }
+    }
+    return gradInput;
+  }
   for (let p = 0; p < planes; p++) {
     for (let oh = 0; oh < H_out; oh++) {
       const row = (p * H + srcH[oh]!) * W;

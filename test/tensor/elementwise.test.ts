@@ -137,6 +137,20 @@ test('gradients of every elementwise op pass gradcheck', (t) => {
   t.end();
 });
 
+test('relu on float32 bits: negatives, -0 and -Infinity become +0, NaN stays NaN, the rest unchanged', (t) => {
+  const values = [0, -0, 1, -1, Infinity, -Infinity, NaN, 1e-45, -1e-45, 3.4e38, -3.4e38, 0.5];
+  const y = tensor(values).relu();
+  t.equal(y.dtype, 'float32', 'float32');
+  const want = values.map((v) => Math.fround(v > 0 ? v : v !== v ? v : 0));
+  t.ok(Array.from(y.data).every((v, i) => Object.is(v, want[i])), `${Array.from(y.data)} is ${want}`);
+  const g = tensor(values.map((_, i) => (i % 2 === 0 ? 2 : -3)));
+  const x = tensor(values, { requiresGrad: true });
+  x.relu().backward(g);
+  const wantGrad = values.map((v, i) => (v > 0 ? g.data[i]! : g.data[i]! * 0));
+  t.ok(Array.from(x.grad!.data).every((v, i) => Object.is(v, wantGrad[i])), 'backward: g * (x > 0), signed zeros included');
+  t.end();
+});
+
 test('gradient conventions at kinks match PyTorch', (t) => {
   const x = tensor([0, 1, -1], { requiresGrad: true });
   x.relu().sum().backward();

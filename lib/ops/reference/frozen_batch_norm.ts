@@ -11,7 +11,9 @@ channelAffine.register('reference', (x: TypedArray, scale: TypedArray, shift: Ty
   for (let n = 0; n < images; n++) {
     for (let c = 0; c < channels; c++) {
       const base = (n * channels + c) * planeSize;
-      for (let p = 0; p < planeSize; p++) y[base + p] = x[base + p]! * scale[c]! + shift[c]!;
+      const a = scale[c]!;
+      const b = shift[c]!;
+      for (let p = base; p < base + planeSize; p++) y[p] = x[p]! * a + b;
     }
   }
   return y;

@@ -289,6 +289,20 @@ export class BatchNorm2d extends Module {
 
   /** Normalizes `x` `[N, C, H, W]` with batch statistics (training) or running ones (evaluation). */
   forward(x: Tensor): Tensor {
+    return this.normalize(x, false);
+  }
+
+  /**
+   * `relu(forward(x))`, with batch statistics as one op (the ReLU applied as the output is
+   * written, and its mask applied to the gradient in the norm's backward): the same values and
+   * gradients as the two modules one after the other, without the ReLU's passes and tensors.
+   * Forward hooks are not called: callers fuse only modules without hooks (see `resnet.ts`).
+   */
+  forwardRelu(x: Tensor): Tensor {
+    return this.normalize(x, true);
+  }
+
+  private normalize(x: Tensor, relu: boolean): Tensor {
     if (x.ndim !== 4 || x.shape[1] !== this.numFeatures) {
       throw new Error(`BatchNorm2d: expected input [N, ${this.numFeatures}, H, W], got [${x.shape}]`);
     }
@@ -300,21 +314,21 @@ export class BatchNorm2d extends Module {
       // Running statistics are constants: with no gradient wanted for the affine terms, the
       // layer is the frozen batch norm's per-channel scale and shift (one pass).
       const affineNeedsGrad = isGradEnabled() && (weight.requiresGrad || bias.requiresGrad);
-      if (!affineNeedsGrad) return frozenBatchNorm2d(x, weight, bias, this.runningMean!, this.runningVar!, { eps: this.eps });
+      if (!affineNeedsGrad) return maybeRelu(frozenBatchNorm2d(x, weight, bias, this.runningMean!, this.runningVar!, { eps: this.eps }), relu);
       const mean = this.runningMean!.reshape(1, c, 1, 1);
       const variance = this.runningVar!.reshape(1, c, 1, 1);
-      return x.sub(mean).div(variance.add(this.eps).sqrt()).mul(weight.reshape(1, c, 1, 1)).add(bias.reshape(1, c, 1, 1));
+      return maybeRelu(x.sub(mean).div(variance.add(this.eps).sqrt()).mul(weight.reshape(1, c, 1, 1)).add(bias.reshape(1, c, 1, 1)), relu);
     }
     const n = x.shape[0]! * x.shape[2]! * x.shape[3]!;
     // An empty batch (a mask head given no RoIs) has no statistics: PyTorch returns it through
     // the affine terms (keeping the gradient chain) and leaves the running statistics alone.
-    if (n === 0) return x.mul(weight.reshape(1, c, 1, 1)).add(bias.reshape(1, c, 1, 1));
+    if (n === 0) return maybeRelu(x.mul(weight.reshape(1, c, 1, 1)).add(bias.reshape(1, c, 1, 1)), relu);
     if (this.training && n === 1) {
       throw new Error(`BatchNorm2d: expected more than 1 value per channel when training, got input [${x.shape}]`);
     }
     const stats = batchStatistics(x);
     if (this.training && this.runningMean !== null) this.updateRunningStats(stats.mean, stats.variance, n);
-    return batchNormOp(x, weight, bias, { ...stats, eps: this.eps });
+    return batchNormOp(x, weight, bias, { ...stats, eps: this.eps, relu });
   }
 
   /** `running = (1 - m) running + m batch`, with the unbiased batch variance. */
@@ -366,6 +380,20 @@ function batchStatistics(x: Tensor): { mean: Float64Array; variance: Float64Arra
   return { mean, variance };
 }
 
+/** The batch statistics and options {@link batchNormOp} is given. */
+interface BatchNormStats {
+  mean: Float64Array;
+  variance: Float64Array;
+  eps: number;
+  /** Apply a ReLU to the output (and its mask to the gradient). */
+  relu?: boolean;
+}
+
+/** `relu(y)` when `relu` is set, else `y`. */
+function maybeRelu(y: Tensor, relu: boolean): Tensor {
+  return relu ? y.relu() : y;
+}
+
 /**
  * Batch normalization with batch statistics as one differentiable op (Ioffe & Szegedy 2015,
  * Algorithm 1 and its backward pass): `x^ = (x - mu) / sqrt(var + eps)`, `y = gamma x^ + beta`;
@@ -375,7 +403,7 @@ function batchStatistics(x: Tensor): { mean: Float64Array; variance: Float64Arra
  */
 const batchNormOp = defineOp({
   name: 'batchNorm2d',
-  forward: (_ctx, x: Tensor, weight: Tensor, bias: Tensor, stats: { mean: Float64Array; variance: Float64Array; eps: number }) => {
+  forward: (_ctx, x: Tensor, weight: Tensor, bias: Tensor, stats: BatchNormStats) => {
     const [batch, c, h, w] = x.shape as [number, number, number, number];
     const plane = h * w;
     const d = x.data;
@@ -386,17 +414,26 @@ const batchNormOp = defineOp({
       const shift = bias.data[ch]! - stats.mean[ch]! * scale;
       for (let b = 0; b < batch; b++) {
         const base = (b * c + ch) * plane;
-        for (let p = 0; p < plane; p++) out[base + p] = d[base + p]! * scale + shift;
+        if (stats.relu) {
+          // relu of the value stored: a positive t stays (rounding cannot make it negative), NaN stays, the rest is +0.
+          for (let p = base; p < base + plane; p++) {
+            const t = d[p]! * scale + shift;
+            out[p] = t > 0 || t !== t ? t : 0;
+          }
+        } else for (let p = 0; p < plane; p++) out[base + p] = d[base + p]! * scale + shift;
       }
     }
     return new Tensor(out, x.shape, x.dtype);
   },
-  backward: (g, { args: [x, weight, , stats], needsInputGrad }) => {
+  backward: (g, { args: [x, weight, , stats], output, needsInputGrad }) => {
     const [batch, c, h, w] = x.shape as [number, number, number, number];
     const plane = h * w;
     const m = batch * plane;
     const d = x.data;
     const gd = g.data;
+    // With the ReLU fused, the gradient at the norm's output is g +(y > 0), as relu's backward
+    // computes it (g times 1 or 0, exact), applied as g is read.
+    const Y = stats.relu ? output.data : null;
     const gx = needsInputGrad[0] ? new (d.constructor as new (n: number) => typeof d)(d.length) : null;
     const gw = new Float64Array(c);
     const gb = new Float64Array(c);
@@ -408,7 +445,7 @@ const batchNormOp = defineOp({
       for (let b = 0; b < batch; b++) {
         const base = (b * c + ch) * plane;
         for (let p = 0; p < plane; p++) {
-          const gv = gd[base + p]!;
+          const gv = Y === null ? gd[base + p]! : gd[base + p]! * +(Y[base + p]! > 0);
           sumG += gv;
           sumGxhat += gv * (d[base + p]! - mu) * invstd;
         }
@@ -421,7 +458,8 @@ const batchNormOp = defineOp({
           const base = (b * c + ch) * plane;
           for (let p = 0; p < plane; p++) {
             const xhat = (d[base + p]! - mu) * invstd;
-            gx[base + p] = k * (m * gd[base + p]! - sumG - xhat * sumGxhat);
+            const gv = Y === null ? gd[base + p]! : gd[base + p]! * +(Y[base + p]! > 0);
+            gx[base + p] = k * (m * gv - sumG - xhat * sumGxhat);
           }
         }
       }

@@ -30,6 +30,17 @@ export type NormKind = 'batch' | 'frozen';
 /** A normalization layer of either kind. */
 export type NormLayer = BatchNorm2d | FrozenBatchNorm2d;
 
+/**
+ * `relu(norm(x))`: one fused op when the norm is a BatchNorm2d ({@link BatchNorm2d.forwardRelu}:
+ * the same values and gradients), unless either module has forward hooks (a capture), which
+ * then run as usual.
+ */
+function normRelu(norm: NormLayer, relu: ReLU, x: Tensor): Tensor {
+  const hooked = (m: Module): boolean => Object.prototype.hasOwnProperty.call(m, 'forward');
+  if (norm instanceof BatchNorm2d && !hooked(norm) && !hooked(relu)) return norm.forwardRelu(x);
+  return relu.forward(norm.forward(x));
+}
+
 function makeNorm(kind: NormKind, channels: number): NormLayer {
   return kind === 'frozen' ? new FrozenBatchNorm2d(channels) : new BatchNorm2d(channels);
 }
@@ -96,7 +107,7 @@ export class BasicBlock extends Module {
   /** The residual block. */
   forward(x: Tensor): Tensor {
     const identity = this.downsample === null ? x : this.downsample.forward(x);
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    let out = normRelu(this.bn1, this.relu, this.conv1.forward(x));
     out = this.bn2.forward(this.conv2.forward(out));
     return this.relu.forward(out.add(identity));
   }
@@ -148,8 +159,8 @@ export class Bottleneck extends Module {
   /** The residual block. */
   forward(x: Tensor): Tensor {
     const identity = this.downsample === null ? x : this.downsample.forward(x);
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    out = this.relu.forward(this.bn2.forward(this.conv2.forward(out)));
+    let out = normRelu(this.bn1, this.relu, this.conv1.forward(x));
+    out = normRelu(this.bn2, this.relu, this.conv2.forward(out));
     out = this.bn3.forward(this.conv3.forward(out));
     return this.relu.forward(out.add(identity));
   }
@@ -282,7 +293,7 @@ export class ResNet extends Module {
 
   /** The stem and the four stages: C5 `[N, C5, H/32, W/32]`. */
   features(x: Tensor): Tensor {
-    x = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
+    x = this.maxpool.forward(normRelu(this.bn1, this.relu, this.conv1.forward(x)));
     return this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(x))));
   }
 

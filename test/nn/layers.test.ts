@@ -152,3 +152,34 @@ test('FrozenBatchNorm2d, ReLU, AdaptiveAvgPool2d, Flatten, Identity', (t) => {
   assertThrowsMessage(t, () => new AdaptiveAvgPool2d(7), 'only outputSize 1', 'adaptive pool other than 1x1');
   t.end();
 });
+
+test('BatchNorm2d.forwardRelu: the same bits as relu(forward) (values and the gradients of x, weight, bias), float32, training and eval', (t) => {
+  for (const dtype of ['float32'] as const) {
+    for (const training of [true, false]) {
+      const gen = new Generator(21);
+      const x0 = randn([2, 3, 4, 5], { generator: gen, dtype });
+      const g = randn([2, 3, 4, 5], { generator: gen, dtype });
+      const run = (fused: boolean): Tensor[] => {
+        const bn = new BatchNorm2d(3);
+        noGrad(() => {
+          bn.weight!.data.set([0.5, -1.5, 2]);
+          bn.bias!.data.set([0.1, 0.2, -0.3]);
+          bn.runningMean!.data.set([0.1, -0.2, 0.3]);
+          bn.runningVar!.data.set([1.5, 0.5, 2]);
+        });
+        bn.train(training);
+        const x = x0.detach().requiresGrad_();
+        const y = fused ? bn.forwardRelu(x) : bn.forward(x).relu();
+        y.backward(g);
+        return [y, x.grad!, bn.weight!.grad!, bn.bias!.grad!];
+      };
+      const fused = run(true);
+      const plain = run(false);
+      const names = ['output', 'grad x', 'grad weight', 'grad bias'];
+      for (let i = 0; i < 4; i++) {
+        t.deepEqual(Array.from(fused[i]!.data), Array.from(plain[i]!.data), `${dtype} ${training ? 'training' : 'eval'}: ${names[i]}`);
+      }
+    }
+  }
+  t.end();
+});

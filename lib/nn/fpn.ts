@@ -78,6 +78,20 @@ export class Conv2dNormActivation extends Sequential {
   get conv(): Conv2d {
     return this.at(0) as Conv2d;
   }
+
+  /**
+   * The layers in order; a BatchNorm2d followed by the ReLU runs as one fused op
+   * ({@link BatchNorm2d.forwardRelu}: the same values and gradients) unless either has forward hooks.
+   */
+  override forward(x: Tensor): Tensor {
+    if (this.length === 3) {
+      const norm = this.at(1);
+      const act = this.at(2);
+      const hooked = (m: TensorModule): boolean => Object.prototype.hasOwnProperty.call(m, 'forward');
+      if (norm instanceof BatchNorm2d && act instanceof ReLU && !hooked(norm) && !hooked(act)) return norm.forwardRelu(this.at(0).forward(x));
+    }
+    return super.forward(x);
+  }
 }
 
 /** The FPN's levels with their names, as the extra block receives and returns them. */

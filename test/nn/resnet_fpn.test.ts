@@ -12,6 +12,7 @@ import {
   LastLevelMaxPool,
   Conv2d,
   BatchNorm2d,
+  Conv2dNormActivation,
   type Module,
 } from '../../lib/nn/index.js';
 import { assertClose, assertThrowsMessage } from '../helpers.js';
@@ -115,5 +116,24 @@ test('FPN: lateral 1x1 + nearest top-down upsampling to the lateral size + 3x3; 
   assertClose(t, out.get('1')!, coarse, 'P3 = C3');
   assertClose(t, out.get('pool')!, [[[[100, 300]]]], 'P6 = max_pool2d(P5, 1, stride 2)');
   assertThrowsMessage(t, () => fpn.forward(new Map([['0', fine]])), 'got 1 feature maps (0), built for 2', 'level count');
+  t.end();
+});
+
+test('Conv2dNormActivation with BatchNorm2d and ReLU: the fused norm+ReLU gives the bits of the unfused modules (forced by forward hooks)', (t) => {
+  const gen = new Generator(5);
+  const x0 = randn([2, 3, 6, 6], { generator: gen });
+  const run = (hook: boolean): number[][] => {
+    const block = new Conv2dNormActivation(3, 4, 3, { norm: 'batch', activation: true, generator: new Generator(9) });
+    const handles = hook ? [block.at(1).registerForwardHook(() => undefined), block.at(2).registerForwardHook(() => undefined)] : [];
+    const x = x0.detach().requiresGrad_();
+    const y = block.forward(x);
+    y.mul(y).sum().backward();
+    handles.forEach((h) => h.remove());
+    return [Array.from(y.data), Array.from(x.grad!.data), ...block.parameters().map((p) => Array.from(p.grad!.data))];
+  };
+  const fused = run(false);
+  const plain = run(true);
+  t.ok(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0), 'the ReLU clips some values');
+  t.deepEqual(fused, plain, 'output, input gradient and parameter gradients');
   t.end();
 });

@@ -37,11 +37,13 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.rpn import AnchorGenerator, RPNHead
-from torchvision.models.resnet import BasicBlock, ResNet
+from torchvision.models.resnet import BasicBlock
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, 'bench'))
+from torch_peer import ConfigResNet  # noqa: E402  the one torchvision ResNet with the config's widths (bench's torch peer)
 
 
 def read_safetensors(path):
@@ -101,27 +103,6 @@ def norm_factory(kind, groups):
     raise ValueError(kind)
 
 
-class NarrowResNet(ResNet):
-    """torchvision's ResNet with the preset's narrow stem and stages (same module names)."""
-
-    def __init__(self, stem, widths, layers):
-        super().__init__(BasicBlock, list(layers), norm_layer=nn.BatchNorm2d)
-        self.inplanes = stem
-        self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(stem)
-        self.layer1 = self._make_layer(BasicBlock, widths[0], layers[0])
-        self.layer2 = self._make_layer(BasicBlock, widths[1], layers[1], stride=2)
-        self.layer3 = self._make_layer(BasicBlock, widths[2], layers[2], stride=2)
-        self.layer4 = self._make_layer(BasicBlock, widths[3], layers[3], stride=2)
-        self.fc = nn.Linear(widths[3], 1000)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.constant_(m.weight, 1)
-                nn.init.constant_(m.bias, 0)
-
-
 class ConvFCHead(nn.Sequential):
     """Box head of convolutions: `convs` conv3x3 (+norm) then one fc (torchvision's
     FastRCNNConvFCHead, the "4conv1fc" head of Wu & He); --box-convs 0 keeps the paper's 2-fc head."""
@@ -144,7 +125,7 @@ class ConvFCHead(nn.Sequential):
 
 def build_model(a):
     widths = [int(x) for x in a.widths.split(',')]
-    body = NarrowResNet(a.stem, widths, [int(x) for x in a.blocks.split(',')])
+    body = ConfigResNet(BasicBlock, a.stem, widths, [int(x) for x in a.blocks.split(',')], nn.BatchNorm2d)
     fpn_norm = norm_factory(a.fpn_norm, a.gn_groups)
     head_norm = norm_factory(a.head_norm, a.gn_groups)
     backbone = BackboneWithFPN(body, {'layer1': '0', 'layer2': '1', 'layer3': '2', 'layer4': '3'},

@@ -10,7 +10,7 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { CHECKPOINT_FORMAT, SafetensorsFile, saveSafetensors, type SafetensorsInput } from '../nn/index.js';
+import { CHECKPOINT_FORMAT, SafetensorsFile } from '../nn/index.js';
 import { defaultConfig, upgradeConfigJson, type MaskRCNNConfig } from './config.js';
 import { MaskRCNN, type MaskRCNNOptions } from './mask_rcnn.js';
 
@@ -91,13 +91,7 @@ export function saveWeights(path: string, model: MaskRCNN, options: SaveWeightsO
     }
     metadata[WEIGHTS_CLASSES_KEY] = JSON.stringify(options.classes);
   }
-  if (!options.half) {
-    model.saveSafetensors(path, { metadata });
-    return;
-  }
-  const tensors = new Map<string, SafetensorsInput>();
-  for (const [key, t] of model.stateDict()) tensors.set(key, t.dtype === 'float32' ? { tensor: t, dtype: 'F16' } : t);
-  saveSafetensors(path, tensors, { intDType: 'I64', metadata });
+  model.saveSafetensors(path, { metadata, floatDType: options.half ? 'F16' : 'F32' });
 }
 
 /** What {@link loadWeights} returns. */

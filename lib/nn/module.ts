@@ -346,7 +346,7 @@ export abstract class Module {
    * Saves {@link Module.stateDict} to a safetensors file, atomically (int buffers such as
    * `num_batches_tracked` as I64, as PyTorch stores them).
    */
-  saveSafetensors(path: string, options: { metadata?: Record<string, string> } = {}): void {
+  saveSafetensors(path: string, options: { metadata?: Record<string, string>; floatDType?: 'F32' | 'F16' } = {}): void {
     writeSafetensors(path, this.stateDict(), { intDType: 'I64', ...options });
   }
 

@@ -81,6 +81,8 @@ export interface SafetensorsWriteOptions {
   metadata?: Record<string, string>;
   /** How to store `int32` tensors that do not name their type: `'I32'` (default) or `'I64'` (PyTorch's indices, `num_batches_tracked`). */
   intDType?: 'I32' | 'I64';
+  /** How to store `float32` tensors that do not name their type: `'F32'` (default) or `'F16'` (half the size). */
+  floatDType?: 'F32' | 'F16';
 }
 
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
@@ -403,7 +405,7 @@ interface WritePlan {
 }
 
 function defaultDType(t: Tensor, options: SafetensorsWriteOptions): SafetensorsDType {
-  const byType: Record<DType, SafetensorsDType> = { float32: 'F32', float64: 'F64', int32: options.intDType ?? 'I32' };
+  const byType: Record<DType, SafetensorsDType> = { float32: options.floatDType ?? 'F32', float64: 'F64', int32: options.intDType ?? 'I32' };
   return byType[t.dtype];
 }
 

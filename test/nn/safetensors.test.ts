@@ -186,3 +186,11 @@ test('Module.saveSafetensors / loadSafetensors: state dict round trip, int buffe
   });
   t.end();
 });
+
+test('safetensors: floatDType F16 stores untyped float32 tensors as half precision (ints keep intDType)', (t) => {
+  const buf = encodeSafetensors({ w: tensor([1, -2.5, 0.1]), n: tensor([7], { dtype: 'int32' }) }, { floatDType: 'F16', intDType: 'I64' });
+  const back = decodeSafetensors(buf);
+  t.deepEqual([back.dtypes.get('w'), back.dtypes.get('n')], ['F16', 'I64'], 'F16 floats, I64 ints');
+  t.deepEqual(Array.from(back.tensors.get('w')!.data), [1, -2.5, halfToFloat(floatToHalf(0.1))], 'values rounded to half precision');
+  t.end();
+});

@@ -1,0 +1,130 @@
+/**
+ * Input limits shared by every reader of user files (COCO annotations and results, RLE, PNG,
+ * safetensors weights, checkpoints): one place that says how deep a JSON document may nest,
+ * how many pixels an image or mask may have, how many elements a tensor may hold, and how to
+ * raise a limit when a real file needs it. Readers check these before they allocate or recurse,
+ * so a hostile or corrupt file ends in a clear error, not a stack overflow, a hang or gigabytes.
+ *
+ * Pillow's `Image.MAX_IMAGE_PIXELS` (89,478,485 pixels, about 9459 x 9459) is the anchor for the
+ * image limit; it is a guard against decompression bombs, not a statement about real images.
+ */
+
+/** The limits a reader enforces. Every field can be overridden per call or by an environment variable. */
+export interface InputLimits {
+  /** Deepest nesting of arrays and objects in a JSON document (env `MASKRCNN_MAX_JSON_DEPTH`). */
+  maxJsonDepth: number;
+  /** Most pixels (width x height) of an image or a mask (env `MASKRCNN_MAX_IMAGE_PIXELS`). */
+  maxImagePixels: number;
+  /** Most elements of one tensor in a weights or checkpoint file (env `MASKRCNN_MAX_TENSOR_ELEMENTS`). */
+  maxTensorElements: number;
+  /** Largest safetensors JSON header in bytes (env `MASKRCNN_MAX_HEADER_BYTES`). */
+  maxHeaderBytes: number;
+}
+
+/** The built-in limits, before environment overrides. */
+export const DEFAULT_INPUT_LIMITS: Readonly<InputLimits> = Object.freeze({
+  maxJsonDepth: 64,
+  maxImagePixels: 89_478_485,
+  maxTensorElements: 2 ** 28,
+  maxHeaderBytes: 100 * 1024 * 1024,
+});
+
+const ENV_NAMES: Record<keyof InputLimits, string> = {
+  maxJsonDepth: 'MASKRCNN_MAX_JSON_DEPTH',
+  maxImagePixels: 'MASKRCNN_MAX_IMAGE_PIXELS',
+  maxTensorElements: 'MASKRCNN_MAX_TENSOR_ELEMENTS',
+  maxHeaderBytes: 'MASKRCNN_MAX_HEADER_BYTES',
+};
+
+/**
+ * The limits in force: the defaults, then environment variables, then `overrides`. A malformed
+ * environment value is an error naming the variable (a typo must not silently disable a guard).
+ */
+export function inputLimits(overrides: Partial<InputLimits> = {}): InputLimits {
+  const out: InputLimits = { ...DEFAULT_INPUT_LIMITS };
+  for (const key of Object.keys(ENV_NAMES) as Array<keyof InputLimits>) {
+    const env = process.env[ENV_NAMES[key]];
+    if (env !== undefined && env !== '') {
+      const v = Number(env);
+      if (!Number.isSafeInteger(v) || v <= 0) {
+        throw new Error(`${ENV_NAMES[key]}=${JSON.stringify(env)} is not a positive integer`);
+      }
+      out[key] = v;
+    }
+    const o = overrides[key];
+    if (o !== undefined) {
+      if (!Number.isSafeInteger(o) || o <= 0) throw new Error(`input limit ${key} must be a positive integer, got ${o}`);
+      out[key] = o;
+    }
+  }
+  return out;
+}
+
+/** How to raise a limit, for the end of an error message. */
+export function howToRaise(key: keyof InputLimits): string {
+  return `raise it with the environment variable ${ENV_NAMES[key]}=N if the file is trusted`;
+}
+
+/**
+ * Checks that a JSON text nests no deeper than `maxDepth` arrays/objects, by one iterative scan
+ * (strings and escapes skipped), before `JSON.parse` and any recursive walk see it. Throws an
+ * error naming `what` and the byte offset where the limit was crossed.
+ */
+export function checkJsonDepth(text: string, what: string, maxDepth = inputLimits().maxJsonDepth): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) {
+        throw new Error(`${what}: JSON nests deeper than ${maxDepth} levels (at character ${i}); ${howToRaise('maxJsonDepth')}`);
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+}
+
+/**
+ * `JSON.parse` for user files: the nesting depth is checked first, and a syntax error becomes an
+ * error that names `what` (a file name, or "the safetensors header of FILE") and the position.
+ */
+export function parseJson(text: string, what: string, maxDepth?: number): unknown {
+  checkJsonDepth(text, what, maxDepth);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new Error(`${what}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Checks an image or mask size before anything of that size is allocated: positive safe integer
+ * sides and at most `maxImagePixels` pixels. `what` names the file or annotation.
+ */
+export function checkImageSize(width: unknown, height: unknown, what: string, maxPixels = inputLimits().maxImagePixels): void {
+  if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || (width as number) <= 0 || (height as number) <= 0) {
+    throw new Error(`${what}: size ${String(width)}x${String(height)} is not two positive integers`);
+  }
+  const pixels = (width as number) * (height as number);
+  if (pixels > maxPixels) {
+    throw new Error(`${what}: ${width}x${height} = ${pixels} pixels is more than the limit of ${maxPixels} (a decompression bomb guard, as Pillow's MAX_IMAGE_PIXELS); ${howToRaise('maxImagePixels')}`);
+  }
+}
+
+/** Checks a tensor's element count (a product of non-negative safe-integer dims) against the limit. */
+export function checkTensorElements(shape: readonly number[], what: string, maxElements = inputLimits().maxTensorElements): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new Error(`${what}: shape [${shape.join(', ')}] has a dimension that is not a non-negative integer`);
+    n *= d;
+    if (n > maxElements) {
+      throw new Error(`${what}: shape [${shape.join(', ')}] has more than ${maxElements} elements; ${howToRaise('maxTensorElements')}`);
+    }
+  }
+  return n;
+}

@@ -136,7 +136,32 @@ export interface RoiHeadsConfig {
   maskThreshold: number;
   /** Smooth-L1 beta of the box loss (1/9). */
   smoothL1Beta: number;
+  /**
+   * How both heads pool RoI features (paper Table 2c/2d): `'roi_align'` (the paper's: bilinear
+   * samples, averaged), `'roi_align_max'` (the same samples, max-pooled), `'roi_warp'` (the RoI
+   * rounded to the feature grid, then bilinear samples) or `'roi_pool'` (Fast R-CNN: RoI and bins
+   * rounded, max).
+   */
+  pooler: RoiPoolerKind;
+  /**
+   * Which feature maps RoIs are pooled from: `'fpn'` (the paper's FPN model: each RoI from the
+   * level its size maps to), or every RoI from the one map of stride 16 or 32 (`'stride16'`,
+   * `'stride32'`: P4 or P5, the role C4 and C5 play in Table 2c and 2d).
+   */
+  poolerLevels: 'fpn' | 'stride16' | 'stride32';
+  /** The mask head: `'fcn'` (the paper's four 3x3 convolutions) or `'mlp'` (Table 2e: fully connected layers). */
+  maskHead: 'fcn' | 'mlp';
+  /**
+   * The mask loss (Table 2b): `'sigmoid'` (the paper's: a binary loss on the ground-truth class's
+   * mask only) or `'softmax'` (FCN's: a softmax over the classes at every pixel, background = class 0).
+   */
+  maskLoss: 'sigmoid' | 'softmax';
+  /** One mask for every class instead of one per class (section 4.2: "nearly as effective"). */
+  classAgnosticMask: boolean;
 }
+
+/** The RoI feature extractors the heads can use (paper Table 2c). */
+export type RoiPoolerKind = 'roi_align' | 'roi_align_max' | 'roi_warp' | 'roi_pool';
 
 /** Everything that defines a Mask R-CNN. */
 export interface MaskRCNNConfig {
@@ -220,6 +245,11 @@ export function defaultConfig(numClasses = 91): MaskRCNNConfig {
       maskResolution: 28,
       maskThreshold: 0.5,
       smoothL1Beta: 1 / 9,
+      pooler: 'roi_align',
+      poolerLevels: 'fpn',
+      maskHead: 'fcn',
+      maskLoss: 'sigmoid',
+      classAgnosticMask: false,
     },
     optimizer: { kind: 'sgd', lr: 0.02, momentum: 0.9, weightDecay: 1e-4, lrDecay: 0.1 },
   };
@@ -269,11 +299,17 @@ const ADDED_FIELDS: ReadonlyArray<readonly [section: 'backbone' | 'roiHeads' | '
   ['backbone', 'fpnNorm', 'none'],
   ['roiHeads', 'maskHeadNorm', 'none'],
   ['optimizer', 'kind', 'sgd'],
+  ['roiHeads', 'pooler', 'roi_align'],
+  ['roiHeads', 'poolerLevels', 'fpn'],
+  ['roiHeads', 'maskHead', 'fcn'],
+  ['roiHeads', 'maskLoss', 'sigmoid'],
+  ['roiHeads', 'classAgnosticMask', false],
 ];
 
 /**
  * Fills the fields that a configuration JSON written before they existed lacks (FPN and mask
- * head norms: none; optimizer: SGD), returning a new object; anything else is left for the
+ * head norms: none; optimizer: SGD; the paper's RoIAlign over FPN levels, FCN mask head, per-class
+ * sigmoid masks), returning a new object; anything else is left for the
  * strict check of the reader. Non-objects are returned unchanged.
  */
 export function upgradeConfigJson(value: unknown): unknown {
@@ -388,6 +424,11 @@ export function configFromFixture(json: FixtureConfigJson): MaskRCNNConfig {
     maskResolution: h['mask_resolution'] ?? 28,
     maskThreshold: 0.5,
     smoothL1Beta: h['smooth_l1_beta'] ?? 1 / 9,
+    pooler: 'roi_align',
+    poolerLevels: 'fpn',
+    maskHead: 'fcn',
+    maskLoss: 'sigmoid',
+    classAgnosticMask: false,
   };
   return c;
 }

@@ -7,12 +7,13 @@
  * (a 224x224 RoI, ImageNet's canonical size, reads P4), with RoIAlign (paper section 3:
  * 7x7 for boxes, 14x14 for masks, 2x2 samples per bin). Each level's scale is inferred as
  * `2^round(log2(feature height / largest image height))`. For the ablations the pooler can use
- * RoIPool instead (Fast R-CNN's quantised pooling; paper table 2c) or a single level.
+ * RoIPool (Fast R-CNN's quantised pooling) or RoIWarp instead, max instead of average (paper
+ * Table 2c), or a single level (Table 2d's large stride).
  *
  * @module
  */
 import { Tensor, concat, indexSelect, zeros } from '../tensor/index.js';
-import { roiAlign, roiPool } from '../ops/index.js';
+import { roiAlign, roiPool, roiWarp } from '../ops/index.js';
 import { roundHalfToEven } from './anchor_utils.js';
 
 const f = Math.fround;
@@ -36,8 +37,13 @@ export function mapLevels(boxes: Tensor, kMin = 2, kMax = 5, canonicalScale = 22
 
 /** How {@link MultiScaleRoIAlign} pools. */
 export interface MultiScaleRoIAlignOptions {
-  /** `'align'` (RoIAlign, default) or `'pool'` (RoIPool, for the ablation). */
-  method?: 'align' | 'pool';
+  /**
+   * `'align'` (RoIAlign, default), or for the ablations (paper Table 2c) `'pool'` (RoIPool) or
+   * `'warp'` (RoIWarp: the RoI rounded to the grid, then bilinear samples).
+   */
+  method?: 'align' | 'pool' | 'warp';
+  /** How RoIAlign and RoIWarp combine a bin's samples: `'avg'` (default, the paper's) or `'max'`. */
+  mode?: 'avg' | 'max';
   /** Pool every RoI from this one feature map name instead of mapping it to a level. */
   singleLevel?: string;
   /**
@@ -106,10 +112,12 @@ export class MultiScaleRoIAlign {
     const kMax = Math.round(-Math.log2(scales[scales.length - 1]!));
     const levels = maps.length === 1 ? new Int32Array(k) : mapLevels(new Tensor(all, [k, 4]), kMin, kMax, this.options.canonicalScale ?? 224);
     if (k === 0) return { features: zeros([0, c, s, s]), levels, scales };
+    const method = this.options.method ?? 'align';
+    const align = { samplingRatio: this.samplingRatio, aligned: false, mode: this.options.mode ?? 'avg' } as const;
     const pool = (input: Tensor, roisL: Tensor, scale: number): Tensor =>
-      this.options.method === 'pool'
+      method === 'pool'
         ? roiPool(input, roisL, { outputSize: s, spatialScale: scale })
-        : roiAlign(input, roisL, { outputSize: s, spatialScale: scale, samplingRatio: this.samplingRatio, aligned: false });
+        : (method === 'warp' ? roiWarp : roiAlign)(input, roisL, { outputSize: s, spatialScale: scale, ...align });
     const parts: Tensor[] = [];
     const order: number[] = [];
     maps.forEach((m, l) => {

@@ -8,6 +8,10 @@
  * (spec point 10: per-class decode, score > 0.05, per-class NMS 0.5, top-k) and mask pasting
  * (spec point 11).
  *
+ * The paper's Table 2 ablations are switches of {@link RoiHeadsConfig}: the pooler (RoIAlign
+ * avg / max, RoIWarp, RoIPool) and its levels (FPN, or one map of stride 16 / 32), the mask head
+ * (FCN or MLP), the mask loss (per-class sigmoid or per-pixel softmax) and class-agnostic masks.
+ *
  * @module
  */
 import { Tensor, concat, gather, indexSelect, noGrad, pad, zeros, sigmoid } from '../tensor/index.js';
@@ -132,6 +136,45 @@ export class MaskRCNNPredictor extends Sequential {
 }
 
 /**
+ * The mask predictor of the MLP mask head (paper Table 2e, "MLP": fully connected layers in place
+ * of the FCN; the paper's is fc 1024 -> fc 1024 -> fc 80 x 28 x 28 on the pooled RoI features,
+ * here the last fc after a {@link TwoMLPHead}): `mask_fc_logits` maps each RoI's vector to
+ * `numClasses` masks of `resolution x resolution` logits. Unlike the FCN, every output pixel has
+ * its own weights over the whole RoI, so the mask loses the convolution's spatial layout.
+ */
+export class MaskMLPPredictor extends Module {
+  /** The last fully connected layer, to `numClasses x resolution^2` logits. */
+  readonly mask_fc_logits: Linear;
+  /** From `inFeatures` to `numClasses` masks of side `resolution`. */
+  constructor(
+    inFeatures: number,
+    /** Mask channels (classes with background, or 1 for class-agnostic masks). */
+    readonly numClasses: number,
+    /** Side of each mask (28). */
+    readonly resolution: number,
+    options: { initialize?: boolean } = {},
+  ) {
+    super();
+    this.mask_fc_logits = this.registerModule('mask_fc_logits', new Linear(inFeatures, numClasses * resolution * resolution, options));
+  }
+  /** `[R, inFeatures]` -> `[R, numClasses, resolution, resolution]` logits. */
+  forward(x: Tensor): Tensor {
+    return this.mask_fc_logits.forward(x).reshape(-1, this.numClasses, this.resolution, this.resolution);
+  }
+}
+
+/** The pooler options a heads configuration asks for (paper Table 2c/2d switches). */
+export function poolerOptionsOf(config: Pick<RoiHeadsConfig, 'pooler' | 'poolerLevels' | 'canonicalScale'>): MultiScaleRoIAlignOptions {
+  const method = ({ roi_align: 'align', roi_align_max: 'align', roi_warp: 'warp', roi_pool: 'pool' } as const)[config.pooler];
+  if (method === undefined) throw new Error(`RoIHeads: unknown pooler '${String(config.pooler)}' (roi_align, roi_align_max, roi_warp or roi_pool)`);
+  const out: MultiScaleRoIAlignOptions = { method, mode: config.pooler === 'roi_align_max' ? 'max' : 'avg', canonicalScale: config.canonicalScale };
+  if (config.poolerLevels === 'stride16') out.singleLevel = '2';
+  else if (config.poolerLevels === 'stride32') out.singleLevel = '3';
+  else if (config.poolerLevels !== 'fpn') throw new Error(`RoIHeads: unknown poolerLevels '${String(config.poolerLevels)}' (fpn, stride16 or stride32)`);
+  return out;
+}
+
+/**
  * Pastes mask probabilities `[D, 1, M, M]` into `[D, 1, H, W]` images at `boxes` (torchvision
  * `paste_masks_in_image`, spec point 11): pad the mask by one cell, enlarge the box about its
  * centre by `(M + 2) / M`, truncate it to integers, resize the mask bilinearly to the box's
@@ -200,10 +243,12 @@ export class RoIHeads extends Module {
   readonly box_predictor: FastRCNNPredictor;
   /** RoIAlign 14x14 from P2..P5. */
   readonly maskRoiPool: MultiScaleRoIAlign;
-  /** The four 3x3 convolutions. */
-  readonly mask_head: MaskRCNNHeads;
-  /** Deconvolution and per-class logits. */
-  readonly mask_predictor: MaskRCNNPredictor;
+  /** The four 3x3 convolutions (or, with `maskHead: 'mlp'`, two fully connected layers). */
+  readonly mask_head: MaskRCNNHeads | TwoMLPHead;
+  /** Deconvolution and per-class logits (or, with `maskHead: 'mlp'`, one fully connected layer to them). */
+  readonly mask_predictor: MaskRCNNPredictor | MaskMLPPredictor;
+  /** Channels of the mask logits: `numClasses`, or 1 for class-agnostic masks. */
+  readonly maskChannels: number;
   /** Box coder (10, 10, 5, 5). */
   readonly boxCoder: BoxCoder;
   /** IoU 0.5 / 0.5, no low-quality matches. */
@@ -223,13 +268,24 @@ export class RoIHeads extends Module {
     super();
     const init = { initialize: options.initialize ?? true };
     const names = ['0', '1', '2', '3'];
-    this.boxRoiPool = new MultiScaleRoIAlign(names, config.boxRoiOutputSize, config.samplingRatio, { canonicalScale: config.canonicalScale, ...options.pooler });
+    const pooler = { ...poolerOptionsOf(config), ...options.pooler };
+    this.boxRoiPool = new MultiScaleRoIAlign(names, config.boxRoiOutputSize, config.samplingRatio, pooler);
     this.box_head = this.registerModule('box_head', new TwoMLPHead(channels * config.boxRoiOutputSize ** 2, config.representationSize, init));
     this.box_predictor = this.registerModule('box_predictor', new FastRCNNPredictor(config.representationSize, numClasses, init));
-    this.maskRoiPool = new MultiScaleRoIAlign(names, config.maskRoiOutputSize, config.samplingRatio, { canonicalScale: config.canonicalScale, ...options.pooler });
-    this.mask_head = this.registerModule('mask_head', new MaskRCNNHeads(channels, config.maskHeadLayers, config.maskHeadDilation, { ...init, norm: normKind(config.maskHeadNorm, 'roiHeads.maskHeadNorm') }));
-    const last = config.maskHeadLayers[config.maskHeadLayers.length - 1] ?? channels;
-    this.mask_predictor = this.registerModule('mask_predictor', new MaskRCNNPredictor(last, config.maskDimReduced, numClasses, init));
+    this.maskRoiPool = new MultiScaleRoIAlign(names, config.maskRoiOutputSize, config.samplingRatio, pooler);
+    if (config.maskLoss !== 'sigmoid' && config.maskLoss !== 'softmax') throw new Error(`RoIHeads: unknown maskLoss '${String(config.maskLoss)}' (sigmoid or softmax)`);
+    if (config.maskLoss === 'softmax' && config.classAgnosticMask) throw new Error("RoIHeads: maskLoss 'softmax' competes the classes at each pixel, so it needs per-class masks (classAgnosticMask false)");
+    this.maskChannels = config.classAgnosticMask ? 1 : numClasses;
+    if (config.maskHead === 'mlp') {
+      this.mask_head = this.registerModule('mask_head', new TwoMLPHead(channels * config.maskRoiOutputSize ** 2, config.representationSize, init));
+      this.mask_predictor = this.registerModule('mask_predictor', new MaskMLPPredictor(config.representationSize, this.maskChannels, config.maskResolution, init));
+    } else if (config.maskHead === 'fcn') {
+      this.mask_head = this.registerModule('mask_head', new MaskRCNNHeads(channels, config.maskHeadLayers, config.maskHeadDilation, { ...init, norm: normKind(config.maskHeadNorm, 'roiHeads.maskHeadNorm') }));
+      const last = config.maskHeadLayers[config.maskHeadLayers.length - 1] ?? channels;
+      this.mask_predictor = this.registerModule('mask_predictor', new MaskRCNNPredictor(last, config.maskDimReduced, this.maskChannels, init));
+    } else {
+      throw new Error(`RoIHeads: unknown maskHead '${String(config.maskHead)}' (fcn or mlp)`);
+    }
     this.boxCoder = new BoxCoder(config.bboxRegWeights);
     this.proposalMatcher = new Matcher(config.boxFgIouThresh, config.boxBgIouThresh, false);
     this.fgBgSampler = new BalancedPositiveNegativeSampler(config.boxBatchSizePerImage, config.boxPositiveFraction);
@@ -331,8 +387,10 @@ export class RoIHeads extends Module {
 
   /**
    * The mask loss (spec point 12): GT masks cut out by RoIAlign (adaptive sampling, scale 1) to
-   * 28x28 at each positive proposal, BCE-with-logits against the logits of the GT class only.
-   * With `trace`: `mask_targets` `[P, 28, 28]` (the fractional targets, positives of all images
+   * 28x28 at each positive proposal, BCE-with-logits against the logits of the GT class only
+   * (channel 0 for class-agnostic masks). With `maskLoss: 'softmax'` (Table 2b) instead: a
+   * softmax over all the classes' logits at each pixel, cross-entropy against the GT class where
+   * the target is >= 0.5 and against the background channel 0 elsewhere. With `trace`: `mask_targets` `[P, 28, 28]` (the fractional targets, positives of all images
    * in order) and `mask_target_labels` `[P]` (the GT class whose logits the loss reads).
    */
   maskrcnnLoss(maskLogits: Tensor, proposals: readonly Tensor[], targets: readonly Target[], matchedIdxs: readonly Tensor[], trace?: Map<string, Tensor>): Tensor {
@@ -360,8 +418,13 @@ export class RoIHeads extends Module {
     trace?.set('mask_targets', maskTargets);
     trace?.set('mask_target_labels', new Tensor(Int32Array.from(labels), [labels.length]));
     const r = labels.length;
+    if (this.config.maskLoss === 'softmax') {
+      const pixelClass = new Int32Array(r * m * m);
+      for (let j = 0; j < r * m * m; j++) pixelClass[j] = maskTargets.data[j]! >= 0.5 ? labels[Math.floor(j / (m * m))]! : 0;
+      return crossEntropy(maskLogits, new Tensor(pixelClass, [r, m, m]));
+    }
     const index = new Int32Array(r * m * m);
-    for (let j = 0; j < r; j++) index.fill(labels[j]!, j * m * m, (j + 1) * m * m);
+    if (this.maskChannels > 1) for (let j = 0; j < r; j++) index.fill(labels[j]!, j * m * m, (j + 1) * m * m);
     const picked = gather(maskLogits, 1, new Tensor(index, [r, 1, m, m])).squeeze(1);
     return binaryCrossEntropyWithLogits(picked, maskTargets);
   }
@@ -417,10 +480,11 @@ export class RoIHeads extends Module {
     let offset = 0;
     detections.forEach((d, i) => {
       const n = d.boxes.shape[0]!;
-      const probs = noGrad(() => sigmoid(logits.narrow(0, offset, n)));
+      const own = logits.narrow(0, offset, n);
+      const probs = noGrad(() => (this.config.maskLoss === 'softmax' ? own.softmax(1) : sigmoid(own)));
       const hw = logits.shape[2]! * logits.shape[3]!;
       const index = new Int32Array(n * hw);
-      for (let j = 0; j < n; j++) index.fill(d.labels.data[j]!, j * hw, (j + 1) * hw);
+      if (this.maskChannels > 1) for (let j = 0; j < n; j++) index.fill(d.labels.data[j]!, j * hw, (j + 1) * hw);
       d.masks = gather(probs, 1, new Tensor(index, [n, 1, logits.shape[2]!, logits.shape[3]!]));
       offset += n;
       if (trace) {

@@ -547,6 +547,31 @@ export function roiAlign(input: Tensor, rois: Tensor, options: RoiAlignOptions):
   return mode === 'max' ? roiAlignMaxOp(input, rois, d, g) : roiAlignAvgOp(input, rois, d, g);
 }
 
+/**
+ * RoIWarp (Dai et al., "Instance-aware Semantic Segmentation via Multi-task Network Cascades",
+ * 2016, as Mask R-CNN's Table 2c describes it: bilinear sampling, but the RoI quantized): each
+ * box corner is first rounded to the feature grid as RoIPool's first rounding does
+ * (`round(x * spatialScale)`, half away from zero), then the quantized box is sampled by
+ * {@link roiAlign} (bilinear, `aligned = false`, avg or max). So RoIWarp differs from RoIAlign
+ * only by that rounding, and from RoIPool only by interpolating instead of rounding the bins:
+ * the pair isolates the paper's two sources of misalignment. Gradients flow to `input` (the
+ * rounding is not differentiable and the boxes get none, as with the other poolers).
+ */
+export function roiWarp(input: Tensor, rois: Tensor, options: RoiAlignOptions): Tensor {
+  const op = 'roiWarp';
+  checkInputs(op, input, rois);
+  const spatialScale = spatialScaleOf(op, options.spatialScale);
+  if (options.aligned === true) throw new Error(`${op}: the RoI is quantized to whole cells, so aligned (a half-cell shift) does not apply`);
+  const f = rounding(input.dtype !== 'float64');
+  const scale = f(spatialScale);
+  const q = rois.dtype === 'float64' ? new Float64Array(rois.size) : new Float32Array(rois.size);
+  for (let k = 0; k < rois.shape[0]!; k++) {
+    q[5 * k] = rois.data[5 * k]!;
+    for (let c = 1; c < 5; c++) q[5 * k + c] = roundHalfAwayFromZero(f(rois.data[5 * k + c]! * scale)) / spatialScale;
+  }
+  return roiAlign(input, new Tensor(q, [rois.shape[0]!, 5]), { ...options, aligned: false });
+}
+
 function alignSettings(op: string, options: Partial<RoiAlignOptions>): { samplingRatio: number; aligned: boolean; mode: 'avg' | 'max' } {
   const samplingRatio = options.samplingRatio ?? -1;
   if (!Number.isInteger(samplingRatio)) throw new Error(`${op}: samplingRatio must be an integer (<= 0 for adaptive), got ${samplingRatio}`);

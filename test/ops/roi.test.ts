@@ -3,6 +3,7 @@ import { Tensor, tensor, arange, randn, zeros, Generator } from '../../lib/index
 import {
   roiAlign,
   roiPool,
+  roiWarp,
   inspectRoiAlign,
   inspectRoiPool,
   roiPoolGeometry,
@@ -346,5 +347,28 @@ test('roi kernels: the gpu backend has its own kernel for every piece (no refere
     const gpu = row.backends.find((b) => b.backend === 'gpu');
     t.ok(gpu !== undefined && gpu.note === undefined, `${row.kernel}: gpu.js kernel of its own`);
   }
+  t.end();
+});
+
+test('roiWarp: the worked example by hand (box rounded to cells 0..4, then bilinear samples)', (t) => {
+  // 10/32 = 0.3125 rounds to 0, 124/32 = 3.875 to 4: the quantized RoI spans cells 0..4, each
+  // 2x2 bin is 2 cells wide, and one sample per bin falls at its centre (1 or 3), a whole cell:
+  // the output is the feature map's value there, where RoIAlign interpolates between cells.
+  const out = roiWarp(feature(), box(), { ...STRIDE32, samplingRatio: 1 });
+  assertClose(t, out, [[[[FEATURE[1]![1]!, FEATURE[1]![3]!], [FEATURE[3]![1]!, FEATURE[3]![3]!]]]], 'cells (1,1), (1,3), (3,1), (3,3)', 1e-6);
+  const quantizedAlign = roiAlign(feature(), tensor([[0, 0, 0, 128, 128]]), { ...STRIDE32, samplingRatio: 2 });
+  assertClose(t, roiWarp(feature(), box(), { ...STRIDE32, samplingRatio: 2 }), quantizedAlign, 'RoIWarp = RoIAlign of the rounded box (0, 0, 128, 128)', 1e-6);
+  const align = roiAlign(feature(), box(), { ...STRIDE32, samplingRatio: 1 });
+  t.ok(Math.abs(align.data[0]! - out.data[0]!) > 0.1, `RoIAlign differs (${align.data[0]!.toFixed(4)} vs ${out.data[0]!.toFixed(4)}): the rounding is the whole difference`);
+  t.end();
+});
+
+test('roiWarp: gradcheck (reference, float64), avg and max; aligned is refused', (t) => {
+  const x = randn([2, 2, 5, 6], { generator: G, requiresGrad: true });
+  const rois = mixedRois(2);
+  for (const mode of ['avg', 'max'] as const) {
+    assertGradcheck(t, (a) => roiWarp(a, rois, { outputSize: [2, 3], spatialScale: 0.5, samplingRatio: 2, mode }), [x], `roiWarp ${mode}`);
+  }
+  assertThrowsMessage(t, () => roiWarp(x, rois, { outputSize: 2, spatialScale: 0.5, aligned: true }), 'roiWarp: the RoI is quantized to whole cells, so aligned (a half-cell shift) does not apply', 'aligned refused');
   t.end();
 });

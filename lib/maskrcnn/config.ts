@@ -138,9 +138,9 @@ export interface RoiHeadsConfig {
   smoothL1Beta: number;
   /**
    * How both heads pool RoI features (paper Table 2c/2d): `'roi_align'` (the paper's: bilinear
-   * samples, averaged), `'roi_align_max'` (the same samples, max-pooled), `'roi_warp'` (the RoI
-   * rounded to the feature grid, then bilinear samples) or `'roi_pool'` (Fast R-CNN: RoI and bins
-   * rounded, max).
+   * samples, averaged), `'roi_align_max'` (the same samples, max-pooled), `'roi_warp'` /
+   * `'roi_warp_max'` (the RoI rounded to the feature grid, then bilinear samples, averaged or
+   * max-pooled) or `'roi_pool'` (Fast R-CNN: RoI and bins rounded, max).
    */
   pooler: RoiPoolerKind;
   /**
@@ -161,7 +161,7 @@ export interface RoiHeadsConfig {
 }
 
 /** The RoI feature extractors the heads can use (paper Table 2c). */
-export type RoiPoolerKind = 'roi_align' | 'roi_align_max' | 'roi_warp' | 'roi_pool';
+export type RoiPoolerKind = 'roi_align' | 'roi_align_max' | 'roi_warp' | 'roi_warp_max' | 'roi_pool';
 
 /** Everything that defines a Mask R-CNN. */
 export interface MaskRCNNConfig {

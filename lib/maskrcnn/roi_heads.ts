@@ -165,9 +165,10 @@ export class MaskMLPPredictor extends Module {
 
 /** The pooler options a heads configuration asks for (paper Table 2c/2d switches). */
 export function poolerOptionsOf(config: Pick<RoiHeadsConfig, 'pooler' | 'poolerLevels' | 'canonicalScale'>): MultiScaleRoIAlignOptions {
-  const method = ({ roi_align: 'align', roi_align_max: 'align', roi_warp: 'warp', roi_pool: 'pool' } as const)[config.pooler];
-  if (method === undefined) throw new Error(`RoIHeads: unknown pooler '${String(config.pooler)}' (roi_align, roi_align_max, roi_warp or roi_pool)`);
-  const out: MultiScaleRoIAlignOptions = { method, mode: config.pooler === 'roi_align_max' ? 'max' : 'avg', canonicalScale: config.canonicalScale };
+  const method = ({ roi_align: 'align', roi_align_max: 'align', roi_warp: 'warp', roi_warp_max: 'warp', roi_pool: 'pool' } as const)[config.pooler];
+  if (method === undefined) throw new Error(`RoIHeads: unknown pooler '${String(config.pooler)}' (roi_align, roi_align_max, roi_warp, roi_warp_max or roi_pool)`);
+  const mode = config.pooler === 'roi_align_max' || config.pooler === 'roi_warp_max' ? 'max' : 'avg';
+  const out: MultiScaleRoIAlignOptions = { method, mode, canonicalScale: config.canonicalScale };
   if (config.poolerLevels === 'stride16') out.singleLevel = '2';
   else if (config.poolerLevels === 'stride32') out.singleLevel = '3';
   else if (config.poolerLevels !== 'fpn') throw new Error(`RoIHeads: unknown poolerLevels '${String(config.poolerLevels)}' (fpn, stride16 or stride32)`);

@@ -138,7 +138,7 @@ const CONFIG_CHOICES: ReadonlyArray<readonly [section: string, key: string, choi
   ['backbone', 'fpnNorm', ['none', 'batch']],
   ['roiHeads', 'maskHeadNorm', ['none', 'batch']],
   ['optimizer', 'kind', ['sgd', 'adamw']],
-  ['roiHeads', 'pooler', ['roi_align', 'roi_align_max', 'roi_warp', 'roi_pool']],
+  ['roiHeads', 'pooler', ['roi_align', 'roi_align_max', 'roi_warp', 'roi_warp_max', 'roi_pool']],
   ['roiHeads', 'poolerLevels', ['fpn', 'stride16', 'stride32']],
   ['roiHeads', 'maskHead', ['fcn', 'mlp']],
   ['roiHeads', 'maskLoss', ['sigmoid', 'softmax']],

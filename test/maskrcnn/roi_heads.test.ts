@@ -88,6 +88,7 @@ test('poolers (Table 2c/2d): each switch pools with the op it names, from the le
     roi_align: roiAlign(p5, rois, { outputSize: 7, spatialScale: 1 / 32, samplingRatio: 2 }),
     roi_align_max: roiAlign(p5, rois, { outputSize: 7, spatialScale: 1 / 32, samplingRatio: 2, mode: 'max' }),
     roi_warp: roiWarp(p5, rois, { outputSize: 7, spatialScale: 1 / 32, samplingRatio: 2 }),
+    roi_warp_max: roiWarp(p5, rois, { outputSize: 7, spatialScale: 1 / 32, samplingRatio: 2, mode: 'max' }),
     roi_pool: roiPool(p5, rois, { outputSize: 7, spatialScale: 1 / 32 }),
   };
   for (const [pooler, expected] of Object.entries(want)) {
@@ -130,6 +131,6 @@ test('configuration: files written before the switches existed read as the paper
   t.deepEqual([r.pooler, r.poolerLevels, r.maskHead, r.maskLoss, r.classAgnosticMask], ['roi_align', 'fpn', 'fcn', 'sigmoid', false]);
   const bad = JSON.parse(JSON.stringify(shapesConfig(4))) as { roiHeads: Record<string, unknown> };
   bad.roiHeads['pooler'] = 'roi_magic';
-  assertThrowsMessage(t, () => readConfigJson(bad), "config.roiHeads.pooler should be one of 'roi_align', 'roi_align_max', 'roi_warp', 'roi_pool', got \"roi_magic\"", 'unknown pooler named');
+  assertThrowsMessage(t, () => readConfigJson(bad), "config.roiHeads.pooler should be one of 'roi_align', 'roi_align_max', 'roi_warp', 'roi_warp_max', 'roi_pool', got \"roi_magic\"", 'unknown pooler named');
   t.end();
 });

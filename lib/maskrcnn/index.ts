@@ -27,3 +27,4 @@ export * from './overlay.js';
 export * from './inspect.js';
 export * from './bench.js';
 export * from './zoo.js';
+export * from './ablate.js';

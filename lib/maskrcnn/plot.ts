@@ -150,3 +150,64 @@ export function lossCurveSvg(points: readonly LossPoint[], evals: readonly EvalP
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }
+
+/** Options of {@link barChartSvg}. */
+export interface BarChartOptions {
+  /** Title above the chart. */
+  title?: string;
+  /** Label of the value axis. */
+  yLabel?: string;
+  /** Top of the value axis (default: the largest value, rounded up). */
+  yMax?: number;
+  /** Width and height in pixels (default 900 x 420). */
+  size?: [number, number];
+}
+
+/**
+ * The SVG text of a grouped bar chart: one group of bars per `groups` label, one bar per
+ * `series` (name and values, one per group; a non-finite value leaves its bar out), each bar
+ * labelled with its value.
+ */
+export function barChartSvg(groups: readonly string[], series: ReadonlyArray<{ name: string; values: readonly number[] }>, options: BarChartOptions = {}): string {
+  const [width, height] = options.size ?? [900, 420];
+  const margin = { left: 64, right: 24, top: 56, bottom: 64 };
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const finite = series.flatMap((s) => s.values.filter(Number.isFinite));
+  const top = options.yMax ?? Math.max(1e-9, ...finite.map((v) => Math.abs(v)));
+  const step = 10 ** Math.floor(Math.log10(top));
+  const yMax = options.yMax ?? Math.ceil(top / step) * step;
+  const y = (v: number): number => margin.top + plotH * (1 - Math.max(0, v) / yMax);
+  const groupW = plotW / Math.max(1, groups.length);
+  const barW = (groupW * 0.8) / Math.max(1, series.length);
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  parts.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(options.title ?? '')}</text>`);
+  for (let i = 0; i <= 5; i++) {
+    const v = (yMax * i) / 5;
+    const yy = y(v).toFixed(1);
+    parts.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${yy}" y2="${yy}" stroke="#ddd"/>`);
+    parts.push(`<text x="${margin.left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">${Number(v.toPrecision(3))}</text>`);
+  }
+  groups.forEach((g, gi) => {
+    const x0 = margin.left + gi * groupW + groupW * 0.1;
+    series.forEach((s, si) => {
+      const v = s.values[gi]!;
+      if (!Number.isFinite(v)) return;
+      const x = x0 + si * barW;
+      parts.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(margin.top + plotH - y(v)).toFixed(1)}" fill="${PALETTE[si % PALETTE.length]}"/>`);
+      parts.push(`<text x="${(x + barW / 2 - 1).toFixed(1)}" y="${(y(v) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${Number(v.toPrecision(3))}</text>`);
+    });
+    parts.push(`<text x="${(margin.left + (gi + 0.5) * groupW).toFixed(1)}" y="${margin.top + plotH + 18}" text-anchor="middle">${escapeXml(g)}</text>`);
+  });
+  parts.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
+  if (options.yLabel !== undefined) parts.push(`<text transform="translate(16 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`);
+  series.forEach((s, si) => {
+    const x = margin.left + si * 200;
+    parts.push(`<rect x="${x}" y="32" width="12" height="12" fill="${PALETTE[si % PALETTE.length]}"/>`);
+    parts.push(`<text x="${x + 18}" y="42">${escapeXml(s.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}

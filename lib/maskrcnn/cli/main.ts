@@ -9,6 +9,7 @@ import { runPredict } from './predict.js';
 import { runInspect } from './inspect.js';
 import { runBench } from './bench.js';
 import { runDemo } from './demo.js';
+import { runAblate } from './ablate.js';
 
 /** A subcommand: takes the arguments after its name, returns the exit code. */
 export type Subcommand = (argv: string[]) => Promise<number>;
@@ -22,6 +23,7 @@ export const subcommands: Record<string, { run: Subcommand; summary: string }> =
   bench: { run: runBench, summary: 'time the detector (inference, training step) stage by stage' },
   demo: { run: runDemo, summary: 'generate shapes, train from scratch, evaluate, draw (npm run demo)' },
   eval: { run: runEval, summary: 'COCO-style evaluation (bbox or segm) of a results file against annotations' },
+  ablate: { run: runAblate, summary: "the paper's Table 2 rerun: train each variant, evaluate, tabulate beside the paper" },
 };
 
 function usage(): string {

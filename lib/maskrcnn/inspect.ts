@@ -41,12 +41,32 @@ export interface Inspection {
   files: string[];
 }
 
-/** One picture of the page, or the reason it could not be drawn. */
-interface Stage {
+/** One stage of the inspection: a picture to draw, named by the paper's term and section. */
+export interface InspectionStage {
+  /** The PNG's file name in {@link writeInspection}'s folder (also a stable id of the stage). */
   file: string;
+  /** The stage's title. */
   title: string;
+  /** What the picture shows, with the paper's section. */
   caption: string;
+  /** Draws the picture (throws, naming what is missing, when it cannot be drawn: e.g. no detection). */
   draw: () => Canvas;
+}
+
+/** What {@link inspectionStages} returns: the stages and what they were drawn from. */
+export interface InspectionStages {
+  /** The stages in the page's order. */
+  stages: InspectionStage[];
+  /** The evaluation-mode trace. */
+  evalTrace: Map<string, Tensor>;
+  /** The training-mode trace, when a target was given. */
+  trainTrace?: Map<string, Tensor>;
+  /** The final detections (in the image's coordinates). */
+  detections: Detections;
+  /** Detections with a score at or above the threshold of the detections picture. */
+  shown: number;
+  /** The training losses on this image, when a target was given. */
+  losses?: Record<string, number>;
 }
 
 /** Statistics of one traced tensor in `trace.json`. */
@@ -66,6 +86,48 @@ interface TensorSummary {
  * when there is no detection) is listed on the page with the reason instead of a picture.
  */
 export function writeInspection(model: MaskRCNN, image: Tensor, outDir: string, options: InspectionOptions = {}): Inspection {
+  const { stages, evalTrace, trainTrace, detections, shown, losses } = inspectionStages(model, image, options);
+  const total = detections.scores.size;
+  const scoreThreshold = options.scoreThreshold ?? 0.5;
+  mkdirSync(outDir, { recursive: true });
+  const files: string[] = [];
+  const rows: string[] = [];
+  for (const stage of stages) {
+    let figure: string;
+    try {
+      const canvas = stage.draw();
+      canvas.save(join(outDir, stage.file));
+      files.push(join(outDir, stage.file));
+      figure = `<figure><img src="${escapeHtml(stage.file)}" alt="${escapeHtml(stage.title)}" width="${canvas.width}" height="${canvas.height}"><figcaption><b>${escapeHtml(stage.title)}.</b> ${escapeHtml(stage.caption)}</figcaption></figure>`;
+    } catch (error) {
+      figure = `<figure class="missing"><figcaption><b>${escapeHtml(stage.title)}</b>: not drawn (${escapeHtml((error as Error).message)}). ${escapeHtml(stage.caption)}</figcaption></figure>`;
+    }
+    rows.push(figure);
+  }
+
+  const summary = (trace: Map<string, Tensor>): Record<string, TensorSummary> => Object.fromEntries([...trace].map(([k, t]) => [k, summarize(t)]));
+  const traceJson = {
+    title: options.title ?? 'Mask R-CNN inspection',
+    image: image.shape,
+    detections: { total, shown, scoreThreshold },
+    ...(losses === undefined ? {} : { losses }),
+    trace: summary(evalTrace),
+    ...(trainTrace === undefined ? {} : { trainTrace: summary(trainTrace) }),
+  };
+  const tracePath = join(outDir, 'trace.json');
+  writeFileAtomic(tracePath, `${JSON.stringify(traceJson, null, 1)}\n`, 'writeInspection');
+  files.push(tracePath);
+  return writeInspectionPage(outDir, files, rows, { title: options.title, shown, total, scoreThreshold, losses });
+}
+
+/**
+ * The stages of an inspection of `image` (`[3, H, W]` in [0, 1]) by `model`, without drawing
+ * or writing anything: the same list {@link writeInspection} draws to PNG, for other front ends
+ * (the course's in-browser detector draws it on a page). Runs the model with the trace on (and a
+ * training-mode pass under `noGrad` when `options.target` is given); the model's mode and the
+ * global random stream are restored.
+ */
+export function inspectionStages(model: MaskRCNN, image: Tensor, options: InspectionOptions = {}): InspectionStages {
   if (image.ndim !== 3 || image.shape[0] !== 3) throw new Error(`writeInspection: the image must be [3, H, W], got [${image.shape}]`);
   const wasTraining = model.training;
   let evalTrace: Map<string, Tensor>;
@@ -104,7 +166,7 @@ export function writeInspection(model: MaskRCNN, image: Tensor, outDir: string, 
   const total = detections.scores.size;
   const shown = Array.from(detections.scores.data).filter((s) => s >= scoreThreshold).length;
 
-  const stages: Stage[] = [
+  const stages: InspectionStage[] = [
     { file: '00_input.png', title: 'Input image', caption: `The image as given, ${image.shape[2]}x${image.shape[1]} pixels.`, draw: () => Canvas.fromImage(image) },
   ];
   if (options.target !== undefined) {
@@ -198,37 +260,19 @@ export function writeInspection(model: MaskRCNN, image: Tensor, outDir: string, 
     });
   });
 
-  mkdirSync(outDir, { recursive: true });
-  const files: string[] = [];
-  const rows: string[] = [];
-  for (const stage of stages) {
-    let figure: string;
-    try {
-      const canvas = stage.draw();
-      canvas.save(join(outDir, stage.file));
-      files.push(join(outDir, stage.file));
-      figure = `<figure><img src="${escapeHtml(stage.file)}" alt="${escapeHtml(stage.title)}" width="${canvas.width}" height="${canvas.height}"><figcaption><b>${escapeHtml(stage.title)}.</b> ${escapeHtml(stage.caption)}</figcaption></figure>`;
-    } catch (error) {
-      figure = `<figure class="missing"><figcaption><b>${escapeHtml(stage.title)}</b>: not drawn (${escapeHtml((error as Error).message)}). ${escapeHtml(stage.caption)}</figcaption></figure>`;
-    }
-    rows.push(figure);
-  }
-
-  const summary = (trace: Map<string, Tensor>): Record<string, TensorSummary> => Object.fromEntries([...trace].map(([k, t]) => [k, summarize(t)]));
   const losses = trainTrace === undefined ? undefined : Object.fromEntries([...trainTrace].filter(([k]) => k.startsWith('loss.')).map(([k, t]) => [k.slice(5), t.data[0]!]));
-  const traceJson = {
-    title: options.title ?? 'Mask R-CNN inspection',
-    image: image.shape,
-    detections: { total, shown, scoreThreshold },
-    ...(losses === undefined ? {} : { losses }),
-    trace: summary(evalTrace),
-    ...(trainTrace === undefined ? {} : { trainTrace: summary(trainTrace) }),
-  };
-  const tracePath = join(outDir, 'trace.json');
-  writeFileAtomic(tracePath, `${JSON.stringify(traceJson, null, 1)}\n`, 'writeInspection');
-  files.push(tracePath);
+  return { stages, evalTrace, ...(trainTrace === undefined ? {} : { trainTrace }), detections, shown, ...(losses === undefined ? {} : { losses }) };
+}
 
-  const title = options.title ?? 'Mask R-CNN inspection';
+/** Writes the inspection's `index.html` and returns the inspection. */
+function writeInspectionPage(
+  outDir: string,
+  files: string[],
+  rows: readonly string[],
+  info: { title: string | undefined; shown: number; total: number; scoreThreshold: number; losses: Record<string, number> | undefined },
+): Inspection {
+  const { shown, total, scoreThreshold, losses } = info;
+  const title = info.title ?? 'Mask R-CNN inspection';
   const lossLine = losses === undefined ? '' : `<p>Training losses on this image (L = L_cls + L_box + L_mask + the RPN's): ${Object.entries(losses).map(([k, v]) => `${escapeHtml(k)} ${Number.isFinite(v) ? v.toFixed(4) : String(v)}`).join(', ')}.</p>`;
   const html = `<!doctype html>
 <html lang="en">

@@ -562,14 +562,20 @@ export function roiWarp(input: Tensor, rois: Tensor, options: RoiAlignOptions): 
   checkInputs(op, input, rois);
   const spatialScale = spatialScaleOf(op, options.spatialScale);
   if (options.aligned === true) throw new Error(`${op}: the RoI is quantized to whole cells, so aligned (a half-cell shift) does not apply`);
-  const f = rounding(input.dtype !== 'float64');
-  const scale = f(spatialScale);
   const q = rois.dtype === 'float64' ? new Float64Array(rois.size) : new Float32Array(rois.size);
-  for (let k = 0; k < rois.shape[0]!; k++) {
-    q[5 * k] = rois.data[5 * k]!;
-    for (let c = 1; c < 5; c++) q[5 * k + c] = roundHalfAwayFromZero(f(rois.data[5 * k + c]! * scale)) / spatialScale;
-  }
+  for (let k = 0; k < rois.shape[0]!; k++) q.set(roiWarpBox(rois.data.subarray(5 * k, 5 * k + 5), spatialScale, input.dtype !== 'float64'), 5 * k);
   return roiAlign(input, new Tensor(q, [rois.shape[0]!, 5]), { ...options, aligned: false });
+}
+
+/**
+ * The RoI that {@link roiWarp} samples: `[batchIndex, x1, y1, x2, y2]` with each corner rounded
+ * to the feature grid (`round(x * spatialScale) / spatialScale`, RoIPool's rounding, in float32
+ * unless `float32` is false), in image coordinates.
+ */
+export function roiWarpBox(roi: ArrayLike<number>, spatialScale: number, float32 = true): number[] {
+  const f = rounding(float32);
+  const scale = f(spatialScale);
+  return [roi[0]!, ...[1, 2, 3, 4].map((c) => roundHalfAwayFromZero(f(roi[c]! * scale)) / spatialScale)];
 }
 
 function alignSettings(op: string, options: Partial<RoiAlignOptions>): { samplingRatio: number; aligned: boolean; mode: 'avg' | 'max' } {

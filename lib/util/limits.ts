@@ -43,7 +43,7 @@ const ENV_NAMES: Record<keyof InputLimits, string> = {
 export function inputLimits(overrides: Partial<InputLimits> = {}): InputLimits {
   const out: InputLimits = { ...DEFAULT_INPUT_LIMITS };
   for (const key of Object.keys(ENV_NAMES) as Array<keyof InputLimits>) {
-    const env = process.env[ENV_NAMES[key]];
+    const env = typeof process !== 'undefined' ? process.env[ENV_NAMES[key]] : undefined; // none in a browser
     if (env !== undefined && env !== '') {
       const v = Number(env);
       if (!Number.isSafeInteger(v) || v <= 0) {

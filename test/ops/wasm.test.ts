@@ -305,3 +305,26 @@ test('wasm: a process that used the worker pool exits promptly', (t) => {
   t.ok(Date.now() - t0 < 30000, `exited in ${Date.now() - t0} ms (the workers do not hold it)`);
   t.end();
 });
+
+test('wasm: without SharedArrayBuffer (a page that is not cross-origin isolated) the module loads on an unshared memory, one thread, and agrees with the reference', (t) => {
+  if (!present) return t.end();
+  const script = `
+    delete globalThis.SharedArrayBuffer;
+    const { randn, Generator } = await import('./lib/index.js');
+    const { mm, conv2d, withBackend, describeBackend, availableBackends } = await import('./lib/ops/index.js');
+    const { wasmThreads, wasmLoadError } = await import('./lib/ops/wasm/runtime.js');
+    const g = new Generator(5);
+    const a = randn([37, 53], { generator: g }), b = randn([53, 29], { generator: g });
+    const x = randn([1, 3, 12, 12], { generator: g }), w = randn([4, 3, 3, 3], { generator: g });
+    const same = (p, q) => p.data.every((v, i) => v === q.data[i]);
+    const products = ['wasm', 'reference'].map((name) => withBackend(name, () => [mm(a, b), conv2d(x, w, null, { padding: 1 })]));
+    const agree = products[0].map((p, i) => Math.max(...p.data.map((v, j) => Math.abs(v - products[1][i].data[j])))).every((d) => d < 1e-4);
+    console.log(JSON.stringify({ available: availableBackends().includes('wasm'), error: wasmLoadError(), threads: wasmThreads(), agree, describe: describeBackend('wasm') }));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60000 });
+  t.equal(r.status, 0, `exit status 0 (stderr: ${r.stderr.slice(0, 300)})`);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { available: boolean; error: string | null; threads: number; agree: boolean; describe: string };
+  t.ok(out.available && out.error === null, `the wasm backend loads (${out.describe})`);
+  t.equal(out.threads, 1, 'one thread');
+  t.ok(out.agree, 'mm and conv2d agree with the reference loops');
+  t.end();
+});

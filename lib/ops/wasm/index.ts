@@ -26,7 +26,7 @@ registerBackend('wasm', {
   available: wasmAvailable,
   describe: () =>
     wasmAvailable()
-      ? `WebAssembly SIMD GEMM (f32x4, 6x8 tiles; ${wasmSimdVariant() === 'relaxed' ? 'relaxed SIMD: fused multiply-add' : 'plain SIMD: multiply then add'}), ${wasmThreads()} thread(s) over shared memory; float64 inputs run the reference loops`
+      ? `WebAssembly SIMD GEMM (f32x4, 6x8 tiles; ${wasmSimdVariant() === 'relaxed' ? 'relaxed SIMD: fused multiply-add' : 'plain SIMD: multiply then add'}), ${typeof SharedArrayBuffer === 'undefined' ? '1 thread (no SharedArrayBuffer here: a page that is not cross-origin isolated)' : `${wasmThreads()} thread(s) over shared memory`}; float64 inputs run the reference loops`
       : `unavailable: ${wasmLoadError()}`,
 });
 

@@ -125,6 +125,64 @@ function decodeBase64(s: string): Uint8Array {
   return out;
 }
 
+/**
+ * A copy of a WebAssembly binary whose imported memory is declared unshared: clears the `shared`
+ * bit of the memory import's limits flags (binary format, import section: kind 2, limits flags
+ * 0x03 = shared with a maximum becomes 0x01). The kernels use no atomic instructions, so the
+ * same code runs on an ordinary memory, single-threaded: what a browser page that is not
+ * cross-origin isolated (no `SharedArrayBuffer`) can give it.
+ */
+export function unshareMemoryImport(bytes: Uint8Array): Uint8Array {
+  const out = bytes.slice();
+  let p = 8; // magic and version
+  const leb = (): number => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const b = out[p++]!;
+      result += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((b & 0x80) === 0) return result;
+    }
+  };
+  const skipLimits = (): number => {
+    const at = p++;
+    leb();
+    if (out[at]! & 1) leb();
+    return at;
+  };
+  while (p < out.length) {
+    const id = out[p++]!;
+    const size = leb();
+    const end = p + size;
+    if (id === 2) {
+      const count = leb();
+      for (let i = 0; i < count; i++) {
+        for (const _name of ['module', 'field']) {
+          const length = leb();
+          p += length;
+        }
+        const kind = out[p++]!;
+        if (kind === 0) leb();
+        else if (kind === 1) {
+          p++;
+          skipLimits();
+        } else if (kind === 2) {
+          const flags = skipLimits();
+          out[flags] = out[flags]! & ~2;
+        } else if (kind === 3) p += 2;
+        else if (kind === 4) {
+          p++;
+          leb();
+        } else throw new Error(`unshareMemoryImport: unknown import kind ${kind}`);
+      }
+      return out;
+    }
+    p = end;
+  }
+  return out;
+}
+
 /** A compiled variant of the compute module: plain SIMD, or relaxed SIMD (fused multiply-add). */
 export type WasmSimdVariant = 'plain' | 'relaxed';
 
@@ -206,11 +264,14 @@ let loadError: string | null = null;
 function load(): State | null {
   if (state !== null || loadError !== null) return state;
   try {
-    if (typeof SharedArrayBuffer === 'undefined') throw new Error('SharedArrayBuffer is not available (browsers need cross-origin isolation)');
     if (wasmApi === undefined) throw new Error('WebAssembly is not available');
     const variant = resolveSimd(requestedSimd());
-    const module = new wasmApi.Module(decodeBase64(variant === 'relaxed' ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64));
-    const memory = new wasmApi.Memory({ initial: 64, maximum: MAX_PAGES, shared: true });
+    const bytes = decodeBase64(variant === 'relaxed' ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64);
+    // Shared memory where the platform allows it (Node; a cross-origin isolated page), so that
+    // worker threads can split products; an ordinary memory and one thread elsewhere.
+    const shared = typeof SharedArrayBuffer !== 'undefined';
+    const module = new wasmApi.Module(shared ? bytes : unshareMemoryImport(bytes));
+    const memory = new wasmApi.Memory({ initial: 64, maximum: MAX_PAGES, shared });
     const exports = new wasmApi.Instance(module, { env: { memory } }).exports as Exports;
     const scratchBytes = (exports.gemmScratchBytes() + 63) & ~63;
     const arenaBase = PAGE + scratchBytes * MAX_THREADS;
@@ -413,7 +474,7 @@ function nodeModule(id: string): unknown {
 /** How many threads (the main one included) products are split over. */
 export function wasmThreads(): number {
   threadSetting ??= defaultThreads();
-  if (nodeModule('node:worker_threads') === undefined) return 1;
+  if (nodeModule('node:worker_threads') === undefined || typeof SharedArrayBuffer === 'undefined') return 1;
   return threadSetting;
 }
 

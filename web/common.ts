@@ -1,0 +1,68 @@
+/**
+ * What the course's browser pages share: drawing the library's {@link Canvas} pictures on a page,
+ * the diverging colour scale of feature values, the backend picker, and loading a weights file
+ * from bytes (the page has no file system: it fetches the zoo model).
+ */
+import { availableBackends, describeBackend, setBackend, type BackendName } from '../lib/ops/index.js';
+import { decodeSafetensors } from '../lib/nn/index.js';
+import { MaskRCNN, readConfigJson, WEIGHTS_CLASSES_KEY, WEIGHTS_CONFIG_KEY, type Canvas } from '../lib/maskrcnn/index.js';
+
+/** The element with `id`, typed; throws naming it when the page lacks it. */
+export function byId<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (el === null) throw new Error(`the page has no element #${id}`);
+  return el as T;
+}
+
+/** Draws a library {@link Canvas} (RGBA) into a page canvas, scaled by `zoom` with square pixels. */
+export function showCanvas(target: HTMLCanvasElement, picture: Canvas, zoom = 1): void {
+  const src = document.createElement('canvas');
+  src.width = picture.width;
+  src.height = picture.height;
+  const image = new ImageData(Uint8ClampedArray.from(picture.data), picture.width, picture.height);
+  src.getContext('2d')!.putImageData(image, 0, 0);
+  target.width = Math.round(picture.width * zoom);
+  target.height = Math.round(picture.height * zoom);
+  const ctx = target.getContext('2d')!;
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(src, 0, 0, target.width, target.height);
+}
+
+/** A diverging colour for `v` in `[-limit, limit]`: blue below zero, white at zero, red above. */
+export function divergingColor(v: number, limit: number): string {
+  const t = Math.max(-1, Math.min(1, v / (limit || 1)));
+  const a = Math.round(255 * (1 - Math.abs(t)));
+  return t >= 0 ? `rgb(255, ${a}, ${a})` : `rgb(${a}, ${a}, 255)`;
+}
+
+/** Fills a `<select>` with the backends this browser has and switches to the chosen one; returns the active backend's description. */
+export function setupBackendPicker(select: HTMLSelectElement, onChange: () => void): string {
+  select.innerHTML = '';
+  for (const name of availableBackends()) {
+    const option = document.createElement('option');
+    option.value = name;
+    option.textContent = name;
+    select.appendChild(option);
+  }
+  select.value = availableBackends().includes('wasm') ? 'wasm' : 'reference';
+  setBackend(select.value as BackendName);
+  select.addEventListener('change', () => {
+    setBackend(select.value as BackendName);
+    onChange();
+  });
+  return describeBackend();
+}
+
+/** A model and its class names read from the bytes of a weights file written by `saveWeights`. */
+export function modelFromBytes(bytes: Uint8Array, source: string): { model: MaskRCNN; classes: string[] } {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  const configText = metadata?.[WEIGHTS_CONFIG_KEY];
+  if (configText === undefined) throw new Error(`${source}: no '${WEIGHTS_CONFIG_KEY}' entry: not a weights file written by saveWeights`);
+  const config = readConfigJson(JSON.parse(configText));
+  const classesText = metadata?.[WEIGHTS_CLASSES_KEY];
+  const classes = classesText === undefined ? Array.from({ length: config.numClasses }, (_, i) => (i === 0 ? '__background__' : `label ${i}`)) : (JSON.parse(classesText) as string[]);
+  const model = new MaskRCNN(config, { initialize: false });
+  model.loadStateDict(tensors);
+  model.eval();
+  return { model, classes };
+}

@@ -1,1 +1,172 @@
-export {};
+/**
+ * The live detector (course, in the browser): the zoo's shapes model runs in the page on a
+ * generated shapes image (with its ground truth) or on an uploaded picture, and every stage of
+ * the network is drawn with the same views as `maskrcnn inspect` ({@link inspectionStages}):
+ * anchors, RPN objectness per level, proposals before and after NMS, sampled RoIs and mask
+ * targets (training pass, generated images only), RoI features, mask logits, final detections
+ * and the FPN levels. The time of each stage of the forward pass and the backend are shown.
+ */
+import { Tensor, noGrad } from '../lib/tensor/index.js';
+import { describeBackend } from '../lib/ops/index.js';
+import { generateShapes, inspectionStages, shapesDetectionDataset, type DetectionTarget, type InspectionStage, type MaskRCNN } from '../lib/maskrcnn/index.js';
+import { byId, modelFromBytes, setupBackendPicker, showCanvas } from './common.js';
+
+/** What the page measured last (read by the browser test). */
+interface DetectorResult {
+  ready: boolean;
+  backend: string;
+  /** Milliseconds of each stage of the last timed forward pass, and `total`. */
+  timings: Record<string, number>;
+  /** Median milliseconds of a forward pass (inference, one image) over the timed runs. */
+  medianMs: number;
+  detections: number;
+  /** For each ground-truth instance of a generated image: the best mask IoU of a detection (score >= 0.5) of its class. */
+  bestIoU: number[];
+  stages: string[];
+  error: string | null;
+}
+
+const result: DetectorResult = { ready: false, backend: '', timings: {}, medianMs: NaN, detections: 0, bestIoU: [], stages: [], error: null };
+(globalThis as { detector?: unknown }).detector = { result, run: (seed: number) => runOnGenerated(seed) };
+
+let model: MaskRCNN | null = null;
+let classes: string[] = [];
+let stages: InspectionStage[] = [];
+let current = 0;
+
+function status(text: string, error = false): void {
+  const el = byId('status');
+  el.textContent = text;
+  el.className = error ? 'status error' : 'status';
+}
+
+/** Mask IoU of two `[H, W]` binary maps given as predicates over pixel indices. */
+function maskIoU(a: (i: number) => boolean, b: (i: number) => boolean, pixels: number): number {
+  let inter = 0;
+  let union = 0;
+  for (let i = 0; i < pixels; i++) {
+    const x = a(i);
+    const y = b(i);
+    if (x && y) inter++;
+    if (x || y) union++;
+  }
+  return union === 0 ? 0 : inter / union;
+}
+
+function showStage(index: number): void {
+  current = (index + stages.length) % stages.length;
+  const stage = stages[current]!;
+  byId('stage-title').textContent = `${current + 1}/${stages.length}. ${stage.title}`;
+  byId('stage-caption').textContent = stage.caption;
+  const canvas = byId<HTMLCanvasElement>('stage');
+  try {
+    const picture = stage.draw();
+    showCanvas(canvas, picture, Math.max(1, Math.min(4, Math.floor(640 / picture.width))));
+  } catch (error) {
+    canvas.width = canvas.height = 1;
+    byId('stage-caption').textContent = `Not drawn: ${(error as Error).message}. ${stage.caption}`;
+  }
+  document.querySelectorAll('#stage-list li').forEach((li, i) => li.classList.toggle('chosen', i === current));
+}
+
+function run(image: Tensor, target: Pick<DetectionTarget, 'boxes' | 'labels' | 'masks'> | undefined): void {
+  if (model === null) return;
+  const m = model;
+  status('running...');
+  // Timed inference passes (the first one warms the kernels up and is not counted).
+  const times: number[] = [];
+  let timings: Record<string, number> = {};
+  let detections = m.forward([image]).detections[0]!;
+  for (let k = 0; k < 3; k++) {
+    timings = {};
+    const t0 = performance.now();
+    detections = noGrad(() => m.forward([image], undefined, { timings }).detections[0]!);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  result.medianMs = times[1]!;
+  result.timings = { ...timings, total: result.medianMs };
+  result.backend = describeBackend();
+  // The stages, drawn as `maskrcnn inspect` draws them.
+  const inspection = inspectionStages(m, image, { classes, ...(target === undefined ? {} : { target }) });
+  stages = inspection.stages;
+  result.stages = stages.map((s) => s.title);
+  const list = byId('stage-list');
+  list.innerHTML = '';
+  stages.forEach((s, i) => {
+    const li = document.createElement('li');
+    li.textContent = s.title;
+    li.addEventListener('click', () => showStage(i));
+    list.appendChild(li);
+  });
+  showStage(stages.findIndex((s) => s.file.startsWith('12_')));
+  // How good are the masks? Against the ground truth of a generated image.
+  const [h, w] = [image.shape[1]!, image.shape[2]!];
+  const keep = Array.from(detections.scores.data, (s, i) => (s >= 0.5 ? i : -1)).filter((i) => i >= 0);
+  result.detections = keep.length;
+  result.bestIoU = [];
+  if (target !== undefined) {
+    for (let g = 0; g < target.boxes.shape[0]!; g++) {
+      const gt = (i: number): boolean => target.masks.data[g * h * w + i]! >= 0.5;
+      let best = 0;
+      for (const d of keep) {
+        if (detections.labels.data[d] !== target.labels.data[g]) continue;
+        best = Math.max(best, maskIoU(gt, (i) => detections.masks!.data[d * h * w + i]! >= 0.5, h * w));
+      }
+      result.bestIoU.push(best);
+    }
+  }
+  const rows = Object.entries(result.timings).map(([k, v]) => `<tr><td>${k}</td><td>${v.toFixed(1)} ms</td></tr>`);
+  byId('timings').innerHTML = rows.join('');
+  const ious = result.bestIoU.length > 0 ? ` Best mask IoU with each ground-truth shape: ${result.bestIoU.map((v) => v.toFixed(2)).join(', ')}.` : '';
+  status(`${keep.length} detection(s) with score >= 0.5; inference ${result.medianMs.toFixed(0)} ms (median of 3) on ${result.backend}.${ious}`);
+  result.ready = true;
+}
+
+function runOnGenerated(seed: number): void {
+  const data = shapesDetectionDataset(generateShapes({ count: 1, size: 128, seed }), { contiguousLabels: true });
+  const { image, target } = data.get(0);
+  run(image, target);
+}
+
+async function runOnFile(file: File): Promise<void> {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, 256 / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+  const ctx = canvas.getContext('2d')!;
+  ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  const rgba = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  const hw = canvas.width * canvas.height;
+  const data = new Float32Array(3 * hw);
+  for (let i = 0; i < hw; i++) for (let c = 0; c < 3; c++) data[c * hw + i] = rgba[4 * i + c]! / 255;
+  run(new Tensor(data, [3, canvas.height, canvas.width]), undefined);
+}
+
+async function main(): Promise<void> {
+  try {
+    status('loading the zoo model...');
+    // The build inlines the weights (base64) so that the page also works from file://.
+    const inlined = document.getElementById('zoo-model')?.textContent;
+    if (inlined === undefined || inlined === null || inlined.length === 0) throw new Error('this page has no zoo model inside: build it with tools/web/build.ts');
+    const bytes = Uint8Array.from(atob(inlined.trim()), (c) => c.charCodeAt(0));
+    ({ model, classes } = modelFromBytes(bytes, 'the zoo shapes model'));
+    const seed = byId<HTMLInputElement>('seed');
+    const rerun = (): void => runOnGenerated(Number(seed.value) || 0);
+    setupBackendPicker(byId<HTMLSelectElement>('backend'), rerun);
+    byId('generate').addEventListener('click', rerun);
+    byId('prev').addEventListener('click', () => showStage(current - 1));
+    byId('next').addEventListener('click', () => showStage(current + 1));
+    byId<HTMLInputElement>('upload').addEventListener('change', (e) => {
+      const file = (e.target as HTMLInputElement).files?.[0];
+      if (file) runOnFile(file).catch((error: Error) => status(`could not read ${file.name}: ${error.message}`, true));
+    });
+    rerun();
+  } catch (error) {
+    result.error = (error as Error).message;
+    status(result.error, true);
+  }
+}
+
+void main();

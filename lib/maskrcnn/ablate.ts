@@ -191,12 +191,30 @@ export interface AblationOptions {
   reporter?: TrainReporter;
 }
 
+/** The recipe every run of an ablation shares. */
+export interface AblationRecipe {
+  /** Iterations per run. */
+  iterations: number;
+  /** Images per iteration. */
+  batchSize: number;
+  /** Warmup iterations. */
+  warmupIterations: number;
+  /** Iterations after which the learning rate is multiplied by 0.1. */
+  lrSteps: number[];
+  /** The seeds of each variant. */
+  seeds: number[];
+  /** Training images. */
+  trainImages: number;
+  /** Validation images. */
+  valImages: number;
+}
+
 /** Everything an ablation measured. */
 export interface AblationReport {
   /** The tables run. */
   tables: AblationTableId[];
   /** The recipe every run shared. */
-  recipe: { iterations: number; batchSize: number; warmupIterations: number; lrSteps: number[]; seeds: number[]; trainImages: number; valImages: number };
+  recipe: AblationRecipe;
   /** Every run's result. */
   runs: AblationRunResult[];
 }

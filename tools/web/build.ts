@@ -1,14 +1,19 @@
 /**
  * The browser build of the course's lab pages (`web/`): the same `lib/` code bundled by esbuild
- * for the browser (Node's built-in modules replaced by `web/node_builtin_stub.cjs`, whose
- * functions throw if a page ever calls them), the pages' HTML and CSS, and the zoo model the
- * live detector fetches. Run by `npm run docs` after typedoc, into `docs/site/lab/`, so the
- * course site links to it; `node --import tsx tools/web/build.ts [OUT_DIR]` builds elsewhere.
+ * for the browser (Node's built-in modules, and pngjs, replaced by `web/node_builtin_stub.cjs`,
+ * whose functions throw if a page ever calls them), written as self-contained HTML files: the
+ * script, the style sheet and (for the live detector) the zoo model are inlined, so a page works
+ * from any static server and from `file://` alike, where browsers refuse to fetch files.
+ *
+ * `npm run docs` runs it before typedoc, into `docs/course/lab/` (generated, not committed); the
+ * course page `docs/course/lab.md` links the pages, and typedoc copies them into the site.
+ * `node --import tsx tools/web/build.ts [OUT_DIR]` builds elsewhere.
  */
 import { build, type Plugin } from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../../lib/util/atomic_write.js';
 import { readZooEntry, zooWeightsPath } from '../../lib/maskrcnn/zoo.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -25,36 +30,52 @@ const nodeBuiltinStub: Plugin = {
   },
 };
 
-/** The lab pages' entry points (a `web/NAME.ts` and its `web/NAME.html` each). */
+/** The lab pages (a `web/NAME.ts` and its `web/NAME.html` each). */
 export const LAB_PAGES = ['explorer', 'detector'] as const;
 
-/** Bundles the lab pages into `outDir` and copies their HTML, CSS and the zoo model; returns the files written. */
+/** The id of the `<script>` element that holds the zoo model (base64) in the detector page. */
+export const ZOO_MODEL_ELEMENT = 'zoo-model';
+
+/** Text placed inside a `<script>` element: `</script` would end it early. */
+function scriptText(s: string): string {
+  return s.replace(/<\/script/gi, '<\\/script');
+}
+
+/** Builds the lab pages into `outDir` as self-contained HTML files; returns their paths. */
 export async function buildLab(outDir: string): Promise<string[]> {
   mkdirSync(outDir, { recursive: true });
-  await build({
+  const bundles = await build({
     entryPoints: LAB_PAGES.map((p) => join(root, 'web', `${p}.ts`)),
     outdir: outDir,
+    write: false,
     bundle: true,
+    minify: true,
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
-    sourcemap: true,
     logLevel: 'warning',
     plugins: [nodeBuiltinStub],
   });
-  const files = LAB_PAGES.flatMap((p) => [`${p}.js`, `${p}.js.map`]);
-  for (const f of readdirSync(join(root, 'web')).filter((f) => f.endsWith('.html') || f.endsWith('.css'))) {
-    copyFileSync(join(root, 'web', f), join(outDir, f));
-    files.push(f);
-  }
+  const css = readFileSync(join(root, 'web', 'lab.css'), 'utf8');
   const zoo = readZooEntry();
-  mkdirSync(join(outDir, 'zoo'), { recursive: true });
-  copyFileSync(zooWeightsPath(), join(outDir, 'zoo', 'model.safetensors'));
-  files.push('zoo/model.safetensors');
-  console.log(`lab: ${files.length} files in ${outDir} (zoo model '${zoo.name}')`);
-  return files.map((f) => join(outDir, f));
+  const files: string[] = [];
+  for (const page of LAB_PAGES) {
+    const js = bundles.outputFiles.find((f) => f.path.endsWith(`${page}.js`));
+    if (js === undefined) throw new Error(`lab build: esbuild wrote no ${page}.js`);
+    let html = readFileSync(join(root, 'web', `${page}.html`), 'utf8');
+    const tags = { style: '<link rel="stylesheet" href="lab.css">', script: `<script type="module" src="${page}.js"></script>` };
+    for (const [what, tag] of Object.entries(tags)) if (!html.includes(tag)) throw new Error(`lab build: web/${page}.html lacks its ${what} tag ${tag}`);
+    html = html.replace(tags.style, () => `<style>\n${css}</style>`);
+    const model = page === 'detector' ? `<script id="${ZOO_MODEL_ELEMENT}" type="application/octet-stream">${readFileSync(zooWeightsPath()).toString('base64')}</script>\n` : '';
+    html = html.replace(tags.script, () => `${model}<script type="module">\n${scriptText(js.text)}</script>`);
+    const path = join(outDir, `${page}.html`);
+    writeFileAtomic(path, html, 'lab build');
+    files.push(path);
+  }
+  console.log(`lab: ${files.map((f) => `${f} (${(readFileSync(f).length / 2 ** 20).toFixed(1)} MiB)`).join(', ')}; zoo model '${zoo.name}'`);
+  return files;
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await buildLab(resolve(process.argv[2] ?? join(root, 'docs', 'site', 'lab')));
+  await buildLab(resolve(process.argv[2] ?? join(root, 'docs', 'course', 'lab')));
 }

@@ -1,0 +1,133 @@
+/**
+ * The course's lab pages in headless Chromium (Debian's `chromium`, driven by playwright-core):
+ * the RoIAlign explorer shows the worked example's numbers and follows a dragged box; the live
+ * detector runs the zoo model in the page and finds the shapes of a generated image. Also prints
+ * the page's inference time beside Node's on the same machine (a benchmark line, not asserted).
+ *
+ * Run by `npm run docs` after the site is built (pages copied by typedoc under `docs/site/`);
+ * `LAB_DIR=DIR` tests the pages of another build (`node --import tsx tools/web/build.ts DIR`).
+ * Screenshots go to `docs/site-screenshots/lab-*.png`.
+ */
+import test from 'tape';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { noGrad } from '../../lib/tensor/index.js';
+import { describeBackend } from '../../lib/ops/index.js';
+import { setWasmThreads, wasmThreads } from '../../lib/ops/wasm/index.js';
+import { generateShapes, loadWeights, shapesDetectionDataset, zooWeightsPath } from '../../lib/maskrcnn/index.js';
+
+const executable = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
+const shots = resolve('docs/site-screenshots');
+
+/** The built page `name` (searched under `LAB_DIR`, else the typedoc site). */
+function findPage(name: string): string | null {
+  const dirs = [process.env['LAB_DIR'] ?? resolve('docs/site')];
+  while (dirs.length > 0) {
+    const dir = dirs.pop()!;
+    if (!existsSync(dir)) continue;
+    for (const entry of readdirSync(dir)) {
+      const p = join(dir, entry);
+      if (statSync(p).isDirectory()) dirs.push(p);
+      else if (entry === name) return p;
+    }
+  }
+  return null;
+}
+
+/** Opens `file` and collects its console errors and uncaught exceptions. */
+async function open(browser: Browser, file: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1200 } });
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(pathToFileURL(file).href);
+  return { page, errors };
+}
+
+test('lab pages in headless Chromium: the RoIAlign explorer and the live detector', async (t) => {
+  if (executable === undefined) {
+    t.fail('Chromium is missing: apt-get install -y --no-install-recommends chromium');
+    return;
+  }
+  const explorerFile = findPage('explorer.html');
+  const detectorFile = findPage('detector.html');
+  if (explorerFile === null || detectorFile === null) {
+    t.fail('the lab pages are not built: run npm run docs (or tools/web/build.ts with LAB_DIR)');
+    return;
+  }
+  mkdirSync(shots, { recursive: true });
+  const browser = await chromium.launch({ executablePath: executable, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+  try {
+    // The explorer: the worked example, then a drag, then RoIPool.
+    const { page, errors } = await open(browser, explorerFile);
+    type Explorer = { result: { output: number[]; gradient: number[]; backend: string }; state: { box: number[] } };
+    const read = (): Promise<Explorer> => page.evaluate(() => (globalThis as unknown as { explorer: Explorer }).explorer);
+    await page.waitForFunction(() => ((globalThis as unknown as { explorer?: Explorer }).explorer?.result.output.length ?? 0) === 4);
+    let e = await read();
+    const want = [-0.8546, 0.3236, 0.2177, 0.0546];
+    t.ok(e.result.output.every((v, i) => Math.abs(v - want[i]!) < 5e-5), `RoIAlign, sampling ratio 1: ${e.result.output.map((v) => v.toFixed(4)).join(', ')} (the worked example: ${want.join(', ')})`);
+    t.deepEqual(await page.$$eval('#output td', (cells) => cells.map((c) => c.textContent)), ['-0.8546', '0.3236', '0.2177', '0.0546'], 'the same numbers on the page');
+    t.equal(e.result.gradient.filter((g) => g !== 0).length, 4, "bin (0, 0)'s gradient reaches its sample's four neighbours");
+    t.ok(e.result.backend.length > 0, `backend: ${e.result.backend}`);
+    await page.screenshot({ path: join(shots, 'lab-explorer.png'), fullPage: true });
+    const canvas = (await page.$('#feature'))!;
+    const bb = (await canvas.boundingBox())!;
+    const scale = bb.width / 480;
+    const centre = { x: bb.x + 67 * 2.5 * scale, y: bb.y + 67 * 2.5 * scale };
+    await page.mouse.move(centre.x, centre.y);
+    await page.mouse.down();
+    await page.mouse.move(centre.x + 40 * scale, centre.y + 20 * scale, { steps: 4 });
+    await page.mouse.up();
+    e = await read();
+    t.ok(e.state.box.every((v, i) => Math.abs(v - [26, 18, 140, 132][i]!) <= 0.25), `dragging the box by (40, 20) canvas pixels moves it by about (16, 8) image pixels: ${e.state.box.join(', ')}`);
+    t.ok(e.result.output.some((v, i) => Math.abs(v - want[i]!) > 1e-3), `and the output follows: ${e.result.output.map((v) => v.toFixed(4)).join(', ')}`);
+    await page.evaluate(() => (globalThis as unknown as { explorer: { setBox(b: number[]): void } }).explorer.setBox([10, 10, 124, 124]));
+    await page.selectOption('#method', 'pool');
+    e = await read();
+    t.ok([1.6871, 0.4676, 2.0242, 2.3571].every((v, i) => Math.abs(e.result.output[i]! - v) < 5e-5), `RoIPool on the worked example: ${e.result.output.map((v) => v.toFixed(4)).join(', ')}`);
+    t.equal(e.result.gradient.filter((g) => g !== 0).length, 1, "RoIPool's gradient goes to one cell (the argmax)");
+    t.deepEqual(errors, [], 'no console errors on the explorer');
+
+    // The live detector: the zoo model on a generated image.
+    const detector = await open(browser, detectorFile);
+    type Detector = { result: { ready: boolean; error: string | null; backend: string; medianMs: number; detections: number; bestIoU: number[]; stages: string[] } };
+    await detector.page.waitForFunction(() => {
+      const r = (globalThis as unknown as { detector?: Detector }).detector?.result;
+      return r !== undefined && (r.ready || r.error !== null);
+    }, undefined, { timeout: 300_000 });
+    const r = (await detector.page.evaluate(() => (globalThis as unknown as { detector: Detector }).detector.result));
+    t.equal(r.error, null, 'the model loaded and ran');
+    t.ok(r.bestIoU.some((v) => v > 0.5), `a mask with IoU > 0.5 with the ground truth (best IoU per shape: ${r.bestIoU.map((v) => v.toFixed(2)).join(', ')}; ${r.detections} detections)`);
+    t.ok(r.backend.startsWith('wasm'), `backend reported: ${r.backend}`);
+    t.ok(r.stages.length >= 15, `${r.stages.length} stages to step through`);
+    await detector.page.click('#prev');
+    t.match(await detector.page.textContent('#stage-title') ?? '', /^16\/\d+\. /, 'stepping back one stage');
+    await detector.page.screenshot({ path: join(shots, 'lab-detector.png'), fullPage: true });
+    t.deepEqual(detector.errors, [], 'no console errors on the detector');
+
+    // Benchmark line: the same model and image in Node, one thread and all threads.
+    const { model } = loadWeights(zooWeightsPath());
+    const image = shapesDetectionDataset(generateShapes({ count: 1, size: 128, seed: 0 }), { contiguousLabels: true }).get(0).image;
+    const median = (): number => {
+      noGrad(() => model.forward([image]));
+      const times = [0, 1, 2].map(() => {
+        const t0 = performance.now();
+        noGrad(() => model.forward([image]));
+        return performance.now() - t0;
+      });
+      return times.sort((a, b) => a - b)[1]!;
+    };
+    const threads = wasmThreads();
+    const nodeAll = median();
+    setWasmThreads(1);
+    const nodeOne = median();
+    setWasmThreads(threads);
+    console.log(`# zoo model inference, one 128x128 image (median of 3): Chromium ${r.medianMs.toFixed(0)} ms (${r.backend.split(';')[0]}); Node ${nodeOne.toFixed(0)} ms with 1 thread, ${nodeAll.toFixed(0)} ms with ${threads} (${describeBackend().split(';')[0]}); Chromium / Node 1 thread = ${(r.medianMs / nodeOne).toFixed(2)}`);
+  } finally {
+    await browser.close();
+  }
+});

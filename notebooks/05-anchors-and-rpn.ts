@@ -33,8 +33,8 @@ import { lineChartSvg } from '../tools/notebooks/plot.js';
 // An anchor of size `s` and aspect ratio `r = h / w` has area `s^2`: `w = s / sqrt(r)`,
 // `h = s sqrt(r)`, centred on 0 and rounded to whole pixels (torchvision rounds half to even, as
 // `torch.round`). The paper's configuration ({@link defaultConfig}) puts size 32 on P2, 64 on P3,
-// ... 512 on P6, each with ratios 0.5, 1 and 2 (FPN section 4.1: "anchors of a single scale at
-// each level ... 15 anchors over the pyramid").
+// ... 512 on P6, each with ratios 0.5, 1 and 2 (FPN section 4.1: "we assign anchors of a single
+// scale to each level ... in total there are 15 anchors over the pyramid").
 
 // %%
 const paper = defaultConfig();
@@ -215,7 +215,7 @@ showPng(matchPicture.toPng(), `Anchors of the zoo model on validation image 0: $
 const paperSide = 800;
 const paperAnchors = paperGenerator.gridAnchors([paperSide, paperSide], levelSides(paperSide, paperSide));
 interface BoxStat { image: number; box: number; side: number; aspect: number; bestIou: number; strictPositives: number; positives: number; bestAnchorTakenBy: number }
-const study = (anchors: Tensor, scale: number): BoxStat[] => {
+const study = (anchors: Tensor, scale: number, rpn: typeof paper.rpn): BoxStat[] => {
   const stats: BoxStat[] = [];
   for (let i = 0; i < val.length; i++) {
     const t = val.get(i).target;
@@ -223,8 +223,8 @@ const study = (anchors: Tensor, scale: number): BoxStat[] => {
     if (g === 0) continue;
     const boxes = scale === 1 ? t.boxes : resizeBoxes(t.boxes, [128, 128], [128 * scale, 128 * scale]);
     const iou = boxIou(boxes, anchors);
-    const strictMatch = new Matcher(paper.rpn.fgIouThresh, paper.rpn.bgIouThresh, false).forward(iou).data;
-    const match = new Matcher(paper.rpn.fgIouThresh, paper.rpn.bgIouThresh, true).forward(iou).data;
+    const strictMatch = new Matcher(rpn.fgIouThresh, rpn.bgIouThresh, false).forward(iou).data;
+    const match = new Matcher(rpn.fgIouThresh, rpn.bgIouThresh, true).forward(iou).data;
     const p = anchors.shape[0]!;
     for (let k = 0; k < g; k++) {
       const row = iou.data.subarray(k * p, (k + 1) * p);
@@ -242,8 +242,8 @@ const study = (anchors: Tensor, scale: number): BoxStat[] => {
   }
   return stats;
 };
-const zooStats = study(zooAnchors, 1);
-const paperStats = study(paperAnchors, paperSide / 128);
+const zooStats = study(zooAnchors, 1, zoo.rpn);
+const paperStats = study(paperAnchors, paperSide / 128, paper.rpn);
 const summary = (name: string, s: BoxStat[]) => {
   const none = s.filter((b) => b.strictPositives === 0);
   const after = s.filter((b) => b.positives === 0);

@@ -192,7 +192,7 @@ check('low-quality matches rescue box 1 through anchor 3', rescued.data, [0, 0, 
 // anchors) are left out here and shown sampled below.
 
 // %%
-const { labels: [anchorLabels] } = model.rpn.assignTargetsToAnchors([zooAnchors], [sample.target]);
+const { labels: [anchorLabels], matchedGtBoxes: [matchedGt] } = model.rpn.assignTargetsToAnchors([zooAnchors], [sample.target]);
 const indicesWhere = (values: ArrayLike<number>, value: number) => Array.from(values, (v, j) => (v === value ? j : -1)).filter((j) => j >= 0);
 const positives = indicesWhere(anchorLabels!.data, 1);
 const ignored = indicesWhere(anchorLabels!.data, -1);
@@ -397,6 +397,24 @@ check('box-head targets = weights x RPN targets', headDeltas.data, byHand.map((v
 const clamped = rpnCoder.decode(tensor([[0, 0, 10, 10]]), anchor);
 console.log(`t_w = t_h = 10 is clamped to log(1000 / 16) = ${fixed(BBOX_XFORM_CLIP)}: the decoded box is ${fixed(clamped.data[2]! - clamped.data[0]!, 1)} wide, not 32 e^10`);
 check('the clamp: at most 1000/16 = 62.5 times the anchor', clamped.data[2]! - clamped.data[0]!, 32 * 62.5, 1e-2);
+
+// %% [markdown]
+// The trained RPN at work: for the positive anchors of the validation image above, the regression
+// target (the matched box encoded against the anchor), the deltas the model predicts
+// (`rpn.bbox_deltas_flat` in the trace), and the IoU with the box before (the anchor) and after
+// decoding the prediction.
+
+// %%
+const predicted = trace.get('rpn.bbox_deltas_flat')!.reshape(nZoo, 4);
+const posAnchors = indexSelect(zooAnchors, 0, positives);
+const targets = rpnCoder.encode(indexSelect(matchedGt!, 0, positives), posAnchors);
+const predictedPos = indexSelect(predicted, 0, positives);
+const moved = rpnCoder.decode(predictedPos, posAnchors).reshape(positives.length, 4);
+const fmt = (t: Tensor, r: number) => Array.from(t.data.subarray(4 * r, 4 * r + 4), (v) => fixed(v, 3)).join(', ');
+const iouWith = (boxes: Tensor, r: number) => boxIou(indexSelect(boxes, 0, [r]), indexSelect(matchedGt!, 0, [positives[r]!])).item();
+const deltaRows = positives.map((a, r) => [a, fmt(targets, r), fmt(predictedPos, r), fixed(iouWith(posAnchors, r), 3), fixed(iouWith(moved, r), 3)]);
+showMarkdown(markdownTable(['anchor', 'target (t_x, t_y, t_w, t_h)', 'predicted', 'IoU of the anchor', 'IoU after decoding'], deltaRows));
+check('decoding the predicted deltas brings every positive anchor closer to its box', positives.map((_, r) => (iouWith(moved, r) > iouWith(posAnchors, r) ? 1 : 0)), positives.map(() => 1), 0);
 
 // %% [markdown]
 // ## Proposals: top-k per level, clip, NMS

@@ -7,8 +7,8 @@
 // Network** (Lin, Dollár, Girshick, He, Hariharan, Belongie, *Feature Pyramid Networks for Object
 // Detection*, CVPR 2017, section 3): a top-down pathway with lateral connections that gives every
 // level, fine or coarse, the same 256 channels and the semantics of the deepest stage. Mask R-CNN
-// calls it *ResNet-FPN* and reports it as its best speed/accuracy trade-off (Table 2a, quoted at
-// the end).
+// calls it *ResNet-FPN*: it "gives excellent gains in both accuracy and speed" (section 3; the
+// accuracy in Table 2a, quoted at the end).
 //
 // This chapter builds the paper's ResNet-50-FPN to read its sizes and parameter counts (no weights
 // needed for that), then opens the FPN of the trained shapes model of the model zoo on a real

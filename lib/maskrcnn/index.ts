@@ -20,6 +20,7 @@ export * from './roi_heads.js';
 export * from './mask_rcnn.js';
 export * from './weights.js';
 export * from './viz.js';
+export * from './figures.js';
 export * from './inference.js';
 export * from './plot.js';
 export * from './train.js';

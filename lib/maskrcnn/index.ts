@@ -26,5 +26,6 @@ export * from './plot.js';
 export * from './train.js';
 export * from './overlay.js';
 export * from './inspect.js';
+export * from './training_trace.js';
 export * from './bench.js';
 export * from './zoo.js';

@@ -25,7 +25,7 @@
 // %%
 import {
   BalancedPositiveNegativeSampler, BoxCoder, RoIHeads, Tensor, boxIou, crossEntropy, defaultConfig, drawBoxLayers, drawDetections, generateShapes,
-  indexSelect, labelledHeatmapGrid, loadWeights, manualSeed, mapLevels, noGrad, roiAlign, shapesConfig, shapesDetectionDataset, smoothL1, zooWeightsPath,
+  indexSelect, labelledHeatmapGrid, loadWeights, manualSeed, mapLevels, noGrad, roiAlign, shapesConfig, shapesDetectionDataset, smoothL1, traceTraining, zooWeightsPath,
 } from '../lib/index.js';
 import { showPng, showSvg, showMarkdown, markdownTable, check, fixed } from '../tools/notebooks/display.js';
 import { lineChartSvg } from '../tools/notebooks/plot.js';
@@ -172,15 +172,12 @@ check('few negatives: 128 + all 100 (the batch is not filled)', drawn[2]!, [128,
 
 // %% [markdown]
 // The zoo model in training mode with the ground truth does all of this and keeps the sample in
-// its trace (`train.roi_heads.*`). A training-mode forward pass normalises with the batch's
-// statistics and updates BatchNorm's running averages, so it runs on a second copy of the model,
-// leaving `model` as loaded. The shapes preset samples 64 RoIs per image, at most 16 positive.
+// its trace (`train.roi_heads.*`); {@link traceTraining} runs that pass and puts back what a
+// training-mode pass changes (BatchNorm's running averages, the random stream), so that `model`
+// still predicts as loaded. The shapes preset samples 64 RoIs per image, at most 16 positive.
 
 // %%
-const trainer = loadWeights(zooWeightsPath('shapes')).model;
-trainer.train();
-manualSeed(0);
-const trainTrace = noGrad(() => trainer.forward([image], [target], { trace: true })).trace;
+const trainTrace = traceTraining(model, [image], [target], { seed: 0 });
 const rois = trainTrace.get('train.roi_heads.proposals_with_gt.0')!;
 const roiLabels = trainTrace.get('train.roi_heads.labels.0')!;
 const matched = trainTrace.get('train.roi_heads.matched_idxs.0')!;

@@ -24,8 +24,8 @@
 
 // %%
 import {
-  BalancedPositiveNegativeSampler, BoxCoder, RoIHeads, Tensor, boxIou, crossEntropy, defaultConfig, drawBoxLayers, drawDetections, generateShapes,
-  indexSelect, labelledHeatmapGrid, loadWeights, manualSeed, mapLevels, noGrad, roiAlign, shapesConfig, shapesDetectionDataset, smoothL1, traceTraining, zooWeightsPath,
+  BalancedPositiveNegativeSampler, BoxCoder, MultiScaleRoIAlign, RoIHeads, Tensor, boxIou, crossEntropy, defaultConfig, drawBoxLayers, drawDetections, generateShapes,
+  indexSelect, labelledHeatmapGrid, loadWeights, manualSeed, mapLevels, noGrad, randn, roiAlign, shapesConfig, shapesDetectionDataset, smoothL1, traceTraining, zooWeightsPath,
 } from '../lib/index.js';
 import { showPng, showSvg, showMarkdown, markdownTable, check, fixed } from '../tools/notebooks/display.js';
 import { lineChartSvg } from '../tools/notebooks/plot.js';
@@ -138,6 +138,34 @@ check('the pooled features are the model\'s own (trace roi_heads.box_roi_pool)',
 check('P2..P5 scales 1/4, 1/8, 1/16, 1/32', pooled.scales, [1 / 4, 1 / 8, 1 / 16, 1 / 32], 0);
 const first = roiAlign(features.get('0')!, new Tensor(Float32Array.from([0, ...proposals.data.subarray(0, 4)]), [1, 5]), { outputSize: 7, spatialScale: 1 / 4, samplingRatio: 2 });
 check('RoI 0 by hand: roiAlign on P2, 7x7, scale 1/4, sampling ratio 2', first.data, pooled.features.narrow(0, 0, 1).data, 0);
+
+// %% [markdown]
+// The zoo model never leaves P2, so here is the paper's setting: an 800 x 800 image, whose P2..P5
+// have 200, 100, 50 and 25 cells a side (random features of 8 channels stand in for the 256 of
+// a trained FPN), and four RoIs of different sizes. The paper's pooler ({@link defaultConfig}'s
+// 7x7, sampling ratio 2, canonical 224) sends each to its level, and each row is RoIAlign on that
+// level at that level's scale.
+
+// %%
+manualSeed(0);
+const pyramid = new Map([200, 100, 50, 25].map((side, l) => [String(l), randn([1, 8, side, side])] as const));
+const paperPooler = new MultiScaleRoIAlign(['0', '1', '2', '3'], h.boxRoiOutputSize, h.samplingRatio, { canonicalScale: h.canonicalScale });
+const paperRois = new Tensor(Float32Array.from([100, 100, 180, 160, 50, 300, 230, 460, 300, 200, 600, 420, 100, 80, 760, 740]), [4, 4]);
+const multi = paperPooler.forward(pyramid, [paperRois], [[800, 800]]);
+const byLevel = [0, 1, 2, 3].map((i) => {
+  const l = multi.levels[i]!;
+  const row = new Tensor(Float32Array.from([0, ...paperRois.data.subarray(4 * i, 4 * i + 4)]), [1, 5]);
+  return roiAlign(pyramid.get(String(l))!, row, { outputSize: 7, spatialScale: multi.scales[l]!, samplingRatio: 2 });
+});
+showMarkdown(markdownTable(
+  ['RoI (x1, y1, x2, y2)', 'sqrt(w h)', 'level', 'scale', 'pooled'],
+  [0, 1, 2, 3].map((i) => {
+    const b = paperRois.data.subarray(4 * i, 4 * i + 4);
+    return [`${Array.from(b).join(', ')}`, fixed(Math.sqrt((b[2]! - b[0]!) * (b[3]! - b[1]!)), 1), `P${multi.levels[i]! + 2}`, `1/${1 / multi.scales[multi.levels[i]!]!}`, `[${multi.features.narrow(0, i, 1).shape.join(', ')}]`];
+  }),
+));
+check('the four RoIs go to P2, P3, P4, P5', Array.from(multi.levels, (l) => l + 2), [2, 3, 4, 5], 0);
+check('each row is roiAlign on its level at its scale', multi.features.data, byLevel.flatMap((t) => Array.from(t.data)), 0);
 
 // %% [markdown]
 // ## Training: which RoIs the heads learn from

@@ -5,20 +5,22 @@
  * `maskrcnn inspect`). Built on the public trace API ({@link MaskRCNN.forward} with
  * `{trace: true}`) and {@link renderTrace}'s views (DESIGN.md, "Inspection is the product").
  *
- * With a ground-truth target, a second forward pass in training mode (under `noGrad`, the global
- * random stream saved and restored, so inspecting changes nothing) adds the training-only
- * stages: RPN targets, sampled RoIs, mask targets and the five loss terms.
+ * With a ground-truth target, a second forward pass in training mode ({@link traceTraining}: under
+ * `noGrad`, the global random stream and BatchNorm's running statistics saved and restored, so
+ * inspecting changes nothing) adds the training-only stages: RPN targets, sampled RoIs, mask
+ * targets and the five loss terms.
  *
  * @module
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tensor, defaultGenerator, noGrad } from '../tensor/index.js';
+import { Tensor, noGrad } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic_write.js';
 import type { DetectionTarget } from './data/dataset.js';
 import type { MaskRCNN } from './mask_rcnn.js';
 import { drawDetections } from './overlay.js';
 import type { Detections } from './transform.js';
+import { traceTraining } from './training_trace.js';
 import { Canvas, renderTrace, type RenderTraceOptions, type TraceView } from './viz.js';
 
 /** Options of {@link writeInspection}. */
@@ -137,14 +139,7 @@ export function inspectionStages(model: MaskRCNN, image: Tensor, options: Inspec
     evalTrace = noGrad(() => model.forward([image], undefined, { trace: true }).trace);
     if (options.target !== undefined) {
       const { boxes, labels, masks } = options.target;
-      const rng = defaultGenerator.getState();
-      try {
-        model.train();
-        trainTrace = noGrad(() => model.forward([image], [{ boxes, labels, masks }], { trace: true }).trace);
-      } finally {
-        defaultGenerator.setState(rng);
-        model.eval();
-      }
+      trainTrace = traceTraining(model, [image], [{ boxes, labels, masks }]);
     }
   } finally {
     if (wasTraining) model.train();

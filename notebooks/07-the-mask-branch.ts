@@ -23,7 +23,7 @@
 
 // %%
 import {
-  RoIHeads, Tensor, boxIou, classColor, defaultConfig, drawBoxLayers, drawDetections, generateShapes, indexSelect, labelledHeatmapGrid,
+  RoIHeads, MaskRCNNHeads, MaskRCNNPredictor, Tensor, boxIou, classColor, defaultConfig, drawBoxLayers, drawDetections, generateShapes, indexSelect, labelledHeatmapGrid,
   loadWeights, noGrad, pasteMasksInImage, roiAlign, shapesConfig, shapesDetectionDataset, traceTraining, zooWeightsPath,
 } from '../lib/index.js';
 import { showPng, showMarkdown, markdownTable, check, fixed } from '../tools/notebooks/display.js';
@@ -79,14 +79,18 @@ check('paper: 28x28 masks, threshold 0.5, the top 100 detections at test time', 
 
 // %%
 const pooled = model.roi_heads.maskRoiPool.forward(features, [detBoxes], [[H, W]]).features;
-const head = model.roi_heads.mask_head;
-const predictor = model.roi_heads.mask_predictor;
-const paperHeads = new RoIHeads(paper.roiHeads, paper.backbone.fpnChannels, 91, { initialize: false });
+// The paper's FCN mask head (the `maskHead: 'mlp'` ablation of Table 2e has fully connected layers instead).
+const fcnHead = (h: RoIHeads): { head: MaskRCNNHeads; predictor: MaskRCNNPredictor } => {
+  if (!(h.mask_head instanceof MaskRCNNHeads) || !(h.mask_predictor instanceof MaskRCNNPredictor)) throw new Error('not an FCN mask head');
+  return { head: h.mask_head, predictor: h.mask_predictor };
+};
+const { head, predictor } = fcnHead(model.roi_heads);
+const paperHeads = fcnHead(new RoIHeads(paper.roiHeads, paper.backbone.fpnChannels, 91, { initialize: false }));
 const layers = [
-  ...[0, 1, 2, 3].map((i) => [`mask_head.${i}: conv 3x3 (+ norm) + ReLU`, head.at(i), paperHeads.mask_head.at(i), 256 * 256 * 9 + 256] as const),
-  ['mask_predictor.conv5_mask: deconv 2x2 s2', predictor.at(0), paperHeads.mask_predictor.at(0), 256 * 256 * 4 + 256] as const,
-  ['mask_predictor.relu', predictor.at(1), paperHeads.mask_predictor.at(1), 0] as const,
-  ['mask_predictor.mask_fcn_logits: conv 1x1', predictor.at(2), paperHeads.mask_predictor.at(2), 256 * 91 + 91] as const,
+  ...[0, 1, 2, 3].map((i) => [`mask_head.${i}: conv 3x3 (+ norm) + ReLU`, head.at(i), paperHeads.head.at(i), 256 * 256 * 9 + 256] as const),
+  ['mask_predictor.conv5_mask: deconv 2x2 s2', predictor.at(0), paperHeads.predictor.at(0), 256 * 256 * 4 + 256] as const,
+  ['mask_predictor.relu', predictor.at(1), paperHeads.predictor.at(1), 0] as const,
+  ['mask_predictor.mask_fcn_logits: conv 1x1', predictor.at(2), paperHeads.predictor.at(2), 256 * 91 + 91] as const,
 ];
 let x = pooled;
 const rows: Array<Array<string | number>> = [['MultiScaleRoIAlign 14x14', `[${x.shape.join(', ')}]`, '', '', '']];

@@ -105,6 +105,12 @@ export async function runEval(argv: string[]): Promise<number> {
       const hasSegm = typeof first === 'object' && first !== null && 'segmentation' in first;
       const iouType: IouType = iouArg ?? (hasSegm ? 'segm' : 'bbox');
       const report = cocoEvaluate(gt, detections, { iouType });
+      if (detections.length === 0) {
+        // Valid (a model that found nothing), but say so: every AP is 0 where there is ground truth.
+        const note = `${dtPath} holds 0 detections: every AP and AR is 0 where there is ground truth (-1 where there is none)`;
+        if (json) console.error(`maskrcnn eval: note: ${note}`);
+        else console.log(note);
+      }
       console.log(json ? JSON.stringify(reportJson(iouType, report)) : formatReport(iouType, report));
       return 0;
     });

@@ -77,7 +77,9 @@ function checkBox(v: unknown): v is Bbox {
  *
  * Every `image_id` must be a ground-truth image (pycocotools asserts this). Entries whose
  * `category_id` is not a ground-truth category are kept but the evaluator ignores them.
- * Where pycocotools crashes (empty list, missing fields) this throws a clear error. Unlike
+ * An empty list loads as no detections (pycocotools' `loadRes` crashes on it; its evaluator
+ * gives AP 0 for no detections). Where pycocotools crashes on missing fields this throws a
+ * clear error. Unlike
  * pycocotools, the segmentation branch also accepts uncompressed RLE and polygons (rasterised
  * at the image size), which pycocotools' `area` cannot read.
  *
@@ -100,7 +102,9 @@ export function loadResults(gt: CocoDataset, input: string | unknown, options: L
     }
   }
   if (!Array.isArray(anns)) return fail(`results must be a JSON array of objects, got ${describe(anns)}`);
-  if (anns.length === 0) return fail('results list is empty: there is nothing to evaluate');
+  // An empty list is a valid evaluation (a model that detects nothing): COCOeval then gives AP 0
+  // wherever there is ground truth. pycocotools' loadRes crashes on it (it reads anns[0]).
+  if (anns.length === 0) return [];
   const images = new Map(gt.images.map((im) => [im.id, im]));
   const list = anns as unknown[];
   for (let i = 0; i < list.length; i++) {

@@ -107,10 +107,30 @@ test('maskrcnn eval: usage errors and missing files give a non-zero exit and nam
     const nodt = await capture(['--gt', f.gt, '--dt', join(f.dir, 'gone.json')]);
     t.equal(nodt.code, 1, 'missing results file: exit 1');
     t.match(nodt.err, /cannot read results file .*gone\.json/, 'names the file');
-    writeFileSync(join(f.dir, 'empty.json'), '[]');
-    const empty = await capture(['--gt', f.gt, '--dt', join(f.dir, 'empty.json')]);
-    t.equal(empty.code, 1, 'empty results: exit 1');
-    t.match(empty.err, /empty\.json: results list is empty/, 'explains');
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+  t.end();
+});
+
+test('maskrcnn eval: a results file holding [] evaluates to zeros and says 0 detections', async (t) => {
+  const f = fixture();
+  try {
+    const path = join(f.dir, 'empty.json');
+    writeFileSync(path, '[]');
+    const table = await capture(['--gt', f.gt, '--dt', path]);
+    t.equal(table.code, 0, `exit 0 ${table.err}`);
+    const lines = table.out.split('\n');
+    t.match(lines[0]!, /empty\.json holds 0 detections: every AP and AR is 0 where there is ground truth/, 'first line says 0 detections');
+    t.equal(lines[1], 'Evaluate annotation type *bbox*', 'bbox by default (no first result to look at)');
+    t.equal(lines[2], ' Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.000', 'AP 0');
+    const json = await capture(['--gt', f.gt, '--dt', path, '--iou-type', 'segm', '--json']);
+    t.equal(json.code, 0, '--json: exit 0');
+    const parsed = JSON.parse(json.out) as { iouType: string; stats: number[]; perCategory: { ap: number }[] };
+    // the fixture's three squares are 400, 2500 and 900 pixels: small and medium (AP 0); no large one (-1)
+    t.deepEqual(parsed.stats, [0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, -1], '--json: stdout is only the JSON, zeros and -1s');
+    t.deepEqual(parsed.perCategory.map((c) => c.ap), [0, -1], 'per category: 0 with ground truth, -1 without');
+    t.match(json.err, /note: .*empty\.json holds 0 detections/, '--json: the note goes to stderr');
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }

@@ -323,6 +323,19 @@ test('-1 for categories without ground truth; 0 with ground truth but no detecti
   t.end();
 });
 
+test('no detections at all: AP and AR 0 where there is ground truth, -1 where an area range has none', (t) => {
+  nextId = 1;
+  // ground truth of category 1 only, all medium-sized (32^2 < area <= 96^2)
+  const g = dataset([1, 2], [gt(1, 1, [0, 0, 50, 50]), gt(2, 1, [10, 10, 40, 60])]);
+  for (const iouType of ['bbox', 'segm'] as const) {
+    const r = cocoEvaluate(g, loadResults(g, []), { iouType });
+    // AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl
+    t.deepEqual(r.stats, [0, 0, 0, -1, 0, -1, 0, 0, 0, -1, 0, -1], `${iouType}: 0 with ground truth, -1 for the empty small and large ranges`);
+    t.deepEqual(r.perCategory.map((c) => c.ap), [0, -1, -1], `${iouType}: category 1 has ground truth (0); 2 and 3 have none (-1)`);
+  }
+  t.end();
+});
+
 test('matching id quirk: a ground truth with id 0 counts as unmatched (pycocotools tests dtm != 0)', (t) => {
   const g = parseCoco({
     images: [{ id: 1, width: 100, height: 100 }],

@@ -68,8 +68,13 @@ test('loadResults, segmentation branch: area = pixel count, bbox = toBbox (quirk
   t.end();
 });
 
+test('loadResults: an empty list is no detections (a model that found nothing), not an error', (t) => {
+  t.deepEqual(loadResults(gt, []), [], 'parsed []');
+  t.deepEqual(loadResults(gt, ' [ ] ', { source: 'r.json' }), [], 'JSON text "[ ]"');
+  t.end();
+});
+
 test('loadResults: clear errors where pycocotools crashes or asserts', (t) => {
-  throwsWith(t, () => loadResults(gt, []), /results list is empty/, 'empty list');
   throwsWith(t, () => loadResults(gt, '{}'), /results must be a JSON array/, 'not an array');
   throwsWith(t, () => loadResults(gt, '[{'), /not valid JSON/, 'bad JSON');
   throwsWith(t, () => loadResults(gt, [{ image_id: 3, category_id: 1, bbox: [0, 0, 1, 1], score: 1 }]), /result 0: image_id 3 is not an image of the ground truth/, 'unknown image');

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../util/atomic_write.js';
 import { checkImageSize, checkValueDepth, parseJson } from '../../util/limits.js';
 import { type Bbox, type CompressedRle, type Rle, checkRle, rleCompress, rleFromPolygons } from './rle.js';
-import { describe, isFiniteNumber, isObject } from './json_checks.js';
+import { boxProblem, describe, isFiniteNumber, isObject } from './json_checks.js';
 
 /** An image entry. `width` and `height` are what polygons are rasterised at. */
 export interface CocoImage {
@@ -237,15 +237,9 @@ export function parseCoco(input: string | unknown, options: ParseCocoOptions = {
       fail(`${where}: category_id must be a positive integer (0 is the background label), got ${describe(raw.category_id)}`);
     }
     if (!categories.has(raw.category_id as number)) fail(`${where}: category_id ${raw.category_id} is not among the categories`);
-    const bbox = raw.bbox;
-    if (!Array.isArray(bbox)) fail(`${where}: bbox must be an array of 4 numbers [x, y, w, h], got ${describe(bbox)}`);
-    const box = bbox as unknown[];
-    if (box.length !== 4) fail(`${where}: bbox must have 4 numbers [x, y, w, h], got ${box.length}`);
-    const bad = box.findIndex((v) => !isFiniteNumber(v));
-    if (bad >= 0) fail(`${where}: bbox[${bad}] must be a finite number, got ${describe(box[bad])}`);
-    const [x, y, w, h] = box as Bbox;
-    if (w < 0 || h < 0) fail(`${where}: bbox width and height must not be negative, got ${describe(box)}`);
-    if (!Number.isFinite(x + w) || !Number.isFinite(y + h)) fail(`${where}: bbox's far corner x+w, y+h is not finite, got ${describe(box)}`);
+    const boxBad = boxProblem(raw.bbox, 'bbox');
+    if (boxBad !== undefined) fail(`${where}: ${boxBad}`);
+    const [x, y, w, h] = raw.bbox as Bbox;
     if (!isFiniteNumber(raw.area) || raw.area < 0) fail(`${where}: area must be a finite number >= 0, got ${describe(raw.area)}`);
     if ((raw.area as number) > FLOAT32_MAX) fail(`${where}: area ${describe(raw.area)} is beyond the float32 range (it would become Infinity)`);
     let iscrowd: 0 | 1 = 0;

@@ -54,3 +54,18 @@ export function isInt(v: unknown): v is number {
 export function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
+
+/**
+ * Why a COCO box `[x, y, w, h]` (of an annotation or a result) is wrong, starting with `path`
+ * (e.g. `annotations[3].bbox`), or undefined: 4 finite numbers, width and
+ * height not negative (a negative size would give a negative area), a finite far corner.
+ */
+export function boxProblem(v: unknown, path: string): string | undefined {
+  if (!Array.isArray(v) || v.length !== 4) return `${path} must be 4 numbers [x, y, w, h], got ${describe(v)}`;
+  const bad = v.findIndex((x) => !isFiniteNumber(x));
+  if (bad >= 0) return `${path}[${bad}] must be a finite number, got ${describe(v[bad])}`;
+  const [x, y, w, h] = v as [number, number, number, number];
+  if (w < 0 || h < 0) return `${path} width and height must not be negative, got ${describe(v)}`;
+  if (!Number.isFinite(x + w) || !Number.isFinite(y + h)) return `${path}'s far corner x+w, y+h is not finite, got ${describe(v)}`;
+  return undefined;
+}

@@ -113,7 +113,7 @@ test('maskrcnn eval: usage errors and missing files give a non-zero exit and nam
   t.end();
 });
 
-test('maskrcnn eval: a results file holding [] evaluates to zeros and says 0 detections', async (t) => {
+test('maskrcnn eval: a results file holding [] evaluates to zeros and says 0 detections; unknown categories and deep files are reported', async (t) => {
   const f = fixture();
   try {
     const path = join(f.dir, 'empty.json');
@@ -131,6 +131,16 @@ test('maskrcnn eval: a results file holding [] evaluates to zeros and says 0 det
     t.deepEqual(parsed.stats, [0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, -1], '--json: stdout is only the JSON, zeros and -1s');
     t.deepEqual(parsed.perCategory.map((c) => c.ap), [0, -1], 'per category: 0 with ground truth, -1 without');
     t.match(json.err, /note: .*empty\.json holds 0 detections/, '--json: the note goes to stderr');
+    const other = join(f.dir, 'other.json');
+    writeFileSync(other, JSON.stringify([{ image_id: 1, category_id: 1, bbox: [0, 0, 20, 20], score: 0.9 }, { image_id: 1, category_id: 42, bbox: [0, 0, 20, 20], score: 0.8 }]));
+    const unknown = await capture(['--gt', f.gt, '--dt', other]);
+    t.equal(unknown.code, 0, 'unknown category ids: exit 0 (pycocotools ignores them)');
+    t.match(unknown.out, /other\.json: 1 of 2 detections have category ids the ground truth does not have \(42\); they are ignored, as pycocotools does/, 'but they are counted and reported');
+    const deep = join(f.dir, 'deep.json');
+    writeFileSync(deep, '['.repeat(100000) + ']'.repeat(100000));
+    const nested = await capture(['--gt', f.gt, '--dt', deep]);
+    t.equal(nested.code, 1, 'a results file nested 100,000 deep: exit 1');
+    t.match(nested.err, /^maskrcnn eval: .*deep\.json \(results file\): JSON nests deeper than 64 levels/, 'a clean error naming the file, no stack overflow');
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }

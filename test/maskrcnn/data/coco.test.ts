@@ -67,7 +67,7 @@ test('parseCoco: a valid file, from text or object; normalises iscrowd; keeps ex
 });
 
 test('parseCoco: errors name the entry and the field', (t) => {
-  throwsWith(t, () => parseCoco(withAnn({ id: 1768, bbox: [1, 2, 3] })), /^annotations\[0\] \(id 1768\): bbox must have 4 numbers \[x, y, w, h\], got 3$/, 'short bbox');
+  throwsWith(t, () => parseCoco(withAnn({ id: 1768, bbox: [1, 2, 3] })), /^annotations\[0\] \(id 1768\): bbox must be 4 numbers \[x, y, w, h\], got \[1,2,3\]$/, 'short bbox');
   throwsWith(t, () => parseCoco(withAnn({ bbox: [1, 2, -3, 4] })), /annotations\[0\] \(id 10\): bbox width and height must not be negative, got \[1,2,-3,4\]/, 'negative box');
   throwsWith(t, () => parseCoco(withAnn({ bbox: [1, 2, 'x', 4] })), /annotations\[0\] \(id 10\): bbox\[2\] must be a finite number, got "x"/, 'non-number in box');
   throwsWith(t, () => parseCoco(withAnn({ image_id: 99 })), /annotations\[0\] \(id 10\): image_id 99 is not among the images/, 'unknown image');
@@ -212,7 +212,7 @@ test('readCoco / writeCoco: round trip, atomic write, clear errors', (t) => {
     t.deepEqual(back.annotations[1]!.segmentation, { size: [8, 8], counts: [9, 2, 6, 2, 45] }, 'segmentation preserved');
     writeCoco(path, { ...sample(), annotations: [] });
     t.equal(JSON.parse(readFileSync(path, 'utf8')).annotations.length, 0, 'overwrite replaces the file');
-    throwsWith(t, () => writeCoco(path, withAnn({ bbox: [1] }) as CocoDataset), /annotations\[0\] \(id 10\): bbox must have 4 numbers \[x, y, w, h\], got 1/, 'invalid dataset not written');
+    throwsWith(t, () => writeCoco(path, withAnn({ bbox: [1] }) as CocoDataset), /annotations\[0\] \(id 10\): bbox must be 4 numbers \[x, y, w, h\], got \[1\]/, 'invalid dataset not written');
     t.equal(JSON.parse(readFileSync(path, 'utf8')).annotations.length, 0, 'old file intact after a refused write');
     throwsWith(t, () => readCoco(join(dir, 'missing.json')), /cannot read COCO file .*missing\.json/, 'missing file named');
     writeFileSync(join(dir, 'bad.json'), JSON.stringify(withAnn({ category_id: 42 })));

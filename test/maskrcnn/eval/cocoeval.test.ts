@@ -319,7 +319,9 @@ test('-1 for categories without ground truth; 0 with ground truth but no detecti
   t.equal(r.stats[3], -1, 'no small ground truth anywhere: -1');
   const mean = (r.perCategory.map((c) => c.ap).filter((v) => v > -1) as number[]).reduce((a, b) => a + b, 0) / 2;
   close(t, r.stats[0]!, mean, 'stats[0] = mean of per-category AP');
-  t.deepEqual(r.stats, evaluate(dataset([1, 2], anns), results.slice(0, 3)).stats, 'an unknown category (99) is silently ignored');
+  t.deepEqual(r.stats, evaluate(dataset([1, 2], anns), results.slice(0, 3)).stats, 'an unknown category (99) is ignored, as pycocotools does');
+  t.deepEqual(r.unknownCategories, { detections: 1, ids: [99] }, 'and counted in the report');
+  t.deepEqual(evaluate(dataset([1, 2], anns), results.slice(0, 3)).unknownCategories, { detections: 0, ids: [] }, 'none counted when every category is known');
   t.end();
 });
 

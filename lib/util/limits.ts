@@ -19,6 +19,12 @@ export interface InputLimits {
   maxTensorElements: number;
   /** Largest safetensors JSON header in bytes (env `MASKRCNN_MAX_HEADER_BYTES`). */
   maxHeaderBytes: number;
+  /**
+   * Largest ratio of an image's decoded bytes to its compressed bytes, for images that decode
+   * to more than 16 MiB (env `MASKRCNN_MAX_INFLATE_RATIO`): a decompression-bomb guard that
+   * holds below the pixel limit (a 6000x6000 PNG of one colour is 105 KB).
+   */
+  maxInflateRatio: number;
 }
 
 /** The built-in limits, before environment overrides. */
@@ -27,6 +33,7 @@ export const DEFAULT_INPUT_LIMITS: Readonly<InputLimits> = Object.freeze({
   maxImagePixels: 89_478_485,
   maxTensorElements: 2 ** 28,
   maxHeaderBytes: 100 * 1024 * 1024,
+  maxInflateRatio: 100,
 });
 
 const ENV_NAMES: Record<keyof InputLimits, string> = {
@@ -34,6 +41,7 @@ const ENV_NAMES: Record<keyof InputLimits, string> = {
   maxImagePixels: 'MASKRCNN_MAX_IMAGE_PIXELS',
   maxTensorElements: 'MASKRCNN_MAX_TENSOR_ELEMENTS',
   maxHeaderBytes: 'MASKRCNN_MAX_HEADER_BYTES',
+  maxInflateRatio: 'MASKRCNN_MAX_INFLATE_RATIO',
 };
 
 /**

@@ -9,7 +9,8 @@
  * - `image`: float32 `[3, H, W]`, RGB in [0, 1];
  * - `target.boxes`: float32 `[N, 4]`, `[x1, y1, x2, y2]` in pixels, from the COCO `bbox`
  *   `[x, y, w, h]` as `[x, y, x + w, y + h]`, clamped to the image; boxes of zero width or height
- *   are dropped with their annotation;
+ *   are dropped with their annotation (as torchvision does), and a box of positive size that
+ *   lies wholly outside its image is an error (a wrong image id or image size);
  * - `target.labels`: int32 `[N]`, the COCO `category_id` (torchvision's convention, so 0 is
  *   free for the background), or 1..K with `contiguousLabels`;
  * - `target.masks`: float32 `[N, H, W]` of 0/1, decoded from the segmentation as pycocotools
@@ -202,6 +203,10 @@ export class CocoDetectionDataset implements DetectionDataset {
         Math.min(Math.max(y + h, 0), H),
       ];
       if (box[2] > box[0] && box[3] > box[1]) kept.push({ ann, box });
+      else if (w > 0 && h > 0) {
+        // an object of positive size that lies wholly outside its image: a wrong image id or size, not a box to drop
+        throw new Error(`${this.source}: annotation ${ann.id}: bbox ${describe(ann.bbox)} lies entirely outside image ${info.id} (${W}x${H})`);
+      }
     }
     for (const { ann } of kept) {
       const segm = ann.segmentation;

@@ -448,7 +448,10 @@ export function rleMerge(rles: readonly Rle[], intersect = false): CompressedRle
   return fromRuns(mergeRuns(runs, intersect));
 }
 
-/** Most boundary points {@link polygonRuns} walks (8 bytes each): a bound on its memory. */
+/**
+ * Most boundary points {@link polygonRuns} walks for one mask, all its parts together (8 bytes
+ * each): a bound on the memory and time of one annotation's rasterisation.
+ */
 const MAX_BOUNDARY_POINTS = 2 ** 25;
 
 /**
@@ -459,7 +462,7 @@ const MAX_BOUNDARY_POINTS = 2 ** 25;
  * 5x grid, and wherever the walk crosses a pixel column's centre line the y position (clamped
  * to `[0, h]`, rounded up) becomes a run boundary.
  */
-function polygonRuns(xy: ArrayLike<number>, h: number, w: number): Runs {
+function polygonRuns(xy: ArrayLike<number>, h: number, w: number, budget = { points: MAX_BOUNDARY_POINTS }): Runs {
   const k = Math.floor(xy.length / 2);
   const scale = 5;
   const x = new Int32Array(k + 1);
@@ -471,8 +474,12 @@ function polygonRuns(xy: ArrayLike<number>, h: number, w: number): Runs {
   // dense boundary points on the 5x grid (m points in all, as maskApi counts them)
   let total = 0;
   for (let j = 0; j < k; j++) total += Math.max(Math.abs(x[j]! - x[j + 1]!), Math.abs(y[j]! - y[j + 1]!)) + 1;
-  if (total > MAX_BOUNDARY_POINTS) {
-    throw new Error(`rleFromPolygons: polygon coordinates are too large to rasterise (${total} boundary points on the 5x grid)`);
+  budget.points -= total;
+  if (budget.points < 0) {
+    throw new Error(
+      `rleFromPolygons: polygon coordinates are too large to rasterise (more than ${MAX_BOUNDARY_POINTS} boundary points on the 5x grid, ` +
+        `${total} in this part; a polygon's coordinates should lie in or near its ${w}x${h} image)`,
+    );
   }
   const u = new Int32Array(total);
   const v = new Int32Array(total);
@@ -577,7 +584,8 @@ export function rleFromPolygons(polygons: readonly (readonly number[])[], h: num
   if (!Array.isArray(polygons) || polygons.length === 0) {
     throw new Error(`rleFromPolygons: expected a non-empty list of polygons, got ${describe(polygons)}`);
   }
-  const parts = polygons.map((p, i) => polygonRuns(checkPolygon(p, i, 'rleFromPolygons'), h, w));
+  const budget = { points: MAX_BOUNDARY_POINTS };
+  const parts = polygons.map((p, i) => polygonRuns(checkPolygon(p, i, 'rleFromPolygons'), h, w, budget));
   return fromRuns(parts.length === 1 ? parts[0]! : mergeRuns(parts, false));
 }
 

@@ -147,7 +147,11 @@ test('hostile RLE input (issue 18): sizes checked against the pixel limit before
   throwsWith(t, () => rleArea({ size: [2, 2], counts: [1, 1e15, 2] }), /counts\[0\.\.1\] already sum to 1000000000000001 but size \[2, 2\] has 4 pixels/, 'a huge count stops the walk at once');
   throwsWith(t, () => rleArea({ size: [2, 2.5], counts: [5] } as Rle), /size must be two non-negative integers/, 'a fractional size');
   throwsWith(t, () => rleArea({ size: [2 ** 60, 0], counts: [] } as Rle), /size must be two non-negative integers/, 'an unsafe integer size');
-  t.ok(Date.now() - started < 2000, `all fail fast (${Date.now() - started} ms)`);
+  // boundary points are budgeted per mask, all parts together: many large parts cannot add up to a hang
+  const far = [0, 0, 2e6, 0, 2e6, 1];
+  throwsWith(t, () => rleFromPolygons([far, far], 8, 8), /rleFromPolygons: polygon coordinates are too large to rasterise \(more than 33554432 boundary points on the 5x grid, 20000008 in this part; a polygon's coordinates should lie in or near its 8x8 image\)/, 'two parts of 20 million points each (each alone is under the limit)');
+  throwsWith(t, () => rleFromPolygons([[0, 0, 1e308, 0, 1e308, 1]], 8, 8), /too large to rasterise/, 'a coordinate of 1e308');
+  t.ok(Date.now() - started < 3000, `all fail fast (${Date.now() - started} ms)`);
   t.end();
 });
 

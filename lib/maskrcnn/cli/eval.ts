@@ -105,7 +105,13 @@ export async function runEval(argv: string[]): Promise<number> {
       const first: unknown = Array.isArray(raw) ? raw[0] : undefined;
       const hasSegm = typeof first === 'object' && first !== null && 'segmentation' in first;
       const iouType: IouType = iouArg ?? (hasSegm ? 'segm' : 'bbox');
-      const report = cocoEvaluate(gt, detections, { iouType });
+      let report: CocoEvalReport;
+      try {
+        report = cocoEvaluate(gt, detections, { iouType });
+      } catch (error) {
+        // a mask that only fails when it is rasterised (a polygon far outside its image)
+        throw new Error(`${dtPath} against ${gtPath}: ${(error as Error).message}`);
+      }
       const notes: string[] = [];
       // Valid (a model that found nothing), but say so: every AP is 0 where there is ground truth.
       if (detections.length === 0) notes.push(`${dtPath} holds 0 detections: every AP and AR is 0 where there is ground truth (-1 where there is none)`);

@@ -615,7 +615,7 @@ export function formatSummary(
 
 /** A detection's mask; errors name the result by its index in the results list. */
 function detectionMask(d: CocoDetection, image: { height: number; width: number }): PreparedRle {
-  const where = `result ${d.id - 1}`;
+  const where = `results[${d.id - 1}].segmentation`;
   try {
     return prepareRle(annToRle({ segmentation: d.segmentation }, image), where);
   } catch (error) {

@@ -136,6 +136,11 @@ test('maskrcnn eval: a results file holding [] evaluates to zeros and says 0 det
     const unknown = await capture(['--gt', f.gt, '--dt', other]);
     t.equal(unknown.code, 0, 'unknown category ids: exit 0 (pycocotools ignores them)');
     t.match(unknown.out, /other\.json: 1 of 2 detections have category ids the ground truth does not have \(42\); they are ignored, as pycocotools does/, 'but they are counted and reported');
+    const far = join(f.dir, 'far.json');
+    writeFileSync(far, JSON.stringify([{ image_id: 1, category_id: 1, bbox: [0, 0, 20, 20], score: 0.9, segmentation: [[0, 0, 2e7, 0, 2e7, 20]] }]));
+    const farRun = await capture(['--gt', f.gt, '--dt', far, '--iou-type', 'segm']);
+    t.equal(farRun.code, 1, 'a polygon too large to rasterise: exit 1');
+    t.match(farRun.err, /^maskrcnn eval: .*far\.json against .*gt\.json: results\[0\]\.segmentation: rleFromPolygons: polygon coordinates are too large to rasterise/, 'names both files and the result');
     const deep = join(f.dir, 'deep.json');
     writeFileSync(deep, '['.repeat(100000) + ']'.repeat(100000));
     const nested = await capture(['--gt', f.gt, '--dt', deep]);

@@ -5,7 +5,10 @@
  *
  * Validation happens once, when a file is parsed, with maps keyed by id so that a file with
  * hundreds of thousands of annotations is checked in linear time. Every error names what was
- * wrong and where: `instances.json: annotation 1768: bbox must have 4 numbers, got 3`.
+ * wrong and where, with the JSON path of the value:
+ * `instances.json: annotations[12] (id 1768): bbox[2] must be a finite number, got "x"`.
+ * Sizes and nesting are checked before anything is decoded, rasterised or walked recursively
+ * (see `lib/util/limits.ts` for the limits and how to raise them).
  *
  * @module
  */

@@ -7,6 +7,15 @@
  * rounded to 8 bits first, and then scaled by the largest value of the image's bit depth
  * (`2^depth - 1`; 255 for palette images, whose palette entries are 8-bit).
  *
+ * Before anything is inflated, a file is held to two limits of `lib/util/limits.ts`, each
+ * with an environment variable to raise it: its declared pixels (`MASKRCNN_MAX_IMAGE_PIXELS`,
+ * Pillow's 89,478,485 by default), and, for images over 16 MiB of decoded data, the ratio of
+ * decoded to compressed bytes (`MASKRCNN_MAX_INFLATE_RATIO`, 100 by default): a decompression
+ * bomb (6000x6000 pixels of one colour fit in 105 KB) fails in milliseconds, where decoding it
+ * took seconds and hundreds of MB. Large images of few colours (the shapes dataset written
+ * above about 2400 pixels a side compresses some 700x) need the ratio raised. The compressed
+ * data is inflated no further than the declared size needs, and more data than that is an error.
+ *
  * The default result is what a detector eats and what torchvision's `read_image(path,
  * ImageReadMode.RGB)` followed by `/ 255` gives: a float32 `[3, H, W]` tensor, RGB, values in
  * [0, 1]. How the other kinds of PNG become RGB:

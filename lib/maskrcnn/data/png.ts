@@ -12,8 +12,8 @@
  * Pillow's 89,478,485 by default), and, for images over 16 MiB of decoded data, the ratio of
  * decoded to compressed bytes (`MASKRCNN_MAX_INFLATE_RATIO`, 100 by default): a decompression
  * bomb (6000x6000 pixels of one colour fit in 105 KB) fails in milliseconds, where decoding it
- * took seconds and hundreds of MB. Large images of few colours (the shapes dataset written
- * above about 2400 pixels a side compresses some 700x) need the ratio raised. The compressed
+ * took seconds and hundreds of MB. Large images of few colours need the ratio raised: shapes
+ * images written with `--size 4096` compress about 730x. The compressed
  * data is inflated no further than the declared size needs, and more data than that is an error.
  *
  * The default result is what a detector eats and what torchvision's `read_image(path,

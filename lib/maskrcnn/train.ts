@@ -131,6 +131,8 @@ export interface EvalRecord {
   iteration: number;
   /** Number of validation images. */
   images: number;
+  /** Number of detections the model made on them (0 is a valid evaluation: AP 0). Absent in older logs. */
+  detections?: number;
   /** pycocotools' 12 bbox numbers (see `STAT_NAMES`). */
   bbox: number[];
   /** The 12 segm numbers. */
@@ -357,7 +359,7 @@ export function train(options: TrainOptions): TrainResult {
     if (options.val === undefined || options.val.length === 0) return undefined;
     const t0 = performance.now();
     const evaluation = evaluateModel(model, options.val, { batchSize: 4, ...(options.evalLimit === undefined ? {} : { limit: options.evalLimit }) });
-    const record: EvalRecord = { type: 'eval', iteration, images: evaluation.images, bbox: evaluation.bbox.stats, segm: evaluation.segm.stats, seconds: (performance.now() - t0) / 1000 };
+    const record: EvalRecord = { type: 'eval', iteration, images: evaluation.images, detections: evaluation.results.length, bbox: evaluation.bbox.stats, segm: evaluation.segm.stats, seconds: (performance.now() - t0) / 1000 };
     records.push(record);
     appendFileSync(paths.log, JSON.stringify(record) + '\n');
     reporter.evaluation?.(record);
@@ -466,7 +468,8 @@ export function formatProgress(record: IterationRecord, iterations: number, imag
 /** A one-line summary of an evaluation record. */
 export function formatEvalRecord(record: EvalRecord): string {
   const f = (x: number): string => (x < 0 ? '  -  ' : x.toFixed(3));
-  return `eval @ ${record.iteration} (${record.images} images, ${record.seconds.toFixed(1)} s): bbox AP ${f(record.bbox[0]!)} AP50 ${f(record.bbox[1]!)} | segm AP ${f(record.segm[0]!)} AP50 ${f(record.segm[1]!)}`;
+  const detections = record.detections === undefined ? '' : `${record.detections} detections, `;
+  return `eval @ ${record.iteration} (${record.images} images, ${detections}${record.seconds.toFixed(1)} s): bbox AP ${f(record.bbox[0]!)} AP50 ${f(record.bbox[1]!)} | segm AP ${f(record.segm[0]!)} AP50 ${f(record.segm[1]!)}`;
 }
 
 /**

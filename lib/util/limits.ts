@@ -19,6 +19,12 @@ export interface InputLimits {
   maxTensorElements: number;
   /** Largest safetensors JSON header in bytes (env `MASKRCNN_MAX_HEADER_BYTES`). */
   maxHeaderBytes: number;
+  /**
+   * Largest ratio of an image's decoded bytes to its compressed bytes, for images that decode
+   * to more than 16 MiB (env `MASKRCNN_MAX_INFLATE_RATIO`): a decompression-bomb guard that
+   * holds below the pixel limit (a 6000x6000 PNG of one colour is 105 KB).
+   */
+  maxInflateRatio: number;
 }
 
 /** The built-in limits, before environment overrides. */
@@ -27,6 +33,7 @@ export const DEFAULT_INPUT_LIMITS: Readonly<InputLimits> = Object.freeze({
   maxImagePixels: 89_478_485,
   maxTensorElements: 2 ** 28,
   maxHeaderBytes: 100 * 1024 * 1024,
+  maxInflateRatio: 100,
 });
 
 const ENV_NAMES: Record<keyof InputLimits, string> = {
@@ -34,6 +41,7 @@ const ENV_NAMES: Record<keyof InputLimits, string> = {
   maxImagePixels: 'MASKRCNN_MAX_IMAGE_PIXELS',
   maxTensorElements: 'MASKRCNN_MAX_TENSOR_ELEMENTS',
   maxHeaderBytes: 'MASKRCNN_MAX_HEADER_BYTES',
+  maxInflateRatio: 'MASKRCNN_MAX_INFLATE_RATIO',
 };
 
 /**
@@ -86,6 +94,53 @@ export function checkJsonDepth(text: string, what: string, maxDepth = inputLimit
         throw new Error(`${what}: JSON nests deeper than ${maxDepth} levels (at character ${i}); ${howToRaise('maxJsonDepth')}`);
       }
     } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+}
+
+/**
+ * The same depth check for a value that is already parsed (or built in JavaScript), by an
+ * iterative walk, before any recursive code (`JSON.stringify`, a validator) sees it. A cycle
+ * counts as nesting without end. Throws an error naming `what` and the path where the limit
+ * was crossed (`annotations[3].segmentation[0]...`).
+ */
+export function checkValueDepth(value: unknown, what: string, maxDepth = inputLimits().maxJsonDepth): void {
+  if (typeof value !== 'object' || value === null) return;
+  // Depth-first with an explicit stack of frames (a container, its keys, the next position):
+  // the stack is the path, so memory is O(depth) and the error can name where it happened.
+  interface Frame { v: object; keys: string[] | null; next: number; }
+  const frame = (v: object): Frame => ({ v, keys: Array.isArray(v) ? null : Object.keys(v), next: 0 });
+  const stack: Frame[] = [frame(value)];
+  const fail = (): never => {
+    const path = stack
+      .slice(1)
+      .map((_f, i) => {
+        const up = stack[i]!;
+        return up.keys === null ? `[${up.next - 1}]` : `.${up.keys[up.next - 1]!}`;
+      })
+      .join('');
+    throw new Error(`${what}: nests deeper than ${maxDepth} levels (at ${path === '' ? 'the top' : path}); ${howToRaise('maxJsonDepth')}`);
+  };
+  if (maxDepth < 1) fail();
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const n = top.keys === null ? (top.v as unknown[]).length : top.keys.length;
+    let child: unknown;
+    let found = false;
+    while (top.next < n) {
+      const c: unknown = top.keys === null ? (top.v as unknown[])[top.next] : (top.v as Record<string, unknown>)[top.keys[top.next]!];
+      top.next++;
+      if (typeof c === 'object' && c !== null) {
+        child = c;
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      stack.pop();
+      continue;
+    }
+    stack.push(frame(child as object));
+    if (stack.length > maxDepth) fail();
   }
 }
 

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { Tensor, full } from '../../lib/tensor/index.js';
 import { SafetensorsFile, loadCheckpoint } from '../../lib/nn/index.js';
 import {
-  generateShapes, shapesConfig, shapesDetectionDataset, train, loadWeights, TRAIN_FILES,
-  type IterationRecord, type MaskRCNNConfig, type TrainOptions, type TrainReporter,
+  generateShapes, shapesConfig, shapesDetectionDataset, train, loadWeights, formatEvalRecord, TRAIN_FILES,
+  type EvalRecord, type IterationRecord, type MaskRCNNConfig, type TrainOptions, type TrainReporter,
 } from '../../lib/maskrcnn/index.js';
 import { assertThrowsMessage } from '../helpers.js';
 
@@ -65,6 +65,25 @@ test('train: the loss of a short run on tiny shapes images goes down, and the ru
   const a = model.stateDict();
   const b = result.model.stateDict();
   t.ok([...a].every(([k, v]) => v.data.every((x, i) => x === b.get(k)!.data[i])), 'the weights file holds the trained weights exactly');
+  t.end();
+});
+
+test('train --eval-every: a model that detects nothing evaluates to AP 0 and training continues', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-nodet-'));
+  const config = tinyConfig();
+  // no class score exceeds 1, so every evaluation sees an empty detection list
+  config.roiHeads = { ...config.roiHeads, boxScoreThresh: 1 };
+  const evals: EvalRecord[] = [];
+  const result = train(options(dir, { config, iterations: 4, evalEvery: 2, val: valSet, skipFinalEval: false, reporter: { evaluation: (r) => evals.push(r) } }));
+  t.equal(result.iteration, 4, 'all 4 iterations ran');
+  t.deepEqual(evals.map((r) => [r.iteration, r.detections]), [[2, 0], [4, 0]], 'evaluated after iteration 2 and at the end, 0 detections each');
+  for (const r of evals) {
+    t.deepEqual([r.bbox[0], r.bbox[1], r.segm[0], r.segm[1], r.bbox[8]], [0, 0, 0, 0, 0], `eval @ ${r.iteration}: AP, AP50 and AR100 are 0 (ground truth, no detections)`);
+  }
+  t.match(formatEvalRecord(evals[0]!), /^eval @ 2 \(2 images, 0 detections, /, 'the summary line says 0 detections');
+  const logged = readFileSync(join(dir, TRAIN_FILES.log), 'utf8').split('\n').filter((l) => l.includes('"eval"'));
+  t.equal(logged.length, 2, 'both evaluations are in the log');
+  t.ok(existsSync(join(dir, TRAIN_FILES.weights)), 'the final weights were written');
   t.end();
 });
 

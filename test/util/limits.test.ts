@@ -1,5 +1,5 @@
 import test from 'tape';
-import { checkJsonDepth, parseJson, checkImageSize, checkTensorElements, inputLimits, DEFAULT_INPUT_LIMITS } from '../../lib/util/limits.js';
+import { checkJsonDepth, checkValueDepth, parseJson, checkImageSize, checkTensorElements, inputLimits, DEFAULT_INPUT_LIMITS } from '../../lib/util/limits.js';
 
 test('checkJsonDepth: iterative, ignores brackets inside strings, names the file and offset', (t) => {
   checkJsonDepth('{"a":[[1,2],{"b":"[[[[[[[["}]}', 'f.json', 3);
@@ -8,6 +8,19 @@ test('checkJsonDepth: iterative, ignores brackets inside strings, names the file
   t.throws(() => parseJson(deep, 'deep.json'), /deep\.json: JSON nests deeper than 64 levels/, '100,000 deep: a clean error, not a stack overflow');
   checkJsonDepth('"\\"[[[["', 'esc', 1);
   t.pass('escaped quotes inside strings are skipped');
+  t.end();
+});
+
+test('checkValueDepth: an already-parsed value, iterative, names the path; cycles are caught', (t) => {
+  checkValueDepth({ a: [1, { b: [[]] }], c: 'x' }, 'v', 5);
+  checkValueDepth(42, 'a number', 1);
+  t.throws(() => checkValueDepth({ a: [1, { b: [[]] }] }, 'v.json', 4), /^Error: v\.json: nests deeper than 4 levels \(at \.a\[1\]\.b\[0\]\); raise it with the environment variable MASKRCNN_MAX_JSON_DEPTH=N/, 'names the JSON path');
+  let deep: unknown = [];
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  t.throws(() => checkValueDepth({ annotations: deep }, 'built in JS'), /built in JS: nests deeper than 64 levels \(at \.annotations(\[0\]){63}\)/, '100,000 deep: a clean error, not a stack overflow');
+  const cyclic: Record<string, unknown> = { id: 1 };
+  cyclic['self'] = cyclic;
+  t.throws(() => checkValueDepth(cyclic, 'cyclic', 8), /cyclic: nests deeper than 8 levels \(at (\.self){8}\)/, 'a cycle is nesting without end');
   t.end();
 });
 

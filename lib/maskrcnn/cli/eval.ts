@@ -14,6 +14,7 @@ import { cocoEvaluate, formatFixed3, formatSummary, type CocoEvalReport, type Io
 import { loadResults, writeResults } from '../eval/results.js';
 import { evaluateModel } from '../inference.js';
 import { loadWeights } from '../weights.js';
+import { parseJson } from '../../util/limits.js';
 import { backendFlag, UsageError, booleanFlag, checkExists, integerFlag, parseFlags, runCommand, stringFlag, type ParsedFlags } from './args.js';
 
 const HELP = `usage: maskrcnn eval --gt ANNOTATIONS.json --dt RESULTS.json [--iou-type segm|bbox] [--json]
@@ -104,7 +105,24 @@ export async function runEval(argv: string[]): Promise<number> {
       const first: unknown = Array.isArray(raw) ? raw[0] : undefined;
       const hasSegm = typeof first === 'object' && first !== null && 'segmentation' in first;
       const iouType: IouType = iouArg ?? (hasSegm ? 'segm' : 'bbox');
-      const report = cocoEvaluate(gt, detections, { iouType });
+      let report: CocoEvalReport;
+      try {
+        report = cocoEvaluate(gt, detections, { iouType });
+      } catch (error) {
+        // a mask that only fails when it is rasterised (a polygon far outside its image)
+        throw new Error(`${dtPath} against ${gtPath}: ${(error as Error).message}`);
+      }
+      const notes: string[] = [];
+      // Valid (a model that found nothing), but say so: every AP is 0 where there is ground truth.
+      if (detections.length === 0) notes.push(`${dtPath} holds 0 detections: every AP and AR is 0 where there is ground truth (-1 where there is none)`);
+      const unknown = report.unknownCategories;
+      if (unknown.detections > 0) {
+        notes.push(`${dtPath}: ${unknown.detections} of ${detections.length} detections have category ids the ground truth does not have (${unknown.ids.join(', ')}); they are ignored, as pycocotools does`);
+      }
+      for (const note of notes) {
+        if (json) console.error(`maskrcnn eval: note: ${note}`);
+        else console.log(note);
+      }
       console.log(json ? JSON.stringify(reportJson(iouType, report)) : formatReport(iouType, report));
       return 0;
     });
@@ -185,7 +203,7 @@ function failures(body: () => number): number {
   }
 }
 
-/** Reads and parses a JSON file; errors name the file. */
+/** Reads and parses a JSON file (nesting depth checked first); errors name the file. */
 function readJson(path: string, what: string): unknown {
   let text: string;
   try {
@@ -193,9 +211,5 @@ function readJson(path: string, what: string): unknown {
   } catch (error) {
     throw new Error(`cannot read ${what} file ${path}: ${(error as Error).message}`);
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new Error(`${path}: ${what} file is not valid JSON (${(error as Error).message})`);
-  }
+  return parseJson(text, `${path} (${what} file)`);
 }

@@ -5,14 +5,18 @@
  *
  * Validation happens once, when a file is parsed, with maps keyed by id so that a file with
  * hundreds of thousands of annotations is checked in linear time. Every error names what was
- * wrong and where: `instances.json: annotation 1768: bbox must have 4 numbers, got 3`.
+ * wrong and where, with the JSON path of the value:
+ * `instances.json: annotations[12] (id 1768): bbox[2] must be a finite number, got "x"`.
+ * Sizes and nesting are checked before anything is decoded, rasterised or walked recursively
+ * (see `lib/util/limits.ts` for the limits and how to raise them).
  *
  * @module
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../util/atomic_write.js';
-import { type Bbox, type CompressedRle, type Rle, rleCompress, rleFromPolygons, rleStringToCounts } from './rle.js';
-import { describe, isFiniteNumber, isInt, isObject } from './json_checks.js';
+import { checkImageSize, checkValueDepth, parseJson } from '../../util/limits.js';
+import { type Bbox, type CompressedRle, type Rle, checkRle, rleCompress, rleFromPolygons } from './rle.js';
+import { boxProblem, describe, isFiniteNumber, isObject } from './json_checks.js';
 
 /** An image entry. `width` and `height` are what polygons are rasterised at. */
 export interface CocoImage {
@@ -102,86 +106,80 @@ export interface CocoIndex {
   annotationsByImage: Map<number, CocoAnnotation[]>;
 }
 
-/**
- * Checks a polygon list (at least one part, each part an even number, at least 6, of finite
- * coordinates). Returns an error message or undefined.
- */
-function polygonProblem(segm: unknown[]): string | undefined {
-  for (let i = 0; i < segm.length; i++) {
-    const part = segm[i];
-    if (!Array.isArray(part)) return `segmentation polygon ${i} must be an array of numbers, got ${describe(part)}`;
-    const bad = part.findIndex((v) => !isFiniteNumber(v));
-    if (bad >= 0) return `segmentation polygon ${i} coordinate ${bad} must be a finite number, got ${describe(part[bad])}`;
-    if (part.length % 2 !== 0) {
-      return `segmentation polygon ${i} has an odd number of coordinates (${part.length}); expected x1,y1,x2,y2,...`;
-    }
-    if (part.length < 6) {
-      return `segmentation polygon ${i} has ${part.length / 2} points; a polygon needs at least 3`;
-    }
-  }
-  return undefined;
-}
+/** The largest float32 value: an area above it becomes Infinity where areas are stored as float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 
-/** Checks an RLE object (its size and that its counts fill it). Returns an error message or undefined. */
-function rleProblem(segm: Record<string, unknown>): string | undefined {
-  const size = segm.size;
-  if (!Array.isArray(size) || size.length !== 2 || !size.every((v) => isInt(v) && v >= 0)) {
-    return `segmentation RLE size must be [height, width], got ${describe(size)}`;
-  }
-  // An RLE may have a size other than its image's: pycocotools evaluates such a file (the RLE
-  // keeps its own size, so its mask IoU with detections is -1 and it never matches). Only the
-  // counts must add up to its own h * w.
-  const [h, w] = size as [number, number];
-  let counts: number[];
-  if (typeof segm.counts === 'string') {
-    try {
-      counts = rleStringToCounts(segm.counts);
-    } catch (error) {
-      return `segmentation ${(error as Error).message}`;
+/**
+ * Checks a COCO segmentation without rasterising or decoding it: a non-empty list of polygons,
+ * each an even number (at least 6: 3 points) of finite coordinates, or an RLE object whose size
+ * is within the pixel limit and whose counts (array or compressed string) are non-negative
+ * integers summing to exactly height*width. Iterative and bounded: a hostile value (huge,
+ * deeply nested) gives an error, not a stack overflow.
+ *
+ * pycocotools crashes on an empty polygon list and reads a first part of 4 numbers as a box;
+ * parts of 1 or 2 points rasterise to nothing that can be right, so all of these are errors.
+ * An RLE may have a size other than its image's: pycocotools evaluates such a file (the mask
+ * keeps its own size, its IoU with every detection is -1), so only its own counts are checked.
+ *
+ * @param segm - the `segmentation` value of an annotation or a result.
+ * @param path - its JSON path for error messages, e.g. `annotations[12].segmentation`.
+ * @returns an error message (starting with the path of the bad value), or undefined.
+ */
+export function segmentationProblem(segm: unknown, path = 'segmentation'): string | undefined {
+  if (Array.isArray(segm)) {
+    if (segm.length === 0) return `${path} is an empty list of polygons (a mask needs at least one polygon)`;
+    for (let i = 0; i < segm.length; i++) {
+      const part: unknown = segm[i];
+      const where = `${path}[${i}]`;
+      if (!Array.isArray(part)) return `${where} must be a polygon (an array of numbers), got ${describe(part)}`;
+      for (let j = 0; j < part.length; j++) {
+        if (!isFiniteNumber(part[j])) return `${where}[${j}] must be a finite number, got ${describe(part[j])}`;
+      }
+      if (part.length % 2 !== 0) return `${where} has an odd number of coordinates (${part.length}); expected x1,y1,x2,y2,...`;
+      if (part.length < 6) return `${where} has ${part.length / 2} points; a polygon needs at least 3`;
     }
-  } else if (Array.isArray(segm.counts)) {
-    const bad = segm.counts.findIndex((c) => !isInt(c) || c < 0);
-    if (bad >= 0) return `segmentation RLE counts[${bad}] must be a non-negative integer, got ${describe(segm.counts[bad])}`;
-    counts = segm.counts as number[];
-  } else {
-    return `segmentation RLE counts must be a string or an array of integers, got ${describe(segm.counts)}`;
+    return undefined;
   }
-  let sum = 0;
-  for (const c of counts) sum += c;
-  if (sum !== h * w) return `segmentation RLE counts sum to ${sum} but size [${h}, ${w}] has ${h * w} pixels`;
-  return undefined;
+  if (isObject(segm)) {
+    try {
+      checkRle(segm, `${path} (RLE)`);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return undefined;
+  }
+  return `${path} must be a list of polygons or an RLE object {size, counts}, got ${describe(segm)}`;
 }
 
 /**
  * Parses and validates a COCO instance-annotation file.
  *
- * Checks: the three top-level arrays (`annotations` may be missing, read as empty); unique
- * integer ids for images, categories and annotations; positive integer image sizes; every
- * annotation's `image_id` and `category_id` exist; `bbox` is 4 finite numbers with width and
- * height not negative; `area` is a finite number, not negative; `iscrowd` is 0/1 (or a
- * boolean; missing reads as 0); a polygon segmentation has parts of an even number of
- * coordinates and at least 3 points; an RLE segmentation has the image's size and counts that
- * sum to height*width. The returned dataset is a normalised copy of the input's arrays (the
- * element objects are shallow copies; unknown fields are kept).
+ * Checks, before anything is rasterised or decoded: the nesting depth (of the text, or of an
+ * already-parsed object); the three top-level arrays (`annotations` may be missing, read as
+ * empty); image and category ids are unique positive safe integers (an id 0 would collide with
+ * the background label); annotation ids are unique safe integers (0 and negative ids are kept:
+ * pycocotools evaluates them, with its quirks); image sizes are positive integers within the
+ * pixel limit; every annotation's `image_id` and `category_id` exist; `bbox` is 4 finite
+ * numbers with width and height not negative and a finite far corner; `area` is a finite
+ * number >= 0 that float32 can hold; `iscrowd` is 0/1 (or a boolean; missing reads as 0);
+ * a segmentation passes {@link segmentationProblem}. The returned dataset is a normalised copy
+ * of the input's arrays (the element objects are shallow copies; unknown fields are kept).
  *
  * @param input - the JSON text, or an already-parsed object.
  * @param options - `source` names the input in error messages.
  * @returns the validated dataset.
- * @throws an Error naming the entry and the field at the first problem found.
+ * @throws an Error naming the source, the JSON path (`annotations[12] (id 1768): bbox[2]`)
+ *   and what was wrong, at the first problem found.
  */
 export function parseCoco(input: string | unknown, options: ParseCocoOptions = {}): CocoDataset {
   const prefix = options.source !== undefined ? `${options.source}: ` : '';
   const fail = (message: string): never => {
     throw new Error(`${prefix}${message}`);
   };
+  const what = options.source ?? 'COCO annotations';
   let root: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      root = JSON.parse(input);
-    } catch (error) {
-      fail(`not valid JSON (${(error as Error).message})`);
-    }
-  }
+  if (typeof input === 'string') root = parseJson(input, what);
+  else checkValueDepth(input, what);
   if (!isObject(root)) return fail(`a COCO file must be a JSON object, got ${describe(root)}`);
   for (const key of ['images', 'categories']) {
     if (!Array.isArray(root[key])) fail(`'${key}' must be an array, got ${describe(root[key])}`);
@@ -189,16 +187,22 @@ export function parseCoco(input: string | unknown, options: ParseCocoOptions = {
   if (root.annotations !== undefined && !Array.isArray(root.annotations)) {
     fail(`'annotations' must be an array, got ${describe(root.annotations)}`);
   }
+  const positiveId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
 
   const images = new Map<number, CocoImage>();
   const imageList: CocoImage[] = (root.images as unknown[]).map((raw, i) => {
     if (!isObject(raw)) return fail(`images[${i}] must be an object, got ${describe(raw)}`);
-    if (!isInt(raw.id)) return fail(`images[${i}]: id must be an integer, got ${describe(raw.id)}`);
-    const where = `image ${raw.id}`;
+    if (!positiveId(raw.id)) return fail(`images[${i}].id must be a positive integer, got ${describe(raw.id)}`);
+    const where = `images[${i}] (id ${raw.id})`;
     if (images.has(raw.id)) fail(`${where}: duplicate image id`);
     for (const key of ['width', 'height']) {
       const v = raw[key];
-      if (!isInt(v) || v <= 0) fail(`${where}: ${key} must be a positive integer, got ${describe(v)}`);
+      if (!positiveId(v)) fail(`${where}: ${key} must be a positive integer, got ${describe(v)}`);
+    }
+    try {
+      checkImageSize(raw.width, raw.height, where);
+    } catch (error) {
+      fail((error as Error).message);
     }
     if (raw.file_name !== undefined && typeof raw.file_name !== 'string') {
       fail(`${where}: file_name must be a string, got ${describe(raw.file_name)}`);
@@ -211,8 +215,10 @@ export function parseCoco(input: string | unknown, options: ParseCocoOptions = {
   const categories = new Map<number, CocoCategory>();
   const categoryList: CocoCategory[] = (root.categories as unknown[]).map((raw, i) => {
     if (!isObject(raw)) return fail(`categories[${i}] must be an object, got ${describe(raw)}`);
-    if (!isInt(raw.id)) return fail(`categories[${i}]: id must be an integer, got ${describe(raw.id)}`);
-    const where = `category ${raw.id}`;
+    if (!positiveId(raw.id)) {
+      return fail(`categories[${i}].id must be a positive integer (0 is the background label), got ${describe(raw.id)}`);
+    }
+    const where = `categories[${i}] (id ${raw.id})`;
     if (categories.has(raw.id)) fail(`${where}: duplicate category id`);
     if (typeof raw.name !== 'string') fail(`${where}: name must be a string, got ${describe(raw.name)}`);
     const category = { ...raw } as CocoCategory;
@@ -223,39 +229,33 @@ export function parseCoco(input: string | unknown, options: ParseCocoOptions = {
   const annotationIds = new Set<number>();
   const annotationList: CocoAnnotation[] = ((root.annotations as unknown[] | undefined) ?? []).map((raw, i) => {
     if (!isObject(raw)) return fail(`annotations[${i}] must be an object, got ${describe(raw)}`);
-    if (!isInt(raw.id)) return fail(`annotations[${i}]: id must be an integer, got ${describe(raw.id)}`);
-    const where = `annotation ${raw.id}`;
-    if (annotationIds.has(raw.id)) fail(`${where}: duplicate annotation id`);
-    annotationIds.add(raw.id);
-    if (!isInt(raw.image_id)) fail(`${where}: image_id must be an integer, got ${describe(raw.image_id)}`);
+    if (!Number.isSafeInteger(raw.id)) return fail(`annotations[${i}].id must be an integer, got ${describe(raw.id)}`);
+    const where = `annotations[${i}] (id ${raw.id})`;
+    if (annotationIds.has(raw.id as number)) fail(`${where}: duplicate annotation id`);
+    annotationIds.add(raw.id as number);
+    if (!positiveId(raw.image_id)) fail(`${where}: image_id must be a positive integer, got ${describe(raw.image_id)}`);
     const image = images.get(raw.image_id as number);
     if (image === undefined) fail(`${where}: image_id ${raw.image_id} is not among the images`);
-    if (!isInt(raw.category_id)) fail(`${where}: category_id must be an integer, got ${describe(raw.category_id)}`);
-    if (!categories.has(raw.category_id as number)) fail(`${where}: category_id ${raw.category_id} is not among the categories`);
-    const bbox = raw.bbox;
-    if (!Array.isArray(bbox)) fail(`${where}: bbox must be an array of 4 numbers [x, y, w, h], got ${describe(bbox)}`);
-    const box = bbox as unknown[];
-    if (box.length !== 4) fail(`${where}: bbox must have 4 numbers, got ${box.length}`);
-    if (!box.every(isFiniteNumber)) fail(`${where}: bbox must have 4 finite numbers, got ${describe(box)}`);
-    if ((box[2] as number) < 0 || (box[3] as number) < 0) {
-      fail(`${where}: bbox width and height must not be negative, got ${describe(box)}`);
+    if (!positiveId(raw.category_id)) {
+      fail(`${where}: category_id must be a positive integer (0 is the background label), got ${describe(raw.category_id)}`);
     }
+    if (!categories.has(raw.category_id as number)) fail(`${where}: category_id ${raw.category_id} is not among the categories`);
+    const boxBad = boxProblem(raw.bbox, 'bbox');
+    if (boxBad !== undefined) fail(`${where}: ${boxBad}`);
+    const [x, y, w, h] = raw.bbox as Bbox;
     if (!isFiniteNumber(raw.area) || raw.area < 0) fail(`${where}: area must be a finite number >= 0, got ${describe(raw.area)}`);
+    if ((raw.area as number) > FLOAT32_MAX) fail(`${where}: area ${describe(raw.area)} is beyond the float32 range (it would become Infinity)`);
     let iscrowd: 0 | 1 = 0;
     if (raw.iscrowd !== undefined) {
       if (raw.iscrowd === 1 || raw.iscrowd === true) iscrowd = 1;
       else if (raw.iscrowd === 0 || raw.iscrowd === false) iscrowd = 0;
       else fail(`${where}: iscrowd must be 0 or 1, got ${describe(raw.iscrowd)}`);
     }
-    const segm = raw.segmentation;
-    if (segm !== undefined) {
-      let problem: string | undefined;
-      if (Array.isArray(segm)) problem = polygonProblem(segm);
-      else if (isObject(segm)) problem = rleProblem(segm);
-      else problem = `segmentation must be a list of polygons or an RLE object, got ${describe(segm)}`;
+    if (raw.segmentation !== undefined) {
+      const problem = segmentationProblem(raw.segmentation);
       if (problem !== undefined) fail(`${where}: ${problem}`);
     }
-    return { ...raw, bbox: box.slice() as Bbox, iscrowd } as CocoAnnotation;
+    return { ...raw, bbox: [x, y, w, h], iscrowd } as CocoAnnotation;
   });
 
   const dataset: CocoDataset = { ...root, images: imageList, annotations: annotationList, categories: categoryList };

@@ -9,7 +9,8 @@
  * - `image`: float32 `[3, H, W]`, RGB in [0, 1];
  * - `target.boxes`: float32 `[N, 4]`, `[x1, y1, x2, y2]` in pixels, from the COCO `bbox`
  *   `[x, y, w, h]` as `[x, y, x + w, y + h]`, clamped to the image; boxes of zero width or height
- *   are dropped with their annotation;
+ *   are dropped with their annotation (as torchvision does), and a box of positive size that
+ *   lies wholly outside its image is an error (a wrong image id or image size);
  * - `target.labels`: int32 `[N]`, the COCO `category_id` (torchvision's convention, so 0 is
  *   free for the background), or 1..K with `contiguousLabels`;
  * - `target.masks`: float32 `[N, H, W]` of 0/1, decoded from the segmentation as pycocotools
@@ -32,6 +33,8 @@ import { join } from 'node:path';
 import { Generator, Tensor } from '../../tensor/index.js';
 import { type CocoAnnotation, type CocoCategory, type CocoDataset, type CocoImage, annToRle, readCoco } from './coco.js';
 import { rleDecode } from './rle.js';
+import { describe } from './json_checks.js';
+import { checkTensorElements } from '../../util/limits.js';
 import { readPng } from './png.js';
 import { type ShapesDataset, shapesToCoco } from './shapes.js';
 
@@ -106,6 +109,10 @@ export class CocoDetectionDataset implements DetectionDataset {
     this.includeCrowd = options.includeCrowd ?? false;
     this.contiguous = options.contiguousLabels ?? false;
     this.source = options.source ?? 'dataset';
+    for (const c of coco.categories) {
+      // label 0 is the background: a category id 0 (or not an integer) would train as background
+      if (!Number.isSafeInteger(c.id) || c.id <= 0) throw new Error(`${this.source}: category ${describe(c.name)} has id ${describe(c.id)}; ids must be positive integers (0 is the background label)`);
+    }
     this.categories = [...coco.categories].sort((a, b) => a.id - b.id);
     this.categories.forEach((c, i) => this.labelOf.set(c.id, this.contiguous ? i + 1 : c.id));
     for (const image of coco.images) this.byImage.set(image.id, []);
@@ -178,18 +185,14 @@ export class CocoDetectionDataset implements DetectionDataset {
     return this.includeCrowd ? all.slice() : all.filter((a) => !a.iscrowd);
   }
 
-  /** Image `index` and its target (see the module notes for the target's fields). */
+  /**
+   * Image `index` and its target (see the module notes for the target's fields). Everything
+   * that can be checked without decoding is checked first: an RLE mask must have its image's
+   * size, and the masks tensor `[N, H, W]` must be within the tensor element limit.
+   */
   get(index: number): DetectionSample {
     const info = this.imageInfo(index);
     const { width: W, height: H } = info;
-    const image = this.loadImage(info);
-    const s = image.shape;
-    if (s.length !== 3 || s[0] !== 3 || s[1] !== H || s[2] !== W) {
-      throw new Error(
-        `${this.source}: image ${info.id} (${info.file_name ?? 'no file name'}) loaded as [${s.join(',')}], ` +
-          `expected [3,${H},${W}] from its height and width`,
-      );
-    }
     const kept: Array<{ ann: CocoAnnotation; box: [number, number, number, number] }> = [];
     for (const ann of this.annotations(index)) {
       const [x, y, w, h] = ann.bbox;
@@ -200,8 +203,33 @@ export class CocoDetectionDataset implements DetectionDataset {
         Math.min(Math.max(y + h, 0), H),
       ];
       if (box[2] > box[0] && box[3] > box[1]) kept.push({ ann, box });
+      else if (w > 0 && h > 0) {
+        // an object of positive size that lies wholly outside its image: a wrong image id or size, not a box to drop
+        throw new Error(`${this.source}: annotation ${ann.id}: bbox ${describe(ann.bbox)} lies entirely outside image ${info.id} (${W}x${H})`);
+      }
+    }
+    for (const { ann } of kept) {
+      const segm = ann.segmentation;
+      if (segm !== undefined && !Array.isArray(segm)) {
+        const size: unknown = (segm as { size?: unknown }).size;
+        if (!Array.isArray(size) || size[0] !== H || size[1] !== W) {
+          throw new Error(
+            `${this.source}: annotation ${ann.id}: its RLE mask has size ${describe(size)} but image ${info.id} is [${H}, ${W}] ([height, width]); ` +
+              'a training mask must have its image\'s size',
+          );
+        }
+      }
     }
     const n = kept.length;
+    checkTensorElements([n, H, W], `${this.source}: image ${info.id}: the masks of its ${n} objects`);
+    const image = this.loadImage(info);
+    const s = image.shape;
+    if (s.length !== 3 || s[0] !== 3 || s[1] !== H || s[2] !== W) {
+      throw new Error(
+        `${this.source}: image ${info.id} (${info.file_name ?? 'no file name'}) loaded as [${s.join(',')}], ` +
+          `expected [3,${H},${W}] from its height and width`,
+      );
+    }
     const boxes = new Float32Array(n * 4);
     const labels = new Int32Array(n);
     const masks = new Float32Array(n * H * W);
@@ -217,9 +245,6 @@ export class CocoDetectionDataset implements DetectionDataset {
         mask = rleDecode(annToRle(ann, info));
       } catch (error) {
         throw new Error(`${this.source}: image ${info.id}: ${(error as Error).message}`);
-      }
-      if (mask.length !== H * W) {
-        throw new Error(`${this.source}: annotation ${ann.id}: mask has ${mask.length} pixels, image ${info.id} has ${H}x${W}`);
       }
       const base = i * H * W;
       for (let p = 0; p < mask.length; p++) if (mask[p]) masks[base + p] = 1;

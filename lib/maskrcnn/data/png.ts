@@ -7,6 +7,15 @@
  * rounded to 8 bits first, and then scaled by the largest value of the image's bit depth
  * (`2^depth - 1`; 255 for palette images, whose palette entries are 8-bit).
  *
+ * Before anything is inflated, a file is held to two limits of `lib/util/limits.ts`, each
+ * with an environment variable to raise it: its declared pixels (`MASKRCNN_MAX_IMAGE_PIXELS`,
+ * Pillow's 89,478,485 by default), and, for images over 16 MiB of decoded data, the ratio of
+ * decoded to compressed bytes (`MASKRCNN_MAX_INFLATE_RATIO`, 100 by default): a decompression
+ * bomb (6000x6000 pixels of one colour fit in 105 KB) fails in milliseconds, where decoding it
+ * took seconds and hundreds of MB. Large images of few colours need the ratio raised: shapes
+ * images written with `--size 4096` compress about 730x. The compressed
+ * data is inflated no further than the declared size needs, and more data than that is an error.
+ *
  * The default result is what a detector eats and what torchvision's `read_image(path,
  * ImageReadMode.RGB)` followed by `/ 255` gives: a float32 `[3, H, W]` tensor, RGB, values in
  * [0, 1]. How the other kinds of PNG become RGB:
@@ -34,6 +43,7 @@ import { writeFileAtomic } from '../../util/atomic_write.js';
 import { inflateSync } from 'node:zlib';
 import pngjs from 'pngjs';
 import { Tensor } from '../../tensor/index.js';
+import { checkImageSize, howToRaise, inputLimits } from '../../util/limits.js';
 
 const { PNG } = pngjs;
 
@@ -143,13 +153,25 @@ function expectedImageBytes(width: number, height: number, bitsPerPixel: number,
   return total;
 }
 
+/** Bit depths the PNG specification allows for each colour type. */
+const DEPTHS: Record<number, readonly number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+
+/** Images that decode to at most this many bytes are never held to the inflate-ratio limit. */
+const INFLATE_RATIO_FLOOR = 16 * 1024 * 1024;
+
 /**
  * Walks the chunk list (length, type, data, CRC), inflates the image data and returns why the
  * file is broken, or null. pngjs checks some of this, but its synchronous reader reports most
  * problems as a vague "content at end of stream", and it does not notice corrupt compressed
  * data (it then decodes uninitialised memory), so this pass runs first and names the problem.
+ *
+ * Before anything is inflated, the declared size is checked against the pixel limit and, for
+ * images over 16 MiB of decoded data, the ratio of decoded to compressed bytes against the
+ * inflate-ratio limit (a decompression bomb: 6000x6000 pixels of one colour fit in 105 KB);
+ * these throw an error saying how to raise the limit. Inflating stops at the bytes the
+ * declared size needs, so memory is bounded by the declared size, not by the data.
  */
-function pngProblem(buffer: Uint8Array): string | null {
+function pngProblem(buffer: Uint8Array, what: string): string | null {
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   let offset = PNG_SIGNATURE.length;
   let header: { width: number; height: number; depth: number; colorType: number; interlaced: boolean } | undefined;
@@ -180,6 +202,11 @@ function pngProblem(buffer: Uint8Array): string | null {
       };
       if (header.width === 0 || header.height === 0) return `the image is ${header.width}x${header.height} pixels`;
       if (CHANNELS[header.colorType] === undefined) return `unknown colour type ${header.colorType}`;
+      if (!DEPTHS[header.colorType]!.includes(header.depth)) return `bit depth ${header.depth} is not allowed for colour type ${header.colorType}`;
+      if (data[10] !== 0 || data[11] !== 0 || data[12]! > 1) {
+        return `unknown compression, filter or interlace method (${data[10]}, ${data[11]}, ${data[12]}; expected 0, 0, 0 or 1)`;
+      }
+      checkImageSize(header.width, header.height, what);
     } else if (type === 'IDAT') idat.push(data);
     else if (type === 'IEND') break;
     offset = end;
@@ -187,10 +214,22 @@ function pngProblem(buffer: Uint8Array): string | null {
   if (idat.length === 0) return 'there is no image data (no IDAT chunk)';
   const { width, height, depth, colorType, interlaced } = header!;
   const expected = expectedImageBytes(width, height, CHANNELS[colorType]! * depth, interlaced);
+  const compressed = idat.reduce((n, d) => n + d.length, 0);
+  const maxRatio = inputLimits().maxInflateRatio;
+  if (expected > INFLATE_RATIO_FLOOR && expected > compressed * maxRatio) {
+    throw new Error(
+      `${what}: a ${width}x${height} image that decodes to ${expected} bytes from ${compressed} bytes of compressed data ` +
+        `(${Math.round(expected / compressed)}x) is over the limit of ${maxRatio}x for images over ${INFLATE_RATIO_FLOOR} bytes ` +
+        `(a decompression bomb guard; photographs compress far less); ${howToRaise('maxInflateRatio')}`,
+    );
+  }
   let inflated: Buffer;
   try {
-    inflated = inflateSync(Buffer.concat(idat));
+    inflated = inflateSync(Buffer.concat(idat), { maxOutputLength: expected });
   } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      return `the image data inflates to more than the ${expected} bytes a ${width}x${height} image needs`;
+    }
     return `the compressed image data is corrupt (${error instanceof Error ? error.message : String(error)})`;
   }
   if (inflated.length < expected) {
@@ -204,6 +243,10 @@ function pngProblem(buffer: Uint8Array): string | null {
  *
  * Throws `decodePng: SOURCE is not a valid PNG: REASON` for anything that is not a whole, valid
  * PNG: a wrong signature, a truncated file, a chunk with a bad CRC, corrupt compressed data.
+ * Throws `decodePng: SOURCE: ...` with how to raise the limit for an image over the pixel
+ * limit (Pillow's `MAX_IMAGE_PIXELS` by default) or a decompression bomb (more than 16 MiB
+ * decoded at more than `maxInflateRatio` times the compressed size); both are checked before
+ * anything is inflated.
  *
  * @param buffer - the file's bytes.
  * @param source - names the bytes in errors, e.g. the file's path.
@@ -213,7 +256,7 @@ export function decodePng(buffer: Uint8Array, source = '<buffer>', op = 'decodeP
   const invalid = (reason: string): Error => new Error(`${op}: ${source} is not a valid PNG: ${reason}`);
   if (buffer.length === 0) throw invalid('the file is empty');
   if (!hasSignature(buffer)) throw invalid('it does not start with the PNG signature');
-  const problem = pngProblem(buffer);
+  const problem = pngProblem(buffer, `${op}: ${source}`);
   if (problem !== null) throw invalid(problem);
   let png: ReturnType<typeof PNG.sync.read>;
   try {

@@ -51,6 +51,9 @@ interface Runs {
   cnts: number[];
 }
 
+import { howToRaise, inputLimits } from '../../util/limits.js';
+import { describe } from './json_checks.js';
+
 const UINT32 = 4294967296;
 
 /** C's `(int)x` for a double on x86: truncation toward zero; NaN and out-of-range give INT_MIN. */
@@ -67,18 +70,32 @@ function cUint(x: number): number {
 
 function checkSize(size: unknown, what: string): [number, number] {
   if (!Array.isArray(size) || size.length !== 2) {
-    throw new Error(`${what}: size must be [height, width], got ${JSON.stringify(size)}`);
+    throw new Error(`${what}: size must be [height, width], got ${describe(size)}`);
   }
   const [h, w] = size as unknown[];
-  if (!Number.isInteger(h) || !Number.isInteger(w) || (h as number) < 0 || (w as number) < 0) {
-    throw new Error(`${what}: size must be two non-negative integers [height, width], got ${JSON.stringify(size)}`);
+  if (!Number.isSafeInteger(h) || !Number.isSafeInteger(w) || (h as number) < 0 || (w as number) < 0) {
+    throw new Error(`${what}: size must be two non-negative integers [height, width], got ${describe(size)}`);
   }
+  checkHW(h as number, w as number, what);
   return [h as number, w as number];
 }
 
+/**
+ * A mask size must be non-negative integers with h*w at most the pixel limit (checked before
+ * anything of that size is allocated or walked), and below 2^32 whatever the limit: maskApi's
+ * run lengths and positions are 32-bit unsigned, and a larger mask would wrap them.
+ */
 function checkHW(h: number, w: number, what: string): void {
-  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0) {
-    throw new Error(`${what}: height and width must be non-negative integers, got h=${h}, w=${w}`);
+  if (!Number.isSafeInteger(h) || !Number.isSafeInteger(w) || h < 0 || w < 0) {
+    throw new Error(`${what}: height and width must be non-negative integers, got h=${describe(h)}, w=${describe(w)}`);
+  }
+  const pixels = h * w;
+  if (pixels >= UINT32) {
+    throw new Error(`${what}: a ${h}x${w} mask has ${pixels} pixels; RLE masks are limited to fewer than 2^32 (pycocotools' run lengths are 32-bit)`);
+  }
+  const max = inputLimits().maxImagePixels;
+  if (pixels > max) {
+    throw new Error(`${what}: a ${h}x${w} mask has ${pixels} pixels, more than the limit of ${max}; ${howToRaise('maxImagePixels')}`);
   }
 }
 
@@ -121,10 +138,12 @@ export function rleCountsToString(counts: ArrayLike<number>): string {
  *
  * @param s - the compressed counts string.
  * @returns the run lengths.
- * @throws if a character is outside `'0'..'o'`, the string ends inside a value, or a decoded
- *   run length is negative.
+ * @throws if `s` is not a string, a character is outside `'0'..'o'`, the string ends inside a
+ *   value, a value has more than 11 characters (beyond 2^53, where it could not be exact), or
+ *   a decoded run length is negative.
  */
 export function rleStringToCounts(s: string): number[] {
+  if (typeof s !== 'string') throw new Error(`RLE string: counts must be a string, got ${describe(s)}`);
   const cnts: number[] = [];
   let p = 0;
   while (p < s.length) {
@@ -136,10 +155,13 @@ export function rleStringToCounts(s: string): number[] {
       if (p >= s.length) {
         throw new Error(`RLE string: ends in the middle of a value (value starting at character ${start} of ${s.length})`);
       }
+      if (k === 11) {
+        throw new Error(`RLE string: the value starting at character ${start} has more than 11 characters (beyond 2^53; corrupt counts string)`);
+      }
       const code = s.charCodeAt(p);
       const c = code - 48;
       if (c < 0 || c > 63) {
-        throw new Error(`RLE string: bad character ${JSON.stringify(s[p])} at position ${p} (allowed: '0' to 'o')`);
+        throw new Error(`RLE string: bad character ${describe(s[p])} at position ${p} (allowed: '0' to 'o')`);
       }
       x += (c & 0x1f) * 2 ** (5 * k);
       more = (c & 0x20) !== 0;
@@ -149,20 +171,25 @@ export function rleStringToCounts(s: string): number[] {
     }
     const m = cnts.length;
     if (m > 2) x += cnts[m - 2]!;
-    if (x < 0) {
-      throw new Error(`RLE string: run ${m} decodes to a negative length ${x} (corrupt counts string)`);
+    if (!Number.isSafeInteger(x) || x < 0) {
+      throw new Error(`RLE string: run ${m} decodes to ${x < 0 ? 'a negative length ' : ''}${x} (corrupt counts string)`);
     }
     cnts.push(x);
   }
   return cnts;
 }
 
-/** Converts either RLE form to working runs, checking that the counts sum to h*w. */
+/**
+ * Converts either RLE form to working runs, checking the size first (against the pixel limit)
+ * and that the counts are non-negative integers that sum to exactly h*w (stopping at the first
+ * count that overshoots, so a hostile count costs nothing).
+ */
 function toRuns(rle: Rle, what: string): Runs {
-  if (rle === null || typeof rle !== 'object') {
-    throw new Error(`${what}: expected an RLE object {size, counts}, got ${JSON.stringify(rle)}`);
+  if (rle === null || typeof rle !== 'object' || Array.isArray(rle)) {
+    throw new Error(`${what}: expected an RLE object {size, counts}, got ${describe(rle)}`);
   }
   const [h, w] = checkSize(rle.size, what);
+  const pixels = h * w;
   let cnts: number[];
   if (typeof rle.counts === 'string') {
     try {
@@ -172,21 +199,37 @@ function toRuns(rle: Rle, what: string): Runs {
     }
   } else if (Array.isArray(rle.counts)) {
     cnts = rle.counts;
-    for (let i = 0; i < cnts.length; i++) {
-      const c = cnts[i];
-      if (!Number.isInteger(c) || (c as number) < 0) {
-        throw new Error(`${what}: counts[${i}] must be a non-negative integer, got ${JSON.stringify(c)}`);
-      }
-    }
   } else {
-    throw new Error(`${what}: counts must be a string or an array of numbers, got ${typeof rle.counts}`);
+    throw new Error(`${what}: counts must be a string or an array of numbers, got ${describe(rle.counts)}`);
   }
   let sum = 0;
-  for (const c of cnts) sum += c;
-  if (sum !== h * w) {
-    throw new Error(`${what}: counts sum to ${sum} but size [${h}, ${w}] has ${h * w} pixels`);
+  for (let i = 0; i < cnts.length; i++) {
+    const c: unknown = cnts[i];
+    if (typeof c !== 'number' || !Number.isInteger(c) || c < 0) {
+      throw new Error(`${what}: counts[${i}] must be a non-negative integer, got ${describe(c)}`);
+    }
+    sum += c;
+    if (sum > pixels) {
+      throw new Error(`${what}: counts[0..${i}] already sum to ${sum} but size [${h}, ${w}] has ${pixels} pixels`);
+    }
+  }
+  if (sum !== pixels) {
+    throw new Error(`${what}: counts sum to ${sum} but size [${h}, ${w}] has ${pixels} pixels`);
   }
   return { h, w, cnts };
+}
+
+/**
+ * Checks an RLE (either form) without decoding it to pixels: `size` is two non-negative
+ * integers within the pixel limit, and `counts` (an array, or a compressed string) are
+ * non-negative integers that sum to exactly height*width.
+ *
+ * @param rle - the value to check (anything: it comes from a file).
+ * @param what - names the mask at the start of the error message.
+ * @throws an Error saying what was wrong.
+ */
+export function checkRle(rle: unknown, what = 'RLE'): void {
+  toRuns(rle as Rle, what);
 }
 
 function fromRuns(r: Runs): CompressedRle {
@@ -406,6 +449,12 @@ export function rleMerge(rles: readonly Rle[], intersect = false): CompressedRle
 }
 
 /**
+ * Most boundary points {@link polygonRuns} walks for one mask, all its parts together (8 bytes
+ * each): a bound on the memory and time of one annotation's rasterisation.
+ */
+const MAX_BOUNDARY_POINTS = 2 ** 25;
+
+/**
  * Rasterises one polygon, a port of `maskApi.c`'s `rleFrPoly` (not a pixel-centre test).
  *
  * The vertices are scaled by 5 and rounded with C's `(int)(v + .5)` (truncation toward zero, so
@@ -413,7 +462,7 @@ export function rleMerge(rles: readonly Rle[], intersect = false): CompressedRle
  * 5x grid, and wherever the walk crosses a pixel column's centre line the y position (clamped
  * to `[0, h]`, rounded up) becomes a run boundary.
  */
-function polygonRuns(xy: ArrayLike<number>, h: number, w: number): Runs {
+function polygonRuns(xy: ArrayLike<number>, h: number, w: number, budget = { points: MAX_BOUNDARY_POINTS }): Runs {
   const k = Math.floor(xy.length / 2);
   const scale = 5;
   const x = new Int32Array(k + 1);
@@ -425,8 +474,12 @@ function polygonRuns(xy: ArrayLike<number>, h: number, w: number): Runs {
   // dense boundary points on the 5x grid (m points in all, as maskApi counts them)
   let total = 0;
   for (let j = 0; j < k; j++) total += Math.max(Math.abs(x[j]! - x[j + 1]!), Math.abs(y[j]! - y[j + 1]!)) + 1;
-  if (total > 1e8) {
-    throw new Error(`rleFromPolygons: polygon coordinates are too large to rasterise (${total} boundary points on the 5x grid)`);
+  budget.points -= total;
+  if (budget.points < 0) {
+    throw new Error(
+      `rleFromPolygons: polygon coordinates are too large to rasterise (more than ${MAX_BOUNDARY_POINTS} boundary points on the 5x grid, ` +
+        `${total} in this part; a polygon's coordinates should lie in or near its ${w}x${h} image)`,
+    );
   }
   const u = new Int32Array(total);
   const v = new Int32Array(total);
@@ -500,14 +553,14 @@ function polygonRuns(xy: ArrayLike<number>, h: number, w: number): Runs {
 }
 
 function checkPolygon(p: unknown, i: number, what: string): number[] {
-  if (!Array.isArray(p)) throw new Error(`${what}: polygon ${i} must be an array of numbers, got ${JSON.stringify(p)}`);
+  if (!Array.isArray(p)) throw new Error(`${what}: polygon ${i} must be an array of numbers, got ${describe(p)}`);
   if (p.length === 0) throw new Error(`${what}: polygon ${i} is empty`);
   if (p.length % 2 !== 0) {
     throw new Error(`${what}: polygon ${i} has an odd number of coordinates (${p.length}); expected x1,y1,x2,y2,...`);
   }
   for (let j = 0; j < p.length; j++) {
     if (typeof p[j] !== 'number' || !Number.isFinite(p[j])) {
-      throw new Error(`${what}: polygon ${i} coordinate ${j} must be a finite number, got ${JSON.stringify(p[j])}`);
+      throw new Error(`${what}: polygon ${i} coordinate ${j} must be a finite number, got ${describe(p[j])}`);
     }
   }
   return p as number[];
@@ -529,9 +582,10 @@ function checkPolygon(p: unknown, i: number, what: string): number[] {
 export function rleFromPolygons(polygons: readonly (readonly number[])[], h: number, w: number): CompressedRle {
   checkHW(h, w, 'rleFromPolygons');
   if (!Array.isArray(polygons) || polygons.length === 0) {
-    throw new Error(`rleFromPolygons: expected a non-empty list of polygons, got ${JSON.stringify(polygons)}`);
+    throw new Error(`rleFromPolygons: expected a non-empty list of polygons, got ${describe(polygons)}`);
   }
-  const parts = polygons.map((p, i) => polygonRuns(checkPolygon(p, i, 'rleFromPolygons'), h, w));
+  const budget = { points: MAX_BOUNDARY_POINTS };
+  const parts = polygons.map((p, i) => polygonRuns(checkPolygon(p, i, 'rleFromPolygons'), h, w, budget));
   return fromRuns(parts.length === 1 ? parts[0]! : mergeRuns(parts, false));
 }
 
@@ -556,7 +610,7 @@ export function rleFromBbox(bbox: readonly number[], h: number, w: number): Comp
 
 function checkBox(b: unknown, what: string): void {
   if (!Array.isArray(b) || b.length !== 4 || !b.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-    throw new Error(`${what} must be 4 finite numbers [x, y, w, h], got ${JSON.stringify(b)}`);
+    throw new Error(`${what} must be 4 finite numbers [x, y, w, h], got ${describe(b)}`);
   }
 }
 

@@ -160,6 +160,13 @@ export interface CocoEvalReport {
   stats: number[];
   /** Per-category summaries, in ascending category id. */
   perCategory: CategoryStats[];
+  /**
+   * Detections whose category the ground truth does not have: pycocotools ignores them, and
+   * so does this evaluator, but it counts them (a results file with another label set, e.g.
+   * contiguous labels 1..80 against COCO's ids 1..90, shows up here instead of as a silent
+   * low AP). `ids` ascending.
+   */
+  unknownCategories: { detections: number; ids: number[] };
   /** The per-image matches, when `keepEvalImages` was set (`[K][A][I]` flattened; null when empty). */
   evalImgs?: (EvalImage | null)[];
 }
@@ -608,7 +615,7 @@ export function formatSummary(
 
 /** A detection's mask; errors name the result by its index in the results list. */
 function detectionMask(d: CocoDetection, image: { height: number; width: number }): PreparedRle {
-  const where = `result ${d.id - 1}`;
+  const where = `results[${d.id - 1}].segmentation`;
   try {
     return prepareRle(annToRle({ segmentation: d.segmentation }, image), where);
   } catch (error) {
@@ -683,7 +690,13 @@ export function cocoEvaluate(gt: CocoDataset, detections: readonly CocoDetection
     list.push(ann);
   }
   const dtBy: Map<number, CocoDetection[]>[] = Array.from({ length: K }, () => new Map());
+  const gtCategories = new Set(gt.categories.map((c) => c.id));
+  const unknownCategories = { detections: 0, ids: new Set<number>() };
   for (const det of detections) {
+    if (!gtCategories.has(det.category_id)) {
+      unknownCategories.detections++;
+      unknownCategories.ids.add(det.category_id);
+    }
     const k = catPos.get(det.category_id);
     if (k === undefined || !imgPos.has(det.image_id)) continue; // unknown categories are ignored
     const m = dtBy[k]!;
@@ -741,7 +754,8 @@ export function cocoEvaluate(gt: CocoDataset, detections: readonly CocoDetection
     const s = summarize(acc, params, k);
     return { categoryId, name: names.get(categoryId) ?? '', ap: s[0]!, stats: s };
   });
-  const report: CocoEvalReport = { params, accumulation: acc, stats, perCategory };
+  const unknown = { detections: unknownCategories.detections, ids: [...unknownCategories.ids].sort((a, b) => a - b) };
+  const report: CocoEvalReport = { params, accumulation: acc, stats, perCategory, unknownCategories: unknown };
   if (evalImgsAll) report.evalImgs = evalImgsAll;
   return report;
 }

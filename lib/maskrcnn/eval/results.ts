@@ -8,10 +8,11 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { annToRle, type CocoDataset, type CocoSegmentation } from '../data/coco.js';
+import { annToRle, segmentationProblem, type CocoDataset, type CocoSegmentation } from '../data/coco.js';
+import { checkValueDepth, parseJson } from '../../util/limits.js';
 import { writeFileAtomic } from '../../util/atomic_write.js';
 import { type Bbox, type CompressedRle, rleArea, rleToBbox } from '../data/rle.js';
-import { describe, isFiniteNumber, isObject } from '../data/json_checks.js';
+import { boxProblem, describe, isFiniteNumber, isObject } from '../data/json_checks.js';
 
 /** One entry of a results file, as a detector writes it. */
 export interface CocoResult {
@@ -59,10 +60,6 @@ export interface LoadResultsOptions {
   source?: string;
 }
 
-function checkBox(v: unknown): v is Bbox {
-  return Array.isArray(v) && v.length === 4 && isFiniteNumber(v[0]) && isFiniteNumber(v[1]) && isFiniteNumber(v[2]) && isFiniteNumber(v[3]);
-}
-
 /**
  * Loads detection results against a ground truth with pycocotools `loadRes` semantics.
  *
@@ -75,87 +72,91 @@ function checkBox(v: unknown): v is Bbox {
  *   needs a `segmentation`; `area` is its pixel count and a missing `bbox` becomes the mask's
  *   `toBbox`.
  *
- * Every `image_id` must be a ground-truth image (pycocotools asserts this). Entries whose
- * `category_id` is not a ground-truth category are kept but the evaluator ignores them.
- * Where pycocotools crashes (empty list, missing fields) this throws a clear error. Unlike
- * pycocotools, the segmentation branch also accepts uncompressed RLE and polygons (rasterised
- * at the image size), which pycocotools' `area` cannot read.
+ * Every `image_id` must be a ground-truth image (pycocotools asserts this). A `category_id`
+ * must be a positive integer; entries of a category the ground truth does not have are kept,
+ * and the evaluator ignores them as pycocotools does and counts them in its report
+ * (`unknownCategories`). Boxes must be 4 finite numbers with width and height not negative,
+ * scores finite, and segmentations valid (see `segmentationProblem`), checked before anything
+ * is rasterised. The nesting depth is checked before parsing (text) or any walk (an array).
+ * An empty list loads as no detections (pycocotools' `loadRes` crashes on it; its evaluator
+ * gives AP 0 for no detections). Where pycocotools crashes on missing fields this throws a
+ * clear error. Unlike pycocotools, the segmentation branch also accepts uncompressed RLE and
+ * polygons (rasterised at the image size), which pycocotools' `area` cannot read.
  *
  * @param gt - the ground truth (for image ids and sizes).
  * @param input - the results: JSON text or an already-parsed array.
  * @param options - `source` names the input in errors.
  * @returns the detections, in input order.
+ * @throws an Error naming the source, the JSON path (`results[12].bbox[2]`) and what was wrong.
  */
 export function loadResults(gt: CocoDataset, input: string | unknown, options: LoadResultsOptions = {}): CocoDetection[] {
   const prefix = options.source !== undefined ? `${options.source}: ` : '';
   const fail = (message: string): never => {
     throw new Error(`${prefix}${message}`);
   };
-  let anns: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      anns = JSON.parse(input);
-    } catch (error) {
-      fail(`results are not valid JSON (${(error as Error).message})`);
-    }
-  }
+  const what = options.source ?? 'results';
+  const anns: unknown = typeof input === 'string' ? parseJson(input, what) : input;
+  if (typeof input !== 'string') checkValueDepth(input, what);
   if (!Array.isArray(anns)) return fail(`results must be a JSON array of objects, got ${describe(anns)}`);
-  if (anns.length === 0) return fail('results list is empty: there is nothing to evaluate');
+  // An empty list is a valid evaluation (a model that detects nothing): COCOeval then gives AP 0
+  // wherever there is ground truth. pycocotools' loadRes crashes on it (it reads anns[0]).
+  if (anns.length === 0) return [];
   const images = new Map(gt.images.map((im) => [im.id, im]));
   const list = anns as unknown[];
   for (let i = 0; i < list.length; i++) {
     const r = list[i];
-    if (!isObject(r)) return fail(`result ${i} must be an object, got ${describe(r)}`);
+    const where = `results[${i}]`;
+    if (!isObject(r)) return fail(`${where} must be an object, got ${describe(r)}`);
     if (typeof r.image_id !== 'number' || !images.has(r.image_id)) {
-      fail(`result ${i}: image_id ${describe(r.image_id)} is not an image of the ground truth (results do not correspond to this dataset)`);
+      fail(`${where}.image_id ${describe(r.image_id)} is not an image of the ground truth (results do not correspond to this dataset)`);
     }
-    if (typeof r.category_id !== 'number' || !Number.isInteger(r.category_id)) {
-      fail(`result ${i}: category_id must be an integer, got ${describe(r.category_id)}`);
+    if (!Number.isSafeInteger(r.category_id) || (r.category_id as number) <= 0) {
+      fail(`${where}.category_id must be a positive integer, got ${describe(r.category_id)}`);
     }
-    if (typeof r.score !== 'number' || !Number.isFinite(r.score)) {
-      fail(`result ${i}: score must be a finite number, got ${describe(r.score)}`);
-    }
+    if (!isFiniteNumber(r.score)) fail(`${where}.score must be a finite number, got ${describe(r.score)}`);
   }
   const first = list[0] as Record<string, unknown>;
   const bboxBranch = 'bbox' in first && !(Array.isArray(first.bbox) && first.bbox.length === 0);
   if (!bboxBranch && !('segmentation' in first)) {
-    fail('result 0 has neither a bbox nor a segmentation (only bbox and segm results are supported)');
+    fail('results[0] has neither a bbox nor a segmentation (only bbox and segm results are supported)');
   }
   const out: CocoDetection[] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const r = list[i] as Record<string, unknown>;
+    const where = `results[${i}]`;
     const imageId = r.image_id as number;
     const categoryId = r.category_id as number;
     const score = r.score as number;
     const given = r.bbox;
+    const hasSegm = r.segmentation !== undefined;
+    if (hasSegm) {
+      const problem = segmentationProblem(r.segmentation, `${where}.segmentation`);
+      if (problem !== undefined) fail(problem);
+    }
     if (bboxBranch) {
-      if (!checkBox(given)) return fail(`result ${i}: bbox must be 4 finite numbers [x, y, w, h], got ${describe(given)}`);
-      const x = given[0];
-      const y = given[1];
-      const w = given[2];
-      const h = given[3];
+      const problem = boxProblem(given, `${where}.bbox`);
+      if (problem !== undefined) fail(problem);
+      const [x, y, w, h] = given as Bbox;
       // a bbox result without a mask gets the box polygon [[x1,y1,x1,y2,x2,y2,x2,y1]]
-      const segmentation =
-        r.segmentation !== undefined || 'segmentation' in r
-          ? (r.segmentation as CocoSegmentation)
-          : [[x, y, x, y + h, x + w, y + h, x + w, y]];
+      const segmentation = hasSegm ? (r.segmentation as CocoSegmentation) : [[x, y, x, y + h, x + w, y + h, x + w, y]];
       out[i] = { id: i + 1, image_id: imageId, category_id: categoryId, score, bbox: [x, y, w, h], area: w * h, iscrowd: 0, segmentation };
       continue;
     }
-    if (!('segmentation' in r)) fail(`result ${i}: has no segmentation (result 0 has one and no bbox, so all must)`);
+    if (!hasSegm) fail(`${where} has no segmentation (results[0] has one and no bbox, so all must)`);
     let rle: CompressedRle;
     try {
       rle = annToRle({ segmentation: r.segmentation }, images.get(imageId)!);
     } catch (error) {
-      return fail(`result ${i}: ${(error as Error).message.replace(/^annotation \S+: /, '')}`);
+      return fail(`${where}: ${(error as Error).message.replace(/^annotation \S+: /, '')}`);
     }
     let bbox: Bbox;
     // pycocotools keeps a given box (even `[]`, which segm evaluation never reads); an empty
     // one is replaced here by the mask's box, so that every loaded detection has a real box.
     const emptyBox = Array.isArray(given) && given.length === 0;
     if ((given !== undefined || 'bbox' in r) && !emptyBox) {
-      if (!checkBox(given)) return fail(`result ${i}: bbox must be 4 finite numbers [x, y, w, h], got ${describe(given)}`);
-      bbox = [given[0], given[1], given[2], given[3]];
+      const problem = boxProblem(given, `${where}.bbox`);
+      if (problem !== undefined) fail(problem);
+      bbox = (given as Bbox).slice() as Bbox;
     } else bbox = rleToBbox(rle);
     out[i] = { id: i + 1, image_id: imageId, category_id: categoryId, score, bbox, area: rleArea(rle), iscrowd: 0, segmentation: r.segmentation as CocoSegmentation };
   }
@@ -182,26 +183,26 @@ export function readResults(path: string, gt: CocoDataset): CocoDetection[] {
 /**
  * Writes detection results as a COCO results JSON array, atomically (temporary file in the
  * same directory, then rename). Each entry needs `image_id`, `category_id`, a finite `score`
- * and a `bbox` or a `segmentation`.
+ * and a `bbox` (4 finite numbers, width and height not negative) or a valid `segmentation`;
+ * a bad entry is an error naming it and nothing is written.
  *
  * @param path - destination file.
  * @param results - the entries to write.
  */
 export function writeResults(path: string, results: readonly CocoResult[]): void {
+  checkValueDepth(results, `writeResults: ${path}`);
   results.forEach((r, i) => {
-    if (!isObject(r)) throw new Error(`writeResults: result ${i} must be an object`);
+    const where = `writeResults: results[${i}]`;
+    if (!isObject(r)) throw new Error(`${where} must be an object, got ${describe(r)}`);
     if (typeof r.image_id !== 'number' || typeof r.category_id !== 'number') {
-      throw new Error(`writeResults: result ${i} needs numeric image_id and category_id`);
+      throw new Error(`${where} needs numeric image_id and category_id`);
     }
-    if (typeof r.score !== 'number' || !Number.isFinite(r.score)) {
-      throw new Error(`writeResults: result ${i}: score must be a finite number, got ${describe(r.score)}`);
-    }
-    if (r.bbox === undefined && r.segmentation === undefined) {
-      throw new Error(`writeResults: result ${i} has neither a bbox nor a segmentation`);
-    }
-    if (r.bbox !== undefined && !checkBox(r.bbox)) {
-      throw new Error(`writeResults: result ${i}: bbox must be 4 finite numbers, got ${describe(r.bbox)}`);
-    }
+    if (!isFiniteNumber(r.score)) throw new Error(`${where}.score must be a finite number, got ${describe(r.score)}`);
+    if (r.bbox === undefined && r.segmentation === undefined) throw new Error(`${where} has neither a bbox nor a segmentation`);
+    const problem =
+      (r.bbox !== undefined ? boxProblem(r.bbox, `${where}.bbox`) : undefined) ??
+      (r.segmentation !== undefined ? segmentationProblem(r.segmentation, `${where}.segmentation`) : undefined);
+    if (problem !== undefined) throw new Error(problem);
   });
   writeFileAtomic(path, JSON.stringify(results), 'writeResults');
 }

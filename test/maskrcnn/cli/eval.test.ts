@@ -107,10 +107,45 @@ test('maskrcnn eval: usage errors and missing files give a non-zero exit and nam
     const nodt = await capture(['--gt', f.gt, '--dt', join(f.dir, 'gone.json')]);
     t.equal(nodt.code, 1, 'missing results file: exit 1');
     t.match(nodt.err, /cannot read results file .*gone\.json/, 'names the file');
-    writeFileSync(join(f.dir, 'empty.json'), '[]');
-    const empty = await capture(['--gt', f.gt, '--dt', join(f.dir, 'empty.json')]);
-    t.equal(empty.code, 1, 'empty results: exit 1');
-    t.match(empty.err, /empty\.json: results list is empty/, 'explains');
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+  t.end();
+});
+
+test('maskrcnn eval: a results file holding [] evaluates to zeros and says 0 detections; unknown categories and deep files are reported', async (t) => {
+  const f = fixture();
+  try {
+    const path = join(f.dir, 'empty.json');
+    writeFileSync(path, '[]');
+    const table = await capture(['--gt', f.gt, '--dt', path]);
+    t.equal(table.code, 0, `exit 0 ${table.err}`);
+    const lines = table.out.split('\n');
+    t.match(lines[0]!, /empty\.json holds 0 detections: every AP and AR is 0 where there is ground truth/, 'first line says 0 detections');
+    t.equal(lines[1], 'Evaluate annotation type *bbox*', 'bbox by default (no first result to look at)');
+    t.equal(lines[2], ' Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.000', 'AP 0');
+    const json = await capture(['--gt', f.gt, '--dt', path, '--iou-type', 'segm', '--json']);
+    t.equal(json.code, 0, '--json: exit 0');
+    const parsed = JSON.parse(json.out) as { iouType: string; stats: number[]; perCategory: { ap: number }[] };
+    // the fixture's three squares are 400, 2500 and 900 pixels: small and medium (AP 0); no large one (-1)
+    t.deepEqual(parsed.stats, [0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, -1], '--json: stdout is only the JSON, zeros and -1s');
+    t.deepEqual(parsed.perCategory.map((c) => c.ap), [0, -1], 'per category: 0 with ground truth, -1 without');
+    t.match(json.err, /note: .*empty\.json holds 0 detections/, '--json: the note goes to stderr');
+    const other = join(f.dir, 'other.json');
+    writeFileSync(other, JSON.stringify([{ image_id: 1, category_id: 1, bbox: [0, 0, 20, 20], score: 0.9 }, { image_id: 1, category_id: 42, bbox: [0, 0, 20, 20], score: 0.8 }]));
+    const unknown = await capture(['--gt', f.gt, '--dt', other]);
+    t.equal(unknown.code, 0, 'unknown category ids: exit 0 (pycocotools ignores them)');
+    t.match(unknown.out, /other\.json: 1 of 2 detections have category ids the ground truth does not have \(42\); they are ignored, as pycocotools does/, 'but they are counted and reported');
+    const far = join(f.dir, 'far.json');
+    writeFileSync(far, JSON.stringify([{ image_id: 1, category_id: 1, bbox: [0, 0, 20, 20], score: 0.9, segmentation: [[0, 0, 2e7, 0, 2e7, 20]] }]));
+    const farRun = await capture(['--gt', f.gt, '--dt', far, '--iou-type', 'segm']);
+    t.equal(farRun.code, 1, 'a polygon too large to rasterise: exit 1');
+    t.match(farRun.err, /^maskrcnn eval: .*far\.json against .*gt\.json: results\[0\]\.segmentation: rleFromPolygons: polygon coordinates are too large to rasterise/, 'names both files and the result');
+    const deep = join(f.dir, 'deep.json');
+    writeFileSync(deep, '['.repeat(100000) + ']'.repeat(100000));
+    const nested = await capture(['--gt', f.gt, '--dt', deep]);
+    t.equal(nested.code, 1, 'a results file nested 100,000 deep: exit 1');
+    t.match(nested.err, /^maskrcnn eval: .*deep\.json \(results file\): JSON nests deeper than 64 levels/, 'a clean error naming the file, no stack overflow');
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }

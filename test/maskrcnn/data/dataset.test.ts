@@ -1,5 +1,5 @@
 import test from 'tape';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor } from '../../../lib/tensor/index.js';
@@ -144,6 +144,55 @@ test('dataset: COCO conversion rules (xywh -> xyxy, clamping, empty boxes droppe
   t.equal(contiguous.categoryOfLabel(2).name, 'ninety', 'label -> category');
   const wrongSize = new CocoDetectionDataset(coco, () => new Tensor(new Float32Array(3 * 4 * 4), [3, 4, 4], 'float32'), { source: 'x.json' });
   t.throws(() => wrongSize.get(0), /x\.json: image 7 \(a\.png\) loaded as \[3,4,4\], expected \[3,6,10\]/, 'image size mismatch names the image');
+  t.end();
+});
+
+test('dataset against hostile annotations (issue 18): an RLE of another size fails before decoding; ids and sizes', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dataset-hostile-'));
+  try {
+    // the issue's 300-byte annotation: a 40000x40000 RLE on a 64x64 image
+    const bomb = {
+      images: [{ id: 1, width: 64, height: 64, file_name: 'a.png' }],
+      categories: [{ id: 1, name: 'a' }],
+      annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 8, 8], area: 64, iscrowd: 0, segmentation: { size: [40000, 40000], counts: [0, 1600000000] } }],
+    };
+    const file = join(dir, 'annotations.json');
+    writeFileSync(file, JSON.stringify(bomb));
+    t.ok(readFileSync(file).length < 300, `the annotation file is ${readFileSync(file).length} bytes`);
+    let started = Date.now();
+    t.throws(() => CocoDetectionDataset.fromDirectory(dir), /annotations\.json: annotations\[0\] \(id 1\): segmentation \(RLE\): a 40000x40000 mask has 1600000000 pixels, more than the limit of 89478485/, 'refused when the file is read (pixel limit)');
+    t.ok(Date.now() - started < 1000, `at once (${Date.now() - started} ms; the issue measured 35 s and 1.6 GB before)`);
+    // with the pixel limit raised, the dataset still refuses it before decoding anything
+    const saved = process.env['MASKRCNN_MAX_IMAGE_PIXELS'];
+    process.env['MASKRCNN_MAX_IMAGE_PIXELS'] = String(2 ** 31);
+    try {
+      const ds = CocoDetectionDataset.fromDirectory(dir);
+      started = Date.now();
+      t.throws(() => ds.get(0), /annotations\.json: annotation 1: its RLE mask has size \[40000,40000\] but image 1 is \[64, 64\]/, 'a mask of another size than its image');
+      t.ok(Date.now() - started < 1000, `before decoding or loading the image (${Date.now() - started} ms; the image file does not even exist)`);
+    } finally {
+      if (saved === undefined) delete process.env['MASKRCNN_MAX_IMAGE_PIXELS'];
+      else process.env['MASKRCNN_MAX_IMAGE_PIXELS'] = saved;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const loader = (): Tensor => new Tensor(new Float32Array(3 * 8 * 8), [3, 8, 8], 'float32');
+  const coco = parseCoco({ images: [{ id: 1, width: 8, height: 8 }], categories: [{ id: 1, name: 'a' }], annotations: [] });
+  const zero = { ...coco, categories: [{ id: 0, name: 'zero' }] };
+  const outside = parseCoco({ images: [{ id: 1, width: 8, height: 8 }], categories: [{ id: 1, name: 'a' }], annotations: [{ id: 4, image_id: 1, category_id: 1, bbox: [4294967295, 3, 20, 10], area: 200, iscrowd: 0 }] });
+  t.throws(() => new CocoDetectionDataset(outside, loader, { source: 'o.json' }).get(0), /o\.json: annotation 4: bbox \[4294967295,3,20,10\] lies entirely outside image 1 \(8x8\)/, 'a box wholly outside its image is an error, not silently dropped');
+  t.throws(() => new CocoDetectionDataset(zero, loader, { source: 'hand.json' }), /hand\.json: category "zero" has id 0; ids must be positive integers \(0 is the background label\)/, 'a hand-built dataset with category id 0');
+  // masks [N, H, W] are checked against the tensor element limit before they are allocated
+  const many = parseCoco({
+    images: [{ id: 1, width: 8000, height: 8000 }],
+    categories: [{ id: 1, name: 'a' }],
+    annotations: Array.from({ length: 5 }, (_, i) => ({ id: i + 1, image_id: 1, category_id: 1, bbox: [0, 0, 10, 10], area: 100, iscrowd: 0, segmentation: [[0, 0, 10, 0, 10, 10]] })),
+  });
+  let loaded = false;
+  const big = new CocoDetectionDataset(many, () => ((loaded = true), loader()), { source: 'big.json' });
+  t.throws(() => big.get(0), /big\.json: image 1: the masks of its 5 objects: shape \[5, 8000, 8000\] has more than 268435456 elements; raise it with the environment variable MASKRCNN_MAX_TENSOR_ELEMENTS/, '5 masks of 8000x8000 (1.3 GB of float32)');
+  t.notOk(loaded, 'refused before the image was loaded');
   t.end();
 });
 

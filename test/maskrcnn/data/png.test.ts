@@ -294,6 +294,79 @@ test('png: corrupt, truncated, empty and missing files give errors naming the fi
   t.end();
 });
 
+/** An 8-bit PNG of one colour (all zero) whose IDAT inflates to exactly its declared size: a real bomb when large. */
+function zeroPng(width: number, height: number, colorType: 2 | 6, level = 1, extraBytes = 0): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  [ihdr[8], ihdr[9]] = [8, colorType];
+  const raw = Buffer.alloc(height * (1 + width * (colorType === 2 ? 3 : 4)) + extraBytes);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw, { level })),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
+}
+
+/** Runs `fn` with environment variable `name` set to `value`, restoring it after. */
+function withEnv<T>(name: string, value: string, fn: () => T): T {
+  const saved = process.env[name];
+  process.env[name] = value;
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+  }
+}
+
+test('png against hostile files (issue 18): pixel limit and decompression bombs fail before inflating', (t) => {
+  for (const [w, h, colorType] of [[4096, 4096, 2], [6000, 6000, 6]] as const) {
+    const bomb = zeroPng(w, h, colorType);
+    const started = performance.now();
+    t.throws(
+      () => decodePng(bomb, 'bomb.png'),
+      new RegExp(`^Error: decodePng: bomb\\.png: a ${w}x${h} image that decodes to \\d+ bytes from \\d+ bytes of compressed data \\(\\d+x\\) is over the limit of 100x .*raise it with the environment variable MASKRCNN_MAX_INFLATE_RATIO=N`),
+      `a ${w}x${h} bomb in ${Math.round(bomb.length / 1024)} KB is refused, saying how to raise the limit`,
+    );
+    const ms = performance.now() - started;
+    t.ok(ms < 500, `at once (${ms.toFixed(0)} ms; decoding it took seconds and hundreds of MB)`);
+  }
+  // a declared size over the pixel limit (Pillow's MAX_IMAGE_PIXELS) fails on the header alone
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(10000, 0);
+  ihdr.writeUInt32BE(10000, 4);
+  [ihdr[8], ihdr[9]] = [8, 2];
+  const huge = Buffer.concat([zeroPng(1, 1, 2).subarray(0, 8), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(4))), chunk('IEND', new Uint8Array(0))]);
+  t.throws(() => decodePng(huge, 'huge.png'), /^Error: decodePng: huge\.png: 10000x10000 = 100000000 pixels is more than the limit of 89478485 .*MASKRCNN_MAX_IMAGE_PIXELS=N/, '10000x10000 declared in a tiny file');
+  ihdr.writeUInt32BE(0xffffffff, 0);
+  const widest = Buffer.concat([huge.subarray(0, 8), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(4))), chunk('IEND', new Uint8Array(0))]);
+  t.throws(() => decodePng(widest, 'w.png'), /w\.png: 4294967295x10000 = .* pixels is more than the limit/, 'a width of 2^32 - 1');
+  // under 16 MiB decoded, the ratio does not matter (one colour compresses ~1000x, legitimately)
+  const flat = decodePng(zeroPng(1024, 1024, 2, 9), 'flat.png');
+  t.deepEqual([flat.width, flat.height], [1024, 1024], 'a flat 1024x1024 image (3 MB decoded, ~1000x) reads');
+  // over 16 MiB the limit applies, and raising it as the message says lets the file through
+  const big = zeroPng(2400, 2400, 2);
+  t.throws(() => decodePng(big, 'big.png'), /big\.png: a 2400x2400 image that decodes to 17282400 bytes/, 'a flat 2400x2400 image (17 MB decoded) is held to the limit');
+  const read = withEnv('MASKRCNN_MAX_INFLATE_RATIO', '2000', () => decodePng(big, 'big.png'));
+  t.deepEqual([read.width, read.height], [2400, 2400], 'MASKRCNN_MAX_INFLATE_RATIO=2000 reads it');
+  t.end();
+});
+
+test('png against hostile files (issue 18): bad headers and too much data are named', (t) => {
+  const good = zeroPng(4, 4, 2);
+  const withIhdr = (edit: (ihdr: Buffer) => void): Buffer => {
+    const ihdr = Buffer.from(good.subarray(16, 29));
+    edit(ihdr);
+    return Buffer.concat([good.subarray(0, 8), chunk('IHDR', ihdr), good.subarray(33)]);
+  };
+  t.throws(() => decodePng(withIhdr((h) => (h[8] = 4)), 'd.png'), /d\.png is not a valid PNG: bit depth 4 is not allowed for colour type 2/, 'a bit depth the colour type cannot have');
+  t.throws(() => decodePng(withIhdr((h) => (h[12] = 2)), 'i.png'), /i\.png is not a valid PNG: unknown compression, filter or interlace method \(0, 0, 2/, 'an unknown interlace method');
+  t.throws(() => decodePng(zeroPng(4, 4, 2, 1, 100000), 'x.png'), /x\.png is not a valid PNG: the image data inflates to more than the 52 bytes a 4x4 image needs/, 'extra data is not inflated beyond the declared size');
+  t.end();
+});
+
 test('png: writing checks its input and leaves no temporary file on failure', (t) => {
   const dir = tempDir();
   try {

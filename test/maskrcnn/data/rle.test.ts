@@ -1,6 +1,7 @@
 import test from 'tape';
 import {
   bboxIou,
+  checkRle,
   rleArea,
   rleCompress,
   rleCountsToString,
@@ -109,6 +110,65 @@ test('counts string and RLE errors are clear', (t) => {
   throwsWith(t, () => rleArea({ size: [2, 2], counts: [1, -1, 4] }), /counts\[1\] must be a non-negative integer/, 'negative count');
   throwsWith(t, () => rleArea({ size: [2], counts: [4] } as unknown as Rle), /size must be \[height, width\]/, 'bad size');
   throwsWith(t, () => rleCountsToString([1, 2.5]), /count 1 must be a non-negative integer/, 'non-integer count');
+  t.end();
+});
+
+/** Runs `fn` with MASKRCNN_MAX_IMAGE_PIXELS set to `value`, restoring the environment after. */
+function withPixelLimit<T>(value: string, fn: () => T): T {
+  const saved = process.env['MASKRCNN_MAX_IMAGE_PIXELS'];
+  process.env['MASKRCNN_MAX_IMAGE_PIXELS'] = value;
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete process.env['MASKRCNN_MAX_IMAGE_PIXELS'];
+    else process.env['MASKRCNN_MAX_IMAGE_PIXELS'] = saved;
+  }
+}
+
+/** A value nested `depth` arrays deep, built without recursion. */
+function nested(depth: number): unknown {
+  let v: unknown = [1];
+  for (let i = 0; i < depth; i++) v = [v];
+  return v;
+}
+
+test('hostile RLE input (issue 18): sizes checked against the pixel limit before any allocation', (t) => {
+  const started = Date.now();
+  throwsWith(t, () => rleDecode({ size: [100000, 65536], counts: [6553599999, 1] }), /rleDecode: a 100000x65536 mask has 6553600000 pixels; RLE masks are limited to fewer than 2\^32/, 'the issue\'s Invalid typed array length case');
+  throwsWith(t, () => rleDecode({ size: [40000, 40000], counts: [0, 1600000000] }), /a 40000x40000 mask has 1600000000 pixels, more than the limit of 89478485; raise it with the environment variable MASKRCNN_MAX_IMAGE_PIXELS=N/, 'over the pixel limit: says how to raise it');
+  throwsWith(t, () => rleFromBbox([0, 0, 1, 1], 2 ** 32, 1), /rleFromBbox: a 4294967296x1 mask .* fewer than 2\^32/, 'rleFromBbox with a size of 2^32');
+  throwsWith(t, () => rleFromPolygons([[0, 0, 10, 0, 10, 10], [20, 20, 30, 20, 30, 30]], 65536, 65536), /rleFromPolygons: a 65536x65536 mask has 4294967296 pixels/, 'the two-part polygon that hung');
+  withPixelLimit(String(2 ** 40), () => {
+    throwsWith(t, () => rleFromPolygons([[0, 0, 10, 0, 10, 10]], 65536, 65536), /fewer than 2\^32/, 'a raised limit still stops at 2^32 (32-bit runs would wrap)');
+    const m = rleFromPolygons([[0, 0, 10, 0, 10, 10], [20, 20, 30, 20, 30, 30]], 8192, 12000);
+    t.equal(rleUncompress(m).counts.reduce((a, b) => a + b, 0), 8192 * 12000, 'under 2^32 with the limit raised: counts sum to h*w');
+  });
+  throwsWith(t, () => rleEncode(new Uint8Array(0), 100000, 100000), /rleEncode: a 100000x100000 mask has 10000000000 pixels/, 'rleEncode checks the size before reading the mask');
+  throwsWith(t, () => rleArea({ size: [2, 2], counts: [1, 1e15, 2] }), /counts\[0\.\.1\] already sum to 1000000000000001 but size \[2, 2\] has 4 pixels/, 'a huge count stops the walk at once');
+  throwsWith(t, () => rleArea({ size: [2, 2.5], counts: [5] } as Rle), /size must be two non-negative integers/, 'a fractional size');
+  throwsWith(t, () => rleArea({ size: [2 ** 60, 0], counts: [] } as Rle), /size must be two non-negative integers/, 'an unsafe integer size');
+  // boundary points are budgeted per mask, all parts together: many large parts cannot add up to a hang
+  const far = [0, 0, 2e6, 0, 2e6, 1];
+  throwsWith(t, () => rleFromPolygons([far, far], 8, 8), /rleFromPolygons: polygon coordinates are too large to rasterise \(more than 33554432 boundary points on the 5x grid, 20000008 in this part; a polygon's coordinates should lie in or near its 8x8 image\)/, 'two parts of 20 million points each (each alone is under the limit)');
+  throwsWith(t, () => rleFromPolygons([[0, 0, 1e308, 0, 1e308, 1]], 8, 8), /too large to rasterise/, 'a coordinate of 1e308');
+  t.ok(Date.now() - started < 3000, `all fail fast (${Date.now() - started} ms)`);
+  t.end();
+});
+
+test('hostile RLE input (issue 18): counts strings, wrong types and deep nesting give clear errors', (t) => {
+  throwsWith(t, () => rleStringToCounts(null as unknown as string), /RLE string: counts must be a string, got null/, 'null (was a TypeError)');
+  throwsWith(t, () => rleStringToCounts(42 as unknown as string), /counts must be a string, got 42/, 'a number');
+  throwsWith(t, () => rleStringToCounts('o'.repeat(300)), /the value starting at character 0 has more than 11 characters/, 'a value that grew to Infinity - Infinity = NaN');
+  throwsWith(t, () => rleStringToCounts('oooooooooo8'), /run 0 decodes to 10133099161583616 \(corrupt/, 'a value beyond 2^53 (9 * 2^50 - 1, not exact)');
+  t.deepEqual(rleStringToCounts('oooooooooo7'), [2 ** 53 - 1], 'the largest exact value (11 characters) still reads');
+  throwsWith(t, () => rleStringToCounts('5O'), /run 1 decodes to a negative length -1 /, 'a negative run');
+  const deep = nested(100000);
+  throwsWith(t, () => rleDecode({ size: deep, counts: deep } as unknown as Rle), /rleDecode: size must be \[height, width\], got \[\[\[\[\.\.\.\]\]\]\]/, 'a size nested 100,000 deep: no stack overflow');
+  throwsWith(t, () => rleArea({ size: [1, 1], counts: deep } as unknown as Rle), /counts\[0\] must be a non-negative integer, got \[\[\[/, 'counts nested 100,000 deep');
+  throwsWith(t, () => rleFromPolygons([[deep, 0]] as number[][], 4, 4), /polygon 0 coordinate 0 must be a finite number, got \[\[\[/, 'polygons nested 100,000 deep');
+  throwsWith(t, () => rleArea([1, 2] as unknown as Rle), /expected an RLE object \{size, counts\}, got \[1,2\]/, 'an array is not an RLE');
+  throwsWith(t, () => checkRle({ size: [2, 2], counts: [1, NaN, 2] }, 'annotations[3].segmentation'), /^annotations\[3\]\.segmentation: counts\[1\] must be a non-negative integer, got NaN$/, 'checkRle names the mask');
+  t.doesNotThrow(() => checkRle({ size: [0, 0], counts: [] }), 'an empty 0x0 mask is valid');
   t.end();
 });
 

@@ -319,7 +319,22 @@ test('-1 for categories without ground truth; 0 with ground truth but no detecti
   t.equal(r.stats[3], -1, 'no small ground truth anywhere: -1');
   const mean = (r.perCategory.map((c) => c.ap).filter((v) => v > -1) as number[]).reduce((a, b) => a + b, 0) / 2;
   close(t, r.stats[0]!, mean, 'stats[0] = mean of per-category AP');
-  t.deepEqual(r.stats, evaluate(dataset([1, 2], anns), results.slice(0, 3)).stats, 'an unknown category (99) is silently ignored');
+  t.deepEqual(r.stats, evaluate(dataset([1, 2], anns), results.slice(0, 3)).stats, 'an unknown category (99) is ignored, as pycocotools does');
+  t.deepEqual(r.unknownCategories, { detections: 1, ids: [99] }, 'and counted in the report');
+  t.deepEqual(evaluate(dataset([1, 2], anns), results.slice(0, 3)).unknownCategories, { detections: 0, ids: [] }, 'none counted when every category is known');
+  t.end();
+});
+
+test('no detections at all: AP and AR 0 where there is ground truth, -1 where an area range has none', (t) => {
+  nextId = 1;
+  // ground truth of category 1 only, all medium-sized (32^2 < area <= 96^2)
+  const g = dataset([1, 2], [gt(1, 1, [0, 0, 50, 50]), gt(2, 1, [10, 10, 40, 60])]);
+  for (const iouType of ['bbox', 'segm'] as const) {
+    const r = cocoEvaluate(g, loadResults(g, []), { iouType });
+    // AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl
+    t.deepEqual(r.stats, [0, 0, 0, -1, 0, -1, 0, 0, 0, -1, 0, -1], `${iouType}: 0 with ground truth, -1 for the empty small and large ranges`);
+    t.deepEqual(r.perCategory.map((c) => c.ap), [0, -1, -1], `${iouType}: category 1 has ground truth (0); 2 and 3 have none (-1)`);
+  }
   t.end();
 });
 

@@ -68,27 +68,58 @@ test('loadResults, segmentation branch: area = pixel count, bbox = toBbox (quirk
   t.end();
 });
 
+test('loadResults: an empty list is no detections (a model that found nothing), not an error', (t) => {
+  t.deepEqual(loadResults(gt, []), [], 'parsed []');
+  t.deepEqual(loadResults(gt, ' [ ] ', { source: 'r.json' }), [], 'JSON text "[ ]"');
+  t.end();
+});
+
 test('loadResults: clear errors where pycocotools crashes or asserts', (t) => {
-  throwsWith(t, () => loadResults(gt, []), /results list is empty/, 'empty list');
   throwsWith(t, () => loadResults(gt, '{}'), /results must be a JSON array/, 'not an array');
   throwsWith(t, () => loadResults(gt, '[{'), /not valid JSON/, 'bad JSON');
-  throwsWith(t, () => loadResults(gt, [{ image_id: 3, category_id: 1, bbox: [0, 0, 1, 1], score: 1 }]), /result 0: image_id 3 is not an image of the ground truth/, 'unknown image');
-  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, bbox: [0, 0, 1, 1] }]), /result 0: score must be a finite number, got nothing/, 'missing score');
+  throwsWith(t, () => loadResults(gt, [{ image_id: 3, category_id: 1, bbox: [0, 0, 1, 1], score: 1 }]), /^results\[0\]\.image_id 3 is not an image of the ground truth/, 'unknown image');
+  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, bbox: [0, 0, 1, 1] }]), /^results\[0\]\.score must be a finite number, got nothing/, 'missing score');
   throwsWith(
     t,
     () => loadResults(gt, [{ image_id: 1, category_id: 1, bbox: [0, 0, 1, 1], score: 1 }, { image_id: 1, category_id: 1, segmentation: rleFromBbox([0, 0, 1, 1], 8, 10), score: 1 }]),
-    /result 1: bbox must be 4 finite numbers/,
+    /^results\[1\]\.bbox must be 4 numbers \[x, y, w, h\], got nothing/,
     'bbox branch: every result needs a bbox',
   );
   throwsWith(
     t,
     () => loadResults(gt, [{ image_id: 1, category_id: 1, segmentation: rleFromBbox([0, 0, 1, 1], 8, 10), score: 1 }, { image_id: 1, category_id: 1, bbox: [0, 0, 1, 1], score: 1 }]),
-    /result 1: has no segmentation/,
+    /^results\[1\] has no segmentation/,
     'segmentation branch: every result needs a segmentation',
   );
   throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, score: 1 }]), /neither a bbox nor a segmentation/, 'nothing to evaluate');
-  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, segmentation: { size: [8, 10], counts: [1] }, score: 1 }]), /result 0: segmentation .*counts sum to 1/, 'bad RLE');
-  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, bbox: [1, 2, 3], score: 1 }], { source: 'r.json' }), /^r\.json: result 0: bbox/, 'source prefix');
+  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, segmentation: { size: [8, 10], counts: [1] }, score: 1 }]), /^results\[0\]\.segmentation \(RLE\): counts sum to 1 but size \[8, 10\] has 80 pixels/, 'bad RLE');
+  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, bbox: [1, 2, 3], score: 1 }], { source: 'r.json' }), /^r\.json: results\[0\]\.bbox must be 4 numbers \[x, y, w, h\], got \[1,2,3\]/, 'source prefix');
+  t.end();
+});
+
+test('loadResults against hostile input (issue 18): boxes, scores, ids, segmentations, depth', (t) => {
+  const r = (change: Record<string, unknown>): Record<string, unknown> => ({ image_id: 1, category_id: 1, bbox: [1, 1, 2, 2], score: 0.5, ...change });
+  throwsWith(t, () => loadResults(gt, [r({}), r({ bbox: [1, 1, -2, 2] })]), /^results\[1\]\.bbox width and height must not be negative, got \[1,1,-2,2\]/, 'negative width (was accepted with a negative area)');
+  throwsWith(t, () => loadResults(gt, [r({ bbox: [1, 1, 2, -0.5] })]), /results\[0\]\.bbox width and height must not be negative/, 'negative height');
+  throwsWith(t, () => loadResults(gt, [r({ bbox: [1, 1, 2, NaN] })]), /results\[0\]\.bbox\[3\] must be a finite number, got NaN/, 'NaN in a box');
+  throwsWith(t, () => loadResults(gt, [r({ bbox: [1e308, 1, 1e308, 2] })]), /results\[0\]\.bbox's far corner x\+w, y\+h is not finite/, 'x + w overflows');
+  throwsWith(t, () => loadResults(gt, '[{"image_id":1,"category_id":1,"bbox":[1,1,2,2],"score":1e999}]', { source: 'r.json' }), /^r\.json: results\[0\]\.score must be a finite number, got Infinity/, 'an infinite score (1e999 in the file)');
+  throwsWith(t, () => loadResults(gt, [r({ category_id: 0 })]), /results\[0\]\.category_id must be a positive integer, got 0/, 'category 0');
+  throwsWith(t, () => loadResults(gt, [r({ category_id: 1.5 })]), /category_id must be a positive integer, got 1\.5/, 'fractional category');
+  throwsWith(t, () => loadResults(gt, [r({ category_id: 2 ** 53 + 2 })]), /category_id must be a positive integer, got 9007199254740994/, 'unsafe category id');
+  // segmentations are checked in both branches, before anything is rasterised
+  throwsWith(t, () => loadResults(gt, [r({ segmentation: { size: [40000, 40000], counts: [0, 1600000000] } })]), /results\[0\]\.segmentation \(RLE\): a 40000x40000 mask has 1600000000 pixels, more than the limit/, 'an RLE bomb in the bbox branch');
+  throwsWith(t, () => loadResults(gt, [r({ segmentation: [] })]), /results\[0\]\.segmentation is an empty list of polygons/, 'empty polygon list');
+  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, score: 1, segmentation: { size: [8, 10], counts: null } }]), /results\[0\]\.segmentation \(RLE\): counts must be a string or an array/, 'counts null (segm branch)');
+  throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, score: 1, segmentation: { size: [8, 10], counts: 'o'.repeat(99) } }]), /more than 11 characters/, 'a counts string that decoded to NaN');
+  // depth, from the text and from an array built in JavaScript
+  const deepText = `[{"image_id":1,"category_id":1,"score":1,"segmentation":${'['.repeat(100000)}${']'.repeat(100000)}}]`;
+  throwsWith(t, () => loadResults(gt, deepText, { source: 'deep.json' }), /^deep\.json: JSON nests deeper than 64 levels/, 'nested 100,000 deep (text)');
+  let deep: unknown = [];
+  for (let i = 0; i < 100000; i++) deep = [deep];
+  throwsWith(t, () => loadResults(gt, [r({ segmentation: deep })]), /^results: nests deeper than 64 levels \(at \[0\]\.segmentation/, 'nested 100,000 deep (object): no stack overflow');
+  throwsWith(t, () => writeResults('/nonexistent/x.json', [r({ segmentation: deep }) as never]), /writeResults: \/nonexistent\/x\.json: nests deeper than 64 levels/, 'writeResults checks depth before JSON.stringify');
+  throwsWith(t, () => writeResults('/nonexistent/x.json', [r({ bbox: [0, 0, -1, 1] }) as never]), /writeResults: results\[0\]\.bbox width and height must not be negative/, 'writeResults refuses a negative box');
   t.end();
 });
 

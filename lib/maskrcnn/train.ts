@@ -21,17 +21,18 @@
  *
  * @module
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Tensor, defaultGenerator, manualSeed } from '../tensor/index.js';
 import { SGD, AdamW, LRScheduler, type LearningRate, type Optimizer, chainSchedules, clipGradNorm, gradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../nn/index.js';
-import { writeFileAtomic } from '../util/atomic_write.js';
-import type { MaskRCNNConfig } from './config.js';
+import { makeDirectory, writeFileAtomic } from '../util/atomic_write.js';
+import { briefJson } from '../util/limits.js';
+import { checkConfig, type MaskRCNNConfig } from './config.js';
 import { DataLoader, type Batch, type CocoDetectionDataset } from './data/dataset.js';
 import { evaluateModel, type ModelEvaluation } from './inference.js';
 import { MaskRCNN, checkFiniteLosses } from './mask_rcnn.js';
 import { lossCurveSvg, type EvalPoint, type LossPoint } from './plot.js';
-import { saveWeights, readConfigJson } from './weights.js';
+import { checkClassNames, saveWeights, readConfigJson } from './weights.js';
 
 /** The five loss terms, in torchvision's order. */
 export const LOSS_TERMS: readonly string[] = Object.freeze(['loss_objectness', 'loss_rpn_box_reg', 'loss_classifier', 'loss_box_reg', 'loss_mask']);
@@ -211,22 +212,81 @@ function resolveHyper(options: TrainOptions): TrainHyperParameters {
     clipGradNorm: options.clipGradNorm ?? 0,
     hflipProb: options.hflipProb ?? 0.5,
   };
-  const check = (ok: boolean, what: string): void => {
-    if (!ok) throw new Error(`train: ${what}`);
-  };
-  check(hyper.optimizer === 'sgd' || hyper.optimizer === 'adamw', `optimizer must be 'sgd' or 'adamw', got ${JSON.stringify(hyper.optimizer)}`);
-  check(Number.isInteger(iterations) && iterations >= 1, `iterations must be a positive integer, got ${iterations}`);
-  check(Number.isInteger(hyper.batchSize) && hyper.batchSize >= 1, `batchSize must be a positive integer, got ${hyper.batchSize}`);
-  check(hyper.lr > 0 && Number.isFinite(hyper.lr), `lr must be a positive number, got ${hyper.lr}`);
-  check(hyper.momentum >= 0 && hyper.momentum < 1, `momentum must be in [0, 1), got ${hyper.momentum}`);
-  check(hyper.weightDecay >= 0, `weightDecay must be >= 0, got ${hyper.weightDecay}`);
-  check(Number.isInteger(hyper.warmupIterations) && hyper.warmupIterations >= 0, `warmupIterations must be an integer >= 0, got ${hyper.warmupIterations}`);
-  check(hyper.warmupFactor > 0 && hyper.warmupFactor <= 1, `warmupFactor must be in (0, 1], got ${hyper.warmupFactor}`);
-  check(hyper.gamma > 0 && hyper.gamma <= 1, `gamma must be in (0, 1], got ${hyper.gamma}`);
-  check(hyper.clipGradNorm >= 0, `clipGradNorm must be >= 0 (0: off), got ${hyper.clipGradNorm}`);
-  check(hyper.hflipProb >= 0 && hyper.hflipProb <= 1, `hflipProb must be in [0, 1], got ${hyper.hflipProb}`);
-  check(Number.isFinite(hyper.seed), `seed must be a finite number, got ${hyper.seed}`);
+  if (!(Number.isInteger(iterations) && iterations >= 1)) throw new Error(`train: iterations must be a positive integer, got ${iterations}`);
+  checkHyper(hyper, 'train');
   return hyper;
+}
+
+/**
+ * Checks resolved hyper-parameters (given to {@link train}, or read from a checkpoint): every
+ * field present, of its type and in range. `where` starts the error (`train`, or the file).
+ */
+function checkHyper(hyper: TrainHyperParameters, where: string): void {
+  const check = (ok: boolean, what: string): void => {
+    if (!ok) throw new Error(`${where}: ${what}`);
+  };
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  check(hyper.optimizer === 'sgd' || hyper.optimizer === 'adamw', `optimizer must be 'sgd' or 'adamw', got ${briefJson(hyper.optimizer)}`);
+  check(count(hyper.batchSize) && hyper.batchSize >= 1, `batchSize must be a positive integer, got ${briefJson(hyper.batchSize)}`);
+  check(finite(hyper.lr) && hyper.lr > 0, `lr must be a positive number, got ${briefJson(hyper.lr)}`);
+  check(finite(hyper.momentum) && hyper.momentum >= 0 && hyper.momentum < 1, `momentum must be in [0, 1), got ${briefJson(hyper.momentum)}`);
+  check(finite(hyper.weightDecay) && hyper.weightDecay >= 0, `weightDecay must be a finite number >= 0, got ${briefJson(hyper.weightDecay)}`);
+  check(count(hyper.warmupIterations), `warmupIterations must be an integer >= 0, got ${briefJson(hyper.warmupIterations)}`);
+  check(finite(hyper.warmupFactor) && hyper.warmupFactor > 0 && hyper.warmupFactor <= 1, `warmupFactor must be in (0, 1], got ${briefJson(hyper.warmupFactor)}`);
+  check(Array.isArray(hyper.lrSteps) && hyper.lrSteps.every(count), `lrSteps must be a list of iteration numbers (integers >= 0), got ${briefJson(hyper.lrSteps)}`);
+  check(finite(hyper.gamma) && hyper.gamma > 0 && hyper.gamma <= 1, `gamma must be in (0, 1], got ${briefJson(hyper.gamma)}`);
+  check(finite(hyper.clipGradNorm) && hyper.clipGradNorm >= 0, `clipGradNorm must be a finite number >= 0 (0: off), got ${briefJson(hyper.clipGradNorm)}`);
+  check(finite(hyper.hflipProb) && hyper.hflipProb >= 0 && hyper.hflipProb <= 1, `hflipProb must be in [0, 1], got ${briefJson(hyper.hflipProb)}`);
+  check(typeof hyper.seed === 'number' && Number.isSafeInteger(hyper.seed), `seed must be an integer, got ${briefJson(hyper.seed)}`);
+}
+
+/**
+ * Reads the `extra` JSON of a training checkpoint for a resume to `iterations`, checking every
+ * field before anything is built from it: the iteration (an integer in 0..iterations), the
+ * seconds, the generator state (four 32-bit words, not all zero, and a spare normal), the
+ * hyper-parameters, the configuration ({@link readConfigJson}: types, enums, ranges) and the
+ * class names. Errors read `train: PATH: field ...`.
+ */
+function readCheckpointExtra(extra: unknown, path: string, iterations: number): CheckpointExtra {
+  const where = `train: ${path}`;
+  if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) {
+    throw new Error(`${where} is not a training checkpoint of this trainer (no iteration/generator state)`);
+  }
+  const e = extra as Record<string, unknown>;
+  const iteration = e['iteration'];
+  if (typeof iteration !== 'number' || !Number.isSafeInteger(iteration) || iteration < 0) {
+    throw new Error(`${where}: iteration should be an integer >= 0, got ${briefJson(iteration)}`);
+  }
+  if (iteration > iterations) {
+    throw new Error(`${where}: the checkpoint is at iteration ${iteration}, beyond the ${iterations} iterations asked for (ask for at least ${iteration})`);
+  }
+  const seconds = e['trainSeconds'];
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) throw new Error(`${where}: trainSeconds should be a number >= 0, got ${briefJson(seconds)}`);
+  const rng = e['rng'];
+  const word = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 32;
+  if (
+    !Array.isArray(rng) ||
+    rng.length !== 5 ||
+    !rng.slice(0, 4).every(word) ||
+    rng.slice(0, 4).every((v) => v === 0) ||
+    !(rng[4] === null || (typeof rng[4] === 'number' && Number.isFinite(rng[4])))
+  ) {
+    throw new Error(`${where}: rng should be the generator's state (four 32-bit integers, not all 0, then null or a number), got ${briefJson(rng)}`);
+  }
+  const hyper = e['hyper'];
+  if (hyper === null || typeof hyper !== 'object' || Array.isArray(hyper)) throw new Error(`${where}: hyper should be an object, got ${briefJson(hyper)}`);
+  checkHyper(hyper as TrainHyperParameters, `${where}: hyper`);
+  let config: MaskRCNNConfig;
+  try {
+    config = readConfigJson(e['config']);
+  } catch (error) {
+    throw new Error(`${where}: ${(error as Error).message}`);
+  }
+  const classes = checkClassNames(e['classes'], config.numClasses, `${where}: classes`);
+  // JSON writes the generator's "no spare normal" (NaN) as null; setState takes NaN for it.
+  const state = rng.map((v: unknown) => (v === null ? NaN : (v as number)));
+  return { iteration, trainSeconds: seconds, rng: state, hyper: hyper as TrainHyperParameters, config, classes };
 }
 
 /**
@@ -288,7 +348,7 @@ export function train(options: TrainOptions): TrainResult {
   if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw new Error(`train: checkpointEvery must be a positive integer, got ${checkpointEvery}`);
   if (!Number.isInteger(evalEvery) || evalEvery < 0) throw new Error(`train: evalEvery must be an integer >= 0, got ${evalEvery}`);
   const reporter = options.reporter ?? consoleReporter();
-  mkdirSync(outDir, { recursive: true });
+  makeDirectory(outDir, 'train');
   // Temporary files of writes that a kill interrupted (writeFileAtomic's `.NAME.PID.N.tmp`).
   const ours = Object.values(TRAIN_FILES).map((f) => f.replace(/\./g, '\\.')).join('|');
   const leftover = new RegExp(`^\\.(${ours})\\.\\d+\\.\\d+\\.tmp$`);
@@ -303,15 +363,7 @@ export function train(options: TrainOptions): TrainResult {
   let saved: CheckpointExtra | undefined;
   if (options.resume) {
     if (!existsSync(paths.checkpoint)) throw new Error(`train: --resume: ${paths.checkpoint} does not exist (nothing to resume)`);
-    const meta = loadCheckpoint(paths.checkpoint, {}).extra as CheckpointExtra | undefined;
-    if (meta === undefined || !Number.isInteger(meta.iteration) || !Array.isArray(meta.rng)) {
-      throw new Error(`train: ${paths.checkpoint} is not a training checkpoint of this trainer (no iteration/generator state)`);
-    }
-    try {
-      meta.config = readConfigJson(meta.config);
-    } catch (error) {
-      throw new Error(`train: ${paths.checkpoint}: ${(error as Error).message}`);
-    }
+    const meta = readCheckpointExtra(loadCheckpoint(paths.checkpoint, {}).extra, paths.checkpoint, options.iterations);
     saved = meta;
     hyper = meta.hyper;
     config = meta.config;
@@ -325,6 +377,14 @@ export function train(options: TrainOptions): TrainResult {
     throw new Error(`train: the dataset has ${classes.length - 1} categories but the config ${config.numClasses - 1} classes (numClasses counts the background)`);
   }
   if (options.train.length === 0) throw new Error('train: the training set has no images');
+  checkClassNames(classes, config.numClasses, 'train');
+  if (saved === undefined) {
+    try {
+      checkConfig(config);
+    } catch (error) {
+      throw new Error(`train: ${(error as Error).message}`);
+    }
+  }
 
   manualSeed(hyper.seed);
   const model = new MaskRCNN(config);
@@ -337,6 +397,9 @@ export function train(options: TrainOptions): TrainResult {
   let records: Array<IterationRecord | EvalRecord> = [];
   if (saved !== undefined) {
     loadCheckpoint(paths.checkpoint, { model, optimizer, scheduler });
+    if (scheduler.lastEpoch !== startIteration) {
+      throw new Error(`train: ${paths.checkpoint}: the scheduler has taken ${scheduler.lastEpoch} steps but the checkpoint says iteration ${startIteration} (one step per iteration)`);
+    }
     defaultGenerator.setState(saved.rng);
     records = readLog(paths.log, startIteration);
     writeFileAtomic(paths.log, records.map((r) => JSON.stringify(r) + '\n').join(''), 'training log');

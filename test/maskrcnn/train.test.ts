@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor, full } from '../../lib/tensor/index.js';
-import { SafetensorsFile, loadCheckpoint } from '../../lib/nn/index.js';
+import { SafetensorsFile, loadCheckpoint, loadSafetensors, saveSafetensors, type SafetensorsInput } from '../../lib/nn/index.js';
 import {
   generateShapes, shapesConfig, shapesDetectionDataset, train, loadWeights, TRAIN_FILES,
   type IterationRecord, type MaskRCNNConfig, type TrainOptions, type TrainReporter,
@@ -111,6 +111,59 @@ test('train: bad options are named', (t) => {
   assertThrowsMessage(t, () => train(options(dir, { config: shapesConfig(7) })), '3 categories but the config 6 classes', 'a config with the wrong number of classes');
   writeFileSync(join(dir, TRAIN_FILES.checkpoint), 'not a checkpoint');
   assertThrowsMessage(t, () => train(options(dir, { resume: true })), 'checkpoint.safetensors', 'a corrupt checkpoint names the file');
+  t.end();
+});
+
+test('train --resume: a tampered checkpoint is named field by field before anything trains (issue 18)', (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'train-tamper-'));
+  train(options(base, { stopAfter: 3 }));
+  const source = loadSafetensors(join(base, TRAIN_FILES.checkpoint));
+  let n = 0;
+  /** A copy of the run whose checkpoint's `extra` (or whole metadata) is changed by `edit`. */
+  const tampered = (edit: (extra: Record<string, unknown>, meta: Record<string, string>) => void): string => {
+    const dir = mkdtempSync(join(tmpdir(), `train-tamper-${n++}-`));
+    const meta = { ...source.metadata! };
+    const extra = JSON.parse(meta['extra']!) as Record<string, unknown>;
+    edit(extra, meta);
+    if (meta['extra'] === source.metadata!['extra']) meta['extra'] = JSON.stringify(extra);
+    const tensors = new Map<string, SafetensorsInput>([...source.tensors].map(([k, v]) => [k, { tensor: v, dtype: source.dtypes.get(k)! }]));
+    saveSafetensors(join(dir, TRAIN_FILES.checkpoint), tensors, { metadata: meta });
+    writeFileSync(join(dir, TRAIN_FILES.log), readFileSync(join(base, TRAIN_FILES.log)));
+    return dir;
+  };
+  const cases: Array<[string, string, string]> = [
+    ['iteration -5', tampered((e) => (e['iteration'] = -5)), 'iteration should be an integer >= 0, got -5'],
+    ['iteration 2.5', tampered((e) => (e['iteration'] = 2.5)), 'iteration should be an integer >= 0, got 2.5'],
+    ['iteration beyond the run', tampered((e) => (e['iteration'] = 99)), 'the checkpoint is at iteration 99, beyond the 6 iterations asked for'],
+    ['iteration and scheduler disagree', tampered((e) => (e['iteration'] = 2)), 'the scheduler has taken 3 steps but the checkpoint says iteration 2'],
+    ['generator state too short', tampered((e) => (e['rng'] = [1, 2, 3])), "rng should be the generator's state"],
+    ['generator state all zero', tampered((e) => (e['rng'] = [0, 0, 0, 0, null])), "rng should be the generator's state (four 32-bit integers, not all 0, then null or a number), got [0,0,0,0,null]"],
+    ['generator word not a 32-bit integer', tampered((e) => (e['rng'] = [1, -2, 3, 4, null])), "rng should be the generator's state"],
+    ['a NaN learning rate (JSON null)', tampered((e) => ((e['hyper'] as Record<string, unknown>)['lr'] = null)), 'hyper: lr must be a positive number, got null'],
+    ['lr steps with a hole', tampered((e) => ((e['hyper'] as Record<string, unknown>)['lrSteps'] = [1, null])), 'hyper: lrSteps must be a list of iteration numbers'],
+    ['a null class name', tampered((e) => (e['classes'] = ['__background__', null, 'circle', 'triangle'])), 'classes: class name 1 should be a non-empty string, got null'],
+    ['blocksPerStage [1, 1e8, 1, 1]', tampered((e) => ((e['config'] as Record<string, Record<string, unknown>>)['backbone']!['blocksPerStage'] = [1, 1e8, 1, 1])), 'config.backbone.blocksPerStage[1] should be an integer in 1..100, got 100000000'],
+    ['extra not an object', tampered((_e, meta) => (meta['extra'] = '"hello"')), 'is not a training checkpoint of this trainer'],
+    ['extra cut short', tampered((_e, meta) => (meta['extra'] = meta['extra']!.slice(0, 40))), "metadata 'extra': not valid JSON"],
+  ];
+  for (const [label, dir, message] of cases) {
+    assertThrowsMessage(t, () => train(options(dir, { resume: true })), [join(dir, TRAIN_FILES.checkpoint), message], label);
+    t.equal(trainRecords(join(dir, TRAIN_FILES.log)).length, 3, `${label}: nothing trained, the log untouched`);
+  }
+  t.end();
+});
+
+test('train: class names and the configuration are checked at the start, not after the run (issue 18)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-start-'));
+  const names = ['__background__', null, { a: 1 }, 'triangle'] as unknown as string[];
+  assertThrowsMessage(t, () => train(options(dir, { classes: names })), 'train: class name 1 should be a non-empty string, got null', 'a null class name');
+  t.notOk(existsSync(join(dir, TRAIN_FILES.checkpoint)), 'and nothing was trained');
+  const huge = tinyConfig();
+  huge.backbone.fpnChannels = 1e9;
+  assertThrowsMessage(t, () => train(options(dir, { config: huge })), 'train: config.backbone.fpnChannels should be an integer in 1..4096, got 1000000000', 'fpnChannels 1e9');
+  const file = join(dir, 'a-file');
+  writeFileSync(file, 'x');
+  assertThrowsMessage(t, () => train(options(join(file, 'run'))), `train: cannot create ${join(file, 'run')}: ${file} is a file, not a folder`, 'an output folder under a file');
   t.end();
 });
 

@@ -290,6 +290,33 @@ function readCheckpointExtra(extra: unknown, path: string, iterations: number): 
 }
 
 /**
+ * Checks that what a checkpoint restored agrees with the iteration and the hyper-parameters
+ * saved beside it: one scheduler step per iteration, base learning rates equal to `hyper.lr`,
+ * the groups' weight decay and momentum (Adam's first beta) equal to `hyper`'s, and no step
+ * count beyond the iteration. A checkpoint edited in one place but not the other would
+ * otherwise train on, silently, with other numbers.
+ */
+function checkRestoredState(path: string, iteration: number, hyper: TrainHyperParameters, optimizer: Optimizer<LearningRate>, scheduler: LRScheduler): void {
+  const fail = (what: string): never => {
+    throw new Error(`train: ${path}: ${what}`);
+  };
+  if (scheduler.lastEpoch !== iteration) fail(`the scheduler has taken ${scheduler.lastEpoch} steps but the checkpoint says iteration ${iteration} (one step per iteration)`);
+  scheduler.baseLrs.forEach((lr, i) => {
+    if (lr !== hyper.lr) fail(`the scheduler's base learning rate of group ${i} is ${lr} but hyper.lr is ${hyper.lr}`);
+  });
+  optimizer.paramGroups.forEach((g, i) => {
+    const o = g.options as unknown as Record<string, unknown>;
+    const momentum = hyper.optimizer === 'sgd' ? o['momentum'] : (o['betas'] as number[] | undefined)?.[0];
+    if (o['weightDecay'] !== hyper.weightDecay) fail(`group ${i}'s weightDecay is ${briefJson(o['weightDecay'])} but hyper.weightDecay is ${hyper.weightDecay}`);
+    if (momentum !== hyper.momentum) fail(`group ${i}'s momentum is ${briefJson(momentum)} but hyper.momentum is ${hyper.momentum}`);
+  });
+  for (const state of optimizer.state.values()) {
+    const step = state['step'];
+    if (typeof step === 'number' && step > iteration) fail(`an optimiser step count is ${step}, beyond iteration ${iteration}`);
+  }
+}
+
+/**
  * The optimizer of a recipe: momentum SGD with L2 weight decay (the paper's), or AdamW with
  * decoupled weight decay and `momentum` as its first beta (second beta 0.999, as PyTorch's).
  */
@@ -397,9 +424,7 @@ export function train(options: TrainOptions): TrainResult {
   let records: Array<IterationRecord | EvalRecord> = [];
   if (saved !== undefined) {
     loadCheckpoint(paths.checkpoint, { model, optimizer, scheduler });
-    if (scheduler.lastEpoch !== startIteration) {
-      throw new Error(`train: ${paths.checkpoint}: the scheduler has taken ${scheduler.lastEpoch} steps but the checkpoint says iteration ${startIteration} (one step per iteration)`);
-    }
+    checkRestoredState(paths.checkpoint, startIteration, hyper, optimizer, scheduler);
     defaultGenerator.setState(saved.rng);
     records = readLog(paths.log, startIteration);
     writeFileAtomic(paths.log, records.map((r) => JSON.stringify(r) + '\n').join(''), 'training log');

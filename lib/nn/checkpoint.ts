@@ -224,7 +224,8 @@ function checkOptimizerJson(saved: JsonFields, optimizer: Optimizer<LearningRate
   for (const index of scalarsJson.keys()) {
     if (!/^\d+$/.test(index) || !indices.has(Number(index))) throw new Error(`${scalarsJson.where}.${index}: no parameter group lists parameter ${index}`);
     const entries = scalarsJson.object(index);
-    scalars[index] = Object.fromEntries(entries.keys().map((k) => [k, entries.number(k)]));
+    // The optimisers' scalar state is step counts (Adam's `step`), created by a first step.
+    scalars[index] = Object.fromEntries(entries.keys().map((k) => [k, entries.number(k, (v) => Number.isSafeInteger(v) && v >= 1, 'a step count (an integer >= 1: state exists after a step)')]));
   }
   return { name, paramGroups: groups as OptimizerStateDict['paramGroups'], scalars, indices };
 }
@@ -269,6 +270,14 @@ export function loadCheckpoint(path: string, options: LoadCheckpointOptions): Lo
         const tensor = file.read(k);
         if (!options.allowNonFinite) checkFinite(tensor, k, path);
         (state[m[1]!] ??= {})[m[2]!] = tensor;
+      }
+      // Every parameter with state has the same entries (a deleted step count or buffer would
+      // silently restart that parameter's statistics).
+      const layouts = new Map<string, string>();
+      for (const [index, entries] of Object.entries(state)) layouts.set(index, Object.keys(entries).sort().join(', '));
+      const [first] = layouts;
+      for (const [index, layout] of layouts) {
+        if (layout !== first![1]) throw new Error(`${where}: the optimiser state of parameter ${index} has ${layout}, but that of parameter ${first![0]} has ${first![1]}`);
       }
       try {
         options.optimizer.loadStateDict({ state, paramGroups });

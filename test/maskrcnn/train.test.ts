@@ -128,6 +128,9 @@ test('train --resume: a tampered checkpoint is named field by field before anyth
     ['lr steps with a hole', tampered((e) => ((e['hyper'] as Record<string, unknown>)['lrSteps'] = [1, null])), 'hyper: lrSteps must be a list of iteration numbers'],
     ['a null class name', tampered((e) => (e['classes'] = ['__background__', null, 'circle', 'triangle'])), 'classes: class name 1 should be a non-empty string, got null'],
     ['blocksPerStage [1, 1e8, 1, 1]', tampered((e) => ((e['config'] as Record<string, Record<string, unknown>>)['backbone']!['blocksPerStage'] = [1, 1e8, 1, 1])), 'config.backbone.blocksPerStage[1] should be an integer in 1..100, got 100000000'],
+    ['a base learning rate other than hyper.lr', tampered((_e, meta) => (meta['scheduler'] = meta['scheduler']!.replace(/"baseLrs":\[[^\]]*\]/, '"baseLrs":[4294967296]'))), "the scheduler's base learning rate of group 0 is 4294967296 but hyper.lr is 0.02"],
+    ['a weight decay other than hyper.weightDecay', tampered((_e, meta) => (meta['optimizer'] = meta['optimizer']!.replace(/"weightDecay":[^,}]+/, '"weightDecay":5'))), "group 0's weightDecay is 5 but hyper.weightDecay is 0.05"],
+    ['a step count beyond the iteration', tampered((_e, meta) => (meta['optimizer'] = meta['optimizer']!.replace(/"step":3/g, '"step":1000000000'))), 'an optimiser step count is 1000000000, beyond iteration 3'],
     ['extra not an object', tampered((_e, meta) => (meta['extra'] = '"hello"')), 'is not a training checkpoint of this trainer'],
     ['extra cut short', tampered((_e, meta) => (meta['extra'] = meta['extra']!.slice(0, 40))), "metadata 'extra': not valid JSON"],
   ];

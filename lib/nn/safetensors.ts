@@ -394,7 +394,12 @@ export class SafetensorsFile {
 function readExactly(fd: number, into: Uint8Array, position: number, path: string, what: string): void {
   let done = 0;
   while (done < into.byteLength) {
-    const got = readSync(fd, into, done, into.byteLength - done, position + done);
+    let got: number;
+    try {
+      got = readSync(fd, into, done, into.byteLength - done, position + done);
+    } catch (error) {
+      fail(path, `cannot read ${what}: ${(error as Error).message}`); // e.g. EISDIR: a folder, EIO
+    }
     if (got === 0) fail(path, `the file ended while reading ${what}`);
     done += got;
   }

@@ -259,6 +259,9 @@ test('safetensors: hostile headers (issue 18): deep nesting, non-objects, protot
     assertThrowsMessage(t, () => decodeSafetensors(three, 'big.safetensors'), ['JSON nests deeper than 1 levels', 'MASKRCNN_MAX_JSON_DEPTH'], 'the depth limit');
   });
   t.equal(decodeSafetensors(three).tensors.get('w')!.size, 3, 'the same file reads under the default limits');
+  const folder = mkdtempSync(join(tmpdir(), 'nn-st-folder-'));
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  assertThrowsMessage(t, () => loadSafetensors(folder), [`safetensors: ${folder}: `, 'EISDIR'], 'a folder given as the file is named, with the reason');
   t.end();
 });
 

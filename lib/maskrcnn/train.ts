@@ -12,7 +12,10 @@
  * - Checkpoints (`checkpoint.safetensors`: model, SGD momentum, scheduler, iteration, the
  *   generator's state, the configuration and the resolved hyper-parameters) are written
  *   atomically every `checkpointEvery` iterations and at the end; `resume` continues from one
- *   exactly: the losses after a resume are bit-identical to an uninterrupted run's.
+ *   exactly: the losses after a resume are bit-identical to an uninterrupted run's. A resume
+ *   checks the checkpoint field by field first (iteration, generator state, hyper-parameters,
+ *   configuration ranges, class names, and that the restored optimiser and scheduler agree
+ *   with them), so a corrupt or edited checkpoint is an error naming the file and the field.
  * - A NaN or infinite loss term (or gradient norm) stops training before the update, naming
  *   the iteration and the term; the last checkpoint written stays the last good one.
  * - Progress (iteration, ETA, images/s, the five terms), `log.jsonl` (one JSON record per

@@ -46,6 +46,8 @@ options:
   --backend NAME         wasm (default), reference or gpu
   -h, --help             show this help
 
+A value that starts with a dash is written with '=': --seed=-1.
+
 A NaN or infinite loss stops training with the iteration and the loss term named; the last
 checkpoint stays the last good one.`;
 

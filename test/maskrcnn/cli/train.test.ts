@@ -1,7 +1,7 @@
 import test from 'tape';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTrain } from '../../../lib/maskrcnn/cli/train.js';
@@ -67,6 +67,10 @@ test('cli demo: the whole pipeline on a tiny budget writes everything it lists',
   for (const f of ['data/train/annotations.json', 'data/val/annotations.json', 'run/model.safetensors', 'run/loss_curve.svg', 'predictions/results.json', 'predictions/000005.png', 'inspect/index.html']) {
     t.ok(existsSync(join(dir, f)), `${f} exists`);
   }
+  writeFileSync(join(dir, 'a-file'), 'x');
+  const underFile = await runCaptured(main, ['demo', '--out', join(dir, 'a-file', 'demo'), '--iterations', '1', '--train', '1', '--val', '1']);
+  t.equal(underFile.code, 1, 'an --out folder that cannot be made: exit 1');
+  t.match(underFile.err, /^maskrcnn demo: cannot create .*a-file\/demo\/data\/train\/images: .*a-file is a file, not a folder$/, 'names the folder and why, with one prefix');
   const bad = await runCaptured(runDemo, ['--iterations', '0']);
   t.equal(bad.code, 2, 'a bad --iterations exits 2');
   t.match(bad.err, /--iterations must be an integer in 1\.\./, 'naming the flag');

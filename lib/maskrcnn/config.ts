@@ -288,12 +288,17 @@ export function upgradeConfigJson(value: unknown): unknown {
 }
 
 /**
- * The most parameters {@link checkConfig} lets a configuration build (2^30, 4 GiB of float32):
+ * The most parameters {@link checkConfig} lets a configuration build (2^28, 1 GiB of float32):
  * ResNet-101-FPN Mask R-CNN has about 63 million.
  */
-export const MAX_CONFIG_PARAMETERS = 2 ** 30;
+export const MAX_CONFIG_PARAMETERS = 2 ** 28;
 
-/** Ranges of the configuration's numbers: `[path, kind, min, max]` (`int`: a safe integer). */
+/**
+ * Ranges of the configuration's numbers: `[path, kind, min, max]` (`int`: a safe integer).
+ * The counts that multiply activation memory per image (proposals kept, RoIs sampled,
+ * detections sent to the mask head, pooled sizes) stay within 5-10x of torchvision's defaults,
+ * so that no single field can make one forward pass need tens of gigabytes.
+ */
 const CONFIG_RANGES: ReadonlyArray<readonly [path: string, kind: 'int' | 'number', min: number, max: number]> = [
   ['numClasses', 'int', 2, 100_000],
   ['backbone.blocksPerStage[]', 'int', 1, 100],
@@ -310,8 +315,8 @@ const CONFIG_RANGES: ReadonlyArray<readonly [path: string, kind: 'int' | 'number
   ['rpn.aspectRatios[][]', 'number', 1e-3, 1e3],
   ['rpn.preNmsTopNTrain', 'int', 1, 1e6],
   ['rpn.preNmsTopNTest', 'int', 1, 1e6],
-  ['rpn.postNmsTopNTrain', 'int', 1, 1e6],
-  ['rpn.postNmsTopNTest', 'int', 1, 1e6],
+  ['rpn.postNmsTopNTrain', 'int', 1, 10_000],
+  ['rpn.postNmsTopNTest', 'int', 1, 10_000],
   ['rpn.nmsThresh', 'number', 0, 1],
   ['rpn.fgIouThresh', 'number', 0, 1],
   ['rpn.bgIouThresh', 'number', 0, 1],
@@ -321,17 +326,17 @@ const CONFIG_RANGES: ReadonlyArray<readonly [path: string, kind: 'int' | 'number
   ['rpn.minSize', 'number', 0, 1e5],
   ['rpn.boxCoderWeights[]', 'number', 1e-6, 1e6],
   ['rpn.smoothL1Beta', 'number', 0, 1e6],
-  ['roiHeads.boxRoiOutputSize', 'int', 1, 64],
-  ['roiHeads.maskRoiOutputSize', 'int', 1, 128],
+  ['roiHeads.boxRoiOutputSize', 'int', 1, 32],
+  ['roiHeads.maskRoiOutputSize', 'int', 1, 64],
   ['roiHeads.samplingRatio', 'int', -1, 64],
   ['roiHeads.canonicalScale', 'number', 1e-3, 1e5],
   ['roiHeads.representationSize', 'int', 1, 16384],
   ['roiHeads.boxScoreThresh', 'number', 0, 1],
   ['roiHeads.boxNmsThresh', 'number', 0, 1],
-  ['roiHeads.boxDetectionsPerImg', 'int', 1, 1e5],
+  ['roiHeads.boxDetectionsPerImg', 'int', 1, 1000],
   ['roiHeads.boxFgIouThresh', 'number', 0, 1],
   ['roiHeads.boxBgIouThresh', 'number', 0, 1],
-  ['roiHeads.boxBatchSizePerImage', 'int', 1, 1e6],
+  ['roiHeads.boxBatchSizePerImage', 'int', 1, 10_000],
   ['roiHeads.boxPositiveFraction', 'number', 0, 1],
   ['roiHeads.bboxRegWeights[]', 'number', 1e-6, 1e6],
   ['roiHeads.maskHeadLayers[]', 'int', 1, 4096],

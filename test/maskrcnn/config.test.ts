@@ -62,7 +62,12 @@ test('checkConfig: real models pass (ResNet-50/101/152-FPN at 1333 px, COCO, sha
     ['fpnChannels 1e9 (a RangeError today)', (c) => (c.backbone.fpnChannels = 1e9), 'config.backbone.fpnChannels should be an integer in 1..4096, got 1000000000'],
     ['a negative width', (c) => (c.backbone.widths = [16, -32, 64, 128]), 'config.backbone.widths[1] should be an integer in 1..4096, got -32'],
     ['a NaN size (JSON null)', (c) => ((c.transform as unknown as Record<string, unknown>)['minSize'] = null), 'config.transform.minSize should be an integer in 1..8192, got null'],
-    ['a fractional count', (c) => (c.roiHeads.boxBatchSizePerImage = 63.5), 'config.roiHeads.boxBatchSizePerImage should be an integer in 1..1000000, got 63.5'],
+    ['a fractional count', (c) => (c.roiHeads.boxBatchSizePerImage = 63.5), 'config.roiHeads.boxBatchSizePerImage should be an integer in 1..10000, got 63.5'],
+    ['100,000 detections to the mask head (18 GB at ResNet-50-FPN widths)', (c) => (c.roiHeads.boxDetectionsPerImg = 1e5), 'config.roiHeads.boxDetectionsPerImg should be an integer in 1..1000, got 100000'],
+    ['a 16384-wide box head (2 GB of parameters)', (c) => {
+      c.backbone.fpnChannels = 256;
+      c.roiHeads.representationSize = 16384;
+    }, 'config: the model would have about'],
     ['an absurd anchor size', (c) => (c.rpn.anchorSizes = [[8], [16], [32], [64], [1e12]]), 'config.rpn.anchorSizes[4][0] should be a number in [0.001, 100000], got 1000000000000'],
     ['a zero aspect ratio', (c) => (c.rpn.aspectRatios[2] = [0, 1, 2]), 'config.rpn.aspectRatios[2][0] should be a number in [0.001, 1000], got 0'],
     ['four pyramid levels of anchors', (c) => (c.rpn.anchorSizes = [[8], [16], [32], [64]]), 'config.rpn.anchorSizes should have 5 entries, got 4'],

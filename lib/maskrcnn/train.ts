@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { type Tensor, defaultGenerator, manualSeed } from '../tensor/index.js';
 import { SGD, AdamW, LRScheduler, type LearningRate, type Optimizer, chainSchedules, clipGradNorm, gradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../nn/index.js';
 import { makeDirectory, writeFileAtomic } from '../util/atomic_write.js';
-import { briefJson } from '../util/limits.js';
+import { briefJson, checkJsonDepth } from '../util/limits.js';
 import { checkConfig, type MaskRCNNConfig } from './config.js';
 import { DataLoader, type Batch, type CocoDetectionDataset } from './data/dataset.js';
 import { evaluateModel, type ModelEvaluation } from './inference.js';
@@ -329,7 +329,25 @@ export function makeOptimizer(params: Tensor[], hyper: Pick<TrainHyperParameters
     : new AdamW(params, { lr: hyper.lr, betas: [hyper.momentum, 0.999], weightDecay: hyper.weightDecay });
 }
 
-/** Reads `log.jsonl`, keeping the records up to `iteration` (a resume drops what followed its checkpoint). */
+/** Whether `value` is a record this trainer writes to `log.jsonl` (the fields a resume and the plot use). */
+function isLogRecord(value: unknown): value is IterationRecord | EvalRecord {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const r = value as Record<string, unknown>;
+  const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+  if (typeof r['iteration'] !== 'number' || !Number.isSafeInteger(r['iteration']) || r['iteration'] < 1) return false;
+  if (r['type'] === 'train') {
+    const losses = r['losses'];
+    return ['loss', 'lr', 'gradNorm', 'epoch', 'seconds', 'elapsed'].every((k) => finite(r[k])) && losses !== null && typeof losses === 'object' && Object.values(losses).every(finite);
+  }
+  const stats = (v: unknown): boolean => Array.isArray(v) && v.length === 12 && v.every(finite);
+  return r['type'] === 'eval' && stats(r['bbox']) && stats(r['segm']) && finite(r['images']) && finite(r['seconds']);
+}
+
+/**
+ * Reads `log.jsonl`, keeping the records up to `iteration` (a resume drops what followed its
+ * checkpoint). A line that is not JSON is one cut short by a kill and is dropped; a JSON line
+ * that is not a record of this trainer is an error naming the file and the line.
+ */
 function readLog(path: string, iteration: number): Array<IterationRecord | EvalRecord> {
   if (!existsSync(path)) return [];
   const records: Array<IterationRecord | EvalRecord> = [];
@@ -337,14 +355,16 @@ function readLog(path: string, iteration: number): Array<IterationRecord | EvalR
     .split('\n')
     .forEach((line, i) => {
       if (line.trim() === '') return;
-      let r: IterationRecord | EvalRecord;
+      checkJsonDepth(line, `train: ${path}: line ${i + 1}`);
+      let r: unknown;
       try {
-        r = JSON.parse(line) as IterationRecord | EvalRecord;
+        r = JSON.parse(line) as unknown;
       } catch {
         // A line cut short by a kill: everything before it is kept.
         if (i === 0) throw new Error(`train: ${path} is not a training log (line 1 is not JSON)`);
         return;
       }
+      if (!isLogRecord(r)) throw new Error(`train: ${path}: line ${i + 1} is not a training or evaluation record of this trainer: ${briefJson(r)}`);
       if (r.iteration <= iteration) records.push(r);
     });
   return records;

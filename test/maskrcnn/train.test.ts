@@ -141,6 +141,27 @@ test('train --resume: a tampered checkpoint is named field by field before anyth
   t.end();
 });
 
+test('train --resume: a log with lines that are not records of this trainer is named by line; a line cut by a kill is dropped', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-log-'));
+  train(options(dir, { stopAfter: 3 }));
+  const log = join(dir, TRAIN_FILES.log);
+  const good = readFileSync(log, 'utf8');
+  const lines = good.trim().split('\n');
+  for (const [label, text, message] of [
+    ['a null line', `${lines[0]}\nnull\n${lines.slice(1).join('\n')}\n`, 'line 2 is not a training or evaluation record of this trainer: null'],
+    ['a record without its losses', `${lines[0]}\n${JSON.stringify({ type: 'train', iteration: 2 })}\n`, 'line 2 is not a training or evaluation record'],
+    ['an evaluation with 3 numbers', `${good}${JSON.stringify({ type: 'eval', iteration: 3, images: 1, bbox: [1, 2, 3], segm: [1, 2, 3], seconds: 1 })}\n`, 'line 4 is not a training or evaluation record'],
+    ['a line nested 100,000 deep', `${lines[0]}\n${'['.repeat(100_000)}\n`, 'line 2: JSON nests deeper than 64 levels'],
+  ] as const) {
+    writeFileSync(log, text);
+    assertThrowsMessage(t, () => train(options(dir, { resume: true })), [`train: ${log}: `, message], label);
+  }
+  writeFileSync(log, `${good}{"type":"train","itera`);
+  t.equal(train(options(dir, { resume: true })).iteration, 6, 'a last line cut short by a kill is dropped and the run resumes');
+  t.deepEqual(trainRecords(log).map((r) => r.iteration), [1, 2, 3, 4, 5, 6], 'and the log is whole again');
+  t.end();
+});
+
 test('train: class names and the configuration are checked at the start, not after the run (issue 18)', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'train-start-'));
   const names = ['__background__', null, { a: 1 }, 'triangle'] as unknown as string[];

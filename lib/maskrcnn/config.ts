@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { briefJson } from '../util/limits.js';
 
 /** The backbone: a ResNet body (C2..C5) and its FPN (P2..P6). */
 export interface BackboneConfig {
@@ -320,6 +321,170 @@ export function upgradeConfigJson(value: unknown): unknown {
     if (typeof s === 'object' && s !== null && !Array.isArray(s) && !(key in s)) out[section] = { ...(s as Record<string, unknown>), [key]: fill };
   }
   return out;
+}
+
+/**
+ * The most parameters {@link checkConfig} lets a configuration build (2^28, 1 GiB of float32):
+ * ResNet-101-FPN Mask R-CNN has about 63 million.
+ */
+export const MAX_CONFIG_PARAMETERS = 2 ** 28;
+
+/**
+ * Ranges of the configuration's numbers: `[path, kind, min, max]` (`int`: a safe integer).
+ * The counts that multiply activation memory per image (proposals kept, RoIs sampled,
+ * detections sent to the mask head, pooled sizes) stay within 5-10x of torchvision's defaults,
+ * so that no single field can make one forward pass need tens of gigabytes.
+ */
+const CONFIG_RANGES: ReadonlyArray<readonly [path: string, kind: 'int' | 'number', min: number, max: number]> = [
+  ['numClasses', 'int', 2, 100_000],
+  ['backbone.blocksPerStage[]', 'int', 1, 100],
+  ['backbone.stemChannels', 'int', 1, 4096],
+  ['backbone.widths[]', 'int', 1, 4096],
+  ['backbone.trainableLayers', 'int', 0, 5],
+  ['backbone.fpnChannels', 'int', 1, 4096],
+  ['transform.minSize', 'int', 1, 8192],
+  ['transform.maxSize', 'int', 1, 8192],
+  ['transform.imageMean[]', 'number', -1e6, 1e6],
+  ['transform.imageStd[]', 'number', 1e-6, 1e6],
+  ['transform.sizeDivisible', 'int', 1, 1024],
+  ['rpn.anchorSizes[][]', 'number', 1e-3, 1e5],
+  ['rpn.aspectRatios[][]', 'number', 1e-3, 1e3],
+  ['rpn.preNmsTopNTrain', 'int', 1, 1e6],
+  ['rpn.preNmsTopNTest', 'int', 1, 1e6],
+  ['rpn.postNmsTopNTrain', 'int', 1, 10_000],
+  ['rpn.postNmsTopNTest', 'int', 1, 10_000],
+  ['rpn.nmsThresh', 'number', 0, 1],
+  ['rpn.fgIouThresh', 'number', 0, 1],
+  ['rpn.bgIouThresh', 'number', 0, 1],
+  ['rpn.batchSizePerImage', 'int', 1, 1e6],
+  ['rpn.positiveFraction', 'number', 0, 1],
+  ['rpn.scoreThresh', 'number', 0, 1],
+  ['rpn.minSize', 'number', 0, 1e5],
+  ['rpn.boxCoderWeights[]', 'number', 1e-6, 1e6],
+  ['rpn.smoothL1Beta', 'number', 0, 1e6],
+  ['roiHeads.boxRoiOutputSize', 'int', 1, 32],
+  ['roiHeads.maskRoiOutputSize', 'int', 1, 64],
+  ['roiHeads.samplingRatio', 'int', -1, 64],
+  ['roiHeads.canonicalScale', 'number', 1e-3, 1e5],
+  ['roiHeads.representationSize', 'int', 1, 16384],
+  ['roiHeads.boxScoreThresh', 'number', 0, 1],
+  ['roiHeads.boxNmsThresh', 'number', 0, 1],
+  ['roiHeads.boxDetectionsPerImg', 'int', 1, 1000],
+  ['roiHeads.boxFgIouThresh', 'number', 0, 1],
+  ['roiHeads.boxBgIouThresh', 'number', 0, 1],
+  // The sampler keeps at most the proposals (<= postNmsTopNTrain) and ground-truth boxes there are, so a
+  // large value costs nothing; the torchvision parity fixture uses 1e6 to keep every RoI.
+  ['roiHeads.boxBatchSizePerImage', 'int', 1, 1e6],
+  ['roiHeads.boxPositiveFraction', 'number', 0, 1],
+  ['roiHeads.bboxRegWeights[]', 'number', 1e-6, 1e6],
+  ['roiHeads.maskHeadLayers[]', 'int', 1, 4096],
+  ['roiHeads.maskHeadDilation', 'int', 1, 64],
+  ['roiHeads.maskDimReduced', 'int', 1, 4096],
+  ['roiHeads.maskResolution', 'int', 1, 1024],
+  ['roiHeads.maskThreshold', 'number', 0, 1],
+  ['roiHeads.smoothL1Beta', 'number', 0, 1e6],
+  ['optimizer.lr', 'number', 1e-12, 10],
+  ['optimizer.momentum', 'number', 0, 0.999999],
+  ['optimizer.weightDecay', 'number', 0, 10],
+  ['optimizer.lrDecay', 'number', 1e-12, 1],
+];
+
+/** Lengths of the configuration's lists: `[path, min, max]`. */
+const CONFIG_LENGTHS: ReadonlyArray<readonly [path: string, min: number, max: number]> = [
+  ['backbone.blocksPerStage', 4, 4],
+  ['backbone.widths', 4, 4],
+  ['transform.imageMean', 3, 3],
+  ['transform.imageStd', 3, 3],
+  ['rpn.anchorSizes', 5, 5],
+  ['rpn.anchorSizes[]', 1, 64],
+  ['rpn.aspectRatios', 5, 5],
+  ['rpn.aspectRatios[]', 1, 64],
+  ['rpn.boxCoderWeights', 4, 4],
+  ['roiHeads.bboxRegWeights', 4, 4],
+  ['roiHeads.maskHeadLayers', 0, 64],
+];
+
+/** The values at `path` (`a.b[]` walks every item of the list `a.b`), each with its concrete path. */
+function valuesAt(config: unknown, path: string): Array<[string, unknown]> {
+  let out: Array<[string, unknown]> = [['config', config]];
+  for (const part of path.split('.')) {
+    const key = part.replace(/(\[\])+$/, '');
+    const depth = (part.length - key.length) / 2;
+    out = out.map(([p, v]) => [`${p}.${key}`, v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined]);
+    for (let d = 0; d < depth; d++) {
+      out = out.flatMap(([p, v]) => (Array.isArray(v) ? v.map((item, i): [string, unknown] => [`${p}[${i}]`, item]) : [[p, v]]));
+    }
+  }
+  return out;
+}
+
+/** A rough count of the parameters a configuration builds (the body, FPN, RPN head, box and mask heads). */
+export function estimateParameters(c: MaskRCNNConfig): number {
+  const b = c.backbone;
+  const expansion = b.block === 'bottleneck' ? 4 : 1;
+  let n = 3 * b.stemChannels * 49;
+  let inChannels = b.stemChannels;
+  const stageOut: number[] = [];
+  for (let s = 0; s < 4; s++) {
+    const w = b.widths[s]!;
+    const out = w * expansion;
+    for (let k = 0; k < b.blocksPerStage[s]!; k++) {
+      const cin = k === 0 ? inChannels : out;
+      n += b.block === 'bottleneck' ? cin * w + w * w * 9 + w * out : cin * w * 9 + w * w * 9;
+      if (k === 0 && cin !== out) n += cin * out;
+    }
+    inChannels = out;
+    stageOut.push(out);
+  }
+  const f = b.fpnChannels;
+  for (const cin of stageOut) n += cin * f + f * f * 9;
+  const anchors = c.rpn.anchorSizes[0]!.length * c.rpn.aspectRatios[0]!.length;
+  n += f * f * 9 + f * anchors * 5;
+  const h = c.roiHeads;
+  const rep = h.representationSize;
+  n += f * h.boxRoiOutputSize ** 2 * rep + rep * rep + rep * c.numClasses * 5;
+  let prev = f;
+  for (const l of h.maskHeadLayers) {
+    n += prev * l * 9;
+    prev = l;
+  }
+  n += prev * h.maskDimReduced * 4 + h.maskDimReduced * c.numClasses;
+  return n;
+}
+
+/**
+ * Range-checks a configuration (from code, a weights file or a checkpoint) before any model is
+ * built from it: every count a positive integer within limits generous for real models (ResNet-
+ * 101/152, 1333-pixel images, COCO's classes), every threshold in [0, 1], every list of the
+ * right length, anchors positive, and at most {@link MAX_CONFIG_PARAMETERS} parameters. The
+ * error names the field, its value and the allowed range (`config.backbone.fpnChannels should
+ * be an integer in 1..4096, got 1000000000`). Field types are {@link readConfigJson}'s check.
+ */
+export function checkConfig(config: MaskRCNNConfig): void {
+  for (const [path, min, max] of CONFIG_LENGTHS) {
+    for (const [where, v] of valuesAt(config, path)) {
+      if (!Array.isArray(v)) throw new Error(`${where} should be a list, got ${briefJson(v)}`);
+      if (v.length < min || v.length > max) throw new Error(`${where} should have ${min === max ? min : `${min} to ${max}`} entries, got ${v.length}`);
+    }
+  }
+  for (const [path, kind, min, max] of CONFIG_RANGES) {
+    for (const [where, v] of valuesAt(config, path)) {
+      const ok = typeof v === 'number' && (kind === 'int' ? Number.isSafeInteger(v) : Number.isFinite(v)) && v >= min && v <= max;
+      if (!ok) throw new Error(`${where} should be ${kind === 'int' ? 'an integer' : 'a number'} in ${kind === 'int' ? `${min}..${max}` : `[${min}, ${max}]`}, got ${typeof v === 'number' ? v : briefJson(v)}`);
+    }
+  }
+  const pairs: ReadonlyArray<readonly [low: string, high: string, a: number, b: number]> = [
+    ['transform.minSize', 'transform.maxSize', config.transform.minSize, config.transform.maxSize],
+    ['rpn.bgIouThresh', 'rpn.fgIouThresh', config.rpn.bgIouThresh, config.rpn.fgIouThresh],
+    ['roiHeads.boxBgIouThresh', 'roiHeads.boxFgIouThresh', config.roiHeads.boxBgIouThresh, config.roiHeads.boxFgIouThresh],
+  ];
+  for (const [low, high, a, b] of pairs) if (a > b) throw new Error(`config.${low} (${a}) should not exceed config.${high} (${b})`);
+  const anchors = config.rpn.anchorSizes.map((s, i) => s.length * config.rpn.aspectRatios[i]!.length);
+  if (anchors.some((a) => a !== anchors[0])) throw new Error(`config.rpn: every level needs the same number of anchors (sizes x ratios), got ${anchors.join(', ')}`);
+  const parameters = estimateParameters(config);
+  if (parameters > MAX_CONFIG_PARAMETERS) {
+    throw new Error(`config: the model would have about ${parameters.toExponential(2)} parameters, more than the limit of ${MAX_CONFIG_PARAMETERS} (check backbone.blocksPerStage, widths, fpnChannels, roiHeads.representationSize)`);
+  }
 }
 
 /** The `config` object of a model fixture's `model_meta.json` (oracle spec, "Model fixtures"). */

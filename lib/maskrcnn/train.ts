@@ -12,7 +12,10 @@
  * - Checkpoints (`checkpoint.safetensors`: model, SGD momentum, scheduler, iteration, the
  *   generator's state, the configuration and the resolved hyper-parameters) are written
  *   atomically every `checkpointEvery` iterations and at the end; `resume` continues from one
- *   exactly: the losses after a resume are bit-identical to an uninterrupted run's.
+ *   exactly: the losses after a resume are bit-identical to an uninterrupted run's. A resume
+ *   checks the checkpoint field by field first (iteration, generator state, hyper-parameters,
+ *   configuration ranges, class names, and that the restored optimiser and scheduler agree
+ *   with them), so a corrupt or edited checkpoint is an error naming the file and the field.
  * - A NaN or infinite loss term (or gradient norm) stops training before the update, naming
  *   the iteration and the term; the last checkpoint written stays the last good one.
  * - Progress (iteration, ETA, images/s, the five terms), `log.jsonl` (one JSON record per
@@ -21,17 +24,18 @@
  *
  * @module
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Tensor, defaultGenerator, manualSeed } from '../tensor/index.js';
 import { SGD, AdamW, LRScheduler, type LearningRate, type Optimizer, chainSchedules, clipGradNorm, gradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../nn/index.js';
-import { writeFileAtomic } from '../util/atomic_write.js';
-import type { MaskRCNNConfig } from './config.js';
+import { makeDirectory, writeFileAtomic } from '../util/atomic_write.js';
+import { briefJson, checkJsonDepth } from '../util/limits.js';
+import { checkConfig, type MaskRCNNConfig } from './config.js';
 import { DataLoader, type Batch, type CocoDetectionDataset } from './data/dataset.js';
 import { evaluateModel, type ModelEvaluation } from './inference.js';
 import { MaskRCNN, checkFiniteLosses } from './mask_rcnn.js';
 import { lossCurveSvg, type EvalPoint, type LossPoint } from './plot.js';
-import { saveWeights, readConfigJson } from './weights.js';
+import { checkClassNames, saveWeights, readConfigJson } from './weights.js';
 
 /** The five loss terms, in torchvision's order. */
 export const LOSS_TERMS: readonly string[] = Object.freeze(['loss_objectness', 'loss_rpn_box_reg', 'loss_classifier', 'loss_box_reg', 'loss_mask']);
@@ -213,22 +217,108 @@ function resolveHyper(options: TrainOptions): TrainHyperParameters {
     clipGradNorm: options.clipGradNorm ?? 0,
     hflipProb: options.hflipProb ?? 0.5,
   };
-  const check = (ok: boolean, what: string): void => {
-    if (!ok) throw new Error(`train: ${what}`);
-  };
-  check(hyper.optimizer === 'sgd' || hyper.optimizer === 'adamw', `optimizer must be 'sgd' or 'adamw', got ${JSON.stringify(hyper.optimizer)}`);
-  check(Number.isInteger(iterations) && iterations >= 1, `iterations must be a positive integer, got ${iterations}`);
-  check(Number.isInteger(hyper.batchSize) && hyper.batchSize >= 1, `batchSize must be a positive integer, got ${hyper.batchSize}`);
-  check(hyper.lr > 0 && Number.isFinite(hyper.lr), `lr must be a positive number, got ${hyper.lr}`);
-  check(hyper.momentum >= 0 && hyper.momentum < 1, `momentum must be in [0, 1), got ${hyper.momentum}`);
-  check(hyper.weightDecay >= 0, `weightDecay must be >= 0, got ${hyper.weightDecay}`);
-  check(Number.isInteger(hyper.warmupIterations) && hyper.warmupIterations >= 0, `warmupIterations must be an integer >= 0, got ${hyper.warmupIterations}`);
-  check(hyper.warmupFactor > 0 && hyper.warmupFactor <= 1, `warmupFactor must be in (0, 1], got ${hyper.warmupFactor}`);
-  check(hyper.gamma > 0 && hyper.gamma <= 1, `gamma must be in (0, 1], got ${hyper.gamma}`);
-  check(hyper.clipGradNorm >= 0, `clipGradNorm must be >= 0 (0: off), got ${hyper.clipGradNorm}`);
-  check(hyper.hflipProb >= 0 && hyper.hflipProb <= 1, `hflipProb must be in [0, 1], got ${hyper.hflipProb}`);
-  check(Number.isFinite(hyper.seed), `seed must be a finite number, got ${hyper.seed}`);
+  if (!(Number.isInteger(iterations) && iterations >= 1)) throw new Error(`train: iterations must be a positive integer, got ${iterations}`);
+  checkHyper(hyper, 'train');
   return hyper;
+}
+
+/**
+ * Checks resolved hyper-parameters (given to {@link train}, or read from a checkpoint): every
+ * field present, of its type and in range. `where` starts the error (`train`, or the file).
+ */
+function checkHyper(hyper: TrainHyperParameters, where: string): void {
+  const check = (ok: boolean, what: string): void => {
+    if (!ok) throw new Error(`${where}: ${what}`);
+  };
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  check(hyper.optimizer === 'sgd' || hyper.optimizer === 'adamw', `optimizer must be 'sgd' or 'adamw', got ${briefJson(hyper.optimizer)}`);
+  check(count(hyper.batchSize) && hyper.batchSize >= 1, `batchSize must be a positive integer, got ${briefJson(hyper.batchSize)}`);
+  check(finite(hyper.lr) && hyper.lr > 0, `lr must be a positive number, got ${briefJson(hyper.lr)}`);
+  check(finite(hyper.momentum) && hyper.momentum >= 0 && hyper.momentum < 1, `momentum must be in [0, 1), got ${briefJson(hyper.momentum)}`);
+  check(finite(hyper.weightDecay) && hyper.weightDecay >= 0, `weightDecay must be a finite number >= 0, got ${briefJson(hyper.weightDecay)}`);
+  check(count(hyper.warmupIterations), `warmupIterations must be an integer >= 0, got ${briefJson(hyper.warmupIterations)}`);
+  check(finite(hyper.warmupFactor) && hyper.warmupFactor > 0 && hyper.warmupFactor <= 1, `warmupFactor must be in (0, 1], got ${briefJson(hyper.warmupFactor)}`);
+  check(Array.isArray(hyper.lrSteps) && hyper.lrSteps.every(count), `lrSteps must be a list of iteration numbers (integers >= 0), got ${briefJson(hyper.lrSteps)}`);
+  check(finite(hyper.gamma) && hyper.gamma > 0 && hyper.gamma <= 1, `gamma must be in (0, 1], got ${briefJson(hyper.gamma)}`);
+  check(finite(hyper.clipGradNorm) && hyper.clipGradNorm >= 0, `clipGradNorm must be a finite number >= 0 (0: off), got ${briefJson(hyper.clipGradNorm)}`);
+  check(finite(hyper.hflipProb) && hyper.hflipProb >= 0 && hyper.hflipProb <= 1, `hflipProb must be in [0, 1], got ${briefJson(hyper.hflipProb)}`);
+  check(typeof hyper.seed === 'number' && Number.isSafeInteger(hyper.seed), `seed must be an integer, got ${briefJson(hyper.seed)}`);
+}
+
+/**
+ * Reads the `extra` JSON of a training checkpoint for a resume to `iterations`, checking every
+ * field before anything is built from it: the iteration (an integer in 0..iterations), the
+ * seconds, the generator state (four 32-bit words, not all zero, and a spare normal), the
+ * hyper-parameters, the configuration ({@link readConfigJson}: types, enums, ranges) and the
+ * class names. Errors read `train: PATH: field ...`.
+ */
+function readCheckpointExtra(extra: unknown, path: string, iterations: number): CheckpointExtra {
+  const where = `train: ${path}`;
+  if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) {
+    throw new Error(`${where} is not a training checkpoint of this trainer (no iteration/generator state)`);
+  }
+  const e = extra as Record<string, unknown>;
+  const iteration = e['iteration'];
+  if (typeof iteration !== 'number' || !Number.isSafeInteger(iteration) || iteration < 0) {
+    throw new Error(`${where}: iteration should be an integer >= 0, got ${briefJson(iteration)}`);
+  }
+  if (iteration > iterations) {
+    throw new Error(`${where}: the checkpoint is at iteration ${iteration}, beyond the ${iterations} iterations asked for (ask for at least ${iteration})`);
+  }
+  const seconds = e['trainSeconds'];
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) throw new Error(`${where}: trainSeconds should be a number >= 0, got ${briefJson(seconds)}`);
+  const rng = e['rng'];
+  const word = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 32;
+  if (
+    !Array.isArray(rng) ||
+    rng.length !== 5 ||
+    !rng.slice(0, 4).every(word) ||
+    rng.slice(0, 4).every((v) => v === 0) ||
+    !(rng[4] === null || (typeof rng[4] === 'number' && Number.isFinite(rng[4])))
+  ) {
+    throw new Error(`${where}: rng should be the generator's state (four 32-bit integers, not all 0, then null or a number), got ${briefJson(rng)}`);
+  }
+  const hyper = e['hyper'];
+  if (hyper === null || typeof hyper !== 'object' || Array.isArray(hyper)) throw new Error(`${where}: hyper should be an object, got ${briefJson(hyper)}`);
+  checkHyper(hyper as TrainHyperParameters, `${where}: hyper`);
+  let config: MaskRCNNConfig;
+  try {
+    config = readConfigJson(e['config']);
+  } catch (error) {
+    throw new Error(`${where}: ${(error as Error).message}`);
+  }
+  const classes = checkClassNames(e['classes'], config.numClasses, `${where}: classes`);
+  // JSON writes the generator's "no spare normal" (NaN) as null; setState takes NaN for it.
+  const state = rng.map((v: unknown) => (v === null ? NaN : (v as number)));
+  return { iteration, trainSeconds: seconds, rng: state, hyper: hyper as TrainHyperParameters, config, classes };
+}
+
+/**
+ * Checks that what a checkpoint restored agrees with the iteration and the hyper-parameters
+ * saved beside it: one scheduler step per iteration, base learning rates equal to `hyper.lr`,
+ * the groups' weight decay and momentum (Adam's first beta) equal to `hyper`'s, and no step
+ * count beyond the iteration. A checkpoint edited in one place but not the other would
+ * otherwise train on, silently, with other numbers.
+ */
+function checkRestoredState(path: string, iteration: number, hyper: TrainHyperParameters, optimizer: Optimizer<LearningRate>, scheduler: LRScheduler): void {
+  const fail = (what: string): never => {
+    throw new Error(`train: ${path}: ${what}`);
+  };
+  if (scheduler.lastEpoch !== iteration) fail(`the scheduler has taken ${scheduler.lastEpoch} steps but the checkpoint says iteration ${iteration} (one step per iteration)`);
+  scheduler.baseLrs.forEach((lr, i) => {
+    if (lr !== hyper.lr) fail(`the scheduler's base learning rate of group ${i} is ${lr} but hyper.lr is ${hyper.lr}`);
+  });
+  optimizer.paramGroups.forEach((g, i) => {
+    const o = g.options as unknown as Record<string, unknown>;
+    const momentum = hyper.optimizer === 'sgd' ? o['momentum'] : (o['betas'] as number[] | undefined)?.[0];
+    if (o['weightDecay'] !== hyper.weightDecay) fail(`group ${i}'s weightDecay is ${briefJson(o['weightDecay'])} but hyper.weightDecay is ${hyper.weightDecay}`);
+    if (momentum !== hyper.momentum) fail(`group ${i}'s momentum is ${briefJson(momentum)} but hyper.momentum is ${hyper.momentum}`);
+  });
+  for (const state of optimizer.state.values()) {
+    const step = state['step'];
+    if (typeof step === 'number' && step > iteration) fail(`an optimiser step count is ${step}, beyond iteration ${iteration}`);
+  }
 }
 
 /**
@@ -241,7 +331,25 @@ export function makeOptimizer(params: Tensor[], hyper: Pick<TrainHyperParameters
     : new AdamW(params, { lr: hyper.lr, betas: [hyper.momentum, 0.999], weightDecay: hyper.weightDecay });
 }
 
-/** Reads `log.jsonl`, keeping the records up to `iteration` (a resume drops what followed its checkpoint). */
+/** Whether `value` is a record this trainer writes to `log.jsonl` (the fields a resume and the plot use). */
+function isLogRecord(value: unknown): value is IterationRecord | EvalRecord {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const r = value as Record<string, unknown>;
+  const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+  if (typeof r['iteration'] !== 'number' || !Number.isSafeInteger(r['iteration']) || r['iteration'] < 1) return false;
+  if (r['type'] === 'train') {
+    const losses = r['losses'];
+    return ['loss', 'lr', 'gradNorm', 'epoch', 'seconds', 'elapsed'].every((k) => finite(r[k])) && losses !== null && typeof losses === 'object' && Object.values(losses).every(finite);
+  }
+  const stats = (v: unknown): boolean => Array.isArray(v) && v.length === 12 && v.every(finite);
+  return r['type'] === 'eval' && stats(r['bbox']) && stats(r['segm']) && finite(r['images']) && finite(r['seconds']);
+}
+
+/**
+ * Reads `log.jsonl`, keeping the records up to `iteration` (a resume drops what followed its
+ * checkpoint). A line that is not JSON is one cut short by a kill and is dropped; a JSON line
+ * that is not a record of this trainer is an error naming the file and the line.
+ */
 function readLog(path: string, iteration: number): Array<IterationRecord | EvalRecord> {
   if (!existsSync(path)) return [];
   const records: Array<IterationRecord | EvalRecord> = [];
@@ -249,14 +357,16 @@ function readLog(path: string, iteration: number): Array<IterationRecord | EvalR
     .split('\n')
     .forEach((line, i) => {
       if (line.trim() === '') return;
-      let r: IterationRecord | EvalRecord;
+      checkJsonDepth(line, `train: ${path}: line ${i + 1}`);
+      let r: unknown;
       try {
-        r = JSON.parse(line) as IterationRecord | EvalRecord;
+        r = JSON.parse(line) as unknown;
       } catch {
         // A line cut short by a kill: everything before it is kept.
         if (i === 0) throw new Error(`train: ${path} is not a training log (line 1 is not JSON)`);
         return;
       }
+      if (!isLogRecord(r)) throw new Error(`train: ${path}: line ${i + 1} is not a training or evaluation record of this trainer: ${briefJson(r)}`);
       if (r.iteration <= iteration) records.push(r);
     });
   return records;
@@ -290,7 +400,7 @@ export function train(options: TrainOptions): TrainResult {
   if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw new Error(`train: checkpointEvery must be a positive integer, got ${checkpointEvery}`);
   if (!Number.isInteger(evalEvery) || evalEvery < 0) throw new Error(`train: evalEvery must be an integer >= 0, got ${evalEvery}`);
   const reporter = options.reporter ?? consoleReporter();
-  mkdirSync(outDir, { recursive: true });
+  makeDirectory(outDir, 'train');
   // Temporary files of writes that a kill interrupted (writeFileAtomic's `.NAME.PID.N.tmp`).
   const ours = Object.values(TRAIN_FILES).map((f) => f.replace(/\./g, '\\.')).join('|');
   const leftover = new RegExp(`^\\.(${ours})\\.\\d+\\.\\d+\\.tmp$`);
@@ -305,15 +415,7 @@ export function train(options: TrainOptions): TrainResult {
   let saved: CheckpointExtra | undefined;
   if (options.resume) {
     if (!existsSync(paths.checkpoint)) throw new Error(`train: --resume: ${paths.checkpoint} does not exist (nothing to resume)`);
-    const meta = loadCheckpoint(paths.checkpoint, {}).extra as CheckpointExtra | undefined;
-    if (meta === undefined || !Number.isInteger(meta.iteration) || !Array.isArray(meta.rng)) {
-      throw new Error(`train: ${paths.checkpoint} is not a training checkpoint of this trainer (no iteration/generator state)`);
-    }
-    try {
-      meta.config = readConfigJson(meta.config);
-    } catch (error) {
-      throw new Error(`train: ${paths.checkpoint}: ${(error as Error).message}`);
-    }
+    const meta = readCheckpointExtra(loadCheckpoint(paths.checkpoint, {}).extra, paths.checkpoint, options.iterations);
     saved = meta;
     hyper = meta.hyper;
     config = meta.config;
@@ -327,6 +429,14 @@ export function train(options: TrainOptions): TrainResult {
     throw new Error(`train: the dataset has ${classes.length - 1} categories but the config ${config.numClasses - 1} classes (numClasses counts the background)`);
   }
   if (options.train.length === 0) throw new Error('train: the training set has no images');
+  checkClassNames(classes, config.numClasses, 'train');
+  if (saved === undefined) {
+    try {
+      checkConfig(config);
+    } catch (error) {
+      throw new Error(`train: ${(error as Error).message}`);
+    }
+  }
 
   manualSeed(hyper.seed);
   const model = new MaskRCNN(config);
@@ -339,6 +449,7 @@ export function train(options: TrainOptions): TrainResult {
   let records: Array<IterationRecord | EvalRecord> = [];
   if (saved !== undefined) {
     loadCheckpoint(paths.checkpoint, { model, optimizer, scheduler });
+    checkRestoredState(paths.checkpoint, startIteration, hyper, optimizer, scheduler);
     defaultGenerator.setState(saved.rng);
     records = readLog(paths.log, startIteration);
     writeFileAtomic(paths.log, records.map((r) => JSON.stringify(r) + '\n').join(''), 'training log');

@@ -10,8 +10,10 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { CHECKPOINT_FORMAT, SafetensorsFile } from '../nn/index.js';
-import { defaultConfig, upgradeConfigJson, type MaskRCNNConfig } from './config.js';
+import { CHECKPOINT_FORMAT, SafetensorsFile, readStateDict } from '../nn/index.js';
+import type { Tensor } from '../tensor/index.js';
+import { briefJson, parseJson } from '../util/limits.js';
+import { checkConfig, defaultConfig, upgradeConfigJson, type MaskRCNNConfig } from './config.js';
 import { MaskRCNN, type MaskRCNNOptions } from './mask_rcnn.js';
 
 /** Options of {@link loadTorchvision}. */
@@ -23,6 +25,8 @@ export interface LoadTorchvisionOptions {
   config?: MaskRCNNConfig;
   /** RoIPool / single-level pooling, for the ablations (see {@link MaskRCNNOptions}). */
   pooler?: MaskRCNNOptions['pooler'];
+  /** Accept NaN or infinite weights (default `false`: an error naming the tensor). */
+  allowNonFinite?: boolean;
 }
 
 /** The key whose first dimension is the number of classes (background included). */
@@ -52,14 +56,51 @@ export function loadTorchvision(path: string, options: LoadTorchvisionOptions = 
     }
     config = defaultConfig(numClasses);
   }
-  const model = new MaskRCNN(config, { initialize: false, ...(options.pooler ? { pooler: options.pooler } : {}) });
-  try {
-    model.loadSafetensors(path); // strict: missing and unexpected keys are errors
-  } catch (error) {
-    throw new Error(`loadTorchvision: ${path} is not a state dict of this Mask R-CNN (torchvision key names, float32):\n${(error as Error).message}`);
-  }
+  const model = buildAndLoad(path, config, '', options, 'loadTorchvision', 'is not a state dict of this Mask R-CNN (torchvision key names, float32)');
   model.eval();
   return model;
+}
+
+/**
+ * Range-checks `config` ({@link checkConfig}), builds the model and loads the file's tensors
+ * under `prefix` into it strictly, with their element types and finiteness checked
+ * ({@link readStateDict}). Errors read `what: PATH problem: reason`.
+ */
+function buildAndLoad(path: string, config: MaskRCNNConfig, prefix: string, options: LoadTorchvisionOptions, what: string, problem: string): MaskRCNN {
+  try {
+    checkConfig(config);
+  } catch (error) {
+    throw new Error(`${what}: ${path}: ${(error as Error).message}`);
+  }
+  const model = new MaskRCNN(config, { initialize: false, ...(options.pooler ? { pooler: options.pooler } : {}) });
+  const file = SafetensorsFile.open(path);
+  let dict: Map<string, Tensor>;
+  try {
+    dict = readStateDict(file, model, { prefix, ...(options.allowNonFinite ? { allowNonFinite: true } : {}) });
+  } catch (error) {
+    throw new Error(`${what}: ${(error as Error).message}`);
+  } finally {
+    file.close();
+  }
+  try {
+    model.loadStateDict(dict); // strict: missing and unexpected keys are errors
+  } catch (error) {
+    throw new Error(`${what}: ${path} ${problem}:\n${(error as Error).message}`);
+  }
+  return model;
+}
+
+/**
+ * Checks class names by label (index 0 the background): exactly `numClasses` non-empty
+ * strings. `where` names the source (`train`, a file's metadata entry). Returns them typed.
+ */
+export function checkClassNames(classes: unknown, numClasses: number, where: string): string[] {
+  if (!Array.isArray(classes)) throw new Error(`${where}: class names should be a list of strings, got ${briefJson(classes)}`);
+  if (classes.length !== numClasses) throw new Error(`${where}: ${classes.length} class names for a model with ${numClasses} classes (background included)`);
+  classes.forEach((c, i) => {
+    if (typeof c !== 'string' || c.trim() === '') throw new Error(`${where}: class name ${i} should be a non-empty string, got ${briefJson(c)}`);
+  });
+  return classes as string[];
 }
 
 /** Metadata key of a weights file's detector configuration (JSON of {@link MaskRCNNConfig}). */
@@ -86,9 +127,7 @@ export interface SaveWeightsOptions {
 export function saveWeights(path: string, model: MaskRCNN, options: SaveWeightsOptions = {}): void {
   const metadata: Record<string, string> = { [WEIGHTS_CONFIG_KEY]: JSON.stringify(model.config) };
   if (options.classes !== undefined) {
-    if (options.classes.length !== model.config.numClasses) {
-      throw new Error(`saveWeights: ${options.classes.length} class names for a model with ${model.config.numClasses} classes (background included)`);
-    }
+    checkClassNames(options.classes, model.config.numClasses, 'saveWeights');
     metadata[WEIGHTS_CLASSES_KEY] = JSON.stringify(options.classes);
   }
   model.saveSafetensors(path, { metadata, floatDType: options.half ? 'F16' : 'F32' });
@@ -147,7 +186,8 @@ const CONFIG_CHOICES: ReadonlyArray<readonly [section: string, key: string, choi
 /**
  * Reads a configuration kept in a weights file or checkpoint: fills the fields added since older
  * files were written ({@link upgradeConfigJson}), then checks it field by field against
- * {@link checkConfigJson} and the allowed values of the enumerated fields. Errors name the field.
+ * {@link checkConfigJson} and the allowed values of the enumerated fields, then range-checks it
+ * ({@link checkConfig}) so that no model is built from absurd sizes. Errors name the field.
  */
 export function readConfigJson(value: unknown): MaskRCNNConfig {
   const upgraded = upgradeConfigJson(value);
@@ -155,8 +195,9 @@ export function readConfigJson(value: unknown): MaskRCNNConfig {
   const config = upgraded as unknown as Record<string, Record<string, unknown>>;
   for (const [section, key, choices] of CONFIG_CHOICES) {
     const v = config[section]![key];
-    if (!choices.includes(v as string)) throw new Error(`config.${section}.${key} should be one of ${choices.map((c) => `'${c}'`).join(', ')}, got ${JSON.stringify(v)}`);
+    if (!choices.includes(v as string)) throw new Error(`config.${section}.${key} should be one of ${choices.map((c) => `'${c}'`).join(', ')}, got ${briefJson(v)}`);
   }
+  checkConfig(upgraded as MaskRCNNConfig);
   return upgraded as MaskRCNNConfig;
 }
 
@@ -176,43 +217,36 @@ export function loadWeights(path: string, options: LoadTorchvisionOptions = {}):
   } catch (error) {
     throw new Error(`loadWeights: ${path} is not a readable weights file: ${(error as Error).message}`);
   }
-  let configText = meta[WEIGHTS_CONFIG_KEY];
-  let classesText = meta[WEIGHTS_CLASSES_KEY];
+  const entry = (key: string): string => `loadWeights: ${path}: metadata '${key}'`;
+  let config: unknown = meta[WEIGHTS_CONFIG_KEY] === undefined ? undefined : parseJson(meta[WEIGHTS_CONFIG_KEY], entry(WEIGHTS_CONFIG_KEY));
+  let classes: unknown = meta[WEIGHTS_CLASSES_KEY] === undefined ? undefined : parseJson(meta[WEIGHTS_CLASSES_KEY], entry(WEIGHTS_CLASSES_KEY));
+  let configKey = WEIGHTS_CONFIG_KEY;
+  let classesKey = WEIGHTS_CLASSES_KEY;
   let prefix = '';
   if (meta['format'] === CHECKPOINT_FORMAT) {
     prefix = 'model.';
-    const extra = meta['extra'] === undefined ? {} : (JSON.parse(meta['extra']) as Record<string, unknown>);
-    if (extra['config'] !== undefined) configText = JSON.stringify(extra['config']);
-    if (extra['classes'] !== undefined) classesText = JSON.stringify(extra['classes']);
+    const extra = meta['extra'] === undefined ? {} : parseJson(meta['extra'], entry('extra'));
+    if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) throw new Error(`${entry('extra')} should be a JSON object, got ${briefJson(extra)}`);
+    const fields = extra as Record<string, unknown>;
+    if (fields['config'] !== undefined) [config, configKey] = [fields['config'], 'extra.config'];
+    if (fields['classes'] !== undefined) [classes, classesKey] = [fields['classes'], 'extra.classes'];
   }
-  if (configText === undefined && options.config === undefined) {
+  if (config === undefined && options.config === undefined) {
     const model = loadTorchvision(path, options);
     return { model, classes: labelNames(model.config.numClasses), configSource: 'torchvision-default' };
   }
-  let config = options.config;
-  if (config === undefined) {
+  let resolved = options.config;
+  if (resolved === undefined) {
     try {
-      config = readConfigJson(JSON.parse(configText!));
+      resolved = readConfigJson(config);
     } catch (error) {
-      throw new Error(`loadWeights: ${path} has a bad '${WEIGHTS_CONFIG_KEY}' entry: ${(error as Error).message}`);
+      throw new Error(`loadWeights: ${path} has a bad '${configKey}' entry: ${(error as Error).message}`);
     }
   }
-  let classes = labelNames(config.numClasses);
-  if (classesText !== undefined) {
-    const parsed: unknown = JSON.parse(classesText);
-    if (!Array.isArray(parsed) || parsed.length !== config.numClasses || !parsed.every((s) => typeof s === 'string')) {
-      throw new Error(`loadWeights: ${path} has a bad '${WEIGHTS_CLASSES_KEY}' entry: want ${config.numClasses} names, got ${classesText.slice(0, 200)}`);
-    }
-    classes = parsed as string[];
-  }
-  const model = new MaskRCNN(config, { initialize: false, ...(options.pooler ? { pooler: options.pooler } : {}) });
-  try {
-    model.loadSafetensors(path, { prefix });
-  } catch (error) {
-    throw new Error(`loadWeights: ${path} does not fit its own configuration:\n${(error as Error).message}`);
-  }
+  const names = classes === undefined ? labelNames(resolved.numClasses) : checkClassNames(classes, resolved.numClasses, `loadWeights: ${path}: '${classesKey}'`);
+  const model = buildAndLoad(path, resolved, prefix, options, 'loadWeights', 'does not fit its own configuration');
   model.eval();
-  return { model, classes, configSource: 'file' };
+  return { model, classes: names, configSource: 'file' };
 }
 
 function labelNames(numClasses: number): string[] {

@@ -103,7 +103,9 @@ export {
 export {
   saveCheckpoint,
   loadCheckpoint,
+  readStateDict,
   CHECKPOINT_FORMAT,
+  type ReadStateDictOptions,
   type CheckpointParts,
   type SaveCheckpointOptions,
   type LoadCheckpointOptions,

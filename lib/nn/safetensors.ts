@@ -20,6 +20,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic_write.js';
+import { DEFAULT_INPUT_LIMITS, briefJson, checkTensorElements, howToRaise, inputLimits, parseJson } from '../util/limits.js';
 import { endianness } from 'node:os';
 import { Tensor, type DType } from '../tensor/index.js';
 
@@ -29,8 +30,11 @@ export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 
 const ITEM_SIZE: Record<SafetensorsDType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 const WRITABLE: ReadonlySet<SafetensorsDType> = new Set(['F64', 'F32', 'F16', 'I64', 'I32', 'U8', 'BOOL']);
 
-/** The largest header this reader accepts (the reference implementation's limit: 100 MB). */
-export const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * The largest header this reader accepts by default (100 MiB, about the reference
+ * implementation's 100 MB); `MASKRCNN_MAX_HEADER_BYTES` changes it (see `lib/util/limits.ts`).
+ */
+export const MAX_HEADER_BYTES = DEFAULT_INPUT_LIMITS.maxHeaderBytes;
 
 /** One tensor's entry in the header. */
 export interface SafetensorsEntry {
@@ -103,16 +107,18 @@ function isSafeCount(v: unknown): v is number {
 export function parseSafetensorsHeader(text: string, dataStart: number, dataBytes: number, source = '<buffer>'): SafetensorsHeader {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    // Depth checked before parsing: a shape nested 100,000 deep must not overflow the stack.
+    raw = parseJson(text, 'the header');
   } catch (error) {
-    fail(source, `the header is not valid JSON (${(error as Error).message})`);
+    fail(source, (error as Error).message.replace(/^the header: not valid JSON/, 'the header is not valid JSON'));
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(source, 'the header must be a JSON object');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(source, `the header must be a JSON object, got ${briefJson(raw)}`);
+  const maxElements = inputLimits().maxTensorElements;
   let metadata: Record<string, string> | null = null;
   const entries = new Map<string, SafetensorsEntry>();
   for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(source, '__metadata__ must be an object of strings');
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(source, `__metadata__ must be an object of strings, got ${briefJson(value)}`);
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(source, `__metadata__ value '${k}' must be a string, got ${typeof v}`);
       }
@@ -120,27 +126,32 @@ export function parseSafetensorsHeader(text: string, dataStart: number, dataByte
       continue;
     }
     const where = `tensor '${name}'`;
-    if (value === null || typeof value !== 'object') fail(source, `${where}: the entry must be an object`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(source, `${where}: the entry must be an object, got ${briefJson(value)}`);
     const e = value as Record<string, unknown>;
     const dtype = e['dtype'];
-    if (typeof dtype !== 'string' || !(dtype in ITEM_SIZE)) {
-      fail(source, `${where}: unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(ITEM_SIZE).join(', ')})`);
+    if (typeof dtype !== 'string' || !Object.hasOwn(ITEM_SIZE, dtype)) {
+      fail(source, `${where}: unknown dtype ${briefJson(dtype)} (known: ${Object.keys(ITEM_SIZE).join(', ')})`);
     }
     const shape = e['shape'];
-    if (!Array.isArray(shape) || !shape.every(isSafeCount)) fail(source, `${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every(isSafeCount)) fail(source, `${where}: shape must be a list of non-negative integers, got ${briefJson(shape)}`);
     const offsets = e['data_offsets'];
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isSafeCount) || offsets[0] > offsets[1]) {
-      fail(source, `${where}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`);
+      fail(source, `${where}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${briefJson(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
     let elements = 1;
     for (const d of shape as number[]) elements *= d;
     const bytes = elements * ITEM_SIZE[dtype as SafetensorsDType];
     if (!Number.isSafeInteger(bytes) || bytes !== end - begin) {
-      fail(source, `${where}: shape [${shape}] of ${dtype} needs ${bytes} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+      fail(source, `${where}: shape ${briefJson(shape)} of ${dtype} needs ${bytes} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
     }
     if (end > dataBytes) {
       fail(source, `${where}: data_offsets [${begin}, ${end}] go beyond the ${dataBytes} bytes of data (the file is too short)`);
+    }
+    try {
+      checkTensorElements(shape as number[], where, maxElements);
+    } catch (error) {
+      fail(source, (error as Error).message);
     }
     entries.set(name, { dtype: dtype as SafetensorsDType, shape: shape as number[], dataOffsets: [begin, end] });
   }
@@ -171,7 +182,8 @@ function headerLength(bytes: Uint8Array, fileSize: number, source: string): numb
   if (hi >= 2097152 || n > fileSize - 8) {
     fail(source, `the header length ${hi === 0 ? n : `${BigInt(hi) * 4294967296n + BigInt(lo)}`} goes beyond the end of the file (${fileSize} bytes)`);
   }
-  if (n > MAX_HEADER_BYTES) fail(source, `the header length ${n} is larger than the limit of ${MAX_HEADER_BYTES} bytes`);
+  const limit = inputLimits().maxHeaderBytes;
+  if (n > limit) fail(source, `the header length ${n} is larger than the limit of ${limit} bytes; ${howToRaise('maxHeaderBytes')}`);
   if (n < 2) fail(source, `the header length ${n} is too small for a JSON object`);
   return n;
 }
@@ -382,7 +394,12 @@ export class SafetensorsFile {
 function readExactly(fd: number, into: Uint8Array, position: number, path: string, what: string): void {
   let done = 0;
   while (done < into.byteLength) {
-    const got = readSync(fd, into, done, into.byteLength - done, position + done);
+    let got: number;
+    try {
+      got = readSync(fd, into, done, into.byteLength - done, position + done);
+    } catch (error) {
+      fail(path, `cannot read ${what}: ${(error as Error).message}`); // e.g. EISDIR: a folder, EIO
+    }
     if (got === 0) fail(path, `the file ended while reading ${what}`);
     done += got;
   }

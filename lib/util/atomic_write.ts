@@ -7,8 +7,8 @@
  *
  * A leaf module: any layer may import it.
  */
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /** Content for {@link writeFileAtomic}: the bytes or text, or a function that writes them in pieces. */
 export type AtomicContent = string | Uint8Array | ((write: (chunk: string | Uint8Array) => void) => void);
@@ -62,5 +62,41 @@ export function writeFileAtomic(path: string, content: AtomicContent, what = 'wr
     }
   } catch {
     // best effort
+  }
+}
+
+/**
+ * Creates the folder `path` and any missing parents (`mkdir -p`), one level at a time from the
+ * deepest existing ancestor. Unlike `mkdirSync(path, {recursive: true})`, which loops forever on
+ * Node 20 under a folder that refuses new entries (`/proc/nope/x`), it always ends: in the
+ * folder, or in an error `what: cannot create PATH: reason` (a parent that is a file, a
+ * read-only or virtual file system, no permission).
+ */
+export function makeDirectory(path: string, what = 'makeDirectory'): void {
+  const fail = (reason: string): never => {
+    throw new Error(`${what}: cannot create ${path}: ${reason}`);
+  };
+  const missing: string[] = [];
+  let p = resolve(path);
+  try {
+    while (!existsSync(p)) {
+      missing.push(p);
+      const parent = dirname(p);
+      if (parent === p) break;
+      p = parent;
+    }
+    if (existsSync(p) && !statSync(p).isDirectory()) fail(`${p} is a file, not a folder`);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith(`${what}: `)) throw error;
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && statSync(dir).isDirectory()) continue; // made meanwhile by another process
+      fail(error instanceof Error ? error.message : String(error));
+    }
   }
 }

@@ -183,3 +183,17 @@ export function checkTensorElements(shape: readonly number[], what: string, maxE
   }
   return n;
 }
+
+/**
+ * A value for an error message: its JSON, cut to `max` characters, so that a hostile file
+ * cannot turn one error into a megabyte of text (and a value JSON cannot show is named by type).
+ */
+export function briefJson(value: unknown, max = 80): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = typeof value;
+  }
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}

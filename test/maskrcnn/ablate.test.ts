@@ -7,7 +7,7 @@ import {
   type AblationRunResult,
 } from '../../lib/maskrcnn/index.js';
 import { runAblate } from '../../lib/maskrcnn/cli/ablate.js';
-import { tinyConfig } from './tiny.js';
+import { tinyConfig } from '../fixtures/train/tiny_run.js';
 
 test('ablation tables: every variant is a distinct switch set, one reference row per table, the paper\'s numbers as printed', (t) => {
   for (const table of Object.values(ABLATION_TABLES)) {

@@ -1,5 +1,5 @@
 import test from 'tape';
-import { defaultConfig, shapesConfig, MaskRCNN, readConfigJson } from '../../lib/maskrcnn/index.js';
+import { checkConfig, defaultConfig, estimateParameters, shapesConfig, MaskRCNN, readConfigJson, type MaskRCNNConfig } from '../../lib/maskrcnn/index.js';
 
 test('config: the paper\'s numbers are the defaults (ResNet-50-FPN, sections 3 and 3.1)', (t) => {
   const c = defaultConfig();
@@ -42,5 +42,54 @@ test('config: a configuration written before the norm and optimizer fields exist
   t.ok(keys.includes('backbone.fpn.inner_blocks.0.1.running_mean') && keys.includes('roi_heads.mask_head.3.1.weight'), 'BatchNorm keys as torchvision names them (norm_layer: child 1)');
   t.notOk(keys.includes('roi_heads.mask_head.0.0.bias'), 'a convolution followed by a norm has no bias');
   t.equal(model.parameters().reduce((n, p) => n + p.size, 0), 1_549_879, 'parameters of the torchvision twin with norm_layer=BatchNorm2d in the FPN and mask head');
+  t.end();
+});
+
+test('checkConfig: real models pass (ResNet-50/101/152-FPN at 1333 px, COCO, shapes); absurd sizes are named before any model is built (issue 18)', (t) => {
+  const r101 = defaultConfig(91);
+  r101.backbone.blocksPerStage = [3, 4, 23, 3];
+  const r152 = defaultConfig(91);
+  r152.backbone.blocksPerStage = [3, 8, 36, 3];
+  r152.transform = { ...r152.transform, minSize: 1333, maxSize: 2000 };
+  for (const [label, c] of [['ResNet-50-FPN', defaultConfig()], ['ResNet-101-FPN', r101], ['ResNet-152-FPN, 2000 px', r152], ['shapes', shapesConfig()]] as const) {
+    t.doesNotThrow(() => checkConfig(c), `${label} passes`);
+  }
+  t.ok(estimateParameters(defaultConfig()) > 40e6 && estimateParameters(defaultConfig()) < 50e6, `ResNet-50-FPN Mask R-CNN: about ${(estimateParameters(defaultConfig()) / 1e6).toFixed(1)} M parameters (torchvision: 44.4 M)`);
+  const shapesParameters = estimateParameters(shapesConfig());
+  t.ok(Math.abs(shapesParameters / 1_549_879 - 1) < 0.05, `shapes: about ${shapesParameters} parameters (the model: 1,549,879)`);
+  const cases: Array<[string, (c: MaskRCNNConfig) => void, string]> = [
+    ['blocksPerStage [1, 1e8, 1, 1] (1.5 GiB)', (c) => (c.backbone.blocksPerStage = [1, 1e8, 1, 1]), 'config.backbone.blocksPerStage[1] should be an integer in 1..100, got 100000000'],
+    ['fpnChannels 1e9 (a RangeError today)', (c) => (c.backbone.fpnChannels = 1e9), 'config.backbone.fpnChannels should be an integer in 1..4096, got 1000000000'],
+    ['a negative width', (c) => (c.backbone.widths = [16, -32, 64, 128]), 'config.backbone.widths[1] should be an integer in 1..4096, got -32'],
+    ['a NaN size (JSON null)', (c) => ((c.transform as unknown as Record<string, unknown>)['minSize'] = null), 'config.transform.minSize should be an integer in 1..8192, got null'],
+    ['a fractional count', (c) => (c.roiHeads.boxBatchSizePerImage = 63.5), 'config.roiHeads.boxBatchSizePerImage should be an integer in 1..1000000, got 63.5'],
+    ['100,000 detections to the mask head (18 GB at ResNet-50-FPN widths)', (c) => (c.roiHeads.boxDetectionsPerImg = 1e5), 'config.roiHeads.boxDetectionsPerImg should be an integer in 1..1000, got 100000'],
+    ['a 16384-wide box head (2 GB of parameters)', (c) => {
+      c.backbone.fpnChannels = 256;
+      c.roiHeads.representationSize = 16384;
+    }, 'config: the model would have about'],
+    ['an absurd anchor size', (c) => (c.rpn.anchorSizes = [[8], [16], [32], [64], [1e12]]), 'config.rpn.anchorSizes[4][0] should be a number in [0.001, 100000], got 1000000000000'],
+    ['a zero aspect ratio', (c) => (c.rpn.aspectRatios[2] = [0, 1, 2]), 'config.rpn.aspectRatios[2][0] should be a number in [0.001, 1000], got 0'],
+    ['four pyramid levels of anchors', (c) => (c.rpn.anchorSizes = [[8], [16], [32], [64]]), 'config.rpn.anchorSizes should have 5 entries, got 4'],
+    ['an empty level', (c) => (c.rpn.anchorSizes = [[8], [], [32], [64], [128]]), 'config.rpn.anchorSizes[1] should have 1 to 64 entries, got 0'],
+    ['uneven anchors per level', (c) => (c.rpn.anchorSizes = [[8, 12], [16], [32], [64], [128]]), 'every level needs the same number of anchors (sizes x ratios), got 6, 3, 3, 3, 3'],
+    ['an IoU threshold above 1', (c) => (c.rpn.fgIouThresh = 7), 'config.rpn.fgIouThresh should be a number in [0, 1], got 7'],
+    ['background above foreground IoU', (c) => (c.roiHeads.boxBgIouThresh = 0.8), 'config.roiHeads.boxBgIouThresh (0.8) should not exceed config.roiHeads.boxFgIouThresh (0.5)'],
+    ['minSize above maxSize', (c) => (c.transform.minSize = 256), 'config.transform.minSize (256) should not exceed config.transform.maxSize (128)'],
+    ['one class (no foreground)', (c) => (c.numClasses = 1), 'config.numClasses should be an integer in 2..100000, got 1'],
+    ['an infinite learning rate', (c) => (c.optimizer.lr = Infinity), 'config.optimizer.lr should be a number in [1e-12, 10], got Infinity'],
+    ['a zero image std', (c) => (c.transform.imageStd = [0.2, 0, 0.2]), 'config.transform.imageStd[1] should be a number in [0.000001, 1000000], got 0'],
+    ['every size at its limit: too many parameters', (c) => {
+      c.backbone.widths = [4096, 4096, 4096, 4096];
+      c.backbone.blocksPerStage = [100, 100, 100, 100];
+    }, 'config: the model would have about'],
+  ];
+  for (const [label, change, message] of cases) {
+    const c = shapesConfig();
+    change(c);
+    t.throws(() => checkConfig(c), (e: Error) => e.message.includes(message), `${label}: ${message}`);
+    const json = JSON.parse(JSON.stringify(c)) as unknown;
+    t.throws(() => readConfigJson(json), (e: Error) => e.message.startsWith('config'), `${label}: readConfigJson (weights files, checkpoints) checks it too`);
+  }
   t.end();
 });

@@ -4,31 +4,16 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tensor, full } from '../../lib/tensor/index.js';
-import { SafetensorsFile, loadCheckpoint } from '../../lib/nn/index.js';
+import { Generator, Tensor, full } from '../../lib/tensor/index.js';
+import { SafetensorsFile, loadCheckpoint, loadSafetensors, saveSafetensors, type SafetensorsInput } from '../../lib/nn/index.js';
 import {
   generateShapes, shapesConfig, shapesDetectionDataset, train, loadWeights, formatEvalRecord, TRAIN_FILES,
-  type EvalRecord, type IterationRecord, type MaskRCNNConfig, type TrainOptions, type TrainReporter,
+  type EvalRecord, type IterationRecord, type TrainOptions,
 } from '../../lib/maskrcnn/index.js';
 import { assertThrowsMessage } from '../helpers.js';
+import { options, tinyConfig } from '../fixtures/train/tiny_run.js';
 
-const silent: TrainReporter = {};
-
-/** The shapes preset on 64-pixel images with fewer proposals: a real training step in ~0.1 s. */
-function tinyConfig(): MaskRCNNConfig {
-  const c = shapesConfig(4);
-  c.transform = { ...c.transform, minSize: 64, maxSize: 64 };
-  c.rpn = { ...c.rpn, preNmsTopNTrain: 200, postNmsTopNTrain: 100, preNmsTopNTest: 100, postNmsTopNTest: 50, batchSizePerImage: 64 };
-  c.roiHeads = { ...c.roiHeads, boxBatchSizePerImage: 32, boxDetectionsPerImg: 10 };
-  return c;
-}
-
-const trainSet = shapesDetectionDataset(generateShapes({ count: 8, size: 64, seed: 3 }), { contiguousLabels: true });
 const valSet = shapesDetectionDataset(generateShapes({ count: 2, size: 64, seed: 4, startImageId: 100 }), { contiguousLabels: true });
-
-function options(outDir: string, extra: Partial<TrainOptions> = {}): TrainOptions {
-  return { config: tinyConfig(), train: trainSet, outDir, iterations: 6, batchSize: 2, lr: 0.02, warmupIterations: 2, checkpointEvery: 3, skipFinalEval: true, reporter: silent, ...extra };
-}
 
 function trainRecords(path: string): IterationRecord[] {
   return readFileSync(path, 'utf8')
@@ -133,6 +118,83 @@ test('train: bad options are named', (t) => {
   t.end();
 });
 
+test('train --resume: a tampered checkpoint is named field by field before anything trains (issue 18)', (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'train-tamper-'));
+  train(options(base, { stopAfter: 3 }));
+  const source = loadSafetensors(join(base, TRAIN_FILES.checkpoint));
+  let n = 0;
+  /** A copy of the run whose checkpoint's `extra` (or whole metadata) is changed by `edit`. */
+  const tampered = (edit: (extra: Record<string, unknown>, meta: Record<string, string>) => void): string => {
+    const dir = mkdtempSync(join(tmpdir(), `train-tamper-${n++}-`));
+    const meta = { ...source.metadata! };
+    const extra = JSON.parse(meta['extra']!) as Record<string, unknown>;
+    edit(extra, meta);
+    if (meta['extra'] === source.metadata!['extra']) meta['extra'] = JSON.stringify(extra);
+    const tensors = new Map<string, SafetensorsInput>([...source.tensors].map(([k, v]) => [k, { tensor: v, dtype: source.dtypes.get(k)! }]));
+    saveSafetensors(join(dir, TRAIN_FILES.checkpoint), tensors, { metadata: meta });
+    writeFileSync(join(dir, TRAIN_FILES.log), readFileSync(join(base, TRAIN_FILES.log)));
+    return dir;
+  };
+  const cases: Array<[string, string, string]> = [
+    ['iteration -5', tampered((e) => (e['iteration'] = -5)), 'iteration should be an integer >= 0, got -5'],
+    ['iteration 2.5', tampered((e) => (e['iteration'] = 2.5)), 'iteration should be an integer >= 0, got 2.5'],
+    ['iteration beyond the run', tampered((e) => (e['iteration'] = 99)), 'the checkpoint is at iteration 99, beyond the 6 iterations asked for'],
+    ['iteration and scheduler disagree', tampered((e) => (e['iteration'] = 2)), 'the scheduler has taken 3 steps but the checkpoint says iteration 2'],
+    ['generator state too short', tampered((e) => (e['rng'] = [1, 2, 3])), "rng should be the generator's state"],
+    ['generator state all zero', tampered((e) => (e['rng'] = [0, 0, 0, 0, null])), "rng should be the generator's state (four 32-bit integers, not all 0, then null or a number), got [0,0,0,0,null]"],
+    ['generator word not a 32-bit integer', tampered((e) => (e['rng'] = [1, -2, 3, 4, null])), "rng should be the generator's state"],
+    ['a NaN learning rate (JSON null)', tampered((e) => ((e['hyper'] as Record<string, unknown>)['lr'] = null)), 'hyper: lr must be a positive number, got null'],
+    ['lr steps with a hole', tampered((e) => ((e['hyper'] as Record<string, unknown>)['lrSteps'] = [1, null])), 'hyper: lrSteps must be a list of iteration numbers'],
+    ['a null class name', tampered((e) => (e['classes'] = ['__background__', null, 'circle', 'triangle'])), 'classes: class name 1 should be a non-empty string, got null'],
+    ['blocksPerStage [1, 1e8, 1, 1]', tampered((e) => ((e['config'] as Record<string, Record<string, unknown>>)['backbone']!['blocksPerStage'] = [1, 1e8, 1, 1])), 'config.backbone.blocksPerStage[1] should be an integer in 1..100, got 100000000'],
+    ['a base learning rate other than hyper.lr', tampered((_e, meta) => (meta['scheduler'] = meta['scheduler']!.replace(/"baseLrs":\[[^\]]*\]/, '"baseLrs":[4294967296]'))), "the scheduler's base learning rate of group 0 is 4294967296 but hyper.lr is 0.02"],
+    ['a weight decay other than hyper.weightDecay', tampered((_e, meta) => (meta['optimizer'] = meta['optimizer']!.replace(/"weightDecay":[^,}]+/, '"weightDecay":5'))), "group 0's weightDecay is 5 but hyper.weightDecay is 0.05"],
+    ['a step count beyond the iteration', tampered((_e, meta) => (meta['optimizer'] = meta['optimizer']!.replace(/"step":3/g, '"step":1000000000'))), 'an optimiser step count is 1000000000, beyond iteration 3'],
+    ['extra not an object', tampered((_e, meta) => (meta['extra'] = '"hello"')), 'is not a training checkpoint of this trainer'],
+    ['extra cut short', tampered((_e, meta) => (meta['extra'] = meta['extra']!.slice(0, 40))), "metadata 'extra': not valid JSON"],
+  ];
+  for (const [label, dir, message] of cases) {
+    assertThrowsMessage(t, () => train(options(dir, { resume: true })), [join(dir, TRAIN_FILES.checkpoint), message], label);
+    t.equal(trainRecords(join(dir, TRAIN_FILES.log)).length, 3, `${label}: nothing trained, the log untouched`);
+  }
+  t.end();
+});
+
+test('train --resume: a log with lines that are not records of this trainer is named by line; a line cut by a kill is dropped', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-log-'));
+  train(options(dir, { stopAfter: 3 }));
+  const log = join(dir, TRAIN_FILES.log);
+  const good = readFileSync(log, 'utf8');
+  const lines = good.trim().split('\n');
+  for (const [label, text, message] of [
+    ['a null line', `${lines[0]}\nnull\n${lines.slice(1).join('\n')}\n`, 'line 2 is not a training or evaluation record of this trainer: null'],
+    ['a record without its losses', `${lines[0]}\n${JSON.stringify({ type: 'train', iteration: 2 })}\n`, 'line 2 is not a training or evaluation record'],
+    ['an evaluation with 3 numbers', `${good}${JSON.stringify({ type: 'eval', iteration: 3, images: 1, bbox: [1, 2, 3], segm: [1, 2, 3], seconds: 1 })}\n`, 'line 4 is not a training or evaluation record'],
+    ['a line nested 100,000 deep', `${lines[0]}\n${'['.repeat(100_000)}\n`, 'line 2: JSON nests deeper than 64 levels'],
+  ] as const) {
+    writeFileSync(log, text);
+    assertThrowsMessage(t, () => train(options(dir, { resume: true })), [`train: ${log}: `, message], label);
+  }
+  writeFileSync(log, `${good}{"type":"train","itera`);
+  t.equal(train(options(dir, { resume: true })).iteration, 6, 'a last line cut short by a kill is dropped and the run resumes');
+  t.deepEqual(trainRecords(log).map((r) => r.iteration), [1, 2, 3, 4, 5, 6], 'and the log is whole again');
+  t.end();
+});
+
+test('train: class names and the configuration are checked at the start, not after the run (issue 18)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-start-'));
+  const names = ['__background__', null, { a: 1 }, 'triangle'] as unknown as string[];
+  assertThrowsMessage(t, () => train(options(dir, { classes: names })), 'train: class name 1 should be a non-empty string, got null', 'a null class name');
+  t.notOk(existsSync(join(dir, TRAIN_FILES.checkpoint)), 'and nothing was trained');
+  const huge = tinyConfig();
+  huge.backbone.fpnChannels = 1e9;
+  assertThrowsMessage(t, () => train(options(dir, { config: huge })), 'train: config.backbone.fpnChannels should be an integer in 1..4096, got 1000000000', 'fpnChannels 1e9');
+  const file = join(dir, 'a-file');
+  writeFileSync(file, 'x');
+  assertThrowsMessage(t, () => train(options(join(file, 'run'))), `train: cannot create ${join(file, 'run')}: ${file} is a file, not a folder`, 'an output folder under a file');
+  t.end();
+});
+
 test('train: a checkpoint being written when the process is killed never appears truncated under its real name', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'train-kill-'));
   const path = join(dir, TRAIN_FILES.checkpoint);
@@ -166,6 +228,125 @@ test('train: a checkpoint being written when the process is killed never appears
   const w = file.read('model.weight');
   file.close();
   t.ok(w.size === 12 * 1024 * 1024 && w.data.every((x) => x === 1), 'the checkpoint under the real name is checkpoint 1, whole');
+  t.end();
+});
+
+/**
+ * Kill-safety as a loop over random kill moments. A child process (test/fixtures/train/
+ * kill_target.ts) trains the tiny run with a checkpoint after every iteration, resuming when
+ * its folder holds a checkpoint; it is SIGKILLed at a seeded random moment after it starts
+ * training, then restarted, and so on. After each kill: the checkpoint on disk (if one was
+ * written yet) must open and load, and a temporary file left behind means the kill landed in
+ * the middle of a write. When a child finishes its run, and after the last kill (finished by a
+ * resume in this process), the log must equal an uninterrupted run's bit for bit, and the final
+ * weights too.
+ *
+ * `KILL_LOOPS=N` sets the number of kills (default 4, about 30 s on two busy cores);
+ * `KILL_SEED=S` the seed of the kill moments (default 18).
+ */
+test('train: SIGKILL at random moments (seeded): every checkpoint left on disk loads, and the resumed runs are bit-identical to an uninterrupted one', async (t) => {
+  const kills = Number(process.env['KILL_LOOPS'] ?? 4);
+  const seed = Number(process.env['KILL_SEED'] ?? 18);
+  if (!Number.isSafeInteger(kills) || kills < 1 || !Number.isSafeInteger(seed)) throw new Error(`KILL_LOOPS and KILL_SEED must be integers (KILL_LOOPS >= 1), got ${kills} and ${seed}`);
+  const iterations = 8;
+  const each = { iterations, checkpointEvery: 1 };
+  const reference = train(options(mkdtempSync(join(tmpdir(), 'train-kills-ref-')), each));
+  const want = reference.records.map(numbers);
+  const wantWeights = reference.model.stateDict();
+  const child = fileURLToPath(new URL('../fixtures/train/kill_target.ts', import.meta.url));
+  const generator = new Generator(seed);
+  // Measured from the children's progress as they run.
+  let secondsPerIteration = 0.5;
+  let secondsPerWrite = 0.05;
+  const counts = { kills: 0, midWrite: 0, midCheckpoint: 0, beforeFirstCheckpoint: 0, finished: 0, runs: 1 };
+  const problems: string[] = [];
+  /** Compares a finished run's log and weights with the uninterrupted run's. */
+  const compare = (dir: string, label: string): void => {
+    const got = trainRecords(join(dir, TRAIN_FILES.log)).map(numbers);
+    if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`${label}: the log differs from the uninterrupted run's`);
+    const weights = loadWeights(join(dir, TRAIN_FILES.weights)).model.stateDict();
+    if (![...wantWeights].every(([k, v]) => v.data.every((x, i) => Object.is(x, weights.get(k)!.data[i])))) problems.push(`${label}: the final weights differ`);
+  };
+  let dir = mkdtempSync(join(tmpdir(), 'train-kills-'));
+  while (counts.kills < kills) {
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, dir, String(iterations)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let started = 0;
+    let killedAt = '';
+    let lastIteration = 0;
+    const killAt = (delay: number, what: string): void => {
+      timer = setTimeout(() => {
+        killedAt = `${what} + ${delay.toFixed(0)} ms (an iteration takes ${(secondsPerIteration * 1000).toFixed(0)} ms, a checkpoint write ${(secondsPerWrite * 1000).toFixed(0)} ms), after '${out.trim().split('\n').pop()}'`;
+        proc.kill('SIGKILL');
+      }, delay);
+    };
+    // Odd kills: a moment anywhere in the next three iterations. Even kills: a moment in the
+    // checkpoint that follows a random iteration (it starts when 'iteration N' is printed, with
+    // copies of the state, then the file is written, and ends at 'checkpoint N'; the moment is
+    // drawn from the last three quarters of that interval), where a kill is most dangerous.
+    const nearWrite = counts.kills % 2 === 1;
+    const target = 1 + Math.floor(generator.uniform() * iterations);
+    const fraction = generator.uniform();
+    const code = await new Promise<number | null>((resolve) => {
+      proc.stdout.on('data', (d: Buffer) => {
+        const now = performance.now();
+        for (const line of d.toString().split('\n')) {
+          if (line === '') continue;
+          out += `${line}\n`;
+          const [word, n] = line.split(' ');
+          if (word === 'start' && started === 0) {
+            started = now;
+            if (!nearWrite) killAt(fraction * 3 * secondsPerIteration * 1000, 'start');
+          } else if (word === 'iteration') {
+            lastIteration = now;
+            const done = Number(n) - Number(/^start (\d+)$/m.exec(out)![1]);
+            secondsPerIteration = (now - started) / 1000 / done;
+            if (nearWrite && timer === undefined && Number(n) >= Math.min(target, iterations)) killAt((0.25 + 0.75 * fraction) * secondsPerWrite * 1000, `iteration ${n}`);
+          } else if (word === 'checkpoint' && lastIteration > 0) {
+            secondsPerWrite = (now - lastIteration) / 1000;
+          }
+        }
+      });
+      proc.on('exit', (exitCode) => {
+        clearTimeout(timer);
+        resolve(exitCode);
+      });
+    });
+    if (code === 0) {
+      counts.finished++;
+      compare(dir, `run ${counts.runs} (finished by a child)`);
+      dir = mkdtempSync(join(tmpdir(), 'train-kills-'));
+      counts.runs++;
+      continue;
+    }
+    if (killedAt === '') {
+      problems.push(`the child failed on its own (exit ${code}): ${out.slice(-300)}`);
+      break;
+    }
+    counts.kills++;
+    const leftovers = readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+    if (leftovers.length > 0) counts.midWrite++;
+    t.comment(`kill ${counts.kills}: ${killedAt}; left ${leftovers.length > 0 ? leftovers.join(', ') : 'no temporary file'}`);
+    if (leftovers.some((f) => f.startsWith(`.${TRAIN_FILES.checkpoint}.`))) counts.midCheckpoint++;
+    const path = join(dir, TRAIN_FILES.checkpoint);
+    if (!existsSync(path)) {
+      counts.beforeFirstCheckpoint++;
+      continue;
+    }
+    try {
+      const extra = loadCheckpoint(path, {}).extra as { iteration: number };
+      loadSafetensors(path); // every tensor reads
+      if (!(extra.iteration >= 1 && extra.iteration <= iterations)) problems.push(`kill ${counts.kills} (${killedAt}): checkpoint iteration ${extra.iteration}`);
+    } catch (error) {
+      problems.push(`kill ${counts.kills} (${killedAt}, leftovers ${leftovers.join(', ')}): the checkpoint does not load: ${(error as Error).message}`);
+    }
+  }
+  // The last run interrupted: finish it here, as a user would with --resume.
+  const resume = existsSync(join(dir, TRAIN_FILES.checkpoint));
+  train(options(dir, { ...each, resume }));
+  compare(dir, `run ${counts.runs} (finished by a resume in the test)`);
+  t.deepEqual(problems, [], `${counts.kills} kills (seed ${seed}): ${counts.midWrite} mid-write (${counts.midCheckpoint} of a checkpoint), ${counts.beforeFirstCheckpoint} before the first checkpoint; ${counts.runs} runs, ${counts.finished} finished by a child; every checkpoint loaded and every run equals the uninterrupted one`);
   t.end();
 });
 

@@ -194,3 +194,112 @@ test('safetensors: floatDType F16 stores untyped float32 tensors as half precisi
   t.deepEqual(Array.from(back.tensors.get('w')!.data), [1, -2.5, halfToFloat(floatToHalf(0.1))], 'values rounded to half precision');
   t.end();
 });
+
+/** Runs `fn` with environment variables set, restoring them after. */
+function withEnv(vars: Record<string, string>, fn: () => void): void {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try {
+    fn();
+  } finally {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/** A file whose header is the given text (not necessarily JSON), with `data` after it. */
+function rawText(text: string, data = new Uint8Array(0)): Uint8Array {
+  const json = new TextEncoder().encode(text);
+  const out = new Uint8Array(8 + json.byteLength + data.byteLength);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
+  out.set(json, 8);
+  out.set(data, 8 + json.byteLength);
+  return out;
+}
+
+test('safetensors: hostile headers (issue 18): deep nesting, non-objects, prototype dtypes, limits by environment, short messages', (t) => {
+  const eight = new Uint8Array(8);
+  const deep = `{"w":{"dtype":"F32","shape":${'['.repeat(100_000)}${']'.repeat(100_000)},"data_offsets":[0,8]}}`;
+  const cases: Array<[string, Uint8Array, string]> = [
+    ['a shape nested 100,000 deep', rawText(deep, eight), 'the header: JSON nests deeper than 64 levels'],
+    ['header a string', rawText('"weights"'), 'the header must be a JSON object, got "weights"'],
+    ['header null', rawText('null'), 'the header must be a JSON object, got null'],
+    ['header a number', rawText('12'), 'the header must be a JSON object, got 12'],
+    ['entry an array', rawFile({ w: ['F32', [2], [0, 8]] }, eight), "tensor 'w': the entry must be an object"],
+    ['dtype from the prototype', rawFile({ w: { dtype: 'toString', shape: [2], data_offsets: [0, 8] } }, eight), "tensor 'w': unknown dtype \"toString\""],
+    ['dtype not a string', rawFile({ w: { dtype: 4, shape: [2], data_offsets: [0, 8] } }, eight), "tensor 'w': unknown dtype 4"],
+    ['fractional shape', rawFile({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 6] } }, eight), "tensor 'w': shape must be a list of non-negative integers, got [1.5]"],
+    ['shape beyond safe integers', rawFile({ w: { dtype: 'F32', shape: [2 ** 60, 2 ** 60], data_offsets: [0, 8] } }, eight), "tensor 'w': shape must be a list of non-negative integers"],
+    ['offsets as strings', rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: ['0', '8'] } }, eight), "tensor 'w': data_offsets must be [begin, end]"],
+    ['not UTF-8', (() => { const b = rawFile({ w: 1 }, eight); b[10] = 0xff; return b; })(), 'the header is not valid UTF-8'],
+  ];
+  for (const [label, bytes, message] of cases) {
+    assertThrowsMessage(t, () => decodeSafetensors(bytes, 'hostile.safetensors'), [`safetensors: hostile.safetensors: ${message}`], label);
+  }
+  // A long shape is cut in the message: a hostile file cannot make a megabyte error.
+  const ones = Array(100_000).fill(1);
+  try {
+    decodeSafetensors(rawFile({ w: { dtype: 'F32', shape: ones, data_offsets: [0, 8] } }, eight), 'long.safetensors');
+    t.fail('a long shape with the wrong byte count should throw');
+  } catch (error) {
+    const m = (error as Error).message;
+    t.ok(m.includes("tensor 'w': shape [1,1,1") && m.length < 300, `the message quotes the shape briefly (${m.length} characters)`);
+  }
+  // The limits of lib/util/limits.ts, lowered by environment variable, name the variable that raises them.
+  const three = rawFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 12] } }, new Uint8Array(12));
+  withEnv({ MASKRCNN_MAX_TENSOR_ELEMENTS: '2' }, () => {
+    assertThrowsMessage(t, () => decodeSafetensors(three, 'big.safetensors'), ["tensor 'w': shape [3] has more than 2 elements", 'MASKRCNN_MAX_TENSOR_ELEMENTS'], 'the element limit');
+  });
+  withEnv({ MASKRCNN_MAX_HEADER_BYTES: '16' }, () => {
+    assertThrowsMessage(t, () => decodeSafetensors(three, 'big.safetensors'), ['is larger than the limit of 16 bytes', 'MASKRCNN_MAX_HEADER_BYTES'], 'the header-size limit');
+  });
+  withEnv({ MASKRCNN_MAX_JSON_DEPTH: '1' }, () => {
+    assertThrowsMessage(t, () => decodeSafetensors(three, 'big.safetensors'), ['JSON nests deeper than 1 levels', 'MASKRCNN_MAX_JSON_DEPTH'], 'the depth limit');
+  });
+  t.equal(decodeSafetensors(three).tensors.get('w')!.size, 3, 'the same file reads under the default limits');
+  const folder = mkdtempSync(join(tmpdir(), 'nn-st-folder-'));
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  assertThrowsMessage(t, () => loadSafetensors(folder), [`safetensors: ${folder}: `, 'EISDIR'], 'a folder given as the file is named, with the reason');
+  t.end();
+});
+
+test('safetensors: 2,000 seeded mutations of a valid file (bit flips, truncation, splices) each decode or fail with a safetensors error', (t) => {
+  const valid = encodeSafetensors(
+    { a: tensor([[1, 2], [3, 4]]), n: { tensor: tensor([5, -6], { dtype: 'int32' }), dtype: 'I64' }, h: { tensor: tensor([0.5]), dtype: 'F16' } },
+    { metadata: { note: 'x' } },
+  );
+  const g = new Generator(18);
+  const randInt = (n: number): number => Math.floor(g.uniform() * n);
+  let decoded = 0;
+  let clean = 0;
+  const unclean: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const bytes = valid.slice();
+    const kind = i % 4;
+    let input: Uint8Array = bytes;
+    if (kind === 0) for (let k = 0; k < 1 + randInt(4); k++) bytes[randInt(bytes.length)] ^= 1 << randInt(8);
+    else if (kind === 1) input = bytes.subarray(0, randInt(bytes.length));
+    else if (kind === 2) {
+      // Replace a digit of the header with a random number's text.
+      const text = new TextDecoder().decode(bytes.subarray(8));
+      const digits = [...text.matchAll(/\d+/g)];
+      const m = digits[randInt(digits.length)]!;
+      const replacement = ['-1', '1e300', '0.5', '9007199254740993', 'null', '[]', '{}', '"a"'][randInt(8)]!;
+      input = rawText(text.slice(0, m.index) + replacement + text.slice(m.index! + m[0].length));
+    } else {
+      bytes[randInt(8)] = randInt(256); // the length field
+    }
+    try {
+      decodeSafetensors(input, 'm.safetensors');
+      decoded++;
+    } catch (error) {
+      if (error instanceof Error && error.constructor === Error && error.message.startsWith('safetensors: m.safetensors: ')) clean++;
+      else unclean.push(`${(error as Error).constructor.name}: ${(error as Error).message}`);
+    }
+  }
+  t.deepEqual(unclean.slice(0, 5), [], `no other exception (${decoded} decoded, ${clean} clean errors, ${unclean.length} other)`);
+  t.equal(decoded + clean, 2000, 'every input accounted for');
+  t.end();
+});

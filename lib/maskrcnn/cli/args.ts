@@ -51,11 +51,35 @@ export function parseFlags(argv: readonly string[], spec: Record<string, FlagSpe
     });
     return { values: values as ParsedFlags['values'], positionals };
   } catch (error) {
+    const ambiguous = /^Option '(-{1,2}[^']+)' argument is ambiguous/.exec((error as Error).message);
+    if (ambiguous !== null) throw new UsageError(ambiguousValue(argv, spec, ambiguous[1]!));
     const message = (error as Error).message
       .replace(/\. To specify an option argument starting with a dash use --.*$/s, '')
       .replace(/\. To specify a positional argument starting with a '-'.*$/s, '');
     throw new UsageError(message.replace(/^Unknown option/, 'unknown option').replace(/^Unexpected argument/, 'unexpected argument'));
   }
+}
+
+/**
+ * The message for a flag followed by something that starts with a dash (`--seed -1`): either a
+ * forgotten value (the next word is a flag) or a negative number / dash value, which must be
+ * written `--seed=-1`.
+ */
+function ambiguousValue(argv: readonly string[], spec: Record<string, FlagSpec>, written: string): string {
+  const long = written.startsWith('--') ? written.slice(2) : Object.entries(spec).find(([, f]) => f.short === written.slice(1))?.[0] ?? written.replace(/^-+/, '');
+  const value = argv[argv.indexOf(written) + 1] ?? '';
+  const known = value.startsWith('--') ? value.slice(2).split('=')[0]! in spec || value === '--help' : false;
+  if (known) return `--${long} needs a value (got the flag ${value} after it)`;
+  return `--${long} ${value}: a value that starts with a dash must be written --${long}=${value}`;
+}
+
+/**
+ * The line a subcommand prints for an error: `maskrcnn NAME: message`, without repeating a
+ * `NAME: ` that the message already starts with (`maskrcnn train: train: ...`).
+ */
+export function commandErrorLine(name: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return `maskrcnn ${name}: ${message.startsWith(`${name}: `) ? message.slice(name.length + 2) : message}`;
 }
 
 /** Whether `--help` or `-h` is among `argv`. */
@@ -113,13 +137,33 @@ export function integerFlag(flags: ParsedFlags, name: string, fallback: number |
   return v;
 }
 
+/** A decimal number as a person writes one (`3`, `-0.5`, `.25`, `1e-4`): no hex, no blanks, no `Infinity`. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 /** A finite number flag in `[min, max]`, `fallback` when absent. */
 export function numberFlag(flags: ParsedFlags, name: string, fallback: number | undefined, min: number, max: number): number {
   const text = stringFlag(flags, name, fallback === undefined ? undefined : String(fallback));
   const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v)) throw new UsageError(`--${name} must be a number, got '${text}'`);
+  if (!DECIMAL.test(text) || !Number.isFinite(v)) throw new UsageError(`--${name} must be a decimal number, got '${text}'`);
   if (v < min || v > max) throw new UsageError(`--${name} must be in [${min}, ${max}], got ${text}`);
   return v;
+}
+
+/**
+ * A comma-separated list of integers in `[min, max]` (`--lr-steps 800,900`), `undefined` when
+ * the flag is absent. An empty item (`1,,2`), a non-integer or an item out of range is an error
+ * naming the flag and the item.
+ */
+export function integerListFlag(flags: ParsedFlags, name: string, min: number, max: number): number[] | undefined {
+  if (flags.values[name] === undefined) return undefined;
+  const text = stringFlag(flags, name);
+  return text.split(',').map((item, i) => {
+    const trimmed = item.trim();
+    if (!/^-?\d+$/.test(trimmed)) throw new UsageError(`--${name} must be comma-separated integers, got '${text}' (item ${i + 1} is ${trimmed === '' ? 'empty' : `'${trimmed}'`})`);
+    const v = Number(trimmed);
+    if (!Number.isSafeInteger(v) || v < min || v > max) throw new UsageError(`--${name} items must be integers in ${min}..${max}, got ${trimmed} in '${text}'`);
+    return v;
+  });
 }
 
 /** A flag whose value is one of `choices`. */
@@ -151,7 +195,7 @@ export async function runCommand(name: string, argv: readonly string[], help: st
     return await body();
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`maskrcnn ${name}: ${error.message}\n\n${help}`);
+      console.error(`${commandErrorLine(name, error)}\n\n${help}`);
       return 2;
     }
     throw error;

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { mkdirSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describeBackend, setBackend } from '../../ops/index.js';
 import { noGrad } from '../../tensor/index.js';
+import { makeDirectory } from '../../util/atomic_write.js';
 import { shapesConfig } from '../config.js';
 import { CocoDetectionDataset } from '../data/dataset.js';
 import { writeShapes } from '../data/shapes.js';
@@ -95,6 +95,7 @@ export async function runDemo(argv: string[]): Promise<number> {
       ['train', trainImages, seed, 1],
       ['val', valImages, seed + VAL_SEED_OFFSET, trainImages + 1],
     ] as const) {
+      makeDirectory(join(dataDir, split, 'images'), 'demo'); // an error for a folder that cannot be made (recursive mkdirSync can loop forever)
       const s = writeShapes(join(dataDir, split), { count, seed: splitSeed, startImageId });
       console.log(`      ${split}: ${s.images} images, ${s.instances} instances (${Object.entries(s.perCategory).map(([k, v]) => `${v} ${k}s`).join(', ')})`);
     }
@@ -127,7 +128,7 @@ export async function runDemo(argv: string[]): Promise<number> {
 
     // 4. Pictures: overlays of a few validation images, and one image inspected stage by stage.
     const predDir = join(out, 'predictions');
-    mkdirSync(predDir, { recursive: true });
+    makeDirectory(predDir, 'demo');
     const classes = ['__background__', ...trainSet.categories.map((c) => c.name)];
     const model = result.model;
     model.eval();

@@ -6,6 +6,7 @@
  */
 import { basename } from 'node:path';
 import { getBackend, setBackend } from '../../ops/index.js';
+import { makeDirectory } from '../../util/atomic_write.js';
 import { readCoco } from '../data/coco.js';
 import { CocoDetectionDataset, type DetectionTarget } from '../data/dataset.js';
 import { readPng } from '../data/png.js';
@@ -13,7 +14,7 @@ import { writeInspection } from '../inspect.js';
 import type { MaskRCNN } from '../mask_rcnn.js';
 import type { Tensor } from '../../tensor/index.js';
 import { loadWeights } from '../weights.js';
-import { weightsFlag, backendFlag, UsageError, checkExists, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
+import { weightsFlag, backendFlag, commandErrorLine, UsageError, checkExists, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 const HELP = `usage: maskrcnn inspect [--weights FILE] --image PNG --out DIR [--annotations COCO.json] [--score-threshold 0.5] [--backend wasm|reference|gpu]
 
@@ -75,6 +76,7 @@ export async function runInspect(argv: string[]): Promise<number> {
       if (backend !== undefined) setBackend(backend);
       const { model, classes } = loadWeights(weights);
       const image = readPng(imagePath);
+      makeDirectory(out, 'inspect');
       const target = annotations === undefined ? undefined : groundTruth(annotations, imagePath, image, model);
       const { index, files } = writeInspection(model, image, out, { classes, title: `Mask R-CNN inspection: ${basename(imagePath)}`, scoreThreshold, ...(target ? { target } : {}) });
       console.log(`${files.length - 2} pictures, trace.json and index.html in ${out}`);
@@ -82,7 +84,7 @@ export async function runInspect(argv: string[]): Promise<number> {
       return 0;
     } catch (error) {
       if (error instanceof UsageError) throw error;
-      console.error(`maskrcnn inspect: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(commandErrorLine('inspect', error));
       return 1;
     } finally {
       setBackend(previous);

@@ -10,6 +10,7 @@ import { runInspect } from './inspect.js';
 import { runBench } from './bench.js';
 import { runDemo } from './demo.js';
 import { runAblate } from './ablate.js';
+import { commandErrorLine } from './args.js';
 
 /** A subcommand: takes the arguments after its name, returns the exit code. */
 export type Subcommand = (argv: string[]) => Promise<number>;
@@ -46,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (error) {
-    console.error(`maskrcnn ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(commandErrorLine(name, error));
     return 1;
   }
 }

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { makeDirectory } from '../../util/atomic_write.js';
 import { basename, extname, join, resolve } from 'node:path';
 import { getBackend, setBackend, type BackendName } from '../../ops/index.js';
 import { noGrad } from '../../tensor/index.js';
@@ -14,7 +15,7 @@ import type { CocoResult } from '../eval/results.js';
 import { detectionsToCocoResults } from '../inference.js';
 import { drawDetections } from '../overlay.js';
 import { loadWeights } from '../weights.js';
-import { weightsFlag, backendFlag, UsageError, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
+import { weightsFlag, backendFlag, commandErrorLine, UsageError, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 const HELP = `usage: maskrcnn predict [--weights FILE] --image PNG... --out DIR [--score-threshold 0.5] [--backend wasm|reference|gpu]
 
@@ -91,7 +92,7 @@ export async function runPredict(argv: string[]): Promise<number> {
     return withErrors('predict', () =>
       withBackend(backend, () => {
         const { model, classes } = loadWeights(weights);
-        mkdirSync(out, { recursive: true });
+        makeDirectory(out, 'predict');
         const results: CocoResult[] = [];
         images.forEach((path, k) => {
           const image = readPng(path);
@@ -132,7 +133,7 @@ function withErrors(name: string, body: () => number): number {
     return body();
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    console.error(`maskrcnn ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(commandErrorLine(name, error));
     return 1;
   }
 }

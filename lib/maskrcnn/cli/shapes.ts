@@ -6,7 +6,9 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirectory } from '../../util/atomic_write.js';
 import { type ShapesSummary, writeShapes } from '../data/shapes.js';
+import { commandErrorLine } from './args.js';
 
 /** The seed offset of the validation split: val uses `seed + VAL_SEED_OFFSET`, so its images differ from train's. */
 export const VAL_SEED_OFFSET = 0x9e3779b9;
@@ -125,6 +127,12 @@ export async function runShapes(argv: string[]): Promise<number> {
   }
   const started = Date.now();
   for (const [name, count, seed, startImageId] of splits) {
+    try {
+      makeDirectory(join(args.out, name, 'images'), 'shapes'); // an error for a folder that cannot be made (recursive mkdirSync can loop forever)
+    } catch (error) {
+      console.error(commandErrorLine('shapes', error));
+      return 1;
+    }
     const summary = writeShapes(join(args.out, name), { count, seed, size: args.size, startImageId });
     console.log(describe(name, summary));
   }

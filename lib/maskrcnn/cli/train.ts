@@ -12,7 +12,7 @@ import { defaultConfig, shapesConfig, type MaskRCNNConfig } from '../config.js';
 import { CocoDetectionDataset } from '../data/dataset.js';
 import { formatSummary } from '../eval/cocoeval.js';
 import { train, TRAIN_FILES, consoleReporter, type TrainOptions } from '../train.js';
-import { backendFlag, booleanFlag, checkExists, choiceFlag, integerFlag, numberFlag, parseFlags, runCommand, stringFlag, UsageError } from './args.js';
+import { backendFlag, booleanFlag, checkExists, choiceFlag, integerFlag, integerListFlag, numberFlag, parseFlags, runCommand, stringFlag, UsageError } from './args.js';
 
 const HELP = `usage: maskrcnn train --data DIR --out DIR [--config shapes|paper] [--iterations N] [--resume]
                       [--seed S] [--backend wasm|reference|gpu] [options]
@@ -45,6 +45,8 @@ options:
   --eval-limit N         evaluate on the first N validation images only
   --backend NAME         wasm (default), reference or gpu
   -h, --help             show this help
+
+A value that starts with a dash is written with '=': --seed=-1.
 
 A NaN or infinite loss stops training with the iteration and the loss term named; the last
 checkpoint stays the last good one.`;
@@ -110,12 +112,8 @@ export async function runTrain(argv: string[]): Promise<number> {
     if (flags.values['warmup'] !== undefined) options.warmupIterations = integerFlag(flags, 'warmup', 0, 0, 100_000_000);
     if (flags.values['clip-grad-norm'] !== undefined) options.clipGradNorm = numberFlag(flags, 'clip-grad-norm', undefined, 0, 1e12);
     if (flags.values['eval-limit'] !== undefined) options.evalLimit = integerFlag(flags, 'eval-limit', undefined, 1, 100_000_000);
-    if (flags.values['lr-steps'] !== undefined) {
-      const text = stringFlag(flags, 'lr-steps');
-      const steps = text.split(',').map((s) => Number(s.trim()));
-      if (steps.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`--lr-steps must be comma-separated iteration numbers, got '${text}'`);
-      options.lrSteps = steps;
-    }
+    const lrSteps = integerListFlag(flags, 'lr-steps', 0, 100_000_000);
+    if (lrSteps !== undefined) options.lrSteps = lrSteps;
     if (backend !== undefined) setBackend(backend);
     console.log(`backend: ${describeBackend()}`);
     console.log(`data: ${trainSet.length} training images${valSet ? `, ${valSet.length} validation images` : ' (no DIR/val: no evaluation)'}, ${numClasses - 1} classes (${trainSet.categories.map((c) => c.name).join(', ')})`);

@@ -51,6 +51,9 @@ test('maskrcnn inspect: writes the stages and prints the index path; --annotatio
     const notListed = await capture(['--weights', weights, '--image', image, '--out', join(dir, 'c'), '--annotations', join(dir, 'other.json')]);
     t.equal(notListed.code, 1, 'image not in the annotations: exit 1');
     t.match(notListed.err, /other\.json: no image has file_name '000002\.png'/, 'names the file and the image');
+    const underFile = await capture(['--weights', weights, '--image', image, '--out', join(dir, 'other.json', 'out')]);
+    t.equal(underFile.code, 1, 'an --out folder that cannot be made: exit 1');
+    t.match(underFile.err, /^maskrcnn inspect: cannot create .*other\.json\/out: .*other\.json is a file, not a folder$/, 'names the folder and why, with one prefix');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -79,6 +79,10 @@ test('maskrcnn predict: --help, usage errors and bad files name the flag or file
     const junk = await capture(['--weights', join(f.dir, 'junk.safetensors'), '--image', image, '--out', out]);
     t.equal(junk.code, 1, 'unreadable weights: exit 1');
     t.match(junk.err, /junk\.safetensors/, 'names the file');
+    writeFileSync(join(f.dir, 'a-file'), 'x');
+    const underFile = await capture(['--weights', f.weights, '--image', image, '--out', join(f.dir, 'a-file', 'out')]);
+    t.equal(underFile.code, 1, 'an --out folder that cannot be made: exit 1');
+    t.match(underFile.err, /^maskrcnn predict: cannot create .*a-file\/out: .*a-file is a file, not a folder$/, 'names the folder and why, with one prefix');
     writeFileSync(join(f.dir, 'bad.png'), 'not a png');
     const badPng = await capture(['--weights', f.weights, '--image', join(f.dir, 'bad.png'), '--out', out]);
     t.equal(badPng.code, 1, 'bad PNG: exit 1');

@@ -1,5 +1,5 @@
 import test from 'tape';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runShapes } from '../../../lib/maskrcnn/cli/shapes.js';
@@ -60,4 +60,16 @@ test('cli shapes: --help and bad flags', async (t) => {
     t.match(r.err, pattern, `${argv.join(' ')}: error names the flag`);
   }
   t.notOk(existsSync('x'), 'nothing written on a usage error');
+});
+
+test('cli shapes: an --out folder that cannot be made is an error naming it, not an endless mkdir (issue 18)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'maskrcnn-cli-shapes-file-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'a-file'), 'x');
+  const r = await run(['--out', join(dir, 'a-file', 'data'), '--train', '1', '--val', '1']);
+  t.equal(r.code, 1, 'exit code 1');
+  t.match(r.err, /^maskrcnn shapes: cannot create .*a-file\/data\/train\/images: .*a-file is a file, not a folder$/, 'names the folder and why, with one prefix');
+  const seed = await run(['--out', join(dir, 'neg'), '--train', '1', '--val', '1', '--seed', '-1', '--size', '32']);
+  t.equal(seed.code, 0, `--seed -1 is a seed here (this parser reads the next word as the value) ${seed.err}`);
+  t.end();
 });

@@ -1,11 +1,14 @@
 import test from 'tape';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTrain } from '../../../lib/maskrcnn/cli/train.js';
 import { runDemo } from '../../../lib/maskrcnn/cli/demo.js';
 import { writeShapes, TRAIN_FILES } from '../../../lib/maskrcnn/index.js';
 import { runCaptured } from './capture.js';
+import { main } from '../../../lib/maskrcnn/cli/main.js';
 
 test('cli train: --help, bad flags and missing files are named', async (t) => {
   const help = await runCaptured(runTrain, ['--help']);
@@ -24,7 +27,7 @@ test('cli train: --help, bad flags and missing files are named', async (t) => {
   const badIters = await runCaptured(runTrain, ['--data', join(dir, 'data'), '--out', join(dir, 'run'), '--iterations', 'ten']);
   t.match(badIters.err, /--iterations must be an integer, got 'ten'/, 'a bad --iterations value is named');
   const badSteps = await runCaptured(runTrain, ['--data', join(dir, 'data'), '--out', join(dir, 'run'), '--lr-steps', '5,x']);
-  t.match(badSteps.err, /--lr-steps must be comma-separated iteration numbers, got '5,x'/, 'a bad --lr-steps value is named');
+  t.match(badSteps.err, /--lr-steps must be comma-separated integers, got '5,x' \(item 2 is 'x'\)/, 'a bad --lr-steps value is named');
   const badBackend = await runCaptured(runTrain, ['--data', join(dir, 'data'), '--out', join(dir, 'run'), '--backend', 'cuda']);
   t.equal(badBackend.code, 2, 'an unknown --backend exits 2');
   t.match(badBackend.err, /--backend must be one of wasm, reference, gpu, got 'cuda'/, 'naming the choices');
@@ -64,8 +67,53 @@ test('cli demo: the whole pipeline on a tiny budget writes everything it lists',
   for (const f of ['data/train/annotations.json', 'data/val/annotations.json', 'run/model.safetensors', 'run/loss_curve.svg', 'predictions/results.json', 'predictions/000005.png', 'inspect/index.html']) {
     t.ok(existsSync(join(dir, f)), `${f} exists`);
   }
+  writeFileSync(join(dir, 'a-file'), 'x');
+  const underFile = await runCaptured(main, ['demo', '--out', join(dir, 'a-file', 'demo'), '--iterations', '1', '--train', '1', '--val', '1']);
+  t.equal(underFile.code, 1, 'an --out folder that cannot be made: exit 1');
+  t.match(underFile.err, /^maskrcnn demo: cannot create .*a-file\/demo\/data\/train\/images: .*a-file is a file, not a folder$/, 'names the folder and why, with one prefix');
   const bad = await runCaptured(runDemo, ['--iterations', '0']);
   t.equal(bad.code, 2, 'a bad --iterations exits 2');
   t.match(bad.err, /--iterations must be an integer in 1\.\./, 'naming the flag');
+  t.end();
+});
+
+test('cli train: option values are checked strictly, dash values get the --flag=value hint, errors carry one prefix, an impossible --out ends (issue 18)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-train-strict-'));
+  const data = join(dir, 'data');
+  writeShapes(join(data, 'train'), { count: 2, size: 32, seed: 1 });
+  const base = ['--data', data, '--out', join(dir, 'run')];
+  const usage: Array<[string[], RegExp, string]> = [
+    [['--seed', '-1'], /--seed -1: a value that starts with a dash must be written --seed=-1/, '--seed -1 gets the --seed=-1 hint'],
+    [['--lr', '-0.1'], /--lr -0\.1: a value that starts with a dash must be written --lr=-0\.1/, '--lr -0.1 too'],
+    [['--seed', '--lr', '0.1'], /--seed needs a value \(got the flag --lr after it\)/, 'a forgotten value is named as such'],
+    [['--lr-steps', '1,,2'], /--lr-steps must be comma-separated integers, got '1,,2' \(item 2 is empty\)/, '--lr-steps 1,,2 (today [1, 0, 2])'],
+    [['--lr-steps', '5,'], /item 2 is empty/, 'a trailing comma'],
+    [['--lr-steps', '1.5'], /item 1 is '1\.5'/, 'a fractional step'],
+    [['--lr-steps=-3'], /--lr-steps items must be integers in 0\.\.100000000, got -3/, 'a negative step'],
+    [['--lr', 'NaN'], /--lr must be a decimal number, got 'NaN'/, '--lr NaN'],
+    [['--lr', '0x10'], /--lr must be a decimal number, got '0x10'/, 'a hexadecimal --lr'],
+    [['--lr', ' 1'], /--lr must be a decimal number, got ' 1'/, 'a value with a blank'],
+    [['--lr', 'Infinity'], /--lr must be a decimal number, got 'Infinity'/, '--lr Infinity'],
+    [['--lr=0'], /--lr must be in \[1e-12, 10\], got 0/, '--lr 0'],
+    [['--clip-grad-norm=-1'], /--clip-grad-norm must be in \[0, 1000000000000\], got -1/, 'a negative --clip-grad-norm'],
+    [['--batch-size', '1.5'], /--batch-size must be an integer, got '1\.5'/, 'a fractional --batch-size'],
+    [['--iterations=-3'], /--iterations must be an integer in 1\.\.100000000, got -3/, 'negative --iterations'],
+    [['--seed', '1e3'], /--seed must be an integer, got '1e3'/, 'a seed in exponent notation'],
+  ];
+  for (const [extra, message, label] of usage) {
+    const r = await runCaptured(main, ['train', ...base, ...extra]);
+    t.ok(r.code === 2 && message.test(r.err) && !/maskrcnn train: train:/.test(r.err), `${label} (exit ${r.code}: ${r.err.split('\n')[0]})`);
+  }
+  const resume = await runCaptured(main, ['train', ...base, '--resume', '--iterations', '1']);
+  t.equal(resume.code, 1, '--resume without a checkpoint exits 1');
+  t.match(resume.err, /^maskrcnn train: --resume: .*checkpoint\.safetensors does not exist \(nothing to resume\)$/, `one prefix, not 'maskrcnn train: train: ' (${resume.err})`);
+  // Node 20's recursive mkdirSync never returns for /proc/nope/x: the real executable, guarded by a timeout.
+  if (existsSync('/proc/self')) {
+    const bin = fileURLToPath(new URL('../../../bin/maskrcnn.js', import.meta.url));
+    const r = spawnSync(process.execPath, [bin, 'train', '--data', data, '--out', '/proc/nope/x', '--iterations', '1'], { encoding: 'utf8', timeout: 60_000 });
+    t.equal(r.signal, null, '--out /proc/nope/x ends (no endless mkdir)');
+    t.equal(r.status, 1, 'with exit code 1');
+    t.match(r.stderr, /^maskrcnn train: cannot create \/proc\/nope\/x: ENOENT/m, `and a clear error (${r.stderr.trim().split('\n').pop()})`);
+  }
   t.end();
 });

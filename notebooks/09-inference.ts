@@ -102,7 +102,8 @@ check('one box per proposal and class', decoded.size, R * K * 4, 0);
 // Each proposal gets a softmax over the K classes and one refined box per class (the box head's
 // class-specific deltas, decoded and clipped to the image). Every (proposal, foreground class)
 // pair is a candidate detection with that class's probability as its score: `R x (K - 1)`
-// candidates. Those scoring at most 0.05 are dropped, then boxes narrower than 0.01 pixel.
+// candidates. Those scoring at most 0.05 are dropped, then boxes less than 0.01 pixel wide or
+// high.
 
 // %%
 const imageHw: [number, number] = [image.shape[1]!, image.shape[2]!];
@@ -123,8 +124,9 @@ for (let c = 1; c < K; c++) console.log(`  ${classes[c]}: ${raw.labels.filter((l
 // ## Step 2: class-wise NMS, then the top k
 //
 // NMS visits the boxes by decreasing score and drops every box that overlaps a kept one with
-// IoU above 0.5. Mask R-CNN (like Faster R-CNN and torchvision) does this **per class**
-// ({@link batchedNms}): a square and a circle may overlap as much as they like. First a small
+// IoU above 0.5. The paper only says "non-maximum suppression"; torchvision (like Detectron and
+// Faster R-CNN before it) does it **per class** ({@link batchedNms}): a square and a circle may
+// overlap as much as they like. First a small
 // case that shows the difference: A and B are two squares that overlap with IoU above 0.5, C is a
 // circle on the same spot.
 

@@ -174,7 +174,9 @@ check('the second detection overlaps the square with IoU 320 / 400 = 0.8', toyBo
 // ranking gives a precision (true positives / detections so far) and a recall (true positives /
 // ground truths) at each rank. The precision is made non-increasing from the right (the best
 // precision at this recall or any higher one), then read at **101 recall points** 0, 0.01, ...,
-// 1; AP is their mean, 0 where the recall is never reached.
+// 1; AP is their mean, 0 where the recall is never reached. All of this is done per category,
+// and the reported AP is the mean over the categories (and, for plain "AP", over the ten
+// thresholds).
 //
 // In the example: the square is matched at the seven thresholds up to 0.8 and missed at 0.85,
 // 0.9 and 0.95; the crowd detection is ignored at every threshold.
@@ -272,6 +274,19 @@ check('bbox: the 12 numbers recorded in zoo.json', evaluation.bbox.stats, record
 check('segm: the 12 numbers recorded in zoo.json', evaluation.segm.stats, recorded.segm, 0.005);
 
 // %% [markdown]
+// Per class (`perCategory`): the summary AP is the mean of these three, up to the order in which
+// numpy adds.
+
+// %%
+showMarkdown(markdownTable(['class', 'bbox AP', 'segm AP', 'bbox AP50', 'segm AP50'], evaluation.bbox.perCategory.map((c, k) => [
+  c.name, fixed(c.ap, 3), fixed(evaluation.segm.perCategory[k]!.ap, 3), fixed(c.stats[1]!, 3), fixed(evaluation.segm.perCategory[k]!.stats[1]!, 3),
+])));
+for (const kind of ['bbox', 'segm'] as const) {
+  const perClass = evaluation[kind].perCategory.map((c) => c.ap);
+  check(`${kind}: AP = mean of the per-class APs`, perClass.reduce((a, b) => a + b, 0) / perClass.length, evaluation[kind].stats[0]!, 1e-12);
+}
+
+// %% [markdown]
 // ## Precision-recall curves
 //
 // The accumulated table `precision[t][r][k][a][m]` holds, for IoU threshold t, recall point r,
@@ -299,8 +314,8 @@ const legendLowerLeft = (svg: string) =>
   svg
     .replace(/<line x1="434" y1="(\d+)" x2="454" y2="\d+"/g, (_, y) => `<line x1="84" y1="${+y + 190}" x2="104" y2="${+y + 190}"`)
     .replace(/<text x="459" y="(\d+)">/g, (_, y) => `<text x="109" y="${+y + 190}">`);
-for (const kind of ['bbox', 'segm'] as IouType[]) {
-  const report = evaluation[kind as 'bbox' | 'segm'];
+for (const kind of ['bbox', 'segm'] as const) {
+  const report = evaluation[kind];
   const at50 = prCurve(report, 0.5);
   const at75 = prCurve(report, 0.75);
   showSvg(legendLowerLeft(lineChartSvg(

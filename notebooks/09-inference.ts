@@ -76,6 +76,7 @@ check('paper: the mask branch runs on the top 100 detections (section 3.1)', pap
 check('paper: masks are 28x28 (section 3, figure 4) and binarised at 0.5 (section 3.1)', [paper.maskResolution, paper.maskThreshold], [28, 0.5], 0);
 check('torchvision: score threshold 0.05, NMS 0.5', [paper.boxScoreThresh, paper.boxNmsThresh], [0.05, 0.5], 0);
 check('the zoo model keeps the thresholds', [ours.boxScoreThresh, ours.boxNmsThresh, ours.maskThreshold], [0.05, 0.5, 0.5], 0);
+check('the zoo model: 100 proposals and 20 detections per image', [model.config.rpn.postNmsTopNTest, ours.boxDetectionsPerImg], [100, 20], 0);
 
 // %% [markdown]
 // ## One forward pass, traced

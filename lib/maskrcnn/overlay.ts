@@ -101,8 +101,8 @@ function textColorOn(color: VizColor): VizColor {
   return luma > 140 ? [0, 0, 0] : [255, 255, 255];
 }
 
-/** `canvas` enlarged `scale` times, each pixel a `scale` x `scale` block. */
-function enlarge(canvas: Canvas, scale: number): Canvas {
+/** `canvas` enlarged `scale` times (an integer), each pixel a `scale` x `scale` block (nearest neighbour). */
+export function enlarge(canvas: Canvas, scale: number): Canvas {
   if (scale === 1) return canvas;
   const out = new Canvas(canvas.width * scale, canvas.height * scale);
   for (let y = 0; y < out.height; y++) {

@@ -83,7 +83,7 @@ export interface AblationResult {
 const round = (v: number): number => Number(v.toPrecision(5));
 
 /** Runs the ablation in a temporary folder (removed afterwards) and returns its result. */
-export function runAblation(settings: AblationSettings, command: string, progress: (line: string) => void = () => {}): AblationResult {
+export function runAblation(settings: AblationSettings, command: string, progress: (line: string) => void = () => {}, onRun?: (partial: AblationResult) => void): AblationResult {
   for (const r of settings.runs) if (r !== 'full' && !LOSS_TERMS.includes(r)) throw new Error(`loss_ablation: unknown run ${JSON.stringify(r)} (full or one of ${LOSS_TERMS.join(', ')})`);
   const work = mkdtempSync(join(tmpdir(), 'loss-ablation-'));
   try {
@@ -93,6 +93,13 @@ export function runAblation(settings: AblationSettings, command: string, progres
     const valSet = CocoDetectionDataset.fromDirectory(join(work, 'val'), { contiguousLabels: true });
     const runs: AblationRun[] = [];
     let hyper: TrainHyperParameters | undefined;
+    const summary = (done: AblationRun[]): AblationResult => ({
+      commands: [command],
+      settings: { ...settings, runs: done.map((r) => r.removed) },
+      hyper: hyper!,
+      machine: `${availableParallelism()} core(s), load average ${loadavg()[0]!.toFixed(1)} after the last run; ${describeBackend()}`,
+      runs: [...done],
+    });
     for (const removed of settings.runs) {
       const log: AblationRun['log'] = [];
       const result = train({
@@ -125,9 +132,9 @@ export function runAblation(settings: AblationSettings, command: string, progres
       const evalSeconds = (performance.now() - t0) / 1000;
       runs.push({ removed, log, ...scores, trainSeconds: round(result.trainSeconds), evalSeconds: round(evalSeconds) });
       progress(`${removed}: ${scores.detections} detections, segm AP50 ${scores.segm?.[1] ?? 0}, bbox AP50 ${scores.bbox?.[1] ?? 0}, ${result.trainSeconds.toFixed(0)} s training`);
+      onRun?.(summary(runs));
     }
-    const machine = `${availableParallelism()} core(s), load average ${loadavg()[0]!.toFixed(1)} at the end; ${describeBackend()}`;
-    return { commands: [command], settings, hyper: hyper!, machine, runs };
+    return summary(runs);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -203,8 +210,9 @@ function main(argv: string[]): number {
     runs: flags.values.runs === undefined ? ['full', ...LOSS_TERMS] : stringFlag(flags, 'runs').split(','),
   };
   const command = `node --import tsx tools/course/loss_ablation.ts ${argv.join(' ')}`;
-  const result = runAblation(settings, command, (line) => console.log(line));
-  writeFileAtomic(out, JSON.stringify(result) + '\n', 'loss ablation');
+  // Written after every run, so that a run cut short keeps the ones before it.
+  const write = (result: AblationResult): void => writeFileAtomic(out, JSON.stringify(result) + '\n', 'loss ablation');
+  write(runAblation(settings, command, (line) => console.log(line), write));
   console.log(`wrote ${out}`);
   return 0;
 }

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { movingAverage, readZooEntry, zooDir, type EvalRecord, type IterationRecord } from '../../lib/index.js';
+import { Canvas, VIZ_COLORS, movingAverage, readZooEntry, zooDir, type EvalRecord, type IterationRecord } from '../../lib/index.js';
 import { lineChartSvg } from '../notebooks/plot.js';
 import type { AblationResult } from './loss_ablation.js';
 
@@ -59,4 +59,14 @@ export function ablationCurvesSvg(result: AblationResult, term: string, window =
     width: 720,
     height: 300,
   });
+}
+
+/** `grid` (a canvas of equal columns, e.g. from `heatmapGrid`) with one header above each column, in the project's font. */
+export function withColumnHeaders(grid: Canvas, headers: readonly string[], scale = 2): Canvas {
+  const band = 9 * scale;
+  const out = new Canvas(grid.width, grid.height + band, VIZ_COLORS.background);
+  out.paste(grid, 0, band);
+  const column = grid.width / headers.length;
+  headers.forEach((h, i) => out.text(Math.round(i * column + 4), 2 * scale, h, VIZ_COLORS.text, scale));
+  return out;
 }

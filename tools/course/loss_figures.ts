@@ -57,7 +57,7 @@ export function ablationCurvesSvg(result: AblationResult, term: string, window =
     xLabel: 'iteration',
     yLabel: term,
     width: 720,
-    height: 300,
+    height: 340,
   });
 }
 

@@ -186,7 +186,9 @@ function main(argv: string[]): number {
   if (argv[0] === '--merge') {
     const flags = parseFlags(argv.slice(1), { out: { type: 'string' } }, true);
     const out = resolve(stringFlag(flags, 'out'));
-    const merged = mergeAblations(flags.positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as AblationResult));
+    const parts = flags.positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as AblationResult);
+    const merged = mergeAblations(parts);
+    merged.commands.push(`node --import tsx tools/course/loss_ablation.ts ${argv.join(' ')}`);
     writeFileAtomic(out, JSON.stringify(merged) + '\n', 'loss ablation');
     console.log(`wrote ${out} (${merged.runs.length} runs)`);
     return 0;

@@ -166,7 +166,12 @@ export interface CocoEvalReport {
    * contiguous labels 1..80 against COCO's ids 1..90, shows up here instead of as a silent
    * low AP). `ids` ascending.
    */
-  unknownCategories: { detections: number; ids: number[] };
+  unknownCategories: {
+    /** How many detections name a category the ground truth lacks. */
+    detections: number;
+    /** Those category ids, ascending. */
+    ids: number[];
+  };
   /** The per-image matches, when `keepEvalImages` was set (`[K][A][I]` flattened; null when empty). */
   evalImgs?: (EvalImage | null)[];
 }

@@ -89,6 +89,7 @@ export class ChildPool {
   started = 0;
   /** Whether `/proc/PID/clear_refs` could be written (peak RSS per input); otherwise only polls count. */
   peakResetWorks = true;
+  private closed = false;
 
   /** Starts `size` children. */
   constructor(options: PoolOptions) {
@@ -120,6 +121,8 @@ export class ChildPool {
       proc.on('exit', onExit);
       proc.send({ type: 'init', init: this.options.init });
     });
+    // A child killed by close() during its setup rejects `ready` with nobody waiting on it.
+    w.ready.catch(() => {});
     return w;
   }
 
@@ -134,7 +137,8 @@ export class ChildPool {
 
   private release(w: Worker, replace: boolean): void {
     let next = w;
-    if (replace) {
+    if (replace && this.closed) w.proc.kill('SIGKILL');
+    else if (replace) {
       w.proc.kill('SIGKILL');
       next = this.spawn();
       this.workers[this.workers.indexOf(w)] = next;
@@ -199,6 +203,7 @@ export class ChildPool {
 
   /** Kills every child. */
   close(): void {
+    this.closed = true;
     for (const w of this.workers) w.proc.kill('SIGKILL');
   }
 }

@@ -20,6 +20,8 @@ export interface FuzzOptions {
   readers?: readonly ReaderName[];
   /** Mutated inputs per reader (default 5000), besides the seeds and the regression inputs. */
   count?: number;
+  /** Mutated inputs of particular readers (overrides `count` for them). */
+  counts?: Partial<Record<ReaderName, number>>;
   /** The run's seed (default 0). */
   seed?: number;
   /** Child processes (default 2). */
@@ -78,6 +80,8 @@ export interface ReaderRow {
   seedFailures: CaseResult[];
   /** A few inputs of each unclean outcome. */
   examples: Partial<Record<Outcome, CaseResult[]>>;
+  /** Unclean inputs by outcome and reason (numbers and paths blanked), most frequent first: where to look. */
+  reasons: Array<{ outcome: Outcome; reason: string; count: number }>;
   /** Wall-clock seconds. */
   seconds: number;
 }
@@ -108,6 +112,15 @@ function outcomeOf(c: FuzzCase, r: JobResult, names: string[]): { outcome: Outco
   return classify(r, c.invalidBecause, names);
 }
 
+/** A reason with the numbers, paths and quoted values blanked, so that inputs failing the same way group together. */
+export function reasonKey(why: string): string {
+  return why
+    .replace(/\/[^\s:'"]+/g, 'PATH')
+    .replace(/"[^"]*"|'[^']*'/g, 'Q')
+    .replace(/-?\d+(\.\d+)?(e[+-]?\d+)?/gi, 'N')
+    .slice(0, 160);
+}
+
 const HANDLER = fileURLToPath(new URL('./handler.ts', import.meta.url));
 
 /** Runs the suite (see the module comment). */
@@ -133,8 +146,9 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
       const ctx = contexts[name]!;
       const t0 = performance.now();
       const fixed = [...reader.seeds(ctx), ...reader.regressions(ctx)];
-      const total = fixed.length + count;
-      const row: ReaderRow = { reader: name, title: reader.title, inputs: 0, counts: Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>, regressions: [], seedFailures: [], examples: {}, seconds: 0 };
+      const total = fixed.length + (options.counts?.[name] ?? count);
+      const row: ReaderRow = { reader: name, title: reader.title, inputs: 0, counts: Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>, regressions: [], seedFailures: [], examples: {}, reasons: [], seconds: 0 };
+      const reasons = new Map<string, number>();
       const inputs = join(work, name, 'inputs');
       mkdirSync(inputs, { recursive: true });
       const caseAt = (i: number): FuzzCase => (i < fixed.length ? fixed[i]! : reader.generate(ctx, new Rng(caseSeed(seed, name, i - fixed.length)), i - fixed.length));
@@ -156,6 +170,10 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
           writeFileAtomic(`${result.kept}.txt`, `${JSON.stringify({ reader: name, ...result }, null, 2)}\n`, 'fuzz example');
         }
         if (keep) (row.examples[outcome] ??= []).push(result);
+        if (UNCLEAN.includes(outcome)) {
+          const key = `${outcome}\u0000${reasonKey(why)}`;
+          reasons.set(key, (reasons.get(key) ?? 0) + 1);
+        }
         if (c.name.startsWith('regression:')) row.regressions.push(result);
         if (c.name.startsWith('seed:') && outcome !== 'accepted-valid') row.seedFailures.push(result);
         rmSync(path, { force: true });
@@ -166,6 +184,10 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
       };
       await Promise.all(Array.from({ length: options.workers ?? 2 }, lane));
       row.seconds = Math.round((performance.now() - t0) / 100) / 10;
+      row.reasons = [...reasons]
+        .map(([key, n]) => ({ outcome: key.split('\u0000')[0] as Outcome, reason: key.split('\u0000')[1]!, count: n }))
+        .sort((a, b) => b.count - a.count)
+        .slice(0, 25);
       rows.push(row);
       log(`${name}: done, ${row.inputs} inputs in ${row.seconds} s`);
       options.onReader?.(row);
@@ -199,5 +221,7 @@ export function describeFailures(row: ReaderRow): string[] {
   for (const o of UNCLEAN) {
     for (const e of row.examples[o] ?? []) if (!e.name.startsWith('regression:')) lines.push(`  ${e.name} ${e.mutator} (${e.note.slice(0, 160)}): ${o}: ${e.why.slice(0, 300)}${e.kept ? ` [${e.kept}]` : ''}`);
   }
+  if (row.reasons.length > 0) lines.push('  most frequent reasons:');
+  for (const r of row.reasons.slice(0, 12)) lines.push(`    ${r.count} x ${r.outcome}: ${r.reason}`);
   return lines;
 }

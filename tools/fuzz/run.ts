@@ -157,7 +157,7 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
         const path = join(inputs, c.fileName);
         writeFileSync(path, c.bytes);
         const r = await pool.run({ reader: name, path });
-        const { outcome, why } = outcomeOf(c, r, reader.names(path));
+        const { outcome, why } = outcomeOf(c, r, reader.names(path, ctx));
         const result: CaseResult = { name: c.name, mutator: c.mutator, note: c.note, invalidBecause: c.invalidBecause, outcome, why, ms: Math.round(r.ms), peakBytes: r.peakBytes };
         row.inputs++;
         row.counts[outcome]++;

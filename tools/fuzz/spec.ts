@@ -46,8 +46,8 @@ export interface FuzzReader {
   regressions(ctx: ReaderContext): FuzzCase[];
   /** Runs the reader on the input at `path` (child side): throws its error, or returns a problem with its output (else null). */
   run(path: string, ctx: ReaderContext): Promise<string | null> | string | null;
-  /** What a clean error message must name (the input's file name), for the input written at `path`. */
-  names(path: string): string[];
+  /** What a clean error message must name (one of: the input's file name, ...), for the input written at `path`. */
+  names(path: string, ctx: ReaderContext): string[];
 }
 
 /** A case whose verdict comes from `oracle` (the usual way to build one). */

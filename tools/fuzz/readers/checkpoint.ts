@@ -12,7 +12,8 @@
  * (optimizer the saved state's kind, batch size a positive integer, lr > 0, momentum in [0, 1),
  * weight decay >= 0, warmup iterations an integer >= 0, warmup factor and gamma in (0, 1],
  * milestones integers >= 0, clip norm >= 0, flip probability in [0, 1]); a configuration
- * {@link configProblem} rejects; class names that are not `numClasses` strings; an optimiser
+ * {@link configProblem} rejects, or with other trainable layers (the optimiser state is per trainable
+ * parameter); class names that are not `numClasses` strings; an optimiser
  * state of another optimiser or other parameter groups, a learning rate / initial lr / eps not
  * > 0, betas not in [0, 1), weight decay < 0, a step that is not a non-negative integer; a
  * scheduler epoch that is not a non-negative integer or a base lr not > 0; tensors whose names,
@@ -118,6 +119,8 @@ function checkpointProblem(bytes: Uint8Array, seedLayout: SafetensorsLayout, see
   if (h !== null) return h;
   const config = configProblem(upgradeConfigJson(extra.config), seedExtra.config);
   if (config !== null) return config;
+  const trainable = (c: unknown): unknown => (c as { backbone: { trainableLayers: unknown } }).backbone.trainableLayers;
+  if (trainable(extra.config) !== trainable(seedExtra.config)) return 'config.backbone.trainableLayers changes which parameters the saved optimiser state is for';
   const classes = extra.classes as unknown[];
   if (classes.length !== (seedExtra.config as { numClasses: number }).numClasses || !classes.every((s) => typeof s === 'string')) return 'the class names are not numClasses strings';
   const opt = meta.optimizer as { name: unknown; paramGroups: Array<Record<string, unknown>>; scalars: Record<string, Record<string, unknown>> };

@@ -190,6 +190,7 @@ export const cocoReader: FuzzReader = {
     for (let i = 0; i < dataset.length; i++) dataset.get(i);
     return null;
   },
-  names: (path) => [basename(path)],
+  // An image that cannot be read is named by its own path (in the images folder).
+  names: (path, ctx) => [basename(path), ctx.imageDir as string],
 };
 

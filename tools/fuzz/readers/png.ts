@@ -6,9 +6,9 @@
  * a width or height of 0 or over 2^31-1; a bit depth / colour type pair the format does not
  * allow; compression or filter method not 0, interlace not 0/1; more pixels than the shared
  * limit (Pillow's MAX_IMAGE_PIXELS); a palette image without PLTE; IDAT chunks not consecutive;
- * an unknown critical chunk; no IEND; image data that does not inflate to exactly the size the
- * header declares, or a row with a filter type over 4. Anything else may be valid (e.g. bytes
- * after IEND). A decompression bomb within the pixel limit is valid: the reader must decode it
+ * an unknown critical chunk; no IEND; image data that does not inflate, or inflates to less than
+ * the header declares, or a row with a filter type over 4. Anything else may be valid (bytes
+ * after IEND; more image data than the header needs, which decoders commonly ignore). A decompression bomb within the pixel limit is valid: the reader must decode it
  * within the guards.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -105,9 +105,11 @@ export function pngProblem(bytes: Uint8Array): string | null {
   const expected = expectedBytes(width, height, depth, colorType, interlace);
   let raw: Buffer;
   try {
-    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: expected + 1 });
-  } catch {
-    return 'the image data does not inflate (corrupt, cut off, or longer than declared)';
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: expected });
+  } catch (error) {
+    // More data than the header needs: decoders commonly read what they need and ignore the rest.
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return null;
+    return 'the image data does not inflate (corrupt or cut off)';
   }
   if (raw.length !== expected) return `the image data inflates to ${raw.length} bytes, not ${expected}`;
   if (interlace === 0) {

@@ -185,13 +185,6 @@ export function setAt(root: JsonLike, path: JsonPath, value: JsonLike): JsonLike
   return root;
 }
 
-/** The node at `path`. */
-export function getAt(root: JsonLike, path: JsonPath): JsonLike {
-  let v = root as JsonLike;
-  for (const key of path) v = (v as Record<string | number, JsonLike>)[key]!;
-  return v;
-}
-
 /** Numbers that break readers: huge, negative, non-integer, non-finite, beyond 2^53. */
 export const SPECIAL_NUMBERS: readonly JsonLike[] = [
   Infinity, -Infinity, NaN, 1e308, -1e308, -1, -5, 0, -0.5, 0.5, 1.5, 1e-300, 2 ** 31, 2 ** 32, 65536, 100000, 40000, 1e9,

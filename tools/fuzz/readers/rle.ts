@@ -241,6 +241,7 @@ export const rleReader: FuzzReader = {
     return [
       r('rle-decode-giant', 'rleDecode', [{ size: [100000, 65536], counts: [6553599999, 1] }], 'Invalid typed array length'),
       r('rle-string-nan', 'rleStringToCounts', ['P'.repeat(210) + '0'], 'a string that decodes to NaN'),
+      r('rle-string-negative-run', 'rleStringToCounts', ['531F'], 'a string whose fourth run decodes to -7'),
       r('rle-string-null', 'rleStringToCounts', [null], 'rleStringToCounts(null) is a TypeError'),
       r('rle-bbox-2pow32', 'rleFromBbox', [[0, 0, 10, 10], 65536, 65536], 'size 2^32: counts do not sum to h*w'),
       r('rle-polygons-65536-two-parts', 'rleFromPolygons', [[[0, 0, 10, 0, 10, 10], [20, 20, 30, 20, 30, 30]], 65536, 65536], 'loops forever (32-bit run counts wrap)'),

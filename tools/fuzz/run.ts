@@ -140,6 +140,14 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
   }
   const pool = new ChildPool({ handler: HANDLER, init: { contexts }, size: options.workers ?? 2, timeoutMs: options.timeoutMs ?? 5000, memoryBytes: options.memoryBytes ?? 2 ** 30 });
   const rows: ReaderRow[] = [];
+  // Interrupted (Ctrl-C, kill): no child and no temporary input is left behind.
+  const interrupted = (signal: NodeJS.Signals): void => {
+    pool.close();
+    rmSync(work, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     for (const name of readers) {
       const reader = READERS[name];
@@ -193,6 +201,8 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
       options.onReader?.(row);
     }
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     pool.close();
     rmSync(work, { recursive: true, force: true });
   }

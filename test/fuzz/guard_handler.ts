@@ -26,6 +26,9 @@ export function handle(job: ChildJob): string | null {
     }
     case 'exit':
       process.exit(3);
+    case 'exit-later':
+      setTimeout(() => process.exit(0), 50);
+      return null;
     default:
       throw new Error(`guard_handler: unknown job ${job.reader}`);
   }

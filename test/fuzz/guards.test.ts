@@ -38,3 +38,17 @@ test('fuzz pool: results, errors, hang, memory and crash guards', async (t) => {
     pool.close();
   }
 });
+
+test('fuzz pool: a child that dies while idle is replaced before the next input', async (t) => {
+  const pool = new ChildPool({ handler, size: 1, timeoutMs: 20_000 });
+  try {
+    const first = await pool.run({ reader: 'exit-later', path: 'x' });
+    t.equal(first.kind, 'done', 'it answered before dying');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const next = await pool.run({ reader: 'ok', path: 'x' });
+    t.equal(next.kind, 'done', 'the next input runs on a fresh child, not into a dead one');
+    t.equal(pool.started, 2, 'one replacement was started');
+  } finally {
+    pool.close();
+  }
+});

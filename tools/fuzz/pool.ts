@@ -153,7 +153,14 @@ export class ChildPool {
 
   /** Runs one job on the next free child. */
   async run(job: ChildJob): Promise<JobResult> {
-    const w = await this.acquire();
+    let w = await this.acquire();
+    if (w.proc.exitCode !== null || w.proc.signalCode !== null) {
+      // It died while idle (after answering its last input): start a fresh one for this input.
+      const fresh = this.spawn();
+      fresh.busy = true;
+      this.workers[this.workers.indexOf(w)] = fresh;
+      w = fresh;
+    }
     await w.ready;
     const { timeoutMs, memoryBytes, pollMs, recycleBytes } = this.options;
     const pid = w.proc.pid!;

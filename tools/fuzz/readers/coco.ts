@@ -18,7 +18,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CocoDetectionDataset, annToRle, rleArea, rleEncode, rleToBbox, rleUncompress, writePng } from '../../../lib/index.js';
-import { type JsonLike, RawJson, deepJson } from '../mutate.js';
+import { type JsonLike, RawJson, cloneJson, deepJson, toJsonText } from '../mutate.js';
 import { bboxProblem, brief, isCount, isFin, isObj, jsonTextProblem, polygonsProblem, rleProblem } from '../oracle.js';
 import { type FuzzCase, type FuzzReader, makeCase } from '../spec.js';
 import { type DocMutator, generateJsonDoc, withValue } from './json_doc.js';
@@ -176,11 +176,18 @@ export const cocoReader: FuzzReader = {
     const seed = ctx.seed as JsonLike;
     const r = (name: string, at: Array<string | number>, value: JsonLike, note: string): FuzzCase =>
       makeCase(`regression:${name}`, `${name}.json`, withValue(seed, at, value), 'regression', note, cocoProblem);
+    // Category 1 renumbered everywhere it is used, so that only the id itself is wrong.
+    const recategorized = (name: string, id: JsonLike, note: string): FuzzCase => {
+      const doc = cloneJson(seed) as Record<string, Array<Record<string, JsonLike>>>;
+      doc.categories![0]!.id = id;
+      for (const a of doc.annotations!) if (a.category_id === 1) a.category_id = id;
+      return makeCase(`regression:${name}`, `${name}.json`, toJsonText(doc as unknown as JsonLike), 'regression', note, cocoProblem);
+    };
     return [
       r('coco-deep-segmentation', ['annotations', 0, 'segmentation'], new RawJson(deepJson(100_000, 'array')), 'a segmentation nested 100,000 deep (stack overflow)'),
       r('coco-area-1e308', ['annotations', 0, 'area'], 1e308, 'area: 1e308 (infinite area downstream)'),
-      r('coco-category-id-0', ['categories', 0, 'id'], 0, 'a category id 0 (maps to the background label)'),
-      r('coco-category-id-unsafe', ['categories', 0, 'id'], new RawJson('9007199254740993'), 'a category id beyond 2^53'),
+      recategorized('coco-category-id-0', 0, 'a category id 0, its annotations too (maps them to the background label)'),
+      recategorized('coco-category-id-unsafe', new RawJson('9007199254740993'), 'a category id beyond 2^53, its annotations too'),
       r('coco-empty-polygon-list', ['annotations', 0, 'segmentation'], [], 'an empty polygon list'),
       r('coco-rle-40000-on-64x64', ['annotations', 1, 'segmentation'], { size: [40000, 40000], counts: [0, 1600000000] }, 'a 40000x40000 RLE on a 64x64 image (35 s and 1.6 GB before its error)'),
     ];

@@ -186,9 +186,8 @@ export const safetensorsReader: FuzzReader = {
     };
     const first = Object.keys(header).find((k) => k !== '__metadata__')!;
     const relabel = JSON.parse(JSON.stringify(header)) as Record<string, Record<string, JsonLike>>;
-    const f32 = Object.keys(relabel).find((k) => relabel[k]!.dtype === 'F16' && (relabel[k]!.shape as number[]).reduce((a, b) => a * b, 1) % 2 === 0)!;
-    relabel[f32]!.dtype = 'I32';
-    relabel[f32]!.shape = [(relabel[f32]!.shape as number[]).reduce((a, b) => a * b, 1) / 2];
+    // The same bytes and shape read as integers: F16 -> I16 (the seed is float16).
+    relabel[first]!.dtype = 'I16';
     const nan = weights.slice();
     const layout = parseSafetensorsLayout(weights) as SafetensorsLayout;
     new DataView(nan.buffer).setUint16(layout.dataStart + layout.entries.get(first)!.begin, 0x7e00, true);
@@ -200,7 +199,7 @@ export const safetensorsReader: FuzzReader = {
       r('safetensors-deep-shape', 'deep-shape.safetensors', joinSafetensors(toJsonText(deep as JsonLike), plainData), 'a shape nested 100,000 deep (stack overflow)'),
       r('weights-blocks-1e8', 'blocks.weights.safetensors', withConfig((c) => (c.backbone!.blocksPerStage = [1, 1e8, 1, 1])), 'blocksPerStage [1,1e8,1,1] (grows to 1.5 GiB)'),
       r('weights-fpn-channels-1e9', 'fpn.weights.safetensors', withConfig((c) => (c.backbone!.fpnChannels = 1e9)), 'fpnChannels 1e9 (a RangeError)'),
-      r('weights-f16-relabelled-i32', 'relabel.weights.safetensors', joinSafetensors(JSON.stringify(relabel), data), 'a float tensor relabelled I32 (loads and predicts nothing)'),
+      r('weights-f16-relabelled-i16', 'relabel.weights.safetensors', joinSafetensors(JSON.stringify(relabel), data), 'a float tensor relabelled as integers, same shape (loads and predicts nothing)'),
       r('weights-nan', 'nan.weights.safetensors', nan, 'a NaN weight'),
     ];
   },

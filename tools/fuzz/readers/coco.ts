@@ -84,7 +84,8 @@ export function cocoProblem(bytes: Uint8Array): string | null {
   const sizes = new Map(IMAGES.map(([f, w, h]) => [f, [w, h]]));
   const images = new Map<number, { width: number; height: number }>();
   for (const im of root.images as unknown[]) {
-    if (!isObj(im) || !Number.isSafeInteger(im.id) || images.has(im.id as number)) return `an image is ${brief(im)} or has a bad/duplicate id`;
+    if (!isObj(im)) return `an image is ${brief(im)}`;
+    if (!Number.isSafeInteger(im.id) || images.has(im.id as number)) return `an image has id ${brief(im.id)} (not a new safe integer)`;
     if (!isCount(im.width) || !isCount(im.height) || im.width === 0 || im.height === 0) return `image ${im.id} has width/height ${brief(im.width)}/${brief(im.height)}`;
     const size = typeof im.file_name === 'string' ? sizes.get(im.file_name) : undefined;
     if (size === undefined) return `image ${im.id} has file_name ${brief(im.file_name)}, not an existing image`;
@@ -93,13 +94,15 @@ export function cocoProblem(bytes: Uint8Array): string | null {
   }
   const cats = new Set<number>();
   for (const c of root.categories as unknown[]) {
-    if (!isObj(c) || !Number.isSafeInteger(c.id) || (c.id as number) < 1 || cats.has(c.id as number)) return `a category is ${brief(c)} or has id ${isObj(c) ? brief(c.id) : '?'} (not a new positive integer)`;
+    if (!isObj(c)) return `a category is ${brief(c)}`;
+    if (!Number.isSafeInteger(c.id) || (c.id as number) < 1 || cats.has(c.id as number)) return `a category has id ${brief(c.id)} (not a new positive safe integer)`;
     if (typeof c.name !== 'string') return `category ${c.id} has name ${brief(c.name)}`;
     cats.add(c.id as number);
   }
   const ids = new Set<number>();
   for (const a of (root.annotations as unknown[] | undefined) ?? []) {
-    if (!isObj(a) || !Number.isSafeInteger(a.id) || ids.has(a.id as number)) return `an annotation is ${brief(a)} or has a bad/duplicate id`;
+    if (!isObj(a)) return `an annotation is ${brief(a)}`;
+    if (!Number.isSafeInteger(a.id) || ids.has(a.id as number)) return `an annotation has id ${brief(a.id)} (not a new safe integer)`;
     ids.add(a.id as number);
     const im = images.get(a.image_id as number);
     if (!Number.isSafeInteger(a.image_id) || im === undefined) return `annotation ${a.id} has image_id ${brief(a.image_id)}`;

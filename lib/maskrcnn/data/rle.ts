@@ -270,6 +270,11 @@ export function rleEncode(mask: ArrayLike<number>, h: number, w: number): Compre
   if (mask.length !== h * w) {
     throw new Error(`rleEncode: mask has ${mask.length} values but h*w = ${h}*${w} = ${h * w}`);
   }
+  if (Array.isArray(mask)) {
+    // A plain array (typed arrays hold numbers by construction): every value must be a number.
+    const bad = (mask as unknown[]).findIndex((v) => typeof v !== 'number' || Number.isNaN(v));
+    if (bad >= 0) throw new Error(`rleEncode: mask[${bad}] is ${describe((mask as unknown[])[bad])}, not a number (0 = background, anything else = object)`);
+  }
   const cnts: number[] = [];
   let prev = 0;
   let run = 0;

@@ -180,7 +180,7 @@ test('dataset against hostile annotations (issue 18): an RLE of another size fai
   const loader = (): Tensor => new Tensor(new Float32Array(3 * 8 * 8), [3, 8, 8], 'float32');
   const coco = parseCoco({ images: [{ id: 1, width: 8, height: 8 }], categories: [{ id: 1, name: 'a' }], annotations: [] });
   const zero = { ...coco, categories: [{ id: 0, name: 'zero' }] };
-  const outside = parseCoco({ images: [{ id: 1, width: 8, height: 8 }], categories: [{ id: 1, name: 'a' }], annotations: [{ id: 4, image_id: 1, category_id: 1, bbox: [4294967295, 3, 20, 10], area: 200, iscrowd: 0 }] });
+  const outside = parseCoco({ images: [{ id: 1, width: 8, height: 8 }], categories: [{ id: 1, name: 'a' }], annotations: [{ id: 4, image_id: 1, category_id: 1, bbox: [4294967295, 3, 20, 10], area: 20, iscrowd: 0 }] });
   t.throws(() => new CocoDetectionDataset(outside, loader, { source: 'o.json' }).get(0), /o\.json: annotation 4: bbox \[4294967295,3,20,10\] lies entirely outside image 1 \(8x8\)/, 'a box wholly outside its image is an error, not silently dropped');
   t.throws(() => new CocoDetectionDataset(zero, loader, { source: 'hand.json' }), /hand\.json: category "zero" has id 0; ids must be positive integers \(0 is the background label\)/, 'a hand-built dataset with category id 0');
   // masks [N, H, W] are checked against the tensor element limit before they are allocated

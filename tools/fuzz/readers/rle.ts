@@ -224,9 +224,26 @@ function markText(text: string): string {
   return text.replace(/(?<=[[,:])(-?1e999|NaN)(?=[\],}])/g, (t) => `{"${MARK}":"${t === 'NaN' ? 'NaN' : t.startsWith('-') ? '-Infinity' : 'Infinity'}"}`);
 }
 
+/**
+ * COCO's compressed counts string of `counts` (pycocotools' `rleToString`: each count, less the
+ * one two places before it from the fourth on, in 5-bit groups with a continuation bit, + 48),
+ * written here in plain arithmetic rather than by the library, which refuses the giant sizes
+ * these inputs are made to test (run lengths beyond 2^32 do not fit 32-bit shifts).
+ */
 const rleCompressString = (counts: number[]): string => {
-  const sum = counts.reduce((x, y) => x + y, 0);
-  return rleCompress({ size: [1, sum], counts }).counts;
+  let out = '';
+  counts.forEach((count, i) => {
+    let x = i > 2 ? count - counts[i - 2]! : count;
+    let more = true;
+    while (more) {
+      let c = ((x % 32) + 32) % 32;
+      x = Math.floor(x / 32);
+      more = c & 0x10 ? x !== -1 : x !== 0;
+      if (more) c |= 0x20;
+      out += String.fromCharCode(c + 48);
+    }
+  });
+  return out;
 };
 
 /** The RLE functions' reader. */

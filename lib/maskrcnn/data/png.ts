@@ -192,6 +192,7 @@ function pngProblem(buffer: Uint8Array, what: string): string | null {
     }
     const data = buffer.subarray(offset + 8, offset + 8 + length);
     if (type === 'IHDR') {
+      if (header !== undefined) return `a second IHDR chunk at byte ${offset} (a PNG has exactly one)`;
       if (length !== 13) return `the IHDR chunk has ${length} bytes, expected 13`;
       header = {
         width: view.getUint32(offset + 8),

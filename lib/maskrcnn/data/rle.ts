@@ -442,6 +442,8 @@ function mergeRuns(list: Runs[], intersect: boolean): Runs {
  * @throws for an empty list or masks of different sizes (pycocotools returns a 0x0 mask there).
  */
 export function rleMerge(rles: readonly Rle[], intersect = false): CompressedRle {
+  if (!Array.isArray(rles)) throw new Error(`rleMerge: the masks must be a list of RLEs, got ${describe(rles)}`);
+  if (typeof intersect !== 'boolean') throw new Error(`rleMerge: intersect must be true or false, got ${describe(intersect)}`);
   if (rles.length === 0) throw new Error('rleMerge: needs at least one mask, got an empty list');
   const runs = rles.map((r, i) => toRuns(r, `rleMerge: mask ${i}`));
   const [h, w] = [runs[0]!.h, runs[0]!.w];
@@ -621,6 +623,9 @@ function checkBox(b: unknown, what: string): void {
 
 function checkCrowd(iscrowd: readonly (boolean | number)[] | undefined, n: number, what: string): boolean[] {
   if (iscrowd === undefined) return new Array<boolean>(n).fill(false);
+  if (!Array.isArray(iscrowd)) throw new Error(`${what}: iscrowd must be a list of 0/1 (or booleans), got ${describe(iscrowd)}`);
+  const bad = iscrowd.findIndex((c) => c !== 0 && c !== 1 && c !== true && c !== false);
+  if (bad >= 0) throw new Error(`${what}: iscrowd[${bad}] is ${describe(iscrowd[bad])}, not 0/1 (or a boolean)`);
   if (iscrowd.length !== n) {
     throw new Error(`${what}: iscrowd has ${iscrowd.length} entries but there are ${n} ground-truth masks`);
   }
@@ -715,6 +720,9 @@ function runsPairIou(A: ArrayLike<number>, B: ArrayLike<number>, crowd: boolean)
  * @returns `[dt.length][gt.length]` IoUs, or `[]` if either list is empty.
  */
 export function rleIou(dt: readonly Rle[], gt: readonly Rle[], iscrowd?: readonly (boolean | number)[]): number[][] {
+  for (const [name, list] of [['dt', dt], ['gt', gt]] as const) {
+    if (!Array.isArray(list)) throw new Error(`rleIou: ${name} must be a list of RLEs, got ${describe(list)}`);
+  }
   const d = dt.map((r, i) => prepareRle(r, `rleIou: dt ${i}`));
   const g = gt.map((r, i) => prepareRle(r, `rleIou: gt ${i}`));
   return preparedRleIou(d, g, checkCrowd(iscrowd, gt.length, 'rleIou'));

@@ -624,7 +624,7 @@ function detectionMask(d: CocoDetection, image: { height: number; width: number 
   try {
     return prepareRle(annToRle({ segmentation: d.segmentation }, image), where);
   } catch (error) {
-    throw new Error(`${where}: ${(error as Error).message.replace(/^annotation \S+: /, '')}`);
+    throw new Error(`cocoEvaluate: ${where}: ${(error as Error).message.replace(/^annotation \S+: /, '')}`);
   }
 }
 

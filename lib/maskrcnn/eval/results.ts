@@ -108,7 +108,7 @@ export function loadResults(gt: CocoDataset, input: string | unknown, options: L
     const where = `results[${i}]`;
     if (!isObject(r)) return fail(`${where} must be an object, got ${describe(r)}`);
     if (typeof r.image_id !== 'number' || !images.has(r.image_id)) {
-      fail(`${where}.image_id ${describe(r.image_id)} is not an image of the ground truth (results do not correspond to this dataset)`);
+      fail(`${where}.image_id is ${describe(r.image_id)}: no image of the ground truth has that id (results do not correspond to this dataset)`);
     }
     if (!Number.isSafeInteger(r.category_id) || (r.category_id as number) <= 0) {
       fail(`${where}.category_id must be a positive integer, got ${describe(r.category_id)}`);

@@ -140,7 +140,7 @@ test('maskrcnn eval: a results file holding [] evaluates to zeros and says 0 det
     writeFileSync(far, JSON.stringify([{ image_id: 1, category_id: 1, bbox: [0, 0, 20, 20], score: 0.9, segmentation: [[0, 0, 2e7, 0, 2e7, 20]] }]));
     const farRun = await capture(['--gt', f.gt, '--dt', far, '--iou-type', 'segm']);
     t.equal(farRun.code, 1, 'a polygon too large to rasterise: exit 1');
-    t.match(farRun.err, /^maskrcnn eval: .*far\.json against .*gt\.json: results\[0\]\.segmentation: rleFromPolygons: polygon coordinates are too large to rasterise/, 'names both files and the result');
+    t.match(farRun.err, /^maskrcnn eval: .*far\.json against .*gt\.json: cocoEvaluate: results\[0\]\.segmentation: rleFromPolygons: polygon coordinates are too large to rasterise/, 'names both files and the result');
     const deep = join(f.dir, 'deep.json');
     writeFileSync(deep, '['.repeat(100000) + ']'.repeat(100000));
     const nested = await capture(['--gt', f.gt, '--dt', deep]);

@@ -77,7 +77,7 @@ test('loadResults: an empty list is no detections (a model that found nothing), 
 test('loadResults: clear errors where pycocotools crashes or asserts', (t) => {
   throwsWith(t, () => loadResults(gt, '{}'), /results must be a JSON array/, 'not an array');
   throwsWith(t, () => loadResults(gt, '[{'), /not valid JSON/, 'bad JSON');
-  throwsWith(t, () => loadResults(gt, [{ image_id: 3, category_id: 1, bbox: [0, 0, 1, 1], score: 1 }]), /^results\[0\]\.image_id 3 is not an image of the ground truth/, 'unknown image');
+  throwsWith(t, () => loadResults(gt, [{ image_id: 3, category_id: 1, bbox: [0, 0, 1, 1], score: 1 }]), /^results\[0\]\.image_id is 3: no image of the ground truth has that id/, 'unknown image');
   throwsWith(t, () => loadResults(gt, [{ image_id: 1, category_id: 1, bbox: [0, 0, 1, 1] }]), /^results\[0\]\.score must be a finite number, got nothing/, 'missing score');
   throwsWith(
     t,

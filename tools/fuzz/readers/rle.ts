@@ -62,8 +62,8 @@ export function decodeCall(text: string): Call {
 const hwProblem = (h: unknown, w: unknown): string | null =>
   !isCount(h) || !isCount(w) ? `h, w = ${brief(h)}, ${brief(w)} are not non-negative integers` : h * w > DEFAULT_INPUT_LIMITS.maxImagePixels ? `h*w = ${h * w} is over the pixel limit` : null;
 
-function rlesProblem(list: unknown, what: string): string | null {
-  if (!Array.isArray(list) || list.length === 0) return `${what} is ${brief(list)}, not a non-empty list of RLEs`;
+function rlesProblem(list: unknown, what: string, allowEmpty = false): string | null {
+  if (!Array.isArray(list) || (list.length === 0 && !allowEmpty)) return `${what} is ${brief(list)}, not a ${allowEmpty ? '' : 'non-empty '}list of RLEs`;
   for (const r of list) {
     const p = rleProblem(r);
     if (p !== null) return `${what}: ${p}`;
@@ -98,9 +98,11 @@ export function callProblem(bytes: Uint8Array): string | null {
     case 'rleMerge':
       return rlesProblem(a, 'the masks') ?? (b !== undefined && typeof b !== 'boolean' ? `intersect is ${brief(b)}` : null);
     case 'rleIou': {
-      const p = rlesProblem(a, 'dt') ?? rlesProblem(b, 'gt');
+      // Empty lists are valid (pycocotools' iou gives an empty matrix).
+      const p = rlesProblem(a, 'dt', true) ?? rlesProblem(b, 'gt', true);
       if (p !== null) return p;
-      if (JSON.stringify((a as Array<{ size: unknown }>)[0]!.size) !== JSON.stringify((b as Array<{ size: unknown }>)[0]!.size)) return 'dt and gt masks differ in size';
+      const [da, gb] = [a as Array<{ size: unknown }>, b as Array<{ size: unknown }>];
+      if (da.length > 0 && gb.length > 0 && JSON.stringify(da[0]!.size) !== JSON.stringify(gb[0]!.size)) return 'dt and gt masks differ in size';
       if (c !== undefined && (!Array.isArray(c) || c.length !== (b as unknown[]).length || !c.every((x) => [0, 1, true, false].includes(x as never)))) return `iscrowd is ${brief(c)}`;
       return null;
     }
@@ -267,7 +269,14 @@ export const rleReader: FuzzReader = {
     ];
   },
   run(path) {
-    return runCall(decodeCall(readFileSync(path, 'utf8')));
+    // A mutation can break the call description itself; that input never reaches an RLE function.
+    let call: Call;
+    try {
+      call = decodeCall(readFileSync(path, 'utf8'));
+    } catch (error) {
+      throw new Error(`fuzz harness: ${path} is not a call description (${(error as Error).message}); no RLE function was called`);
+    }
+    return runCall(call);
   },
   names: () => [],
 };

@@ -196,10 +196,13 @@ function checkOptimizerJson(saved: JsonFields, optimizer: Optimizer<LearningRate
     if (!Array.isArray(params) || !params.every(isIndex) || params.length !== want) {
       throw new Error(`${group.where}.params should list the indices of ${want} parameters, got ${briefJson(params)}`);
     }
-    for (const p of params) {
+    // The optimiser numbers its parameters in order, group after group (PyTorch's packing):
+    // any other list would pair saved state with the wrong parameters.
+    params.forEach((p, j) => {
       if (indices.has(p)) throw new Error(`${group.where}.params lists parameter ${p} twice`);
+      if (p !== indices.size) throw new Error(`${group.where}.params[${j}] is ${p}, expected ${indices.size} (parameters are numbered in order)`);
       indices.add(p);
-    }
+    });
     const current = optimizer.paramGroups[gi]!.options as unknown as Record<string, unknown>;
     for (const key of group.keys()) {
       if (key === 'params') continue;
@@ -253,7 +256,11 @@ export function loadCheckpoint(path: string, options: LoadCheckpointOptions): Lo
     }
     if (options.model !== undefined) {
       const dict = readStateDict(file, options.model, { prefix: 'model.', ...(options.allowNonFinite ? { allowNonFinite: true } : {}) });
-      options.model.loadStateDict(dict, { strict: options.strict ?? true });
+      try {
+        options.model.loadStateDict(dict, { strict: options.strict ?? true });
+      } catch (error) {
+        throw new Error(`${where}: its model tensors do not fit the model: ${(error as Error).message}`);
+      }
     }
     if (options.optimizer !== undefined) {
       const saved = field('optimizer');

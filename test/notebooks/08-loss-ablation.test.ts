@@ -8,9 +8,9 @@ test('loss ablation: a removed term is logged but not trained; the runs share da
   for (const run of result.runs) {
     t.equal(run.log.length, 2, `${run.removed}: one log record per iteration`);
     t.deepEqual(Object.keys(run.log[0]!.losses).sort(), ['loss_box_reg', 'loss_classifier', 'loss_mask', 'loss_objectness', 'loss_rpn_box_reg'], `${run.removed}: all five terms logged, the removed one included`);
-    // Two iterations rarely detect anything: then AP is recorded as null with 0 detections.
-    t.ok(run.bbox === null ? run.detections === 0 : run.bbox.length === 12 && run.detections! > 0, `${run.removed}: pycocotools' 12 box numbers, or none with no detections`);
-    t.ok(run.segm === null ? run.bbox === null : run.segm.length === 12, `${run.removed}: pycocotools' 12 mask numbers likewise`);
+    // Two iterations rarely detect anything: the evaluation of no detections is AP 0, as pycocotools'.
+    t.ok(run.bbox !== null && run.bbox.length === 12 && run.detections! >= 0, `${run.removed}: pycocotools' 12 box numbers (${run.detections} detections)`);
+    t.ok(run.segm !== null && run.segm.length === 12, `${run.removed}: pycocotools' 12 mask numbers likewise`);
     t.ok(run.log[0]!.lr > 0 && Number.isFinite(run.trainSeconds) && Number.isFinite(run.evalSeconds), `${run.removed}: learning rate and times recorded`);
   }
   const [full, noMask, noObj] = result.runs as [typeof result.runs[0], typeof result.runs[0], typeof result.runs[0]];

@@ -15,7 +15,7 @@
 // the paper's figure 3 for any RoI.
 
 // %%
-import { tensor, roiPool, roiAlign, inspectRoiPool, inspectRoiAlign, drawRoiFigure } from '../lib/index.js';
+import { tensor, roiPool, roiAlign, inspectRoiPool, inspectRoiAlign, drawRoiFigure, ROI_WORKED_EXAMPLE } from '../lib/index.js';
 import { showPng, showSvg, showMarkdown, markdownTable, check, fixed } from '../tools/notebooks/display.js';
 import { lineChartSvg } from '../tools/notebooks/plot.js';
 
@@ -40,6 +40,8 @@ const rois = tensor([box]);
 const stride32 = { outputSize: 2, spatialScale: 1 / 32 };
 const bins = [[0, 0], [0, 1], [1, 0], [1, 1]] as const;
 console.log(`feature map ${feature.reshape(6, 6)}`);
+// The same numbers as the library's ROI_WORKED_EXAMPLE, which the tests and the lab's RoIAlign explorer use.
+check('the worked example is the library\'s (float32)', [...feature.data, ...box], [...ROI_WORKED_EXAMPLE.feature.flat().map(Math.fround), ...ROI_WORKED_EXAMPLE.roi], 0);
 
 // %% [markdown]
 // ## RoIPool: two roundings, then a max

@@ -8,17 +8,10 @@
  */
 import { Tensor, tensor } from '../lib/tensor/index.js';
 import { describeBackend, inspectRoiAlign, inspectRoiPool, roiAlign, roiPool, roiWarp, roiWarpBox, type RoiAlignInspection, type RoiPoolInspection } from '../lib/ops/index.js';
+import { ROI_WORKED_EXAMPLE } from '../lib/ops/roi_figure.js';
 import { byId, divergingColor, setupBackendPicker } from './common.js';
 
-/** The worked example: `torch.manual_seed(0); torch.randn(1, 1, 6, 6)` rounded to 4 decimals (notebook 3). */
-const FEATURE = [
-  [-1.5256, -0.7502, -0.654, -1.6095, -0.1002, -0.6092],
-  [-0.9798, -1.6091, -0.7121, 0.3037, -0.7773, -0.2515],
-  [-0.2223, 1.6871, 0.2284, 0.4676, -0.697, -1.1608],
-  [0.6995, 0.1991, 0.1991, 0.0457, 0.153, -0.4757],
-  [-1.8821, -0.7765, 2.0242, -0.0865, 2.3571, -1.0373],
-  [1.5748, -0.6298, 2.407, 0.2786, 0.2468, 1.1843],
-];
+const FEATURE = ROI_WORKED_EXAMPLE.feature;
 const N = 6;
 const STRIDE = 32;
 const CELL = 80; // canvas pixels per feature cell
@@ -55,12 +48,12 @@ const result: ExplorerResult = { output: [], gradient: [], backend: '' };
   },
 };
 
-const feature = tensor([[FEATURE]]);
+const feature = tensor([[FEATURE.map((row) => [...row])]]);
 const fmt = (v: number): string => (Math.abs(v) < 5e-5 ? '0' : v.toFixed(4));
 
 /** The op of the current method on the current box: output `[1, 1, PH, PW]`, and the gradient of the chosen bin's output. */
 function compute(): { output: Tensor; gradient: Tensor } {
-  const input = tensor([[FEATURE]], { requiresGrad: true });
+  const input = tensor([[FEATURE.map((row) => [...row])]], { requiresGrad: true });
   const rois = tensor([[0, ...state.box]]);
   const common = { outputSize: state.outputSize, spatialScale: 1 / STRIDE };
   const align = { ...common, samplingRatio: state.samplingRatio, mode: state.mode };

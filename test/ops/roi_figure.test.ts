@@ -4,26 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { tensor, randn, Generator } from '../../lib/index.js';
-import { drawRoiFigure, roiFigureLayout, writeRoiFigure, ROI_FIGURE_STYLE } from '../../lib/ops/roi_figure.js';
+import { drawRoiFigure, roiFigureLayout, writeRoiFigure, ROI_FIGURE_STYLE, ROI_WORKED_EXAMPLE } from '../../lib/ops/roi_figure.js';
 import { assertThrowsMessage } from '../helpers.js';
 
 const { PNG } = pngjs;
 
 // The course's worked example: a 6x6 feature map (stride 32) and the box (10, 10, 124, 124).
-const feature = () =>
-  tensor([
-    [
-      [
-        [-1.5256, -0.7502, -0.654, -1.6095, -0.1002, -0.6092],
-        [-0.9798, -1.6091, -0.7121, 0.3037, -0.7773, -0.2515],
-        [-0.2223, 1.6871, 0.2284, 0.4676, -0.697, -1.1608],
-        [0.6995, 0.1991, 0.1991, 0.0457, 0.153, -0.4757],
-        [-1.8821, -0.7765, 2.0242, -0.0865, 2.3571, -1.0373],
-        [1.5748, -0.6298, 2.407, 0.2786, 0.2468, 1.1843],
-      ],
-    ],
-  ]);
-const BOX = [0, 10, 10, 124, 124];
+const feature = () => tensor([[ROI_WORKED_EXAMPLE.feature.map((row) => [...row])]]);
+const BOX = [...ROI_WORKED_EXAMPLE.roi];
 const OPTIONS = { spatialScale: 1 / 32, samplingRatio: 2 };
 
 test('drawRoiFigure: the worked example decodes, has the layout size, and marks every sample point', (t) => {

@@ -5,7 +5,7 @@
  */
 import { availableBackends, describeBackend, setBackend, type BackendName } from '../lib/ops/index.js';
 import { decodeSafetensors } from '../lib/nn/index.js';
-import { MaskRCNN, readConfigJson, WEIGHTS_CLASSES_KEY, WEIGHTS_CONFIG_KEY, type Canvas } from '../lib/maskrcnn/index.js';
+import { MaskRCNN, checkClassNames, labelNames, readConfigJson, WEIGHTS_CLASSES_KEY, WEIGHTS_CONFIG_KEY, type Canvas } from '../lib/maskrcnn/index.js';
 
 /** The element with `id`, typed; throws naming it when the page lacks it. */
 export function byId<T extends HTMLElement>(id: string): T {
@@ -60,7 +60,7 @@ export function modelFromBytes(bytes: Uint8Array, source: string): { model: Mask
   if (configText === undefined) throw new Error(`${source}: no '${WEIGHTS_CONFIG_KEY}' entry: not a weights file written by saveWeights`);
   const config = readConfigJson(JSON.parse(configText));
   const classesText = metadata?.[WEIGHTS_CLASSES_KEY];
-  const classes = classesText === undefined ? Array.from({ length: config.numClasses }, (_, i) => (i === 0 ? '__background__' : `label ${i}`)) : (JSON.parse(classesText) as string[]);
+  const classes = classesText === undefined ? labelNames(config.numClasses) : checkClassNames(JSON.parse(classesText), config.numClasses, source);
   const model = new MaskRCNN(config, { initialize: false });
   model.loadStateDict(tensors);
   model.eval();

@@ -16,6 +16,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic_write.js';
+import { parseJson } from '../util/limits.js';
 import type { MaskRCNNConfig, RoiHeadsConfig } from './config.js';
 import type { CocoDetectionDataset } from './data/dataset.js';
 import { barChartSvg } from './plot.js';
@@ -257,7 +258,7 @@ export function runAblation(options: AblationOptions): AblationReport {
     const resultPath = join(dir, RESULT_FILE);
     const tag = `[${index + 1}/${todo.length}] ${key} seed ${seed}`;
     if (existsSync(resultPath)) {
-      const done = JSON.parse(readFileSync(resultPath, 'utf8')) as AblationRunResult;
+      const done = parseJson(readFileSync(resultPath, 'utf8'), resultPath) as AblationRunResult;
       if (done.iterations === options.iterations) {
         report.runs.push(done);
         log(`${tag}: done earlier (segm AP ${done.segm[0].toFixed(3)})`);

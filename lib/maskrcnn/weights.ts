@@ -249,6 +249,7 @@ export function loadWeights(path: string, options: LoadTorchvisionOptions = {}):
   return { model, classes: names, configSource: 'file' };
 }
 
-function labelNames(numClasses: number): string[] {
+/** The class names of a weights file that has none: `__background__`, then `label 1`, `label 2`, ... */
+export function labelNames(numClasses: number): string[] {
   return Array.from({ length: numClasses }, (_, i) => (i === 0 ? '__background__' : `label ${i}`));
 }

@@ -24,7 +24,7 @@ import { describeBackend } from '../../lib/ops/index.js';
 import { shapesConfig } from '../../lib/maskrcnn/config.js';
 import { CocoDetectionDataset } from '../../lib/maskrcnn/data/dataset.js';
 import { writeShapes } from '../../lib/maskrcnn/data/shapes.js';
-import { VAL_SEED_OFFSET } from '../../lib/maskrcnn/cli/shapes.js';
+import { shapesSplits } from '../../lib/maskrcnn/cli/shapes.js';
 import { evaluateModel } from '../../lib/maskrcnn/inference.js';
 import type { MaskRCNN } from '../../lib/maskrcnn/mask_rcnn.js';
 import { LOSS_TERMS, train, type TrainHyperParameters } from '../../lib/maskrcnn/train.js';
@@ -87,8 +87,7 @@ export function runAblation(settings: AblationSettings, command: string, progres
   for (const r of settings.runs) if (r !== 'full' && !LOSS_TERMS.includes(r)) throw new Error(`loss_ablation: unknown run ${JSON.stringify(r)} (full or one of ${LOSS_TERMS.join(', ')})`);
   const work = mkdtempSync(join(tmpdir(), 'loss-ablation-'));
   try {
-    writeShapes(join(work, 'train'), { count: settings.trainImages, seed: settings.seed, startImageId: 1 });
-    writeShapes(join(work, 'val'), { count: settings.valImages, seed: settings.seed + VAL_SEED_OFFSET, startImageId: settings.trainImages + 1 });
+    for (const { name, ...split } of shapesSplits(settings.trainImages, settings.valImages, settings.seed)) writeShapes(join(work, name), split);
     const trainSet = CocoDetectionDataset.fromDirectory(join(work, 'train'), { contiguousLabels: true });
     const valSet = CocoDetectionDataset.fromDirectory(join(work, 'val'), { contiguousLabels: true });
     const runs: AblationRun[] = [];

@@ -11,7 +11,7 @@ import { CocoDetectionDataset } from '../data/dataset.js';
 import { writeShapes } from '../data/shapes.js';
 import { ABLATION_TABLES, runAblation, type AblationTableId } from '../ablate.js';
 import { train } from '../train.js';
-import { VAL_SEED_OFFSET } from './shapes.js';
+import { shapesSplits } from './shapes.js';
 import { UsageError, backendFlag, checkExists, integerFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 const TABLE_IDS = Object.keys(ABLATION_TABLES) as AblationTableId[];
@@ -88,8 +88,7 @@ export async function runAblate(argv: string[]): Promise<number> {
       const valImages = integerFlag(flags, 'val', 100, 1, 1_000_000);
       if (!existsSync(join(data, 'val', 'annotations.json'))) {
         console.log(`writing the shapes dataset to ${data} (${trainImages} training, ${valImages} validation images, seed ${seed})`);
-        writeShapes(join(data, 'train'), { count: trainImages, seed, startImageId: 1 });
-        writeShapes(join(data, 'val'), { count: valImages, seed: seed + VAL_SEED_OFFSET, startImageId: trainImages + 1 });
+        for (const { name, ...split } of shapesSplits(trainImages, valImages, seed)) writeShapes(join(data, name), split);
       }
     }
     const trainSet = CocoDetectionDataset.fromDirectory(join(data, 'train'), { contiguousLabels: true });

@@ -19,7 +19,7 @@ import { writeResults } from '../eval/results.js';
 import { writeInspection } from '../inspect.js';
 import { drawDetections } from '../overlay.js';
 import { train, consoleReporter, TRAIN_FILES } from '../train.js';
-import { VAL_SEED_OFFSET } from './shapes.js';
+import { shapesSplits } from './shapes.js';
 import { backendFlag, booleanFlag, integerFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 /**
@@ -91,10 +91,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     // 1. Data: the same files `maskrcnn shapes` writes, read back the way any COCO folder is.
     const dataDir = join(out, 'data');
     console.log(`[1/4] writing the shapes dataset to ${dataDir}`);
-    for (const [split, count, splitSeed, startImageId] of [
-      ['train', trainImages, seed, 1],
-      ['val', valImages, seed + VAL_SEED_OFFSET, trainImages + 1],
-    ] as const) {
+    for (const { name: split, count, seed: splitSeed, startImageId } of shapesSplits(trainImages, valImages, seed)) {
       makeDirectory(join(dataDir, split, 'images'), 'demo'); // an error for a folder that cannot be made (recursive mkdirSync can loop forever)
       const s = writeShapes(join(dataDir, split), { count, seed: splitSeed, startImageId });
       console.log(`      ${split}: ${s.images} images, ${s.instances} instances (${Object.entries(s.perCategory).map(([k, v]) => `${v} ${k}s`).join(', ')})`);

@@ -13,6 +13,30 @@ import { commandErrorLine } from './args.js';
 /** The seed offset of the validation split: val uses `seed + VAL_SEED_OFFSET`, so its images differ from train's. */
 export const VAL_SEED_OFFSET = 0x9e3779b9;
 
+/** One split of a shapes dataset folder: its sub-folder, image count, generator seed and first image id. */
+export interface ShapesSplit {
+  /** `'train'` or `'val'`. */
+  name: 'train' | 'val';
+  /** Images. */
+  count: number;
+  /** Seed of the split's generator. */
+  seed: number;
+  /** Id of its first image (the splits' ids do not overlap). */
+  startImageId: number;
+}
+
+/**
+ * The layout every shapes dataset of the project uses (`maskrcnn shapes`, the demo, `ablate`, the
+ * course's loss ablation): train with `seed` and ids from 1, val with `seed + VAL_SEED_OFFSET`
+ * and ids after train's.
+ */
+export function shapesSplits(train: number, val: number, seed: number): [ShapesSplit, ShapesSplit] {
+  return [
+    { name: 'train', count: train, seed, startImageId: 1 },
+    { name: 'val', count: val, seed: seed + VAL_SEED_OFFSET, startImageId: train + 1 },
+  ];
+}
+
 const HELP = `usage: maskrcnn shapes --out DIR [--train N] [--val M] [--seed S] [--size PX] [--force]
 
 Writes the synthetic shapes dataset (squares, circles, triangles with occlusion and a few
@@ -112,12 +136,9 @@ export async function runShapes(argv: string[]): Promise<number> {
     console.error(`maskrcnn shapes: ${args}\n\n${HELP}`);
     return 2;
   }
-  const splits: Array<[string, number, number, number]> = [
-    ['train', args.train, args.seed, 1],
-    ['val', args.val, args.seed + VAL_SEED_OFFSET, args.train + 1],
-  ];
+  const splits = shapesSplits(args.train, args.val, args.seed);
   if (!args.force) {
-    for (const [name] of splits) {
+    for (const { name } of splits) {
       const dir = join(args.out, name);
       if (nonEmpty(dir)) {
         console.error(`maskrcnn shapes: ${dir} is not empty; pass --force to write into it anyway`);
@@ -126,7 +147,7 @@ export async function runShapes(argv: string[]): Promise<number> {
     }
   }
   const started = Date.now();
-  for (const [name, count, seed, startImageId] of splits) {
+  for (const { name, count, seed, startImageId } of splits) {
     try {
       makeDirectory(join(args.out, name, 'images'), 'shapes'); // an error for a folder that cannot be made (recursive mkdirSync can loop forever)
     } catch (error) {

@@ -92,9 +92,9 @@ function bceByHand(z: number, t: number): number {
 // %% [markdown]
 // ## L_cls: softmax cross-entropy over the sampled RoIs
 //
-// The RoI heads sample 64 RoIs per image in the shapes preset (the paper's 512), at most 25% of
-// them positive (IoU >= 0.5 with a ground-truth box), and label each with its ground-truth class,
-// or 0 (background) for the rest. L_cls is the mean over all sampled RoIs of
+// The RoI heads of the zoo model sample 64 RoIs per image (the paper's 512; the shapes preset now
+// 32), at most 25% of them positive (IoU >= 0.5 with a ground-truth box), and label each with its
+// ground-truth class, or 0 (background) for the rest. L_cls is the mean over all sampled RoIs of
 // `log(sum_c exp(z_c)) - z_label`.
 
 // %%
@@ -107,7 +107,7 @@ const lClsByHand = crossEntropyByHand(classLogits, roiLabels);
 console.log(`sampled RoIs per image: ${roisPerImage.join(', ')}; positives: ${positivesPerImage.join(', ')}`);
 console.log(`class logits [${classLogits.shape}]; L_cls by hand ${fixed(lClsByHand, 6)}, the model's ${fixed(losses['loss_classifier']!, 6)}`);
 check('L_cls recomputed from the logits and the sampled labels (ratio)', lClsByHand / losses['loss_classifier']!, 1, 1e-5);
-check('64 RoIs per image, at most 25% (16) positive', [...roisPerImage, ...positivesPerImage.map((p) => (p <= 16 ? 1 : 0))], [64, 64, 1, 1], 0);
+check('64 RoIs per image (the zoo config), at most 25% (16) positive', [model.config.roiHeads.boxBatchSizePerImage, ...roisPerImage, ...positivesPerImage.map((p) => (p <= 16 ? 1 : 0))], [64, 64, 64, 1, 1], 0);
 
 // %% [markdown]
 // ## L_box: smooth L1 on the ground-truth class's four deltas

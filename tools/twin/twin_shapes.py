@@ -130,7 +130,7 @@ def build_model(a):
     head_norm = norm_factory(a.head_norm, a.gn_groups)
     backbone = BackboneWithFPN(body, {'layer1': '0', 'layer2': '1', 'layer3': '2', 'layer4': '3'},
                                widths, a.fpn, extra_blocks=LastLevelMaxPool(), norm_layer=fpn_norm)
-    sizes = tuple((int(s),) for s in a.anchors.split(','))
+    sizes = tuple(tuple(int(x) for x in s.split(':')) for s in a.anchors.split(','))
     ratios = tuple(float(r) for r in a.ratios.split(','))
     anchor_gen = AnchorGenerator(sizes, (ratios,) * len(sizes))
     names = ['0', '1', '2', '3']
@@ -143,7 +143,7 @@ def build_model(a):
         backbone, num_classes=None,
         min_size=a.size, max_size=a.size,
         rpn_anchor_generator=anchor_gen,
-        rpn_head=RPNHead(a.fpn, len(ratios)),
+        rpn_head=RPNHead(a.fpn, len(ratios) * len(sizes[0])),
         rpn_pre_nms_top_n_train=a.pre_nms_train, rpn_pre_nms_top_n_test=a.pre_nms_test,
         rpn_post_nms_top_n_train=a.post_nms_train, rpn_post_nms_top_n_test=a.post_nms_test,
         rpn_batch_size_per_image=a.rpn_batch,
@@ -251,7 +251,7 @@ def main():
     p.add_argument('--rep', type=int, default=256)
     p.add_argument('--mask-convs', type=int, default=4)
     p.add_argument('--mask-dim', type=int, default=64)
-    p.add_argument('--anchors', default='8,16,32,64,128')
+    p.add_argument('--anchors', default='8,16,32,64,128', help="sizes per level, comma between levels, ':' between the sizes of one level (e.g. 8:11,16:23,...)")
     p.add_argument('--ratios', default='0.5,1,2')
     p.add_argument('--canonical', type=int, default=224)
     p.add_argument('--pre-nms-train', type=int, default=600)

@@ -367,7 +367,10 @@ export function heap(): ArrayBufferLike {
 /** A Float32Array copy of `count` floats at byte address `ptr`. */
 export function get(ptr: number, count: number): Float32Array {
   const s = load()!;
-  return s.f32.slice(ptr >> 2, (ptr >> 2) + count);
+  // set() of a subarray, not slice(): on a shared memory V8's slice copies about 3x slower.
+  const out = new Float32Array(count);
+  out.set(s.f32.subarray(ptr >> 2, (ptr >> 2) + count));
+  return out;
 }
 
 // ---------------------------------------------------------------- the worker pool

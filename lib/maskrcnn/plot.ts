@@ -211,3 +211,142 @@ export function barChartSvg(groups: readonly string[], series: ReadonlyArray<{ n
   parts.push('</svg>');
   return parts.join('\n');
 }
+
+/** One line of a {@link lineChartSvg}: its name (for the legend) and its points `[x, y]`. */
+export interface LineSeries {
+  /** Legend text. */
+  name: string;
+  /** The points, in drawing order; a non-finite coordinate lifts the pen. */
+  points: ReadonlyArray<readonly [number, number]>;
+  /** Colour (default: the palette, cycling, dashed after the first round). */
+  color?: string;
+  /** Stroke width (default 1.5). */
+  width?: number;
+}
+
+/** Options of {@link lineChartSvg}. */
+export interface LineChartOptions {
+  /** Title above the chart. */
+  title?: string;
+  /** Label of the x axis. */
+  xLabel?: string;
+  /** Label of the y axis. */
+  yLabel?: string;
+  /** The x axis range (default [0, 1]). */
+  xRange?: [number, number];
+  /** The y axis range (default [0, 1]). */
+  yRange?: [number, number];
+  /** Width and height of the plot area's frame in pixels (default 900 x 480; taller when the legend needs it). */
+  size?: [number, number];
+}
+
+/**
+ * The SVG text of a line chart on linear axes (e.g. precision-recall curves): one polyline per
+ * series, five grid lines per axis, and a legend to the right of the plot, one row per series
+ * (the picture grows taller when there are many).
+ */
+export function lineChartSvg(series: readonly LineSeries[], options: LineChartOptions = {}): string {
+  const [baseW, baseH] = options.size ?? [900, 480];
+  const legendW = series.length > 0 ? 220 : 0;
+  const margin = { left: 64, right: 24 + legendW, top: 36, bottom: 48 };
+  const height = Math.max(baseH, margin.top + 16 * series.length + margin.bottom);
+  const width = baseW;
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const [x0, x1] = options.xRange ?? [0, 1];
+  const [y0, y1] = options.yRange ?? [0, 1];
+  const x = (v: number): number => margin.left + ((v - x0) / (x1 - x0 || 1)) * plotW;
+  const y = (v: number): number => margin.top + plotH * (1 - (v - y0) / (y1 - y0 || 1));
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  parts.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(options.title ?? '')}</text>`);
+  for (let i = 0; i <= 5; i++) {
+    const vx = x0 + ((x1 - x0) * i) / 5;
+    const vy = y0 + ((y1 - y0) * i) / 5;
+    const xx = x(vx).toFixed(1);
+    const yy = y(vy).toFixed(1);
+    parts.push(`<line x1="${xx}" x2="${xx}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="#eee"/>`);
+    parts.push(`<text x="${xx}" y="${margin.top + plotH + 16}" text-anchor="middle">${Number(vx.toPrecision(3))}</text>`);
+    parts.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${yy}" y2="${yy}" stroke="#ddd"/>`);
+    parts.push(`<text x="${margin.left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">${Number(vy.toPrecision(3))}</text>`);
+  }
+  parts.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
+  if (options.xLabel !== undefined) parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 10}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
+  if (options.yLabel !== undefined) parts.push(`<text transform="translate(16 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`);
+  series.forEach((s, i) => {
+    const color = s.color ?? PALETTE[i % PALETTE.length]!;
+    const dash = s.color === undefined && i >= PALETTE.length ? ` stroke-dasharray="${2 + 2 * Math.floor(i / PALETTE.length)} 3"` : '';
+    let d = '';
+    let pen = false;
+    for (const [px, py] of s.points) {
+      if (!Number.isFinite(px) || !Number.isFinite(py)) {
+        pen = false;
+        continue;
+      }
+      d += `${pen ? 'L' : 'M'}${x(px).toFixed(1)} ${y(py).toFixed(1)}`;
+      pen = true;
+    }
+    const w = s.width ?? 1.5;
+    if (d !== '') parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="${w}"${dash}/>`);
+    const lx = margin.left + plotW + 16;
+    const ly = margin.top + 12 + 16 * i;
+    parts.push(`<line x1="${lx}" x2="${lx + 20}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="${Math.max(2, w)}"${dash}/>`);
+    parts.push(`<text x="${lx + 26}" y="${ly}">${escapeXml(s.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}
+
+/** Options of {@link heatmapSvg}. */
+export interface HeatmapOptions {
+  /** Title above the chart. */
+  title?: string;
+  /** What the rows are (written along the left edge). */
+  rowTitle?: string;
+  /** What the columns are (written above them). */
+  columnTitle?: string;
+}
+
+/**
+ * The SVG text of a heat map of non-negative counts (e.g. a confusion matrix): one cell per
+ * `values[row][column]`, shaded from white (0) to dark blue (the largest value), each cell
+ * labelled with its value.
+ */
+export function heatmapSvg(rowLabels: readonly string[], columnLabels: readonly string[], values: readonly (readonly number[])[], options: HeatmapOptions = {}): string {
+  if (values.length !== rowLabels.length || values.some((row) => row.length !== columnLabels.length)) {
+    throw new Error(`heatmapSvg: values must be ${rowLabels.length} rows of ${columnLabels.length} numbers`);
+  }
+  const cell = 44;
+  const labelW = 24 + 7 * Math.max(4, ...rowLabels.map((l) => l.length));
+  const headH = 24 + 7 * Math.max(4, ...columnLabels.map((l) => l.length));
+  const margin = { left: 24 + labelW, top: 40 + headH };
+  const width = margin.left + cell * columnLabels.length + 24;
+  const height = margin.top + cell * rowLabels.length + 24;
+  const max = Math.max(1, ...values.flat().filter(Number.isFinite));
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  parts.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(options.title ?? '')}</text>`);
+  if (options.columnTitle !== undefined) parts.push(`<text x="${margin.left + (cell * columnLabels.length) / 2}" y="38" text-anchor="middle">${escapeXml(options.columnTitle)}</text>`);
+  if (options.rowTitle !== undefined) parts.push(`<text transform="translate(16 ${margin.top + (cell * rowLabels.length) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.rowTitle)}</text>`);
+  columnLabels.forEach((label, c) => {
+    const cx = margin.left + cell * c + cell / 2;
+    parts.push(`<text transform="translate(${cx} ${margin.top - 6}) rotate(-60)" text-anchor="start">${escapeXml(label)}</text>`);
+  });
+  rowLabels.forEach((label, r) => {
+    const cy = margin.top + cell * r + cell / 2;
+    parts.push(`<text x="${margin.left - 6}" y="${cy}" text-anchor="end" dominant-baseline="middle">${escapeXml(label)}</text>`);
+    values[r]!.forEach((v, c) => {
+      const f = Number.isFinite(v) ? Math.max(0, Math.min(1, v / max)) : 0;
+      const shade = (lo: number, hi: number): number => Math.round(lo + (hi - lo) * f);
+      const fill = `rgb(${shade(255, 8)},${shade(255, 48)},${shade(255, 107)})`;
+      const x = margin.left + cell * c;
+      const y = margin.top + cell * r;
+      parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" stroke="#ccc"/>`);
+      parts.push(`<text x="${x + cell / 2}" y="${y + cell / 2}" text-anchor="middle" dominant-baseline="middle" fill="${f > 0.5 ? 'white' : 'black'}">${Number.isFinite(v) ? v : ''}</text>`);
+    });
+  });
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}

@@ -1,8 +1,10 @@
 /**
  * COCO-style evaluation with pycocotools' semantics: detection results in and out
- * (`results.ts`) and the `COCOeval` equivalent (`cocoeval.ts`).
+ * (`results.ts`), the `COCOeval` equivalent (`cocoeval.ts`) and error analysis on top of it
+ * (`analysis.ts`: per-class AP, PR curves, confusion matrix, TIDE).
  *
  * @module
  */
 export * from './cocoeval.js';
 export * from './results.js';
+export * from './analysis.js';

@@ -12,7 +12,7 @@ import type { CocoDataset } from './data/coco.js';
 import type { CocoDetectionDataset } from './data/dataset.js';
 import { rleEncode } from './data/rle.js';
 import { cocoEvaluate, type CocoEvalReport } from './eval/cocoeval.js';
-import { loadResults, type CocoResult } from './eval/results.js';
+import { loadResults, type CocoDetection, type CocoResult } from './eval/results.js';
 import type { MaskRCNN } from './mask_rcnn.js';
 import type { Detections } from './transform.js';
 
@@ -113,6 +113,8 @@ export interface ModelEvaluation {
   segm: CocoEvalReport;
   /** Number of images evaluated. */
   images: number;
+  /** The detections as each evaluation loaded them (for error analysis on top of the reports). */
+  detections: { bbox: CocoDetection[]; segm: CocoDetection[] };
 }
 
 /**
@@ -128,10 +130,12 @@ export function evaluateModel(model: MaskRCNN, dataset: CocoDetectionDataset, op
   // the bbox branch, with box areas, whenever a result has a bbox).
   const boxResults = results.map(({ segmentation: _s, ...r }) => r);
   const maskResults = results.filter((r) => r.segmentation !== undefined).map(({ bbox: _b, ...r }) => r);
+  const detections = { bbox: loadResults(gt, boxResults, { source: 'predictions (bbox)' }), segm: loadResults(gt, maskResults, { source: 'predictions (segm)' }) };
   return {
     results,
-    bbox: cocoEvaluate(gt, loadResults(gt, boxResults, { source: 'predictions (bbox)' }), { iouType: 'bbox', imgIds }),
-    segm: cocoEvaluate(gt, loadResults(gt, maskResults, { source: 'predictions (segm)' }), { iouType: 'segm', imgIds }),
+    bbox: cocoEvaluate(gt, detections.bbox, { iouType: 'bbox', imgIds }),
+    segm: cocoEvaluate(gt, detections.segm, { iouType: 'segm', imgIds }),
     images,
+    detections,
   };
 }

@@ -8,17 +8,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getBackend, setBackend } from '../../ops/index.js';
-import { readCoco } from '../data/coco.js';
+import { readCoco, type CocoDataset } from '../data/coco.js';
 import { CocoDetectionDataset } from '../data/dataset.js';
 import { cocoEvaluate, formatFixed3, formatSummary, type CocoEvalReport, type IouType } from '../eval/cocoeval.js';
-import { loadResults, writeResults } from '../eval/results.js';
+import { loadResults, writeResults, type CocoDetection } from '../eval/results.js';
+import { analysisJson, analysisSummary, analyzeErrors, writeAnalysis, type ErrorAnalysis } from '../eval/analysis.js';
 import { evaluateModel } from '../inference.js';
 import { loadWeights } from '../weights.js';
 import { parseJson } from '../../util/limits.js';
 import { backendFlag, UsageError, booleanFlag, checkExists, integerFlag, parseFlags, runCommand, stringFlag, type ParsedFlags } from './args.js';
 
-const HELP = `usage: maskrcnn eval --gt ANNOTATIONS.json --dt RESULTS.json [--iou-type segm|bbox] [--json]
-       maskrcnn eval --weights FILE --data DIR [--limit N] [--out RESULTS.json] [--json] [--backend wasm|reference|gpu]
+const HELP = `usage: maskrcnn eval --gt ANNOTATIONS.json --dt RESULTS.json [--iou-type segm|bbox] [--analysis DIR] [--json]
+       maskrcnn eval --weights FILE --data DIR [--limit N] [--out RESULTS.json] [--analysis DIR] [--json] [--backend wasm|reference|gpu]
 
 Evaluates detections against COCO ground truth with pycocotools' COCOeval semantics and prints
 the 12-line summary (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl) and the
@@ -41,6 +42,12 @@ options:
   --limit N          evaluate the first N images only (default all)
   --out PATH         with --weights: also write the detections as a COCO results file
   --backend NAME     with --weights: wasm (default), reference or gpu
+  --analysis DIR     error analysis into DIR (created if missing), for each evaluated IoU type:
+                     per_class.md (AP, AP50, AP75 per class), confusion.md and
+                     confusion_<type>.csv/.svg (IoU 0.5, score >= 0.5), tide.md (TIDE error
+                     types and the AP50 each costs), pr_<type>_iou50.svg and
+                     pr_<type>_iou50-95.svg (precision-recall curves); prints a short summary
+                     (with --json: an "analysis" object in each evaluation's JSON)
   --json             print JSON instead of the table:
                      {"iouType", "stats": [12 numbers], "perCategory": [{"categoryId", "name", "ap", "stats"}]}
                      (with --weights: {"images", "bbox": {...}, "segm": {...}})
@@ -56,6 +63,7 @@ const FLAGS = {
   limit: { type: 'string' },
   out: { type: 'string' },
   backend: { type: 'string' },
+  analysis: { type: 'string' },
 } as const;
 
 /** parseFlags, with the messages of this subcommand's first parser ('option --dt needs a value'). */
@@ -84,7 +92,8 @@ export async function runEval(argv: string[]): Promise<number> {
   return runCommand('eval', argv, HELP, () => {
     const flags = parse(argv);
     const json = booleanFlag(flags, 'json');
-    if (flags.values['weights'] !== undefined) return evalModel(flags, json);
+    const analysisDir = flags.values['analysis'] === undefined ? undefined : stringFlag(flags, 'analysis');
+    if (flags.values['weights'] !== undefined) return evalModel(flags, json, analysisDir);
     for (const name of ['data', 'limit', 'out', 'backend']) {
       if (flags.values[name] !== undefined) throw new UsageError(`--${name} needs --weights (it runs a model; to evaluate a results file use --gt and --dt)`);
     }
@@ -123,14 +132,16 @@ export async function runEval(argv: string[]): Promise<number> {
         if (json) console.error(`maskrcnn eval: note: ${note}`);
         else console.log(note);
       }
-      console.log(json ? JSON.stringify(reportJson(iouType, report)) : formatReport(iouType, report));
+      const analysis = analysisDir === undefined ? undefined : analyze(analysisDir, [[gt, detections, report]]);
+      console.log(json ? JSON.stringify(reportJson(iouType, report, analysis?.[0])) : formatReport(iouType, report));
+      if (analysis !== undefined && !json) console.log(`\n${analysisSummary(analysis)}\nanalysis -> ${analysisDir}`);
       return 0;
     });
   });
 }
 
 /** `eval --weights F --data DIR`: runs the model over the dataset, then bbox and segm evaluation. */
-function evalModel(flags: ParsedFlags, json: boolean): number {
+function evalModel(flags: ParsedFlags, json: boolean, analysisDir: string | undefined): number {
   for (const name of ['gt', 'dt', 'iou-type']) {
     if (flags.values[name] !== undefined) throw new UsageError(`--${name} cannot be combined with --weights (--weights evaluates bbox and segm on --data)`);
   }
@@ -160,14 +171,22 @@ function evalModel(flags: ParsedFlags, json: boolean): number {
       const evaluation = evaluateModel(model, dataset, limit === undefined ? {} : { limit });
       const seconds = (Date.now() - started) / 1000;
       if (out !== undefined) writeResults(out, evaluation.results);
+      const analysis =
+        analysisDir === undefined
+          ? undefined
+          : analyze(analysisDir, [
+              [dataset.coco, evaluation.detections.bbox, evaluation.bbox],
+              [dataset.coco, evaluation.detections.segm, evaluation.segm],
+            ]);
       if (json) {
-        console.log(JSON.stringify({ images: evaluation.images, bbox: reportJson('bbox', evaluation.bbox), segm: reportJson('segm', evaluation.segm) }));
+        console.log(JSON.stringify({ images: evaluation.images, bbox: reportJson('bbox', evaluation.bbox, analysis?.[0]), segm: reportJson('segm', evaluation.segm, analysis?.[1]) }));
       } else {
         console.log(`${evaluation.images} images, ${evaluation.results.length} detections, ${seconds.toFixed(1)} s`);
         console.log(formatReport('bbox', evaluation.bbox));
         console.log('');
         console.log(formatReport('segm', evaluation.segm));
         if (out !== undefined) console.log(`\nresults -> ${out}`);
+        if (analysis !== undefined) console.log(`\n${analysisSummary(analysis)}\nanalysis -> ${analysisDir}`);
       }
       return 0;
     } finally {
@@ -176,10 +195,21 @@ function evalModel(flags: ParsedFlags, json: boolean): number {
   });
 }
 
-/** A report as the JSON that `--json` prints. */
-function reportJson(iouType: IouType, report: CocoEvalReport): { iouType: IouType; stats: number[]; perCategory: { categoryId: number; name: string; ap: number; stats: number[] }[] } {
+/** A report as the JSON that `--json` prints (with the error analysis when `--analysis` was given). */
+function reportJson(
+  iouType: IouType,
+  report: CocoEvalReport,
+  analysis?: ErrorAnalysis,
+): { iouType: IouType; stats: number[]; perCategory: { categoryId: number; name: string; ap: number; stats: number[] }[]; analysis?: Record<string, unknown> } {
   const perCategory = report.perCategory.map((c) => ({ categoryId: c.categoryId, name: c.name, ap: c.ap, stats: c.stats }));
-  return { iouType, stats: report.stats, perCategory };
+  return analysis === undefined ? { iouType, stats: report.stats, perCategory } : { iouType, stats: report.stats, perCategory, analysis: analysisJson(analysis) };
+}
+
+/** `--analysis DIR`: analyses each evaluation and writes the files into DIR. */
+function analyze(dir: string, evaluations: readonly (readonly [CocoDataset, CocoDetection[], CocoEvalReport])[]): ErrorAnalysis[] {
+  const analyses = evaluations.map(([gt, detections, report]) => analyzeErrors(gt, detections, report));
+  writeAnalysis(dir, analyses);
+  return analyses;
 }
 
 /** pycocotools' summary table and the AP of each category. */

@@ -68,6 +68,41 @@ test('maskrcnn eval --json prints one JSON object with 12 stats and per-category
   t.end();
 });
 
+test('maskrcnn eval --analysis DIR writes per-class AP, confusion, TIDE and PR files and prints a summary', async (t) => {
+  const f = fixture();
+  try {
+    const dir = join(f.dir, 'analysis');
+    const plain = await capture(['--gt', f.gt, '--dt', f.bbox]);
+    const r = await capture(['--gt', f.gt, '--dt', f.bbox, '--analysis', dir]);
+    t.equal(r.code, 0, `exit 0 ${r.err}`);
+    t.ok(r.out.startsWith(`${plain.out}\n\nerror analysis (bbox):`), 'the usual report unchanged, then the analysis summary');
+    t.ok(r.out.includes('confusion @IoU 0.5 (score >= 0.5): 3 correct, 0 wrong class, 0 duplicate, 0 background, 0 missed'), 'confusion totals');
+    t.ok(r.out.includes(`analysis -> ${dir}`), 'names the folder');
+    for (const file of ['per_class.md', 'confusion.md', 'confusion_bbox.csv', 'confusion_bbox.svg', 'tide.md', 'pr_bbox_iou50.svg', 'pr_bbox_iou50-95.svg']) {
+      t.ok(existsSync(join(dir, file)), `${file} written`);
+    }
+    t.ok(readFileSync(join(dir, 'per_class.md'), 'utf8').includes('| 1 | square | 1.000 | 1.000 | 1.000 |'), 'per_class.md row');
+    t.equal(readFileSync(join(dir, 'confusion_bbox.csv'), 'utf8').split('\n')[1], 'square,3,0,0', 'confusion CSV row');
+    const j = await capture(['--gt', f.gt, '--dt', f.segm, '--json', '--analysis', dir]);
+    t.equal(j.code, 0, '--json exit 0');
+    const parsed = JSON.parse(j.out) as { analysis: { perClass: { name: string; ap50: number }[]; tide: { ap50: number; allFixedAp50: number }; confusion: { counts: number[][] } } };
+    t.deepEqual(parsed.analysis.perClass.map((c) => [c.name, c.ap50]), [['square', 1], ['circle', -1]], '--json: per-class AP50');
+    t.deepEqual([parsed.analysis.tide.ap50, parsed.analysis.tide.allFixedAp50], [1, 1], '--json: TIDE numbers');
+    t.ok(existsSync(join(dir, 'pr_segm_iou50.svg')), 'segm files');
+    const noAnalysis = JSON.parse((await capture(['--gt', f.gt, '--dt', f.bbox, '--json'])).out) as Record<string, unknown>;
+    t.notOk('analysis' in noAnalysis, 'no analysis key without --analysis');
+    const missing = await capture(['--gt', f.gt, '--dt', f.bbox, '--analysis']);
+    t.equal(missing.code, 2, '--analysis without a folder: exit 2');
+    t.match(missing.err, /--analysis needs a value/, 'names the flag');
+    const onFile = await capture(['--gt', f.gt, '--dt', f.bbox, '--analysis', join(f.gt, 'sub')]);
+    t.equal(onFile.code, 1, '--analysis under a file: exit 1');
+    t.match(onFile.err, /cannot create .*gt\.json.* is a file/, 'says why');
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+  t.end();
+});
+
 test('maskrcnn eval prints the pycocotools summary table', async (t) => {
   const f = fixture();
   try {
@@ -174,10 +209,13 @@ test('maskrcnn eval --weights --data: runs the model, prints 12 numbers for bbox
     t.ok(existsSync(out), '--out written');
     const results = JSON.parse(readFileSync(out, 'utf8')) as { image_id: number; category_id: number }[];
     t.ok(results.every((x) => [1, 2].includes(x.image_id) && [1, 2, 3].includes(x.category_id)), 'COCO image and category ids of the dataset');
-    const json = await capture(['--weights', weights, '--data', data, '--limit', '1', '--json']);
+    const analysisDir = join(dir, 'analysis');
+    const json = await capture(['--weights', weights, '--data', data, '--limit', '1', '--json', '--analysis', analysisDir]);
     t.equal(json.code, 0, '--json exit 0');
-    const parsed = JSON.parse(json.out) as { images: number; bbox: { stats: number[] }; segm: { stats: number[] } };
+    const parsed = JSON.parse(json.out) as { images: number; bbox: { stats: number[]; analysis?: { perClass: unknown[] } }; segm: { stats: number[]; analysis?: { perClass: unknown[] } } };
     t.deepEqual([parsed.images, parsed.bbox.stats.length, parsed.segm.stats.length], [1, 12, 12], '--limit 1: one image, 12 stats each');
+    t.deepEqual([parsed.bbox.analysis?.perClass.length, parsed.segm.analysis?.perClass.length], [3, 3], '--analysis: per-class AP of the 3 classes for bbox and segm');
+    t.ok(['pr_bbox_iou50.svg', 'pr_segm_iou50.svg', 'confusion_bbox.csv', 'confusion_segm.csv', 'tide.md'].every((f) => existsSync(join(analysisDir, f))), '--analysis: files for both IoU types');
 
     const noData = await capture(['--weights', weights]);
     t.equal(noData.code, 2, 'missing --data: exit 2');

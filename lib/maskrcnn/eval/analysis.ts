@@ -699,7 +699,7 @@ export function tideAnalysis(gt: CocoDataset, detections: readonly CocoDetection
 const TIDE_NAMES: Record<TideErrorType, string> = {
   cls: 'classification',
   loc: 'localisation',
-  both: 'both (cls + loc)',
+  both: 'cls and loc',
   dupe: 'duplicate',
   bkg: 'background',
   miss: 'missed',

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import type { Tensor } from '../../tensor/index.js';
 import { type DecodedPng, decodePng, pngToTensor } from './png.js';
-import { type ReadJpegOptions, decodeJpeg, isJpeg } from './jpeg.js';
+import { type ReadJpegOptions, decodeJpeg, isJpeg, jpegSize } from './jpeg.js';
 
 /** Options of {@link readImage}: the tensor's channels and range, and (JPEG) the EXIF orientation. */
 export type ReadImageOptions = ReadJpegOptions;
@@ -62,4 +62,29 @@ export function readImageFile(path: string, options: ReadImageOptions = {}): Dec
     throw new Error(`readImage: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
   return decodeImage(bytes, path, 'readImage', options);
+}
+
+/**
+ * The width and height of a PNG or JPEG file as {@link readImage} would return it (a JPEG
+ * turned by its EXIF orientation), read from its headers without decoding the pixels: PNG's
+ * IHDR; a JPEG's frame header (the JPEG's segments are walked to its end, so a truncated JPEG
+ * is an error). Errors name the file.
+ */
+export function readImageSize(path: string, options: ReadImageOptions = {}): { width: number; height: number } {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new Error(`readImageSize: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const format = imageFormat(bytes);
+  if (format === 'png') {
+    if (bytes.length < 24 || bytes.toString('latin1', 12, 16) !== 'IHDR') throw new Error(`readImageSize: ${path} is not a valid PNG: no IHDR chunk first`);
+    return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+  }
+  if (format === 'jpeg') {
+    const { width, height } = jpegSize(bytes, path, 'readImageSize', options);
+    return { width, height };
+  }
+  return decodeImage(bytes, path, 'readImageSize', options); // throws: neither format
 }

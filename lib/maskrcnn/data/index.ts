@@ -13,5 +13,6 @@ export * from './coco.js';
 export * from './png.js';
 export * from './jpeg.js';
 export * from './image.js';
+export * from './convert.js';
 export * from './shapes.js';
 export * from './dataset.js';

@@ -183,6 +183,20 @@ function orient(rgba: Uint8Array, width: number, height: number, o: number): { r
   return { rgba: out, width: W, height: H };
 }
 
+/**
+ * The size of a JPEG as {@link decodeJpeg} returns it (turned by the EXIF orientation unless
+ * `exifOrientation: false`) and its orientation, from the headers only: the file is walked to
+ * its EOI marker (so a truncated file is an error, as in {@link decodeJpeg}) but not decoded.
+ */
+export function jpegSize(buffer: Uint8Array, source = '<buffer>', op = 'jpegSize', options: JpegOrientationOptions = {}): { width: number; height: number; orientation: number } {
+  const invalid = (reason: string): Error => new Error(`${op}: ${source} is not a valid JPEG: ${reason}`);
+  if (!isJpeg(buffer)) throw invalid('it does not start with the JPEG SOI marker (FF D8 FF)');
+  const header = walkJpeg(buffer);
+  if (typeof header === 'string') throw invalid(header);
+  const swap = options.exifOrientation !== false && header.orientation >= 5;
+  return { width: swap ? header.height : header.width, height: swap ? header.width : header.height, orientation: header.orientation };
+}
+
 /** libjpeg's fixed-point colour conversion (jdcolor.c): 16 fraction bits, rounded. */
 const SCALEBITS = 16;
 const ONE_HALF = 1 << (SCALEBITS - 1);

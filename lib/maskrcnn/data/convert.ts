@@ -55,6 +55,7 @@ export type ConversionReason =
   | 'no-class'
   | 'bad-points'
   | 'missing-image'
+  | 'not-labelme'
   | 'clipped';
 
 /** What a conversion kept and dropped, and why. */
@@ -240,7 +241,10 @@ function posixRelative(root: string, path: string): string {
  * shapes sharing a `label` and a non-null `group_id` are one instance of several parts. Other
  * shape types (circle, line, linestrip, point, mask) are dropped and reported.
  *
- * @throws when `dir` has no JSON file, or a file is not a labelme file (the message names it).
+ * A JSON file of the folder that is not a labelme file (a COCO file written there, say) is
+ * skipped and reported (`not-labelme`).
+ *
+ * @throws when `dir` cannot be read or has no JSON file, or a JSON file cannot be parsed (the message names it).
  */
 export function labelmeToCoco(dir: string, options: ConvertOptions = {}): ConversionResult {
   let names: string[];
@@ -255,7 +259,9 @@ export function labelmeToCoco(dir: string, options: ConvertOptions = {}): Conver
     const file = join(dir, name);
     const json = readJsonFile(file, 'labelmeToCoco');
     if (!isObject(json) || !Array.isArray(json['shapes']) || typeof json['imagePath'] !== 'string') {
-      throw new Error(`${file}: not a labelme file (expected an object with "shapes" and "imagePath")`);
+      // e.g. a COCO file written into the folder: skipped, and said so
+      builder.problem(file, 'the file', 'not-labelme', 'not a labelme file (no "shapes" and "imagePath"): skipped');
+      continue;
     }
     builder.report.files++;
     const imagePath = join(dirname(file), (json['imagePath'] as string).replace(/\\/g, '/'));

@@ -115,7 +115,11 @@ test('convert: bad labelme shapes are counted and named with their file and inde
     t.match(text, /2 annotation files: 1 images kept, 1 dropped; 2 annotations kept \(1 with points clipped to their image\), 5 dropped/, 'the summary counts');
     t.throws(() => labelmeToCoco(join(dir, 'nowhere')), /labelmeToCoco: cannot read the folder .*nowhere/, 'a missing folder is named');
     writeFileSync(join(dir, 'z.json'), '{"hello": 1}');
-    t.throws(() => labelmeToCoco(dir), /z\.json: not a labelme file/, 'a JSON file that is not labelme is named');
+    const skipped = labelmeToCoco(dir, { classes: ['dog', 'cat'] });
+    t.equal(skipped.report.dropped['not-labelme'], 1, 'a JSON file that is not labelme is skipped and counted');
+    t.match(formatConversionReport(skipped.report), /z\.json: the file: not a labelme file \(no "shapes" and "imagePath"\): skipped/, 'and named');
+    writeFileSync(join(dir, 'zz.json'), '{"broken": ');
+    t.throws(() => labelmeToCoco(dir), /zz\.json: not valid JSON/, 'a file that is not JSON is an error naming it');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

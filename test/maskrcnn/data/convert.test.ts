@@ -60,7 +60,7 @@ test('convert: labelme folder -> COCO -> CocoDetectionDataset: masks, boxes, are
     const dog = coco.annotations[0]!;
     t.deepEqual([dog.category_id, dog.bbox, dog.area, dog.iscrowd], [2, [2, 3, 8, 6], 48, 0], 'polygon: category, bbox [x, y, w, h], area, iscrowd 0');
     t.deepEqual(coco.annotations[1]!.segmentation, [[12, 2, 20, 2, 20, 12, 12, 12]], 'a rectangle becomes a 4-corner polygon');
-    t.equal(coco.annotations[3]!.segmentation!.length, 2, 'shapes of one group_id are one instance of two parts');
+    t.equal((coco.annotations[3]!.segmentation as number[][]).length, 2, 'shapes of one group_id are one instance of two parts');
     const annotations = join(dir, 'coco.json');
     writeCoco(annotations, coco);
     const dataset = CocoDetectionDataset.fromFiles(annotations, dir, { contiguousLabels: true });

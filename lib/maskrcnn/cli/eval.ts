@@ -19,7 +19,7 @@ import { parseJson } from '../../util/limits.js';
 import { backendFlag, UsageError, booleanFlag, checkExists, integerFlag, parseFlags, runCommand, stringFlag, type ParsedFlags } from './args.js';
 
 const HELP = `usage: maskrcnn eval --gt ANNOTATIONS.json --dt RESULTS.json [--iou-type segm|bbox] [--analysis DIR] [--json]
-       maskrcnn eval --weights FILE --data DIR [--limit N] [--out RESULTS.json] [--analysis DIR] [--json] [--backend wasm|reference|gpu]
+       maskrcnn eval --weights FILE (--data DIR | --images DIR --annotations FILE) [--limit N] [--out RESULTS.json] [--analysis DIR] [--json] [--backend wasm|reference|gpu]
 
 Evaluates detections against COCO ground truth with pycocotools' COCOeval semantics and prints
 the 12-line summary (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl) and the
@@ -39,6 +39,8 @@ options:
   --data DIR         a dataset folder: DIR/annotations.json and DIR/images/*.png. Labels are
                      1..K in category-id order when the file has K = classes - 1 categories,
                      else the category ids (torchvision's COCO models)
+  --images DIR       instead of --data: the images (PNG or JPEG) of --annotations
+  --annotations PATH with --images: any COCO instances file (e.g. instances_val2017.json)
   --limit N          evaluate the first N images only (default all)
   --out PATH         with --weights: also write the detections as a COCO results file
   --backend NAME     with --weights: wasm (default), reference or gpu
@@ -60,6 +62,8 @@ const FLAGS = {
   json: { type: 'boolean' },
   weights: { type: 'string' },
   data: { type: 'string' },
+  images: { type: 'string' },
+  annotations: { type: 'string' },
   limit: { type: 'string' },
   out: { type: 'string' },
   backend: { type: 'string' },
@@ -94,7 +98,7 @@ export async function runEval(argv: string[]): Promise<number> {
     const json = booleanFlag(flags, 'json');
     const analysisDir = flags.values['analysis'] === undefined ? undefined : stringFlag(flags, 'analysis');
     if (flags.values['weights'] !== undefined) return evalModel(flags, json, analysisDir);
-    for (const name of ['data', 'limit', 'out', 'backend']) {
+    for (const name of ['data', 'images', 'annotations', 'limit', 'out', 'backend']) {
       if (flags.values[name] !== undefined) throw new UsageError(`--${name} needs --weights (it runs a model; to evaluate a results file use --gt and --dt)`);
     }
     if (flags.values['gt'] === undefined) throw new UsageError('missing --gt ANNOTATIONS.json (or --weights FILE --data DIR)');
@@ -146,13 +150,11 @@ function evalModel(flags: ParsedFlags, json: boolean, analysisDir: string | unde
     if (flags.values[name] !== undefined) throw new UsageError(`--${name} cannot be combined with --weights (--weights evaluates bbox and segm on --data)`);
   }
   const weights = stringFlag(flags, 'weights');
-  const data = stringFlag(flags, 'data');
+  const { annotations, images } = evalDataFlags(flags);
   const limit = flags.values['limit'] === undefined ? undefined : integerFlag(flags, 'limit', undefined, 1, Number.MAX_SAFE_INTEGER);
   const out = flags.values['out'] === undefined ? undefined : stringFlag(flags, 'out');
   const backend = backendFlag(flags);
   checkExists('--weights', weights);
-  checkExists('--data', data, 'dir');
-  checkExists('--data', join(data, 'annotations.json'));
   return failures(() => {
     const previous = getBackend();
     try {
@@ -160,13 +162,13 @@ function evalModel(flags: ParsedFlags, json: boolean, analysisDir: string | unde
       const { model } = loadWeights(weights);
       const numClasses = model.config.numClasses;
       // Labels 1..K in category-id order (maskrcnn shapes, training) or the ids themselves (torchvision's COCO).
-      const probe = CocoDetectionDataset.fromDirectory(data);
+      const probe = CocoDetectionDataset.fromFiles(annotations, images);
       const contiguous = probe.categories.length + 1 === numClasses;
       const maxId = Math.max(0, ...probe.categories.map((c) => c.id));
       if (!contiguous && maxId >= numClasses) {
-        throw new Error(`${join(data, 'annotations.json')}: ${probe.categories.length} categories (ids up to ${maxId}) do not fit the model's ${numClasses} classes (background included)`);
+        throw new Error(`${annotations}: ${probe.categories.length} categories (ids up to ${maxId}) do not fit the model's ${numClasses} classes (background included)`);
       }
-      const dataset = contiguous ? CocoDetectionDataset.fromDirectory(data, { contiguousLabels: true }) : probe;
+      const dataset = contiguous ? CocoDetectionDataset.fromFiles(annotations, images, { contiguousLabels: true }) : probe;
       const started = Date.now();
       const evaluation = evaluateModel(model, dataset, limit === undefined ? {} : { limit });
       const seconds = (Date.now() - started) / 1000;
@@ -193,6 +195,26 @@ function evalModel(flags: ParsedFlags, json: boolean, analysisDir: string | unde
       setBackend(previous);
     }
   });
+}
+
+/** `--data DIR` (DIR/annotations.json, DIR/images), or `--images DIR --annotations FILE`, checked to exist. */
+function evalDataFlags(flags: ParsedFlags): { annotations: string; images: string } {
+  const given = (name: string): boolean => flags.values[name] !== undefined;
+  if (given('data')) {
+    for (const name of ['images', 'annotations']) if (given(name)) throw new UsageError(`--${name} cannot be combined with --data`);
+    const data = stringFlag(flags, 'data');
+    checkExists('--data', data, 'dir');
+    checkExists('--data', join(data, 'annotations.json'));
+    return { annotations: join(data, 'annotations.json'), images: join(data, 'images') };
+  }
+  if (!given('images') && !given('annotations')) throw new UsageError('--data is required (or --images DIR --annotations FILE)');
+  if (!given('images')) throw new UsageError('--annotations needs --images DIR (the folder of its images)');
+  if (!given('annotations')) throw new UsageError('--images needs --annotations FILE (a COCO instances file)');
+  const images = stringFlag(flags, 'images');
+  const annotations = stringFlag(flags, 'annotations');
+  checkExists('--images', images, 'dir');
+  checkExists('--annotations', annotations);
+  return { annotations, images };
 }
 
 /** A report as the JSON that `--json` prints (with the error analysis when `--analysis` was given). */

@@ -9,14 +9,14 @@ import { getBackend, setBackend } from '../../ops/index.js';
 import { makeDirectory } from '../../util/atomic_write.js';
 import { readCoco } from '../data/coco.js';
 import { CocoDetectionDataset, type DetectionTarget } from '../data/dataset.js';
-import { readPng } from '../data/png.js';
+import { readImage } from '../data/image.js';
 import { writeInspection } from '../inspect.js';
 import type { MaskRCNN } from '../mask_rcnn.js';
 import type { Tensor } from '../../tensor/index.js';
 import { loadWeights } from '../weights.js';
 import { weightsFlag, backendFlag, commandErrorLine, UsageError, checkExists, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
-const HELP = `usage: maskrcnn inspect [--weights FILE] --image PNG --out DIR [--annotations COCO.json] [--score-threshold 0.5] [--backend wasm|reference|gpu]
+const HELP = `usage: maskrcnn inspect [--weights FILE] --image IMAGE --out DIR [--annotations COCO.json] [--score-threshold 0.5] [--backend wasm|reference|gpu]
 
 Runs Mask R-CNN on one image with every intermediate traced and writes into DIR one PNG per
 stage (anchors, RPN objectness per FPN level, proposals before and after NMS, RoI features,
@@ -31,7 +31,7 @@ sampled RoIs, the mask targets and the five loss terms.
 options:
   --weights FILE          a weights file (maskrcnn train, saveWeights, or a converted torchvision
                           state dict); default: the model zoo's shapes detector (zoo/shapes/)
-  --image PNG             the image
+  --image IMAGE           the image, PNG or JPEG (a JPEG's EXIF orientation is applied)
   --out DIR               output folder (created if needed)
   --annotations FILE      COCO instance annotations that include the image (optional)
   --score-threshold S     the final-detections picture draws scores >= S, 0..1 (default 0.5)
@@ -75,7 +75,7 @@ export async function runInspect(argv: string[]): Promise<number> {
     try {
       if (backend !== undefined) setBackend(backend);
       const { model, classes } = loadWeights(weights);
-      const image = readPng(imagePath);
+      const image = readImage(imagePath);
       makeDirectory(out, 'inspect');
       const target = annotations === undefined ? undefined : groundTruth(annotations, imagePath, image, model);
       const { index, files } = writeInspection(model, image, out, { classes, title: `Mask R-CNN inspection: ${basename(imagePath)}`, scoreThreshold, ...(target ? { target } : {}) });

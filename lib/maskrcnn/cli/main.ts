@@ -10,6 +10,7 @@ import { runInspect } from './inspect.js';
 import { runBench } from './bench.js';
 import { runDemo } from './demo.js';
 import { runAblate } from './ablate.js';
+import { runConvert } from './convert.js';
 import { commandErrorLine } from './args.js';
 
 /** A subcommand: takes the arguments after its name, returns the exit code. */
@@ -18,8 +19,9 @@ export type Subcommand = (argv: string[]) => Promise<number>;
 /** The subcommands by name, with a one-line summary for `maskrcnn --help`. */
 export const subcommands: Record<string, { run: Subcommand; summary: string }> = {
   shapes: { run: runShapes, summary: 'write the synthetic shapes dataset (PNG images + COCO JSON)' },
+  convert: { run: runConvert, summary: 'labelme or VIA annotations to COCO JSON (with a seeded train/val split)' },
   train: { run: runTrain, summary: 'train Mask R-CNN (checkpoints, --resume, progress, log, loss curve, COCO AP)' },
-  predict: { run: runPredict, summary: 'detect objects in PNG images: overlay PNGs and COCO results JSON' },
+  predict: { run: runPredict, summary: 'detect objects in PNG or JPEG images: overlay PNGs and COCO results JSON' },
   inspect: { run: runInspect, summary: 'draw every stage of the network on one image, with an index page' },
   bench: { run: runBench, summary: 'time the detector (inference, training step) stage by stage' },
   demo: { run: runDemo, summary: 'generate shapes, train from scratch, evaluate, draw (npm run demo)' },

@@ -1,5 +1,5 @@
 /**
- * `maskrcnn predict`: runs a trained detector over PNG images and writes one overlay PNG per
+ * `maskrcnn predict`: runs a trained detector over PNG or JPEG images and writes one overlay PNG per
  * image (masks, boxes, `name score` labels) and the detections as a COCO results file.
  *
  * @module
@@ -9,7 +9,7 @@ import { makeDirectory } from '../../util/atomic_write.js';
 import { basename, extname, join, resolve } from 'node:path';
 import { getBackend, setBackend, type BackendName } from '../../ops/index.js';
 import { noGrad } from '../../tensor/index.js';
-import { readPng } from '../data/png.js';
+import { IMAGE_FILE_PATTERN, readImage } from '../data/image.js';
 import { writeResults } from '../eval/results.js';
 import type { CocoResult } from '../eval/results.js';
 import { detectionsToCocoResults } from '../inference.js';
@@ -17,7 +17,7 @@ import { drawDetections } from '../overlay.js';
 import { loadWeights } from '../weights.js';
 import { weightsFlag, backendFlag, commandErrorLine, UsageError, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
-const HELP = `usage: maskrcnn predict [--weights FILE] --image PNG... --out DIR [--score-threshold 0.5] [--backend wasm|reference|gpu]
+const HELP = `usage: maskrcnn predict [--weights FILE] --image IMAGE... --out DIR [--score-threshold 0.5] [--backend wasm|reference|gpu]
 
 Runs Mask R-CNN on each image and writes
   DIR/<name>.png     the image (enlarged when small) with each detection's mask in its class
@@ -33,7 +33,9 @@ and prints one line per image: the number of detections drawn and the best few.
 options:
   --weights FILE          a weights file (maskrcnn train, saveWeights, or a converted torchvision
                           state dict); default: the model zoo's shapes detector (zoo/shapes/)
-  --image PATH            a PNG image, or a folder (its PNG files, sorted by name); repeat for more
+  --image PATH            a PNG or JPEG image (told apart by content, not name; a JPEG's EXIF
+                          orientation is applied), or a folder (its .png, .jpg and .jpeg files,
+                          sorted by name); repeat for more
   --out DIR               output folder (created if needed)
   --score-threshold S     draw detections with score >= S, 0..1 (default 0.5)
   --backend NAME          wasm (default), reference or gpu
@@ -47,17 +49,17 @@ const FLAGS = {
   backend: { type: 'string' },
 } as const;
 
-/** The PNG files named by `--image` values: files as given, folders expanded to their sorted PNGs. */
+/** The image files named by `--image` values: files as given, folders expanded to their sorted PNG and JPEG files. */
 function expandImages(paths: readonly string[]): string[] {
-  if (paths.length === 0) throw new UsageError('--image is required (a PNG file or a folder of PNG files)');
+  if (paths.length === 0) throw new UsageError('--image is required (a PNG or JPEG file, or a folder of them)');
   const files: string[] = [];
   for (const p of paths) {
     if (!existsSync(p)) throw new UsageError(`--image ${p}: no such file or folder`);
     if (statSync(p).isDirectory()) {
       const pngs = readdirSync(p)
-        .filter((f) => /\.png$/i.test(f))
+        .filter((f) => IMAGE_FILE_PATTERN.test(f))
         .sort();
-      if (pngs.length === 0) throw new UsageError(`--image ${p}: the folder has no .png files`);
+      if (pngs.length === 0) throw new UsageError(`--image ${p}: the folder has no .png, .jpg or .jpeg files`);
       files.push(...pngs.map((f) => join(p, f)));
     } else files.push(p);
   }
@@ -95,7 +97,7 @@ export async function runPredict(argv: string[]): Promise<number> {
         makeDirectory(out, 'predict');
         const results: CocoResult[] = [];
         images.forEach((path, k) => {
-          const image = readPng(path);
+          const image = readImage(path);
           const [detections] = noGrad(() => model.forward([image]).detections);
           const d = detections!;
           results.push(...detectionsToCocoResults(d, k + 1, { maskThreshold: model.config.roiHeads.maskThreshold }));

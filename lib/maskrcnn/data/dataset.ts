@@ -35,7 +35,7 @@ import { type CocoAnnotation, type CocoCategory, type CocoDataset, type CocoImag
 import { rleDecode } from './rle.js';
 import { describe } from './json_checks.js';
 import { checkTensorElements } from '../../util/limits.js';
-import { readPng } from './png.js';
+import { readImage } from './image.js';
 import { type ShapesDataset, shapesToCoco } from './shapes.js';
 
 /** The detector's training target for one image (torchvision's target dict). */
@@ -120,7 +120,7 @@ export class CocoDetectionDataset implements DetectionDataset {
   }
 
   /**
-   * The dataset in `dir`: annotations in `dir/annotations.json`, images (PNG) in
+   * The dataset in `dir`: annotations in `dir/annotations.json`, images (PNG or JPEG) in
    * `dir/images/<file_name>` — the layout `maskrcnn shapes` writes.
    */
   static fromDirectory(dir: string, options: CocoDetectionOptions = {}): CocoDetectionDataset {
@@ -128,20 +128,22 @@ export class CocoDetectionDataset implements DetectionDataset {
   }
 
   /**
-   * The dataset of a COCO annotation file with its images in `imageDir` (PNG files; convert a
-   * COCO subset's JPEGs to PNG first, or pass your own loader to the constructor).
+   * The dataset of any COCO instance annotation file with its images in `imageDir`, as COCO
+   * itself is laid out (`--images val2017 --annotations instances_val2017.json`): each image is
+   * `imageDir/<file_name>`, PNG or JPEG (told apart by their first bytes; see `readImage`; a
+   * JPEG's EXIF orientation is honoured), of any size; category ids need not be contiguous
+   * (pass `contiguousLabels` for labels 1..K). A file that cannot be read, or whose size is not
+   * the `width` x `height` of its entry, is an error naming the image and the annotation file.
    */
   static fromFiles(annotationFile: string, imageDir: string, options: CocoDetectionOptions = {}): CocoDetectionDataset {
     const coco = readCoco(annotationFile);
     const loader: ImageLoader = (image) => {
       if (image.file_name === undefined) throw new Error(`${annotationFile}: image ${image.id} has no file_name`);
-      if (/\.jpe?g$/i.test(image.file_name)) {
-        throw new Error(
-          `${annotationFile}: image ${image.id} is ${image.file_name}: only PNG images are read; ` +
-            'convert the images to PNG or give the CocoDetectionDataset constructor an ImageLoader',
-        );
+      try {
+        return readImage(join(imageDir, image.file_name));
+      } catch (error) {
+        throw new Error(`${annotationFile}: image ${image.id}: ${error instanceof Error ? error.message : String(error)}`);
       }
-      return readPng(join(imageDir, image.file_name));
     };
     return new CocoDetectionDataset(coco, loader, { source: annotationFile, ...options });
   }
@@ -227,7 +229,8 @@ export class CocoDetectionDataset implements DetectionDataset {
     if (s.length !== 3 || s[0] !== 3 || s[1] !== H || s[2] !== W) {
       throw new Error(
         `${this.source}: image ${info.id} (${info.file_name ?? 'no file name'}) loaded as [${s.join(',')}], ` +
-          `expected [3,${H},${W}] from its height and width`,
+          `expected [3,${H},${W}] from its height and width` +
+          (s[1] === W && s[2] === H ? ' (turned by 90 degrees: a JPEG whose EXIF orientation the annotations did not apply?)' : ''),
       );
     }
     const boxes = new Float32Array(n * 4);

@@ -1,7 +1,8 @@
 import test from 'tape';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Tensor } from '../../../lib/tensor/index.js';
 import { generateShapes, writeShapes, type ShapesDataset } from '../../../lib/maskrcnn/data/shapes.js';
 import {
@@ -103,11 +104,13 @@ test('dataset: the files written by writeShapes load to the same samples as the 
     t.ok(same, 'identical images and targets');
     t.throws(() => fromDisk.get(99), /index 99 is out of range for 8 images/, 'index out of range named');
     rmSync(join(dir, 'images', '000002.png'));
-    t.throws(() => fromDisk.get(1), /readPng: cannot read .*000002\.png/, 'a missing image file is named');
+    t.throws(() => fromDisk.get(1), /annotations\.json: image 2: readImage: cannot read .*000002\.png/, 'a missing image file is named, with its annotation file and image id');
     const jpeg = join(dir, 'jpeg');
-    mkdirSync(jpeg);
-    writeCoco(join(jpeg, 'annotations.json'), { images: [{ id: 1, width: 4, height: 4, file_name: 'x.jpg' }], annotations: [], categories: [{ id: 1, name: 'a' }] });
-    t.throws(() => CocoDetectionDataset.fromDirectory(jpeg).get(0), /image 1 is x\.jpg: only PNG images are read/, 'JPEG files get a clear error');
+    mkdirSync(join(jpeg, 'images'), { recursive: true });
+    copyFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'jpeg', 'rgb.jpg'), join(jpeg, 'images', 'x.jpg'));
+    writeCoco(join(jpeg, 'annotations.json'), { images: [{ id: 1, width: 32, height: 24, file_name: 'x.jpg' }, { id: 2, width: 4, height: 4, file_name: 'x.jpg' }], annotations: [], categories: [{ id: 1, name: 'a' }] });
+    t.deepEqual(CocoDetectionDataset.fromDirectory(jpeg).get(0).image.shape, [3, 24, 32], 'JPEG images are read');
+    t.throws(() => CocoDetectionDataset.fromDirectory(jpeg).get(1), /image 2 \(x\.jpg\) loaded as \[3,24,32\], expected \[3,4,4\]/, 'an image of another size than its entry is named');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

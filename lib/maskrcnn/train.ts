@@ -18,6 +18,15 @@
  *   with them), so a corrupt or edited checkpoint is an error naming the file and the field.
  * - A NaN or infinite loss term (or gradient norm) stops training before the update, naming
  *   the iteration and the term; the last checkpoint written stays the last good one.
+ * - Fine-tuning (`weights`): the run starts from trained weights instead of random ones
+ *   ({@link loadPretrained}: a torchvision state dict, a weights file or checkpoint of this
+ *   trainer, or `zoo:NAME`); when the data has another number of classes than the file, only the
+ *   class-specific predictors start afresh, as in torchvision's fine-tuning tutorial. The
+ *   configuration's `backbone.trainableLayers` freezes ResNet stages from the bottom
+ *   (torchvision's `trainable_backbone_layers`) and `headsOnly` the whole backbone (matterport's
+ *   `layers='heads'`); frozen parameters are left out of the optimiser and a frozen BatchNorm
+ *   keeps its running statistics. The source is recorded in the checkpoint, so a resume needs no
+ *   weights file.
  * - Progress (iteration, ETA, images/s, the five terms), `log.jsonl` (one JSON record per
  *   iteration and per evaluation), `loss_curve.svg` beside the checkpoints, and periodic COCO
  *   evaluation (bbox and segm AP) on the validation split.
@@ -71,10 +80,12 @@ export interface TrainHyperParameters {
   /** Probability of a horizontal flip per training image. */
   hflipProb: number;
   /**
-   * The weights the run started from (fine-tuning): an absolute file path (a torchvision state
-   * dict converted by `tools/convert_torchvision.py`, a weights file or a checkpoint of this
-   * trainer) or `zoo:NAME`; `null`: random initial weights (training from scratch). A resume
-   * continues from the checkpoint and does not read it again.
+   * The weights the run started from (fine-tuning): a file path (a torchvision state dict
+   * converted by `tools/convert_torchvision.py`, a weights file or a checkpoint of this trainer;
+   * recorded absolute) or `zoo:NAME`; `null`: random initial weights (training from scratch).
+   * The model's architecture is still `config`'s (the CLI takes it from the file when the file
+   * carries one). A resume continues from the checkpoint and does not read the file again;
+   * given on resume, it must name the source the checkpoint records.
    */
   weights: string | null;
   /**
@@ -703,7 +714,7 @@ export function consoleReporter(options: { every?: number; stream?: NodeJS.Write
       if (h.weights !== null) line(`fine-tuning from ${h.weights}${h.headsOnly ? ' (heads only: backbone body and FPN frozen)' : ''}`);
       const p = info.parameters;
       if (p.frozen > 0) {
-        const groups = Object.entries(p.frozenGroups).map(([g, n]) => `${g} (${n})`).join(', ');
+        const groups = Object.entries(p.frozenGroups).map(([g, n]) => `${g} (${n} tensors)`).join(', ');
         line(`parameters: ${p.trainable} trainable, ${p.frozen} frozen: ${groups}`);
       }
     },

@@ -413,6 +413,10 @@ test('train --weights: fine-tuning a 91-class torchvision-style state dict on 4 
   let same: WeightsReport | undefined;
   train(options(join(dir, 'same'), { weights: pretrainedFile(dir, 4), iterations: 1, reporter: { weights: (r) => (same = r) } }));
   t.deepEqual([same?.reinitialized, same?.fileClasses], [[], 4], 'a 4-class file re-initialises nothing');
+  let fromCheckpoint: WeightsReport | undefined;
+  const checkpoint = join(dir, 'run', TRAIN_FILES.checkpoint);
+  train(options(join(dir, 'checkpoint'), { weights: checkpoint, iterations: 1, reporter: { weights: (r) => (fromCheckpoint = r) } }));
+  t.deepEqual([fromCheckpoint?.reinitialized, fromCheckpoint?.loaded.length], [[], result.model.stateDict().size], 'a checkpoint of this trainer (tensors under model.) loads everything too');
 
   // A body tensor of another shape is an error naming the key and both shapes.
   const bad = new Map(file);

@@ -169,3 +169,16 @@ test('loadPretrained: another class count re-initialises exactly the predictors,
   }
   t.end();
 });
+
+test('loadPretrained: the state dict torchvision itself wrote (the fixture, 4 classes) fine-tunes to 3 classes: only the predictors start afresh (issue 20)', (t) => {
+  const c = config();
+  t.equal(c.numClasses, 4, 'the fixture has 4 classes');
+  const model = new MaskRCNN({ ...c, numClasses: 3 });
+  const load = loadPretrained(model, weights);
+  t.equal(load.fileClasses, 4, 'the file\'s class count');
+  t.equal(load.reinitialized.length, 6, `six predictor tensors re-initialised: ${load.reinitialized.join(', ')}`);
+  const file = loadSafetensors(weights).tensors;
+  const state = model.stateDict();
+  t.ok(load.loaded.every((k) => state.get(k)!.data.every((x, i) => x === file.get(k)!.data[i])), `the other ${load.loaded.length} tensors equal torchvision's`);
+  t.end();
+});

@@ -18,6 +18,15 @@
  *   with them), so a corrupt or edited checkpoint is an error naming the file and the field.
  * - A NaN or infinite loss term (or gradient norm) stops training before the update, naming
  *   the iteration and the term; the last checkpoint written stays the last good one.
+ * - Fine-tuning (`weights`): the run starts from trained weights instead of random ones
+ *   ({@link loadPretrained}: a torchvision state dict, a weights file or checkpoint of this
+ *   trainer, or `zoo:NAME`); when the data has another number of classes than the file, only the
+ *   class-specific predictors start afresh, as in torchvision's fine-tuning tutorial. The
+ *   configuration's `backbone.trainableLayers` freezes ResNet stages from the bottom
+ *   (torchvision's `trainable_backbone_layers`) and `headsOnly` the whole backbone (matterport's
+ *   `layers='heads'`); frozen parameters are left out of the optimiser and a frozen BatchNorm
+ *   keeps its running statistics. The source is recorded in the checkpoint, so a resume needs no
+ *   weights file.
  * - Progress (iteration, ETA, images/s, the five terms), `log.jsonl` (one JSON record per
  *   iteration and per evaluation), `loss_curve.svg` beside the checkpoints, and periodic COCO
  *   evaluation (bbox and segm AP) on the validation split.
@@ -25,9 +34,9 @@
  * @module
  */
 import { appendFileSync, existsSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Tensor, defaultGenerator, manualSeed } from '../tensor/index.js';
-import { SGD, AdamW, LRScheduler, type LearningRate, type Optimizer, chainSchedules, clipGradNorm, gradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../nn/index.js';
+import { BatchNorm2d, SGD, AdamW, LRScheduler, type LearningRate, type Optimizer, chainSchedules, clipGradNorm, gradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../nn/index.js';
 import { makeDirectory, writeFileAtomic } from '../util/atomic_write.js';
 import { briefJson, checkJsonDepth } from '../util/limits.js';
 import { checkConfig, type MaskRCNNConfig } from './config.js';
@@ -35,7 +44,8 @@ import { DataLoader, type Batch, type CocoDetectionDataset } from './data/datase
 import { evaluateModel, type ModelEvaluation } from './inference.js';
 import { MaskRCNN, checkFiniteLosses } from './mask_rcnn.js';
 import { lossCurveSvg, type EvalPoint, type LossPoint } from './plot.js';
-import { checkClassNames, saveWeights, readConfigJson } from './weights.js';
+import { checkClassNames, saveWeights, readConfigJson, loadPretrained, readWeightsConfig, type PretrainedLoad } from './weights.js';
+import { ZOO_PREFIX, weightsSourcePath } from './zoo.js';
 
 /** The five loss terms, in torchvision's order. */
 export const LOSS_TERMS: readonly string[] = Object.freeze(['loss_objectness', 'loss_rpn_box_reg', 'loss_classifier', 'loss_box_reg', 'loss_mask']);
@@ -69,6 +79,20 @@ export interface TrainHyperParameters {
   clipGradNorm: number;
   /** Probability of a horizontal flip per training image. */
   hflipProb: number;
+  /**
+   * The weights the run started from (fine-tuning): a file path (a torchvision state dict
+   * converted by `tools/convert_torchvision.py`, a weights file or a checkpoint of this trainer;
+   * recorded absolute) or `zoo:NAME`; `null`: random initial weights (training from scratch).
+   * The model's architecture is still `config`'s (the CLI takes it from the file when the file
+   * carries one). A resume continues from the checkpoint and does not read the file again;
+   * given on resume, it must name the source the checkpoint records.
+   */
+  weights: string | null;
+  /**
+   * Freeze the whole backbone (ResNet body and FPN) and train only the RPN and the RoI heads
+   * (matterport's `layers='heads'`). Default `false`.
+   */
+  headsOnly: boolean;
 }
 
 /** Options of {@link train}. */
@@ -145,10 +169,32 @@ export interface EvalRecord {
   seconds: number;
 }
 
+/** What a fine-tuning run loaded (see {@link TrainReporter.weights}). */
+export interface WeightsReport extends PretrainedLoad {
+  /** The source as recorded ({@link TrainHyperParameters.weights}). */
+  source: string;
+  /** The file it named. */
+  path: string;
+  /** The model's number of classes (background included), from the training data. */
+  numClasses: number;
+}
+
+/** How many parameter elements train and how many are frozen (`requiresGrad` false). */
+export interface ParameterCounts {
+  /** Elements of the parameters the optimiser updates. */
+  trainable: number;
+  /** Elements of the frozen ones. */
+  frozen: number;
+  /** The frozen parameters' names grouped by their first two name parts (`backbone.body`, ...), with their tensor counts. */
+  frozenGroups: Record<string, number>;
+}
+
 /** Receives training progress. */
 export interface TrainReporter {
   /** A run starts (or resumes) at `startIteration` of `iterations`. */
-  start?(info: { startIteration: number; iterations: number; hyper: TrainHyperParameters; outDir: string; resumed: boolean }): void;
+  start?(info: { startIteration: number; iterations: number; hyper: TrainHyperParameters; outDir: string; resumed: boolean; parameters: ParameterCounts }): void;
+  /** A fresh fine-tuning run loaded its starting weights (not called on resume nor from scratch). */
+  weights?(info: WeightsReport): void;
   /** An iteration finished. */
   iteration?(record: IterationRecord, iterations: number, imagesPerSecond: number, etaSeconds: number): void;
   /** An evaluation finished. */
@@ -216,6 +262,8 @@ function resolveHyper(options: TrainOptions): TrainHyperParameters {
     gamma: options.gamma ?? o.lrDecay,
     clipGradNorm: options.clipGradNorm ?? 0,
     hflipProb: options.hflipProb ?? 0.5,
+    weights: options.weights === undefined || options.weights === null ? null : normalizeWeightsSource(options.weights),
+    headsOnly: options.headsOnly ?? false,
   };
   if (!(Number.isInteger(iterations) && iterations >= 1)) throw new Error(`train: iterations must be a positive integer, got ${iterations}`);
   checkHyper(hyper, 'train');
@@ -244,6 +292,36 @@ function checkHyper(hyper: TrainHyperParameters, where: string): void {
   check(finite(hyper.clipGradNorm) && hyper.clipGradNorm >= 0, `clipGradNorm must be a finite number >= 0 (0: off), got ${briefJson(hyper.clipGradNorm)}`);
   check(finite(hyper.hflipProb) && hyper.hflipProb >= 0 && hyper.hflipProb <= 1, `hflipProb must be in [0, 1], got ${briefJson(hyper.hflipProb)}`);
   check(typeof hyper.seed === 'number' && Number.isSafeInteger(hyper.seed), `seed must be an integer, got ${briefJson(hyper.seed)}`);
+  check(hyper.weights === null || (typeof hyper.weights === 'string' && hyper.weights !== ''), `weights must be null or a non-empty file path or zoo:NAME, got ${briefJson(hyper.weights)}`);
+  check(typeof hyper.headsOnly === 'boolean', `headsOnly must be true or false, got ${briefJson(hyper.headsOnly)}`);
+}
+
+/**
+ * A weights source as the checkpoint records it: `zoo:NAME` as it is, a file path made
+ * absolute (so that a resume from another folder compares it with the one given).
+ */
+function normalizeWeightsSource(source: string): string {
+  if (typeof source !== 'string' || source === '') throw new Error(`train: weights must be a non-empty file path or zoo:NAME, got ${briefJson(source)}`);
+  return source.startsWith(ZOO_PREFIX) ? source : resolve(source);
+}
+
+/**
+ * Puts every BatchNorm2d whose parameters are all frozen into evaluation mode (running
+ * statistics, none updated), after `model.train()`: a frozen stage's normalisation must not
+ * drift with the batches either (torchvision freezes pretrained stages with
+ * `FrozenBatchNorm2d`; matterport sets `training=False`).
+ */
+function freezeFrozenNorms(model: MaskRCNN): void {
+  for (const m of model.modules()) {
+    if (!(m instanceof BatchNorm2d)) continue;
+    const params = m.parameters();
+    if (params.length > 0 && params.every((p) => !p.requiresGrad)) m.eval();
+  }
+}
+
+/** Freezes the backbone's parameters (ResNet body and FPN): {@link TrainHyperParameters.headsOnly}. */
+function freezeBackbone(model: MaskRCNN): void {
+  for (const p of model.backbone.parameters()) p.requiresGrad = false;
 }
 
 /**
@@ -279,9 +357,11 @@ function readCheckpointExtra(extra: unknown, path: string, iterations: number): 
   ) {
     throw new Error(`${where}: rng should be the generator's state (four 32-bit integers, not all 0, then null or a number), got ${briefJson(rng)}`);
   }
-  const hyper = e['hyper'];
-  if (hyper === null || typeof hyper !== 'object' || Array.isArray(hyper)) throw new Error(`${where}: hyper should be an object, got ${briefJson(hyper)}`);
-  checkHyper(hyper as TrainHyperParameters, `${where}: hyper`);
+  const savedHyper = e['hyper'];
+  if (savedHyper === null || typeof savedHyper !== 'object' || Array.isArray(savedHyper)) throw new Error(`${where}: hyper should be an object, got ${briefJson(savedHyper)}`);
+  // Checkpoints written before fine-tuning existed trained from scratch with nothing frozen.
+  const hyper = { weights: null, headsOnly: false, ...savedHyper } as TrainHyperParameters;
+  checkHyper(hyper, `${where}: hyper`);
   let config: MaskRCNNConfig;
   try {
     config = readConfigJson(e['config']);
@@ -291,7 +371,7 @@ function readCheckpointExtra(extra: unknown, path: string, iterations: number): 
   const classes = checkClassNames(e['classes'], config.numClasses, `${where}: classes`);
   // JSON writes the generator's "no spare normal" (NaN) as null; setState takes NaN for it.
   const state = rng.map((v: unknown) => (v === null ? NaN : (v as number)));
-  return { iteration, trainSeconds: seconds, rng: state, hyper: hyper as TrainHyperParameters, config, classes };
+  return { iteration, trainSeconds: seconds, rng: state, hyper, config, classes };
 }
 
 /**
@@ -440,7 +520,24 @@ export function train(options: TrainOptions): TrainResult {
 
   manualSeed(hyper.seed);
   const model = new MaskRCNN(config);
+  if (saved === undefined && hyper.weights !== null) {
+    const path = weightsSourcePath(hyper.weights);
+    const { prefix } = readWeightsConfig(path, 'train: weights');
+    const load = loadPretrained(model, path, { prefix, what: 'train: weights' });
+    reporter.weights?.({ ...load, source: hyper.weights, path, numClasses: config.numClasses });
+  }
+  if (hyper.headsOnly) freezeBackbone(model);
   const params = model.parameters().filter((p) => p.requiresGrad);
+  const counts: ParameterCounts = { trainable: 0, frozen: 0, frozenGroups: {} };
+  for (const [name, p] of model.namedParameters()) {
+    if (p.requiresGrad) {
+      counts.trainable += p.size;
+    } else {
+      counts.frozen += p.size;
+      const group = name.split('.').slice(0, 2).join('.');
+      counts.frozenGroups[group] = (counts.frozenGroups[group] ?? 0) + 1;
+    }
+  }
   const optimizer = makeOptimizer(params, hyper);
   const scheduler = new LRScheduler(
     optimizer,
@@ -448,6 +545,11 @@ export function train(options: TrainOptions): TrainResult {
   );
   let records: Array<IterationRecord | EvalRecord> = [];
   if (saved !== undefined) {
+    if (options.weights !== undefined && options.weights !== null && normalizeWeightsSource(options.weights) !== (hyper.weights ?? '')) {
+      throw new Error(
+        `train: --resume: the run in ${paths.checkpoint} started from ${hyper.weights === null ? 'random weights' : hyper.weights}, not from ${normalizeWeightsSource(options.weights)} (a resume continues from the checkpoint: leave weights out)`,
+      );
+    }
     loadCheckpoint(paths.checkpoint, { model, optimizer, scheduler });
     checkRestoredState(paths.checkpoint, startIteration, hyper, optimizer, scheduler);
     defaultGenerator.setState(saved.rng);
@@ -477,7 +579,7 @@ export function train(options: TrainOptions): TrainResult {
     return evaluation;
   };
 
-  reporter.start?.({ startIteration, iterations: options.iterations, hyper, outDir, resumed: saved !== undefined });
+  reporter.start?.({ startIteration, iterations: options.iterations, hyper, outDir, resumed: saved !== undefined, parameters: counts });
   const thisCall: IterationRecord[] = [];
   let iteration = startIteration;
   const stopAt = Math.min(options.iterations, options.stopAfter === undefined ? Infinity : startIteration + options.stopAfter);
@@ -498,6 +600,7 @@ export function train(options: TrainOptions): TrainResult {
       const t0 = performance.now();
       const lr = optimizer.paramGroups[0]!.options.lr;
       model.train();
+      freezeFrozenNorms(model);
       const out = model.forward(batch.images, batch.targets);
       const losses = options.lossHook ? options.lossHook(out.losses, iteration + 1) : out.losses;
       checkFiniteLosses(losses, iteration + 1);
@@ -608,6 +711,23 @@ export function consoleReporter(options: { every?: number; stream?: NodeJS.Write
           `(warmup ${h.warmupIterations} from x${h.warmupFactor}, x${h.gamma} at ${h.lrSteps.join(', ')}), momentum ${h.momentum}, weight decay ${h.weightDecay}` +
           `${h.clipGradNorm > 0 ? `, clip ${h.clipGradNorm}` : ''}, seed ${h.seed} -> ${info.outDir}`,
       );
+      if (h.weights !== null) line(`fine-tuning from ${h.weights}${h.headsOnly ? ' (heads only: backbone body and FPN frozen)' : ''}`);
+      const p = info.parameters;
+      if (p.frozen > 0) {
+        const groups = Object.entries(p.frozenGroups).map(([g, n]) => `${g} (${n} tensors)`).join(', ');
+        line(`parameters: ${p.trainable} trainable, ${p.frozen} frozen: ${groups}`);
+      }
+    },
+    weights(info) {
+      const groups = new Map<string, number>();
+      for (const key of info.loaded) {
+        const group = key.split('.').slice(0, 2).join('.');
+        groups.set(group, (groups.get(group) ?? 0) + 1);
+      }
+      line(`weights: loaded ${info.loaded.length} tensors from ${info.path}: ${[...groups].map(([g, n]) => `${g} ${n}`).join(', ')}`);
+      if (info.reinitialized.length > 0) {
+        line(`weights: the file has ${info.fileClasses} classes, the data ${info.numClasses} (background included): re-initialised ${info.reinitialized.join(', ')}`);
+      }
     },
     iteration(record, iterations, ips, eta) {
       const text = formatProgress(record, iterations, ips, eta);

@@ -201,23 +201,36 @@ export function readConfigJson(value: unknown): MaskRCNNConfig {
   return upgraded as MaskRCNNConfig;
 }
 
+/** What a weights file's metadata says about the model inside it (see {@link readWeightsMetadata}). */
+interface WeightsMetadata {
+  /** The configuration JSON, unchecked (absent in a torchvision state dict). */
+  config: unknown;
+  /** Where it was found (for errors). */
+  configKey: string;
+  /** The class names JSON, unchecked. */
+  classes: unknown;
+  /** Where they were found (for errors). */
+  classesKey: string;
+  /** The prefix of the model's tensors: `'model.'` in a training checkpoint, else `''`. */
+  prefix: string;
+}
+
 /**
- * Loads a weights file written by {@link saveWeights}, a training checkpoint (its `model.`
- * tensors and the configuration kept with them), or a torchvision state dict converted by
- * `tools/convert_torchvision.py` (no configuration inside: {@link loadTorchvision}'s defaults).
- * The model comes back in evaluation mode. Errors name the file and what is wrong with it.
+ * Reads the metadata of a weights file written by {@link saveWeights}, of a training checkpoint
+ * (its `extra.config` and `extra.classes`, tensors under `model.`) or of a torchvision state dict
+ * (no metadata). Errors read `what: PATH ...`.
  */
-export function loadWeights(path: string, options: LoadTorchvisionOptions = {}): LoadedWeights {
-  if (!existsSync(path)) throw new Error(`loadWeights: ${path} does not exist`);
+function readWeightsMetadata(path: string, what: string): WeightsMetadata {
+  if (!existsSync(path)) throw new Error(`${what}: ${path} does not exist`);
   let meta: Record<string, string>;
   try {
     const file = SafetensorsFile.open(path);
     meta = file.metadata ?? {};
     file.close();
   } catch (error) {
-    throw new Error(`loadWeights: ${path} is not a readable weights file: ${(error as Error).message}`);
+    throw new Error(`${what}: ${path} is not a readable weights file: ${(error as Error).message}`);
   }
-  const entry = (key: string): string => `loadWeights: ${path}: metadata '${key}'`;
+  const entry = (key: string): string => `${what}: ${path}: metadata '${key}'`;
   let config: unknown = meta[WEIGHTS_CONFIG_KEY] === undefined ? undefined : parseJson(meta[WEIGHTS_CONFIG_KEY], entry(WEIGHTS_CONFIG_KEY));
   let classes: unknown = meta[WEIGHTS_CLASSES_KEY] === undefined ? undefined : parseJson(meta[WEIGHTS_CLASSES_KEY], entry(WEIGHTS_CLASSES_KEY));
   let configKey = WEIGHTS_CONFIG_KEY;
@@ -231,6 +244,121 @@ export function loadWeights(path: string, options: LoadTorchvisionOptions = {}):
     if (fields['config'] !== undefined) [config, configKey] = [fields['config'], 'extra.config'];
     if (fields['classes'] !== undefined) [classes, classesKey] = [fields['classes'], 'extra.classes'];
   }
+  return { config, configKey, classes, classesKey, prefix };
+}
+
+/** What {@link readWeightsConfig} returns. */
+export interface WeightsFileConfig {
+  /** The configuration the file carries (a project weights file or checkpoint); absent in a torchvision state dict. */
+  config?: MaskRCNNConfig;
+  /** The prefix of the model's tensors in the file: `'model.'` in a training checkpoint, else `''`. */
+  prefix: string;
+}
+
+/**
+ * The configuration a weights file carries, checked ({@link readConfigJson}), and the prefix of
+ * its model tensors, without reading any tensor: what fine-tuning builds its model from before
+ * {@link loadPretrained} fills it. A torchvision state dict has no configuration. Errors read
+ * `what: PATH ...` and name the bad entry.
+ */
+export function readWeightsConfig(path: string, what = 'readWeightsConfig'): WeightsFileConfig {
+  const { config, configKey, prefix } = readWeightsMetadata(path, what);
+  if (config === undefined) return { prefix };
+  try {
+    return { config: readConfigJson(config), prefix };
+  } catch (error) {
+    throw new Error(`${what}: ${path} has a bad '${configKey}' entry: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The state-dict key prefixes of the class-specific predictors: the box predictor (`cls_score`,
+ * `bbox_pred`) and the mask predictor's last layer (`mask_fcn_logits`, or `mask_fc_logits` of
+ * the MLP mask head). Fine-tuning to another number of classes re-initialises exactly these, as
+ * torchvision's fine-tuning tutorial replaces `FastRCNNPredictor` and `MaskRCNNPredictor`
+ * (which keeps `conv5_mask` here: it does not depend on the classes).
+ */
+export const PREDICTOR_PREFIXES: readonly string[] = Object.freeze([
+  'roi_heads.box_predictor.',
+  'roi_heads.mask_predictor.mask_fcn_logits.',
+  'roi_heads.mask_predictor.mask_fc_logits.',
+]);
+
+/** What {@link loadPretrained} did. */
+export interface PretrainedLoad {
+  /** The model's keys copied from the file, in state-dict order. */
+  loaded: string[];
+  /** The predictor keys left with the model's fresh initial weights (empty when the class counts agree). */
+  reinitialized: string[];
+  /** The number of classes of the file's box predictor (background included), when it has one. */
+  fileClasses?: number;
+}
+
+/**
+ * Loads pretrained weights into a freshly built `model` for fine-tuning: every tensor of the
+ * model comes from the file (under `prefix`), except that when the file's box predictor has
+ * another number of classes than the model, the class-specific predictors
+ * ({@link PREDICTOR_PREFIXES}) keep the model's fresh initial weights. Anything else that does
+ * not fit is an error: a tensor whose shape differs (naming the key and both shapes), a key the
+ * file lacks, a key the model does not have. Element types and finiteness are checked as
+ * {@link readStateDict} does. Nothing is copied unless everything fits.
+ */
+export function loadPretrained(model: MaskRCNN, path: string, options: { prefix?: string; what?: string } = {}): PretrainedLoad {
+  const what = options.what ?? 'loadPretrained';
+  if (!existsSync(path)) throw new Error(`${what}: ${path} does not exist`);
+  const prefix = options.prefix ?? '';
+  let dict: Map<string, Tensor>;
+  let file: SafetensorsFile;
+  try {
+    file = SafetensorsFile.open(path);
+  } catch (error) {
+    throw new Error(`${what}: ${path} is not a readable weights file: ${(error as Error).message}`);
+  }
+  try {
+    dict = readStateDict(file, model, { prefix });
+  } catch (error) {
+    throw new Error(`${what}: ${(error as Error).message}`);
+  } finally {
+    file.close();
+  }
+  const own = model.stateDict();
+  const classTensor = dict.get(CLASS_KEY);
+  const fileClasses = classTensor !== undefined && classTensor.ndim === 2 ? classTensor.shape[0]! : undefined;
+  const isPredictor = (key: string): boolean => PREDICTOR_PREFIXES.some((p) => key.startsWith(p));
+  const reinit = fileClasses !== undefined && fileClasses !== model.config.numClasses;
+  const reinitialized = reinit ? [...own.keys()].filter(isPredictor) : [];
+  const merged = new Map<string, Tensor>();
+  const mismatches: string[] = [];
+  for (const [key, value] of dict) {
+    if (reinit && isPredictor(key)) continue;
+    const target = own.get(key);
+    if (target !== undefined && value.shape.join() !== target.shape.join()) {
+      mismatches.push(`'${key}' is [${value.shape.join(', ')}] in the file but [${target.shape.join(', ')}] in the model`);
+    }
+    merged.set(key, value);
+  }
+  if (mismatches.length > 0) {
+    const why = fileClasses === undefined || reinit ? '' : ` (the file has ${fileClasses} classes, as the model: only the predictors may differ, and only in the number of classes)`;
+    throw new Error(`${what}: ${path} does not fit the model's architecture${why}: ${mismatches.join('; ')}`);
+  }
+  for (const key of reinitialized) merged.set(key, own.get(key)!);
+  try {
+    model.loadStateDict(merged);
+  } catch (error) {
+    throw new Error(`${what}: ${path} is not a state dict of this Mask R-CNN:\n${(error as Error).message}`);
+  }
+  const skipped = new Set(reinitialized);
+  return { loaded: [...own.keys()].filter((k) => !skipped.has(k)), reinitialized, ...(fileClasses === undefined ? {} : { fileClasses }) };
+}
+
+/**
+ * Loads a weights file written by {@link saveWeights}, a training checkpoint (its `model.`
+ * tensors and the configuration kept with them), or a torchvision state dict converted by
+ * `tools/convert_torchvision.py` (no configuration inside: {@link loadTorchvision}'s defaults).
+ * The model comes back in evaluation mode. Errors name the file and what is wrong with it.
+ */
+export function loadWeights(path: string, options: LoadTorchvisionOptions = {}): LoadedWeights {
+  const { config, configKey, classes, classesKey, prefix } = readWeightsMetadata(path, 'loadWeights');
   if (config === undefined && options.config === undefined) {
     const model = loadTorchvision(path, options);
     return { model, classes: labelNames(model.config.numClasses), configSource: 'torchvision-default' };

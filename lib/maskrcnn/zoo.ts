@@ -93,3 +93,14 @@ export function zooWeightsPath(name: string = DEFAULT_ZOO_MODEL): string {
   if (!existsSync(path)) throw new Error(`model zoo: ${path} is missing (the '${name}' entry names it)`);
   return path;
 }
+
+/** The prefix that names a zoo model where a weights file is expected (`zoo:shapes`). */
+export const ZOO_PREFIX = 'zoo:';
+
+/**
+ * The file of a weights source: `zoo:NAME` is the zoo model's weights file
+ * ({@link zooWeightsPath}, checked to exist), anything else is a path, returned as it is.
+ */
+export function weightsSourcePath(source: string): string {
+  return source.startsWith(ZOO_PREFIX) ? zooWeightsPath(source.slice(ZOO_PREFIX.length)) : source;
+}

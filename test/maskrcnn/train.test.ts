@@ -1,14 +1,14 @@
 import test from 'tape';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Generator, Tensor, full } from '../../lib/tensor/index.js';
+import { Generator, Tensor, full, manualSeed } from '../../lib/tensor/index.js';
 import { SafetensorsFile, loadCheckpoint, loadSafetensors, saveSafetensors, type SafetensorsInput } from '../../lib/nn/index.js';
 import {
-  generateShapes, shapesConfig, shapesDetectionDataset, train, loadWeights, formatEvalRecord, TRAIN_FILES,
-  type EvalRecord, type IterationRecord, type TrainOptions,
+  MaskRCNN, generateShapes, shapesConfig, shapesDetectionDataset, train, loadWeights, formatEvalRecord, TRAIN_FILES,
+  type EvalRecord, type IterationRecord, type TrainOptions, type WeightsReport,
 } from '../../lib/maskrcnn/index.js';
 import { assertThrowsMessage } from '../helpers.js';
 import { options, tinyConfig } from '../fixtures/train/tiny_run.js';
@@ -360,5 +360,117 @@ test('train: a resume removes the temporary files of writes that a kill interrup
   train(options(dir, { resume: true }));
   t.notOk(existsSync(stale), 'the leftover temporary checkpoint is gone');
   t.ok(existsSync(other), "files that are not the trainer's are left alone");
+  t.end();
+});
+
+/** A torchvision-style state dict (no metadata, torchvision key names) of the tiny config with `numClasses` classes. */
+function pretrainedFile(dir: string, numClasses: number): string {
+  manualSeed(21);
+  const path = join(dir, `pretrained-${numClasses}.safetensors`);
+  new MaskRCNN({ ...tinyConfig(), numClasses }).saveSafetensors(path);
+  return path;
+}
+
+/** Whether every tensor of `state` whose key starts with one of `prefixes` equals the file's (`same`) or none does. */
+function compare(state: Map<string, Tensor>, file: Map<string, Tensor>, prefixes: string[]): { same: string[]; changed: string[] } {
+  const same: string[] = [];
+  const changed: string[] = [];
+  for (const [k, v] of state) {
+    if (!prefixes.some((p) => k.startsWith(p)) || k.endsWith('num_batches_tracked')) continue;
+    (v.data.every((x, i) => x === file.get(k)!.data[i]) ? same : changed).push(k);
+  }
+  return { same, changed };
+}
+
+test('train --weights: fine-tuning a 91-class torchvision-style state dict on 4 classes re-initialises the predictors and loads the rest (issue 20)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-ft-'));
+  const weights = pretrainedFile(dir, 91);
+  const file = loadSafetensors(weights).tensors;
+  let report: WeightsReport | undefined;
+  let parameters: { trainable: number; frozen: number } | undefined;
+  const result = train(options(join(dir, 'run'), { weights, iterations: 2, reporter: { weights: (r) => (report = r), start: (info) => (parameters = info.parameters) } }));
+  t.ok(result.records.every((r) => Number.isFinite(r.loss)), `finite losses ${result.records.map((r) => r.loss.toFixed(3)).join(', ')}`);
+  t.deepEqual(report?.reinitialized.slice().sort(), [
+    'roi_heads.box_predictor.bbox_pred.bias', 'roi_heads.box_predictor.bbox_pred.weight', 'roi_heads.box_predictor.cls_score.bias', 'roi_heads.box_predictor.cls_score.weight',
+    'roi_heads.mask_predictor.mask_fcn_logits.bias', 'roi_heads.mask_predictor.mask_fcn_logits.weight',
+  ], 'the reporter names the re-initialised predictors');
+  t.deepEqual([report?.fileClasses, report?.numClasses, report?.path], [91, 4, weights], 'and the class counts and file');
+  t.equal(report!.loaded.length + report!.reinitialized.length, result.model.stateDict().size, 'everything else was loaded');
+  t.deepEqual(parameters?.frozen, 0, 'the shapes preset trains every layer');
+  const state = result.model.stateDict();
+  t.deepEqual(state.get('roi_heads.box_predictor.cls_score.weight')!.shape, [4, 256], 'cls_score is [4, 256]');
+  t.deepEqual(state.get('roi_heads.box_predictor.bbox_pred.weight')!.shape, [16, 256], 'bbox_pred is [16, 256]');
+  t.deepEqual(state.get('roi_heads.mask_predictor.mask_fcn_logits.weight')!.shape, [4, 64, 1, 1], 'mask_fcn_logits has 4 channels');
+  const extra = loadCheckpoint(join(dir, 'run', TRAIN_FILES.checkpoint), {}).extra as { hyper: { weights: string; headsOnly: boolean } };
+  t.deepEqual([extra.hyper.weights, extra.hyper.headsOnly], [weights, false], 'the checkpoint records the weights source');
+
+  // Before any step (stopAfter 0: the model as built and loaded) the backbone, RPN and heads equal the file's.
+  const zero = train(options(join(dir, 'zero'), { weights, iterations: 1, stopAfter: 0 }));
+  const start = compare(zero.model.stateDict(), file, ['backbone.', 'rpn.', 'roi_heads.box_head.', 'roi_heads.mask_head.']);
+  t.deepEqual([start.changed, start.same.length > 0], [[], true], `before any step, all ${start.same.length} backbone, RPN and head tensors equal the file's`);
+
+  // The same class count loads everything.
+  let same: WeightsReport | undefined;
+  train(options(join(dir, 'same'), { weights: pretrainedFile(dir, 4), iterations: 1, reporter: { weights: (r) => (same = r) } }));
+  t.deepEqual([same?.reinitialized, same?.fileClasses], [[], 4], 'a 4-class file re-initialises nothing');
+  let fromCheckpoint: WeightsReport | undefined;
+  const checkpoint = join(dir, 'run', TRAIN_FILES.checkpoint);
+  train(options(join(dir, 'checkpoint'), { weights: checkpoint, iterations: 1, reporter: { weights: (r) => (fromCheckpoint = r) } }));
+  t.deepEqual([fromCheckpoint?.reinitialized, fromCheckpoint?.loaded.length], [[], result.model.stateDict().size], 'a checkpoint of this trainer (tensors under model.) loads everything too');
+
+  // A body tensor of another shape is an error naming the key and both shapes.
+  const bad = new Map(file);
+  bad.set('backbone.body.layer2.0.conv1.weight', new Tensor(new Float32Array(32 * 8 * 9), [32, 8, 3, 3]));
+  saveSafetensors(join(dir, 'bad.safetensors'), bad as Map<string, SafetensorsInput>);
+  assertThrowsMessage(
+    t,
+    () => train(options(join(dir, 'bad'), { weights: join(dir, 'bad.safetensors') })),
+    ["train: weights: ", "'backbone.body.layer2.0.conv1.weight' is [32, 8, 3, 3] in the file but [32, 16, 3, 3] in the model"],
+    'a backbone shape mismatch names the key and both shapes',
+  );
+  t.end();
+});
+
+test('train --trainable-layers 0 and --heads-only: the frozen parts (BatchNorm statistics included) stay the file\'s after steps, the rest trains (issue 20)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-freeze-'));
+  const weights = pretrainedFile(dir, 4);
+  const file = loadSafetensors(weights).tensors;
+  const config = tinyConfig();
+  config.backbone = { ...config.backbone, trainableLayers: 0 };
+  let frozen: Record<string, number> = {};
+  const body = train(options(join(dir, 'body'), { config, weights, iterations: 2, reporter: { start: (info) => (frozen = info.parameters.frozenGroups) } }));
+  t.deepEqual(Object.keys(frozen), ['backbone.body'], 'trainable layers 0 freezes the ResNet body only');
+  const b = compare(body.model.stateDict(), file, ['backbone.body.']);
+  t.deepEqual([b.changed, b.same.length], [[], [...file.keys()].filter((k) => k.startsWith('backbone.body.') && !k.endsWith('num_batches_tracked')).length], 'every body tensor, running statistics included, is unchanged after 2 steps');
+  const f = compare(body.model.stateDict(), file, ['backbone.fpn.', 'rpn.', 'roi_heads.']);
+  t.ok(f.changed.includes('backbone.fpn.inner_blocks.0.0.weight') && f.changed.includes('roi_heads.box_predictor.cls_score.weight') && f.changed.includes('rpn.head.conv.0.0.weight'), 'the FPN, the RPN and the heads changed');
+
+  let headsFrozen: Record<string, number> = {};
+  const heads = train(options(join(dir, 'heads'), { weights, headsOnly: true, iterations: 2, reporter: { start: (info) => (headsFrozen = info.parameters.frozenGroups) } }));
+  t.deepEqual(Object.keys(headsFrozen).sort(), ['backbone.body', 'backbone.fpn'], 'heads only freezes the body and the FPN');
+  const h = compare(heads.model.stateDict(), file, ['backbone.']);
+  t.deepEqual(h.changed, [], `all ${h.same.length} backbone tensors (body and FPN) are unchanged after 2 steps`);
+  const r = compare(heads.model.stateDict(), file, ['rpn.', 'roi_heads.']);
+  t.ok(r.changed.includes('rpn.head.cls_logits.weight') && r.changed.includes('roi_heads.box_head.fc6.weight') && r.changed.includes('roi_heads.mask_predictor.mask_fcn_logits.weight'), 'the RPN and the RoI heads changed');
+  const extra = loadCheckpoint(join(dir, 'heads', TRAIN_FILES.checkpoint), {}).extra as { hyper: { headsOnly: boolean } };
+  t.equal(extra.hyper.headsOnly, true, 'heads only is recorded in the checkpoint');
+  t.end();
+});
+
+test('train --weights --resume: a resumed fine-tuning run continues exactly, without the weights file; another weights source is refused (issue 20)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'train-ft-resume-'));
+  const weights = pretrainedFile(dir, 91);
+  const reference = train(options(join(dir, 'whole'), { weights, headsOnly: true })).records.map(numbers);
+  const split = join(dir, 'split');
+  train(options(split, { weights, headsOnly: true, stopAfter: 4 }));
+  assertThrowsMessage(t, () => train(options(split, { resume: true, weights: pretrainedFile(mkdtempSync(join(tmpdir(), 'train-ft-other-')), 91) })), ['started from ' + weights, 'leave weights out'], 'a resume with another weights file is refused, naming both');
+  const moved = weights + '.moved';
+  renameSync(weights, moved);
+  const second = train(options(split, { resume: true }));
+  t.deepEqual(second.records.map((r) => r.iteration), [4, 5, 6], 'the resume (the weights file gone) redid iteration 4, then 5 and 6');
+  t.deepEqual(trainRecords(join(split, TRAIN_FILES.log)).map(numbers), reference, 'the interrupted fine-tuning run equals the uninterrupted one bit for bit');
+  renameSync(moved, weights);
+  const third = train(options(split, { resume: true, iterations: 7, weights }));
+  t.equal(third.iteration, 7, 'a resume given the same weights source goes on');
   t.end();
 });

@@ -6,8 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { Tensor } from '../../lib/tensor/index.js';
 import { loadSafetensors, saveSafetensors, type SafetensorsInput } from '../../lib/nn/index.js';
 import {
-  MaskRCNN, WEIGHTS_CLASSES_KEY, WEIGHTS_CONFIG_KEY, configFromFixture, loadTorchvision, loadWeights, saveWeights, shapesConfig, type FixtureConfigJson,
+  MaskRCNN, PREDICTOR_PREFIXES, WEIGHTS_CLASSES_KEY, WEIGHTS_CONFIG_KEY, configFromFixture, loadPretrained, loadTorchvision, loadWeights, readWeightsConfig, saveWeights, shapesConfig,
+  type FixtureConfigJson,
 } from '../../lib/maskrcnn/index.js';
+import { manualSeed } from '../../lib/tensor/index.js';
 import { assertThrowsMessage } from '../helpers.js';
 
 const dir = fileURLToPath(new URL('../fixtures/model/', import.meta.url));
@@ -107,5 +109,76 @@ test('loadWeights: relabelled dtypes, NaN weights, absurd or corrupt configurati
   const nan = cases[2]![1];
   t.ok(Number.isNaN(loadWeights(nan, { allowNonFinite: true }).model.stateDict().get(key)!.data[5]!), 'allowNonFinite: true loads the NaN weight as it is');
   assertThrowsMessage(t, () => saveWeights(join(tmp, 'x.safetensors'), new MaskRCNN(shapesConfig(4)), { classes: ['__background__', '', 'circle', 'triangle'] }), "saveWeights: class name 1 should be a non-empty string, got \"\"", 'saveWeights refuses an empty class name');
+  t.end();
+});
+
+test('loadPretrained: another class count re-initialises exactly the predictors, the same count loads everything, a body shape mismatch is named (issue 20)', (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'pretrained-'));
+  try {
+    // A torchvision-style state dict (no metadata, torchvision key names) of a 91-class detector.
+    manualSeed(11);
+    const source = new MaskRCNN(shapesConfig(91));
+    const coco = join(tmp, 'coco91.safetensors');
+    source.saveSafetensors(coco);
+    t.deepEqual(readWeightsConfig(coco), { prefix: '' }, 'a torchvision state dict carries no configuration');
+    const file = loadSafetensors(coco).tensors;
+    manualSeed(12);
+    const model = new MaskRCNN(shapesConfig(4));
+    const fresh = new Map([...model.stateDict()].map(([k, v]) => [k, Float32Array.from(v.data)]));
+    const load = loadPretrained(model, coco);
+    const predictorKeys = [...model.stateDict().keys()].filter((k) => PREDICTOR_PREFIXES.some((p) => k.startsWith(p)));
+    t.deepEqual(load.reinitialized, predictorKeys, `re-initialised: ${load.reinitialized.join(', ')}`);
+    t.deepEqual(load.reinitialized.sort(), [
+      'roi_heads.box_predictor.bbox_pred.bias', 'roi_heads.box_predictor.bbox_pred.weight', 'roi_heads.box_predictor.cls_score.bias', 'roi_heads.box_predictor.cls_score.weight',
+      'roi_heads.mask_predictor.mask_fcn_logits.bias', 'roi_heads.mask_predictor.mask_fcn_logits.weight',
+    ], 'the box predictor and the mask predictor\'s last convolution');
+    t.equal(load.fileClasses, 91, 'the file\'s class count is read from cls_score');
+    t.equal(load.loaded.length + load.reinitialized.length, model.stateDict().size, 'every other tensor is loaded');
+    const state = model.stateDict();
+    t.ok(load.loaded.every((k) => state.get(k)!.data.every((x, i) => x === file.get(k)!.data[i])), 'the loaded tensors equal the file\'s (conv5_mask included)');
+    t.ok(load.reinitialized.every((k) => state.get(k)!.data.every((x, i) => x === fresh.get(k)![i])), 'the predictors keep the model\'s fresh initial weights');
+    t.deepEqual(state.get('roi_heads.box_predictor.cls_score.weight')!.shape, [4, 256], 'cls_score has the new class count');
+    t.deepEqual(state.get('roi_heads.mask_predictor.mask_fcn_logits.weight')!.shape, [4, 64, 1, 1], 'and mask_fcn_logits');
+
+    // The same class count: everything loads, from a weights file written by train (config in its metadata).
+    const own = join(tmp, 'own.safetensors');
+    saveWeights(own, model, { classes: ['__background__', 'a', 'b', 'c'] });
+    t.equal(readWeightsConfig(own).config?.numClasses, 4, 'a project weights file carries its configuration');
+    const again = new MaskRCNN(shapesConfig(4));
+    const all = loadPretrained(again, own);
+    t.deepEqual([all.reinitialized, all.loaded.length], [[], again.stateDict().size], 'the same class count loads every tensor');
+
+    // A body tensor of another shape: an error naming the key and both shapes.
+    const bad = new Map(file);
+    bad.set('backbone.body.layer1.0.conv1.weight', new Tensor(new Float32Array(16 * 8 * 9), [16, 8, 3, 3]));
+    const badPath = join(tmp, 'bad.safetensors');
+    saveSafetensors(badPath, bad);
+    assertThrowsMessage(
+      t,
+      () => loadPretrained(new MaskRCNN(shapesConfig(4)), badPath, { what: 'train: weights' }),
+      ['train: weights: ', "'backbone.body.layer1.0.conv1.weight' is [16, 8, 3, 3] in the file but [16, 16, 3, 3] in the model"],
+      'a body shape mismatch names the key and both shapes',
+    );
+    const missing = new Map(file);
+    missing.delete('rpn.head.conv.0.0.weight');
+    saveSafetensors(badPath, missing);
+    assertThrowsMessage(t, () => loadPretrained(new MaskRCNN(shapesConfig(4)), badPath), ['Missing key(s): rpn.head.conv.0.0.weight'], 'a key the file lacks is named');
+    assertThrowsMessage(t, () => loadPretrained(new MaskRCNN(shapesConfig(4)), join(tmp, 'nope.safetensors')), 'nope.safetensors does not exist', 'a missing file is named');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  t.end();
+});
+
+test('loadPretrained: the state dict torchvision itself wrote (the fixture, 4 classes) fine-tunes to 3 classes: only the predictors start afresh (issue 20)', (t) => {
+  const c = config();
+  t.equal(c.numClasses, 4, 'the fixture has 4 classes');
+  const model = new MaskRCNN({ ...c, numClasses: 3 });
+  const load = loadPretrained(model, weights);
+  t.equal(load.fileClasses, 4, 'the file\'s class count');
+  t.equal(load.reinitialized.length, 6, `six predictor tensors re-initialised: ${load.reinitialized.join(', ')}`);
+  const file = loadSafetensors(weights).tensors;
+  const state = model.stateDict();
+  t.ok(load.loaded.every((k) => state.get(k)!.data.every((x, i) => x === file.get(k)!.data[i])), `the other ${load.loaded.length} tensors equal torchvision's`);
   t.end();
 });

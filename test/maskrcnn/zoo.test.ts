@@ -2,7 +2,7 @@ import test from 'tape';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CocoDetectionDataset, SafetensorsFile, evaluateModel, loadWeights, readZooEntry, writeShapes, zooWeightsPath } from '../../lib/index.js';
+import { CocoDetectionDataset, SafetensorsFile, evaluateModel, loadWeights, readZooEntry, weightsSourcePath, writeShapes, zooWeightsPath } from '../../lib/index.js';
 import { VAL_SEED_OFFSET } from '../../lib/maskrcnn/cli/shapes.js';
 import { describeBackend } from '../../lib/ops/index.js';
 
@@ -42,5 +42,12 @@ test('model zoo: the shapes detector loads and measures the accuracy recorded wh
 
 test('model zoo: an unknown model is named', (t) => {
   t.throws(() => readZooEntry('no-such-model'), /model zoo: no model 'no-such-model'/);
+  t.end();
+});
+
+test('weightsSourcePath: zoo:NAME names the zoo model\'s file, anything else is a path (issue 20)', (t) => {
+  t.equal(weightsSourcePath('zoo:shapes'), zooWeightsPath('shapes'), 'zoo:shapes is the shapes model\'s weights file');
+  t.equal(weightsSourcePath('run/model.safetensors'), 'run/model.safetensors', 'a path is returned as it is');
+  t.throws(() => weightsSourcePath('zoo:no-such-model'), /model zoo: no model 'no-such-model'/, 'an unknown zoo model is named');
   t.end();
 });

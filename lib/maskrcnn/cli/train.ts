@@ -13,18 +13,21 @@ import { defaultConfig, shapesConfig, type MaskRCNNConfig } from '../config.js';
 import { CocoDetectionDataset } from '../data/dataset.js';
 import { formatSummary } from '../eval/cocoeval.js';
 import { train, TRAIN_FILES, consoleReporter, type TrainOptions } from '../train.js';
+import { readWeightsConfig } from '../weights.js';
+import { ZOO_PREFIX, weightsSourcePath } from '../zoo.js';
 import { backendFlag, booleanFlag, checkExists, choiceFlag, integerFlag, integerListFlag, numberFlag, parseFlags, runCommand, stringFlag, UsageError, type ParsedFlags } from './args.js';
 
 const HELP = `usage: maskrcnn train --data DIR --out DIR [--config shapes|paper] [--iterations N] [--resume]
-                      [--seed S] [--backend wasm|reference|gpu] [options]
+                      [--weights FILE|zoo:NAME] [--seed S] [--backend wasm|reference|gpu] [options]
        maskrcnn train --images DIR --annotations FILE [--val-images DIR --val-annotations FILE]
                       --out DIR [options]
 
-Trains Mask R-CNN from scratch on DIR/train (annotations.json + images/) and evaluates on
-DIR/val when it exists (COCO bbox and segm AP); or on any COCO instances file and its image
-folder (as COCO is laid out: --images train2017 --annotations instances_train2017.json; PNG or
-JPEG images of any size, any category ids; 'maskrcnn convert' makes one from labelme or VIA),
-evaluating on --val-annotations when given. Writes into --out:
+Trains Mask R-CNN on DIR/train (annotations.json + images/), from scratch or, with --weights,
+fine-tuning trained weights, and evaluates on DIR/val when it exists (COCO bbox and segm AP);
+or on any COCO instances file and its image folder (as COCO is laid out: --images train2017
+--annotations instances_train2017.json; PNG or JPEG images of any size, any category ids;
+'maskrcnn convert' makes one from labelme or VIA), evaluating on --val-annotations when given.
+Writes into --out:
   ${TRAIN_FILES.checkpoint}   model + optimizer state + schedule + iteration + generator (atomic)
   ${TRAIN_FILES.weights}        the trained weights, for predict / eval / inspect
   ${TRAIN_FILES.log}              one JSON record per iteration and per evaluation
@@ -37,7 +40,10 @@ options:
   --val-annotations FILE with --images: a COCO instances file to evaluate on (optional)
   --val-images DIR       its images (default: --images)
   --out DIR              output folder (required)
-  --config NAME          shapes (the laptop preset, default) or paper (ResNet-50-FPN, 800 px)
+  --config NAME          shapes (the laptop preset, default) or paper (ResNet-50-FPN, 800 px;
+                         the default with torchvision --weights)
+  --image-size N         resize images to a shorter side of N px and a longer side of at most
+                         round(N x 1333 / 800) (the paper: 800 and 1333; shapes: 128)
   --iterations N         total iterations (default 1000); with --resume, counted from the start
   --resume               continue from --out's checkpoint exactly where it stopped
   --overwrite            start afresh even if --out holds a checkpoint
@@ -54,6 +60,25 @@ options:
   --eval-every N         iterations between evaluations on DIR/val (default: only at the end)
   --eval-limit N         evaluate on the first N validation images only
   --backend NAME         wasm (default), reference or gpu
+
+fine-tuning:
+  --weights FILE         start from trained weights: a torchvision state dict converted by
+                         tools/convert_torchvision.py (architecture: --config, default paper),
+                         a model.safetensors or checkpoint written by train (architecture: the
+                         file's own configuration; --config is refused), or zoo:NAME (zoo/NAME).
+                         The number of classes comes from --data: when it differs from the
+                         file's, the class-specific predictors (box predictor cls_score and
+                         bbox_pred, the mask predictor's mask_fcn_logits) start from fresh
+                         weights and every other tensor is loaded; any other mismatch is an
+                         error naming the tensor and both shapes. The source is recorded in the
+                         checkpoint: --resume does not need --weights again (if given, it must
+                         be the same)
+  --trainable-layers N   how many ResNet stages train, from the top, 0..5 (torchvision's
+                         trainable_backbone_layers): 5 all, 4 layer1..layer4, 3 layer2..layer4,
+                         ..., 0 none (frozen stages also keep their BatchNorm statistics).
+                         Default: the configuration's (shapes 5, paper 3)
+  --heads-only           freeze the whole backbone (ResNet body and FPN): only the RPN and the
+                         RoI heads train (matterport's layers='heads')
   -h, --help             show this help
 
 A value that starts with a dash is written with '=': --seed=-1.
@@ -140,10 +165,18 @@ export async function runTrain(argv: string[]): Promise<number> {
       'eval-every': { type: 'string' },
       'eval-limit': { type: 'string' },
       backend: { type: 'string' },
+      weights: { type: 'string' },
+      'trainable-layers': { type: 'string' },
+      'heads-only': { type: 'boolean' },
+      'image-size': { type: 'string' },
     });
     const location = datasetFlags(flags);
     const out = stringFlag(flags, 'out');
-    const preset = choiceFlag(flags, 'config', 'shapes', ['shapes', 'paper'] as const);
+    const weights = flags.values['weights'] === undefined ? undefined : stringFlag(flags, 'weights');
+    const headsOnly = booleanFlag(flags, 'heads-only');
+    const trainableLayers = flags.values['trainable-layers'] === undefined ? undefined : integerFlag(flags, 'trainable-layers', 0, 0, 5);
+    if (headsOnly && trainableLayers !== undefined) throw new UsageError('--heads-only freezes the whole backbone: leave out --trainable-layers');
+    const imageSize = flags.values['image-size'] === undefined ? undefined : integerFlag(flags, 'image-size', 0, 1, 8192);
     const iterations = integerFlag(flags, 'iterations', 1000, 1, 100_000_000);
     const backend = backendFlag(flags);
     const resume = booleanFlag(flags, 'resume');
@@ -156,7 +189,26 @@ export async function runTrain(argv: string[]): Promise<number> {
     const valSet = location.val ? CocoDetectionDataset.fromFiles(location.val.annotations, location.val.images, { contiguousLabels: true }) : undefined;
     if (valSet !== undefined) checkSameCategories(trainSet, valSet);
     const numClasses = trainSet.categories.length + 1;
-    const config: MaskRCNNConfig = preset === 'shapes' ? shapesConfig(numClasses) : defaultConfig(numClasses);
+    // The architecture: a project weights file's own configuration, else the preset (paper by
+    // default for a torchvision state dict). A resume takes the checkpoint's and reads no weights.
+    let fileConfig: MaskRCNNConfig | undefined;
+    if (weights !== undefined && !resume) {
+      if (!weights.startsWith(ZOO_PREFIX)) checkExists('--weights', weights);
+      let path: string;
+      try {
+        path = weightsSourcePath(weights);
+      } catch (error) {
+        throw new UsageError(`--weights ${weights}: ${(error as Error).message}`);
+      }
+      fileConfig = readWeightsConfig(path, `--weights ${weights}`).config;
+      if (fileConfig !== undefined && flags.values['config'] !== undefined) {
+        throw new UsageError(`--config: --weights ${weights} carries its own configuration (a weights file written by train): leave out --config`);
+      }
+    }
+    const preset = choiceFlag(flags, 'config', weights !== undefined && fileConfig === undefined ? 'paper' : 'shapes', ['shapes', 'paper'] as const);
+    const config: MaskRCNNConfig = fileConfig !== undefined ? { ...fileConfig, numClasses } : preset === 'shapes' ? shapesConfig(numClasses) : defaultConfig(numClasses);
+    if (trainableLayers !== undefined) config.backbone = { ...config.backbone, trainableLayers };
+    if (imageSize !== undefined) config.transform = { ...config.transform, minSize: imageSize, maxSize: Math.round((imageSize * 1333) / 800) };
     const options: TrainOptions = {
       config,
       train: trainSet,
@@ -167,6 +219,8 @@ export async function runTrain(argv: string[]): Promise<number> {
       reporter: consoleReporter(),
       checkpointEvery: integerFlag(flags, 'checkpoint-every', 100, 1, 100_000_000),
       evalEvery: integerFlag(flags, 'eval-every', 0, 0, 100_000_000),
+      ...(weights !== undefined ? { weights } : {}),
+      ...(headsOnly ? { headsOnly } : {}),
       ...(valSet ? { val: valSet } : {}),
     };
     if (flags.values['seed'] !== undefined) options.seed = integerFlag(flags, 'seed', 0, -(2 ** 31), 2 ** 32 - 1);

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTrain } from '../../../lib/maskrcnn/cli/train.js';
 import { runDemo } from '../../../lib/maskrcnn/cli/demo.js';
-import { writeShapes, TRAIN_FILES } from '../../../lib/maskrcnn/index.js';
+import { MaskRCNN, shapesConfig, writeShapes, TRAIN_FILES, type MaskRCNNConfig } from '../../../lib/maskrcnn/index.js';
+import { loadCheckpoint } from '../../../lib/nn/index.js';
+import { manualSeed } from '../../../lib/tensor/index.js';
 import { runCaptured } from './capture.js';
 import { main } from '../../../lib/maskrcnn/cli/main.js';
 
@@ -115,5 +117,51 @@ test('cli train: option values are checked strictly, dash values get the --flag=
     t.equal(r.status, 1, 'with exit code 1');
     t.match(r.stderr, /^maskrcnn train: cannot create \/proc\/nope\/x: ENOENT/m, `and a clear error (${r.stderr.trim().split('\n').pop()})`);
   }
+  t.end();
+});
+
+test('cli train --weights: fine-tunes a torchvision-style file and a zoo model, prints what it loaded, records the source; contradictions are named (issue 20)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-train-ft-'));
+  const data = join(dir, 'data');
+  writeShapes(join(data, 'train'), { count: 2, size: 32, seed: 1 });
+  manualSeed(5);
+  const coco = join(dir, 'coco91.safetensors');
+  new MaskRCNN(shapesConfig(91)).saveSafetensors(coco);
+  const out = join(dir, 'run');
+  const base = ['--data', data, '--iterations', '1', '--batch-size', '1'];
+  const r = await runCaptured(runTrain, [...base, '--out', out, '--weights', coco, '--config', 'shapes', '--trainable-layers', '0', '--image-size', '64']);
+  t.equal(r.code, 0, `exit code 0 ${r.err}`);
+  t.match(r.out, /weights: loaded \d+ tensors from .*coco91\.safetensors: backbone\.body \d+, backbone\.fpn \d+, rpn\.head \d+, roi_heads\.box_head \d+/, 'it prints what it loaded, by module');
+  t.match(r.out, /the file has 91 classes, the data 4 \(background included\): re-initialised roi_heads\.box_predictor\.cls_score\.weight, .*roi_heads\.mask_predictor\.mask_fcn_logits\.bias/, 'and which predictors it re-initialised');
+  t.match(r.out, /parameters: \d+ trainable, \d+ frozen: backbone\.body \(\d+ tensors\)/, 'and what is frozen');
+  const extra = loadCheckpoint(join(out, TRAIN_FILES.checkpoint), {}).extra as { hyper: { weights: string }; config: MaskRCNNConfig };
+  t.equal(extra.hyper.weights, coco, 'the checkpoint records the weights file');
+  t.deepEqual([extra.config.transform.minSize, extra.config.transform.maxSize, extra.config.backbone.trainableLayers], [64, 107, 0], '--image-size 64: min 64, max round(64 x 1333 / 800) = 107; trainable layers 0');
+  const other = await runCaptured(main, ['train', ...base, '--out', out, '--iterations', '2', '--resume', '--weights', join(dir, 'other.safetensors')]);
+  t.equal(other.code, 1, 'a resume with another --weights exits 1');
+  t.match(other.err, /started from .*coco91\.safetensors, not from .*other\.safetensors/, 'naming both');
+  const resumed = await runCaptured(runTrain, [...base, '--out', out, '--iterations', '2', '--resume']);
+  t.equal(resumed.code, 0, `a resume without --weights continues (${resumed.err})`);
+
+  const zoo = await runCaptured(runTrain, [...base, '--out', join(dir, 'zoo'), '--weights', 'zoo:shapes', '--heads-only', '--image-size', '64']);
+  t.equal(zoo.code, 0, `--weights zoo:shapes --heads-only exits 0 ${zoo.err}`);
+  t.match(zoo.out, /fine-tuning from zoo:shapes \(heads only: backbone body and FPN frozen\)/, 'it says what it fine-tunes and freezes');
+  t.match(zoo.out, /frozen: backbone\.body \(\d+ tensors\), backbone\.fpn \(\d+ tensors\)/, 'body and FPN frozen');
+  t.doesNotMatch(zoo.out, /re-initialised/, 'the zoo model has the data\'s 4 classes: nothing re-initialised');
+  const usage: Array<[string[], RegExp, string]> = [
+    [['--weights', coco, '--heads-only', '--trainable-layers', '2'], /--heads-only freezes the whole backbone: leave out --trainable-layers/, '--heads-only with --trainable-layers'],
+    [['--weights', 'zoo:shapes', '--config', 'paper'], /--weights zoo:shapes carries its own configuration .*leave out --config/, '--config with a file that has its own'],
+    [['--weights', join(dir, 'nope.safetensors')], /--weights .*nope\.safetensors: no such file/, 'a missing --weights file'],
+    [['--weights', 'zoo:nope'], /--weights zoo:nope: model zoo: no model 'nope'/, 'an unknown zoo model'],
+    [['--trainable-layers', '6'], /--trainable-layers must be an integer in 0\.\.5, got 6/, '--trainable-layers 6'],
+    [['--image-size', '0'], /--image-size must be an integer in 1\.\.8192, got 0/, '--image-size 0'],
+  ];
+  for (const [extraArgs, message, label] of usage) {
+    const u = await runCaptured(main, ['train', ...base, '--out', join(dir, 'usage'), ...extraArgs]);
+    t.ok(u.code === 2 && message.test(u.err), `${label} (exit ${u.code}: ${u.err.split('\n')[0]})`);
+  }
+  const bad = await runCaptured(main, ['train', ...base, '--out', join(dir, 'paper'), '--weights', coco]);
+  t.equal(bad.code, 1, 'a shapes-sized torchvision-style file against the default paper architecture exits 1');
+  t.match(bad.err, /'backbone\.body\.conv1\.weight' is \[16, 3, 7, 7\] in the file but \[64, 3, 7, 7\] in the model/, 'naming the first tensor and both shapes');
   t.end();
 });

@@ -11,7 +11,9 @@
  * seconds not finite and >= 0; hyper-parameters outside the ranges `train` itself enforces
  * (optimizer the saved state's kind, batch size a positive integer, lr > 0, momentum in [0, 1),
  * weight decay >= 0, warmup iterations an integer >= 0, warmup factor and gamma in (0, 1],
- * milestones integers >= 0, clip norm >= 0, flip probability in [0, 1]); a configuration
+ * milestones integers >= 0, clip norm >= 0, flip probability in [0, 1]; the weights source null,
+ * absent or a non-empty string; heads-only absent or a boolean, and the seed's, since it changes
+ * which parameters the optimiser state is for); a configuration
  * {@link configProblem} rejects, or with other trainable layers (the optimiser state is per trainable
  * parameter); class names that are not `numClasses` strings; an optimiser
  * state of another optimiser or other parameter groups, a learning rate / initial lr / eps not
@@ -88,7 +90,15 @@ function checkpointProblem(bytes: Uint8Array, seedLayout: SafetensorsLayout, see
   const extra = meta.extra as Record<string, unknown>;
   const seedExtra = seedMeta.extra as Record<string, unknown>;
   if (!isObj(extra)) return `extra is ${brief(extra)}`;
-  const withoutConfig = (e: Record<string, unknown>): Record<string, unknown> => ({ ...e, config: null });
+  // The configuration is checked below; so are the fine-tuning fields, which older checkpoints lack.
+  const withoutConfig = (e: Record<string, unknown>): Record<string, unknown> => {
+    const hyper = isObj(e.hyper) ? { ...(e.hyper as Record<string, unknown>) } : e.hyper;
+    if (isObj(hyper)) {
+      delete (hyper as Record<string, unknown>).weights;
+      delete (hyper as Record<string, unknown>).headsOnly;
+    }
+    return { ...e, config: null, hyper };
+  };
   const shape = shapeProblem(withoutConfig(extra), withoutConfig(seedExtra), 'extra') ?? shapeProblem(meta.optimizer, seedMeta.optimizer, 'optimizer') ?? shapeProblem(meta.scheduler, seedMeta.scheduler, 'scheduler');
   if (shape !== null) return shape;
   if (!isCount(extra.iteration)) return `iteration ${brief(extra.iteration)}`;
@@ -117,6 +127,10 @@ function checkpointProblem(bytes: Uint8Array, seedLayout: SafetensorsLayout, see
     'hyper',
   );
   if (h !== null) return h;
+  if ('weights' in hyper && !(hyper.weights === null || (typeof hyper.weights === 'string' && hyper.weights !== ''))) return `hyper.weights is ${brief(hyper.weights)}`;
+  if ('headsOnly' in hyper && typeof hyper.headsOnly !== 'boolean') return `hyper.headsOnly is ${brief(hyper.headsOnly)}`;
+  const headsOnly = (x: Record<string, unknown>): boolean => x.headsOnly === true;
+  if (headsOnly(hyper) !== headsOnly(seedExtra.hyper as Record<string, unknown>)) return 'hyper.headsOnly changes which parameters the saved optimiser state is for';
   const config = configProblem(upgradeConfigJson(extra.config), seedExtra.config);
   if (config !== null) return config;
   const trainable = (c: unknown): unknown => (c as { backbone: { trainableLayers: unknown } }).backbone.trainableLayers;

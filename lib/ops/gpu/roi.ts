@@ -22,17 +22,8 @@
  */
 import type { IKernelFunctionThis } from 'gpu.js';
 import type { TypedArray } from '../../tensor/index.js';
-import {
-  roiAlignBackward,
-  roiAlignForward,
-  roiAlignMaxBackward,
-  roiAlignMaxForward,
-  roiPoolBackward,
-  roiPoolForward,
-  type RoiAlignGeometry,
-  type RoiDims,
-  type RoiPoolGeometry,
-} from '../roi.js';
+import { roiAlignBackward, roiAlignForward, roiAlignMaxBackward, roiAlignMaxForward, roiPoolBackward, roiPoolForward } from '../roi.js';
+import type { RoiAlignGeometry, RoiDims, RoiPoolGeometry } from '../roi_geometry.js';
 import { floorDiv, gpu, type GpuKernel } from './context.js';
 
 /** Loops whose bounds are computed inside a kernel (grids, bin ranges, RoI counts) are capped at this. */

@@ -86,6 +86,32 @@ function gradient(data: TypedArray, like: Tensor): Tensor {
   return t.dtype === like.dtype ? t : t.to(like.dtype);
 }
 
+/**
+ * A pooling op that remembers where each output came from (RoIPool's argmax cell, RoIAlign max
+ * mode's winning sample) and sends each output's gradient back there: RoIPool and RoIAlign's
+ * max mode are this one op over different geometry and kernels.
+ */
+function argmaxPoolOp<G>(
+  name: string,
+  forward: Kernel<(input: TypedArray, d: RoiDims, g: G) => PooledWithArgmax>,
+  backward: Kernel<(gradOutput: TypedArray, argmax: Int32Array, d: RoiDims, g: G) => TypedArray>,
+) {
+  return defineOp<[Tensor, Tensor, RoiDims, G], Int32Array>({
+    name,
+    forward: (ctx, input: Tensor, _rois: Tensor, d: RoiDims, g: G) => {
+      const { output, argmax } = forward.for()(input.data, d, g);
+      ctx.save(argmax);
+      return new Tensor(output, [d.K, d.C, d.PH, d.PW]);
+    },
+    backward: (grad, { args: [input, , d, g], saved: argmax, needsInputGrad }) => [
+      needsInputGrad[0] ? gradient(backward.for()(grad.data, argmax, d, g), input) : null,
+      null,
+      null,
+      null,
+    ],
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // RoIPool
 // ---------------------------------------------------------------------------------------------
@@ -98,20 +124,7 @@ export interface RoiPoolOptions {
   spatialScale?: number;
 }
 
-const roiPoolOp = defineOp<[Tensor, Tensor, RoiDims, RoiPoolGeometry], Int32Array>({
-  name: 'roiPool',
-  forward: (ctx, input: Tensor, _rois: Tensor, d: RoiDims, g: RoiPoolGeometry) => {
-    const { output, argmax } = roiPoolForward.for()(input.data, d, g);
-    ctx.save(argmax);
-    return new Tensor(output, [d.K, d.C, d.PH, d.PW]);
-  },
-  backward: (grad, { args: [input, , d, g], saved: argmax, needsInputGrad }) => [
-    needsInputGrad[0] ? gradient(roiPoolBackward.for()(grad.data, argmax, d, g), input) : null,
-    null,
-    null,
-    null,
-  ],
-});
+const roiPoolOp = argmaxPoolOp('roiPool', roiPoolForward, roiPoolBackward);
 
 /**
  * RoIPool (Fast R-CNN; torchvision's `roi_pool`): max-pools each RoI's quantized region of
@@ -177,20 +190,7 @@ const roiAlignAvgOp = defineOp({
   ],
 });
 
-const roiAlignMaxOp = defineOp<[Tensor, Tensor, RoiDims, RoiAlignGeometry], Int32Array>({
-  name: 'roiAlignMax',
-  forward: (ctx, input: Tensor, _rois: Tensor, d: RoiDims, g: RoiAlignGeometry) => {
-    const { output, argmax } = roiAlignMaxForward.for()(input.data, d, g);
-    ctx.save(argmax);
-    return new Tensor(output, [d.K, d.C, d.PH, d.PW]);
-  },
-  backward: (grad, { args: [input, , d, g], saved: argmax, needsInputGrad }) => [
-    needsInputGrad[0] ? gradient(roiAlignMaxBackward.for()(grad.data, argmax, d, g), input) : null,
-    null,
-    null,
-    null,
-  ],
-});
+const roiAlignMaxOp = argmaxPoolOp('roiAlignMax', roiAlignMaxForward, roiAlignMaxBackward);
 
 /**
  * RoIAlign (Mask R-CNN, section 3; torchvision's `roi_align`): for each RoI, samples

@@ -1,5 +1,5 @@
 // The compute module of the `wasm` backend, in AssemblyScript (a TypeScript dialect that
-// compiles to WebAssembly). Compiled by `npm run build:wasm` (lib/ops/wasm/build.ts) into
+// compiles to WebAssembly). Compiled by `npm run build:wasm` (tools/wasm/build.ts) into
 // lib/ops/wasm/module.ts; test/ops/wasm_build.test.ts checks that the committed bytes are
 // this source's.
 //

@@ -1,7 +1,7 @@
 /**
- * `lib/maskrcnn`: the detector's data (COCO, RLE masks, PNG, the shapes dataset, loaders) and
- * COCO-style evaluation. The detector itself, its training loop and the rest of the CLI
- * arrive with later issues.
+ * `lib/maskrcnn`: the detector (anchors, RPN, RoI poolers and heads, Mask R-CNN, weights), its
+ * data (COCO, RLE masks, PNG, the shapes dataset, loaders), COCO-style evaluation, training,
+ * inference and benchmarks, and the figures, plots and inspection views of the course.
  *
  * @module
  */

@@ -6,11 +6,14 @@
  *
  * - `reference`: plain TypeScript loops, always available, the oracle for the others.
  * - `gpu`: hand-written gpu.js kernels (headless-gl, WebGL2, WebAssembly or JS, as gpu.js finds).
- * - `wasm`: the fast CPU backend (WebAssembly SIMD GEMM), once it exists.
+ * - `wasm`: the fast CPU backend (WebAssembly SIMD GEMM for the matrix product and convolutions,
+ *   RoIAlign's average on channels-last features; the other kernels fall back to the reference).
  *
- * A backend that has no implementation of a kernel does not fall back silently: a backend
- * registers the reference implementation explicitly where it has none of its own (for example a
- * scatter-shaped backward), so {@link kernelTable} always says what really runs.
+ * One rule for the kernels a backend has not written (yet): a backend without its own
+ * implementation of a kernel runs the reference one. It does not happen silently:
+ * {@link kernelTable} lists that backend for the kernel with the note {@link REFERENCE_FALLBACK},
+ * so the table always says what really runs. (A kernel with no reference implementation, such
+ * as `matmul.transposed`, an optional fast path, has no fallback.)
  */
 
 /** The backends a kernel can be implemented for. */
@@ -27,6 +30,9 @@ export interface BackendProvider {
 const providers = new Map<BackendName, BackendProvider>([
   ['reference', { available: () => true, describe: () => 'plain TypeScript loops' }],
 ]);
+
+/** The note {@link kernelTable} gives a backend that runs a kernel's reference implementation for want of its own. */
+export const REFERENCE_FALLBACK = 'reference loops: no kernel of its own for this backend';
 
 /** Every kernel slot ever created, for {@link kernelTable}. */
 const slots: Kernel<never>[] = [];
@@ -134,14 +140,17 @@ export class Kernel<F extends (...args: never[]) => unknown> {
     return this.notes.get(backend);
   }
 
-  /** The backends that implement this kernel. */
+  /** The backends that implement this kernel with code of their own (not by falling back to the reference). */
   backends(): BackendName[] {
     return [...this.impls.keys()];
   }
 
-  /** The implementation for `backend` (default: the active one), or a clear error if it has none. */
+  /**
+   * The implementation for `backend` (default: the active one): its own, else the reference
+   * implementation (the fallback rule), or a clear error if there is neither.
+   */
   for(backend: BackendName = active()): F {
-    const fn = this.impls.get(backend);
+    const fn = this.impls.get(backend) ?? this.impls.get('reference');
     if (fn === undefined) {
       throw new Error(`${this.name}: no kernel for backend '${backend}' (implemented for: ${this.backends().join(', ') || 'none'})`);
     }
@@ -165,13 +174,21 @@ export interface KernelImplementation {
   note?: string;
 }
 
-/** Which backends implement which kernel: the registry as a table, for docs and `--help`. */
+/**
+ * Which backends implement which kernel: the registry as a table, for docs and `--help`. Every
+ * known backend is listed for every kernel that has a reference implementation; one that runs
+ * the reference for want of its own carries the note {@link REFERENCE_FALLBACK}.
+ */
 export function kernelTable(): KernelTableRow[] {
-  return slots.map((s) => ({
-    kernel: s.name,
-    backends: s.backends().map((backend) => {
+  return slots.map((s) => {
+    const own = s.backends();
+    const rows: KernelImplementation[] = own.map((backend) => {
       const note = s.note(backend);
       return note === undefined ? { backend } : { backend, note };
-    }),
-  }));
+    });
+    if (own.includes('reference')) {
+      for (const backend of providers.keys()) if (!own.includes(backend)) rows.push({ backend, note: REFERENCE_FALLBACK });
+    }
+    return { kernel: s.name, backends: rows };
+  });
 }

@@ -41,4 +41,6 @@ export * from './conv.js';
 export * from './pool.js';
 export * from './interpolate.js';
 export * from './roi.js';
+export * from './roi_geometry.js';
+export * from './roi_inspect.js';
 export { setWasmThreads, wasmThreads, shutdownWasmWorkers } from './wasm/index.js';

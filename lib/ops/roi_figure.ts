@@ -25,7 +25,7 @@ import { dirname } from 'node:path';
 import { writeFileAtomic } from '../util/atomic_write.js';
 import pngjs from 'pngjs';
 import type { Tensor } from '../tensor/index.js';
-import { inspectRoiAlign, inspectRoiPool, type RoiLike } from './roi.js';
+import { inspectRoiAlign, inspectRoiPool, type RoiLike } from './roi_inspect.js';
 
 const { PNG } = pngjs;
 

@@ -6,7 +6,7 @@
  * devDependency) is installed; `npm run build:wasm -- --check` does the same from the command line.
  */
 import test from 'tape';
-import { compile, sourceHash } from '../../lib/ops/wasm/build.js';
+import { compile, sourceHash } from '../../tools/wasm/build.js';
 import { KERNELS_RELAXED_WASM_BASE64, KERNELS_SOURCE_SHA256, KERNELS_WASM_BASE64 } from '../../lib/ops/wasm/module.js';
 
 test('wasm build: module.ts was built from the current assembly/kernels.ts', (t) => {

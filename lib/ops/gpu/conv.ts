@@ -23,13 +23,14 @@
 import type { IKernelFunctionThis } from 'gpu.js';
 import type { TypedArray } from '../../tensor/index.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type ConvGeometry } from '../conv.js';
+import { f32, indexChunks, MAX_INDEX, runInChunks } from './chunks.js';
 import { floorDiv, gpu, type GpuKernel } from './context.js';
 
 /** Largest loop trip count the kernels allow gpu.js (GL caps dynamic loops at this). */
 const LOOP_MAX = 1 << 20;
 
 /** Flat indices must stay below this (2^24: float32 represents every integer up to it). */
-let indexLimit = 2 ** 24;
+let indexLimit = MAX_INDEX;
 
 /**
  * Lowers (or restores, with no argument) the largest flat index the gpu kernels allow in one
@@ -37,7 +38,7 @@ let indexLimit = 2 ** 24;
  *
  * @internal
  */
-export function setConvIndexLimit(limit = 2 ** 24): void {
+export function setConvIndexLimit(limit = MAX_INDEX): void {
   indexLimit = limit;
 }
 
@@ -51,10 +52,7 @@ function batchChunks(op: string, g: ConvGeometry): Array<[number, number]> {
         `exact only below ${indexLimit}: use the reference backend for tensors this large`,
     );
   }
-  const per = Math.max(1, Math.min(LOOP_MAX, Math.floor((indexLimit - 1) / perImage)));
-  const chunks: Array<[number, number]> = [];
-  for (let start = 0; start < g.batch; start += per) chunks.push([start, Math.min(per, g.batch - start)]);
-  return chunks;
+  return indexChunks(g.batch, perImage, indexLimit - 1, LOOP_MAX);
 }
 
 /** The sizes every kernel receives, in this order (gpu.js kernels take scalars, not objects). */
@@ -65,11 +63,6 @@ function sizes(g: ConvGeometry): number[] {
   ];
 }
 
-/** `x` as a Float32Array of its own (a view into a larger buffer is copied: gpu.js may read the whole buffer). */
-function f32(x: TypedArray): Float32Array {
-  const whole = x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
-  return x instanceof Float32Array && whole ? x : Float32Array.from(x);
-}
 
 
 const SETTINGS = { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: LOOP_MAX, functions: [floorDiv] };
@@ -204,12 +197,7 @@ conv2dForward.register('gpu', (input: TypedArray, weight: TypedArray, bias: Type
   }
   forwardKernel ??= gpu().createKernel(forwardGather, SETTINGS);
   const w = f32(weight);
-  for (const [start, count] of batchChunks('conv2d.forward', g)) {
-    forwardKernel.setOutput([count * perOut]);
-    const chunk = forwardKernel(f32(input.subarray(start * perIn, (start + count) * perIn)), w, b, ...sizes(g)) as Float32Array;
-    out.set(chunk, start * perOut);
-  }
-  return out;
+  return runInChunks(forwardKernel, input, batchChunks('conv2d.forward', g), perIn, perOut, out, [w, b, ...sizes(g)]);
 });
 
 conv2dBackwardInput.register('gpu', (gradOut: TypedArray, weight: TypedArray, g: ConvGeometry) => {
@@ -220,12 +208,7 @@ conv2dBackwardInput.register('gpu', (gradOut: TypedArray, weight: TypedArray, g:
   if (gradIn.length === 0 || perOut === 0 || weight.length === 0) return gradIn;
   backwardInputKernel ??= gpu().createKernel(backwardInputGather, SETTINGS);
   const w = f32(weight);
-  for (const [start, count] of batchChunks('conv2d.backwardInput', g)) {
-    backwardInputKernel.setOutput([count * perIn]);
-    const chunk = backwardInputKernel(f32(gradOut.subarray(start * perOut, (start + count) * perOut)), w, ...sizes(g)) as Float32Array;
-    gradIn.set(chunk, start * perIn);
-  }
-  return gradIn;
+  return runInChunks(backwardInputKernel, gradOut, batchChunks('conv2d.backwardInput', g), perOut, perIn, gradIn, [w, ...sizes(g)]);
 });
 
 conv2dBackwardWeight.register('gpu', (input: TypedArray, gradOut: TypedArray, g: ConvGeometry) => {

@@ -7,9 +7,9 @@
 import type { IKernelFunctionThis } from 'gpu.js';
 import type { TypedArray } from '../../tensor/index.js';
 import { channelAffine } from '../frozen_batch_norm.js';
+import { indexChunks, MAX_INDEX, runInChunks } from './chunks.js';
 import { floorDiv, gpu, type GpuKernel } from './context.js';
 
-const MAX_INDEX = 1 << 24;
 let kernel: GpuKernel | null = null;
 
 channelAffine.register('gpu', (x: TypedArray, scale: TypedArray, shift: TypedArray, channels: number, planeSize: number) => {
@@ -25,14 +25,8 @@ channelAffine.register('gpu', (x: TypedArray, scale: TypedArray, shift: TypedArr
     },
     { dynamicOutput: true, dynamicArguments: true, output: [1], functions: [floorDiv] },
   );
-  const planesPerChunk = Math.max(1, Math.floor(MAX_INDEX / planeSize));
   const scale32 = Float32Array.from(scale);
   const shift32 = Float32Array.from(shift);
-  for (let first = 0; first * planeSize < x.length; first += planesPerChunk) {
-    const start = first * planeSize;
-    const end = Math.min(x.length, start + planesPerChunk * planeSize);
-    kernel.setOutput([end - start]);
-    out.set(kernel(Float32Array.from(x.subarray(start, end)), scale32, shift32, channels, planeSize, first) as Float32Array, start);
-  }
-  return out;
+  const chunks = indexChunks(Math.ceil(x.length / planeSize), planeSize, MAX_INDEX);
+  return runInChunks(kernel, x, chunks, planeSize, planeSize, out, (first) => [scale32, shift32, channels, planeSize, first]);
 });

@@ -35,6 +35,7 @@ import {
   linearSourceTable,
   nearestSourceIndices,
 } from '../interpolate.js';
+import { indexChunks, MAX_INDEX, resultLike, runInChunks } from './chunks.js';
 import { floorDiv, gpu, type GpuKernel } from './context.js';
 
 /** Loop bound gpu.js needs for loops whose bounds are kernel arguments (GL's LOOP_MAX). */
@@ -43,7 +44,7 @@ const LOOP_MAX = 4096;
 const SETTINGS = { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: LOOP_MAX, functions: [floorDiv] };
 
 /** Flat indices of one call must stay below this (2^24: float32 holds every integer up to it). */
-let indexLimit = 2 ** 24;
+let indexLimit = MAX_INDEX;
 
 /**
  * Lowers (or restores, with no argument) the largest flat index one kernel call may use, so that
@@ -51,7 +52,7 @@ let indexLimit = 2 ** 24;
  *
  * @internal
  */
-export function setInterpolateIndexLimit(limit = 2 ** 24): void {
+export function setInterpolateIndexLimit(limit = MAX_INDEX): void {
   indexLimit = limit;
 }
 
@@ -64,29 +65,12 @@ function planeChunks(op: string, g: InterpolateGeometry): Array<[number, number]
         `gpu.js indexes in float32, exact only below ${indexLimit}: use the reference backend for planes this large`,
     );
   }
-  const step = Math.floor((indexLimit - 1) / perPlane);
-  const chunks: Array<[number, number]> = [];
-  for (let first = 0; first < g.planes; first += step) chunks.push([first, Math.min(step, g.planes - first)]);
-  return chunks;
+  return indexChunks(g.planes, perPlane, indexLimit - 1);
 }
 
-/** A float32 result in the input's precision. */
-function like(x: TypedArray, n: number): Float32Array | Float64Array {
-  return x instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
-}
-
-/**
- * Runs `kernel` over the planes in chunks: `input` has `perIn` elements per plane, the result
- * `perOut`; `args` follow the chunk's input.
- */
-function runInChunks(op: string, kernel: GpuKernel, input: TypedArray, g: InterpolateGeometry, perIn: number, perOut: number, args: unknown[]): TypedArray {
-  const result = like(input, g.planes * perOut);
-  for (const [first, count] of planeChunks(op, g)) {
-    kernel.setOutput([count * perOut]);
-    const chunk = Float32Array.from(input.subarray(first * perIn, (first + count) * perIn));
-    result.set(kernel(chunk, ...args) as Float32Array, first * perOut);
-  }
-  return result;
+/** Runs `kernel` over the planes in chunks (`chunks.ts`): `perIn` elements per plane in, `perOut` out. */
+function runOverPlanes(op: string, kernel: GpuKernel, input: TypedArray, g: InterpolateGeometry, perIn: number, perOut: number, args: unknown[]): TypedArray {
+  return runInChunks(kernel, input, planeChunks(op, g), perIn, perOut, resultLike(input, g.planes * perOut), args);
 }
 
 /** One axis's table packed for the gpu: per output position `[index0, index1, lambda0, lambda1]`. */
@@ -139,7 +123,7 @@ let bilinearKernel: GpuKernel | null = null;
 let backwardKernel: GpuKernel | null = null;
 
 interpolateNearestForward.register('gpu', (x: TypedArray, g: InterpolateGeometry) => {
-  if (g.planes === 0) return like(x, 0);
+  if (g.planes === 0) return resultLike(x, 0);
   nearestKernel ??= gpu().createKernel(function (
     this: IKernelFunctionThis,
     x: number[],
@@ -162,11 +146,11 @@ interpolateNearestForward.register('gpu', (x: TypedArray, g: InterpolateGeometry
   const srcW = Float32Array.from(nearestSourceIndices(g.inWidth, g.outWidth, g.scaleW));
   const perIn = g.inHeight * g.inWidth;
   const perOut = g.outHeight * g.outWidth;
-  return runInChunks('interpolate.nearestForward', nearestKernel, x, g, perIn, perOut, [srcH, srcW, g.inHeight, g.inWidth, g.outHeight, g.outWidth]);
+  return runOverPlanes('interpolate.nearestForward', nearestKernel, x, g, perIn, perOut, [srcH, srcW, g.inHeight, g.inWidth, g.outHeight, g.outWidth]);
 });
 
 interpolateBilinearForward.register('gpu', (x: TypedArray, g: InterpolateGeometry) => {
-  if (g.planes === 0) return like(x, 0);
+  if (g.planes === 0) return resultLike(x, 0);
   bilinearKernel ??= gpu().createKernel(function (
     this: IKernelFunctionThis,
     x: number[],
@@ -198,12 +182,12 @@ interpolateBilinearForward.register('gpu', (x: TypedArray, g: InterpolateGeometr
   const cols = packedLinear(g.inWidth, g.outWidth, g.scaleW);
   const perIn = g.inHeight * g.inWidth;
   const perOut = g.outHeight * g.outWidth;
-  return runInChunks('interpolate.bilinearForward', bilinearKernel, x, g, perIn, perOut, [rows, cols, g.inHeight, g.inWidth, g.outHeight, g.outWidth]);
+  return runOverPlanes('interpolate.bilinearForward', bilinearKernel, x, g, perIn, perOut, [rows, cols, g.inHeight, g.inWidth, g.outHeight, g.outWidth]);
 });
 
 /** The shared backward gather, given both axes' packed tables. */
 function backwardGather(op: string, gradOutput: TypedArray, g: InterpolateGeometry, rows: Float32Array, cols: Float32Array): TypedArray {
-  if (g.planes === 0) return like(gradOutput, 0);
+  if (g.planes === 0) return resultLike(gradOutput, 0);
   const rowReaders = readers(g.inHeight, g.outHeight, rows);
   const colReaders = readers(g.inWidth, g.outWidth, cols);
   backwardKernel ??= gpu().createKernel(function (
@@ -254,7 +238,7 @@ function backwardGather(op: string, gradOutput: TypedArray, g: InterpolateGeomet
   const perIn = g.inHeight * g.inWidth;
   const perOut = g.outHeight * g.outWidth;
   const args = [rows, cols, rowReaders.ranges, colReaders.ranges, g.inHeight, g.inWidth, g.outHeight, g.outWidth, rowReaders.span, colReaders.span];
-  return runInChunks(op, backwardKernel, gradOutput, g, perOut, perIn, args);
+  return runOverPlanes(op, backwardKernel, gradOutput, g, perOut, perIn, args);
 }
 
 interpolateNearestBackward.register('gpu', (gradOutput: TypedArray, g: InterpolateGeometry) =>

@@ -8,9 +8,9 @@
 import type { IKernelFunctionThis } from 'gpu.js';
 import type { TypedArray } from '../../tensor/index.js';
 import { matmulKernel } from '../matmul.js';
+import { indexChunks, MAX_INDEX, runInChunks } from './chunks.js';
 import { floorDiv, gpu, type GpuKernel } from './context.js';
 
-const MAX_INDEX = 1 << 24;
 let kernel: GpuKernel | null = null;
 
 matmulKernel.register('gpu', (a: TypedArray, b: TypedArray, n: number, k: number, m: number) => {
@@ -30,11 +30,5 @@ matmulKernel.register('gpu', (a: TypedArray, b: TypedArray, n: number, k: number
     { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: 1 << 20, functions: [floorDiv] },
   );
   const b32 = Float32Array.from(b);
-  const rowsPerChunk = Math.max(1, Math.floor((MAX_INDEX - 1) / Math.max(k, m)));
-  for (let row = 0; row < n; row += rowsPerChunk) {
-    const rows = Math.min(rowsPerChunk, n - row);
-    kernel.setOutput([rows * m]);
-    c.set(kernel(Float32Array.from(a.subarray(row * k, (row + rows) * k)), b32, k, m) as Float32Array, row * m);
-  }
-  return c;
+  return runInChunks(kernel, a, indexChunks(n, Math.max(k, m), MAX_INDEX - 1), k, m, c, [b32, k, m]);
 });

@@ -20,6 +20,7 @@
 import type { IKernelFunctionThis } from 'gpu.js';
 import type { TypedArray } from '../../tensor/index.js';
 import { maxPool2dBackward, maxPool2dForward, type MaxPool2dGeometry } from '../pool.js';
+import { indexChunks, MAX_INDEX, resultLike } from './chunks.js';
 import { floorDiv, gpu, type GpuKernel } from './context.js';
 
 /** Loop bound gpu.js needs for loops whose bounds are kernel arguments (GL's LOOP_MAX). */
@@ -28,7 +29,7 @@ const LOOP_MAX = 4096;
 const SETTINGS = { dynamicOutput: true, dynamicArguments: true, output: [1], loopMaxIterations: LOOP_MAX, functions: [floorDiv] };
 
 /** Flat indices of one call must stay below this (2^24: float32 holds every integer up to it). */
-let indexLimit = 2 ** 24;
+let indexLimit = MAX_INDEX;
 
 /**
  * Lowers (or restores, with no argument) the largest flat index one kernel call may use, so that
@@ -36,7 +37,7 @@ let indexLimit = 2 ** 24;
  *
  * @internal
  */
-export function setPoolIndexLimit(limit = 2 ** 24): void {
+export function setPoolIndexLimit(limit = MAX_INDEX): void {
   indexLimit = limit;
 }
 
@@ -52,20 +53,12 @@ function planeChunks(op: string, g: MaxPool2dGeometry): Array<[number, number]> 
   if (g.kernelH > LOOP_MAX || g.kernelW > LOOP_MAX) {
     throw new Error(`${op} (gpu): kernelSize [${g.kernelH},${g.kernelW}] exceeds the gpu kernel's loop limit ${LOOP_MAX}`);
   }
-  const step = Math.floor((indexLimit - 1) / perPlane);
-  const chunks: Array<[number, number]> = [];
-  for (let first = 0; first < g.planes; first += step) chunks.push([first, Math.min(step, g.planes - first)]);
-  return chunks;
+  return indexChunks(g.planes, perPlane, indexLimit - 1);
 }
 
 /** The sizes the kernels take after their arrays, in this order. */
 function sizes(g: MaxPool2dGeometry): number[] {
   return [g.inHeight, g.inWidth, g.outHeight, g.outWidth, g.kernelH, g.kernelW, g.strideH, g.strideW, g.padH, g.padW];
-}
-
-/** A float32 result in the input's precision. */
-function like(x: TypedArray, n: number): Float32Array | Float64Array {
-  return x instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
 }
 
 let forwardKernel: GpuKernel | null = null;
@@ -168,7 +161,7 @@ function gatherWins(
 maxPool2dForward.register('gpu', (x: TypedArray, g: MaxPool2dGeometry, withArgmax: boolean) => {
   const perIn = g.inHeight * g.inWidth;
   const perOut = g.outHeight * g.outWidth;
-  const output = like(x, g.planes * perOut);
+  const output = resultLike(x, g.planes * perOut);
   const argmax = withArgmax ? new Int32Array(g.planes * perOut) : null;
   if (g.planes === 0) return { output, argmax };
   forwardKernel ??= gpu().createKernel(windowMax, SETTINGS);
@@ -184,7 +177,7 @@ maxPool2dForward.register('gpu', (x: TypedArray, g: MaxPool2dGeometry, withArgma
 maxPool2dBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array, g: MaxPool2dGeometry) => {
   const perIn = g.inHeight * g.inWidth;
   const perOut = g.outHeight * g.outWidth;
-  const gradInput = like(gradOutput, g.planes * perIn);
+  const gradInput = resultLike(gradOutput, g.planes * perIn);
   if (g.planes === 0) return gradInput;
   backwardKernel ??= gpu().createKernel(gatherWins, SETTINGS);
   for (const [first, count] of planeChunks('maxPool2d.backward', g)) {

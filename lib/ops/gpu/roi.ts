@@ -13,26 +13,18 @@
  *   list built from the geometry); the thread walks only its tile's RoIs and, for each, only the
  *   sample rows and columns whose bilinear taps can reach row `h` / column `w` (RoIAlign's
  *   samples form a uniform grid per axis, so that range is found by one division and then
- *   checked exactly), adding `weight * gradOutput / count`. For RoIPool (and RoIAlign's max
- *   mode) it walks the bins that can contain the cell and takes the gradient of those whose
- *   argmax is this cell.
+ *   checked exactly), adding `weight * gradOutput / count`; RoIAlign's max mode runs the same
+ *   kernel and adds `weight * gradOutput` only for each bin's winning sample. For RoIPool it
+ *   walks the bins that can contain the cell and takes the gradient of those whose argmax is
+ *   this cell.
  *
  * Index arithmetic uses `floorDiv(i, n)` so that it stays exact when GL computes in
  * float32 (indices below 2^24).
  */
 import type { IKernelFunctionThis } from 'gpu.js';
 import type { TypedArray } from '../../tensor/index.js';
-import {
-  roiAlignBackward,
-  roiAlignForward,
-  roiAlignMaxBackward,
-  roiAlignMaxForward,
-  roiPoolBackward,
-  roiPoolForward,
-  type RoiAlignGeometry,
-  type RoiDims,
-  type RoiPoolGeometry,
-} from '../roi.js';
+import { roiAlignBackward, roiAlignForward, roiAlignMaxBackward, roiAlignMaxForward, roiPoolBackward, roiPoolForward } from '../roi.js';
+import type { RoiAlignGeometry, RoiDims, RoiPoolGeometry } from '../roi_geometry.js';
 import { floorDiv, gpu, type GpuKernel } from './context.js';
 
 /** Loops whose bounds are computed inside a kernel (grids, bin ranges, RoI counts) are capped at this. */
@@ -274,7 +266,6 @@ roiPoolBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array, d: 
 
 let alignForwardKernel: GpuKernel | null = null;
 let alignBackwardKernel: GpuKernel | null = null;
-let alignMaxBackwardKernel: GpuKernel | null = null;
 
 /** mode 0: the average; 1: the max; 2: the argmax sample `iy * gridW + ix` (-1 if none). */
 function alignForwardRun(input: TypedArray, d: RoiDims, g: RoiAlignGeometry, mode: number): Float32Array {
@@ -368,13 +359,20 @@ roiAlignMaxForward.register('gpu', (input: TypedArray, d: RoiDims, g: RoiAlignGe
   return { output: alignForwardRun(input, d, g, 1), argmax: Int32Array.from(alignForwardRun(input, d, g, 2)) };
 });
 
-roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlignGeometry) => {
+/**
+ * The backward of both RoIAlign modes, one gather kernel (`mode` 0: average; 1: max). Each thread
+ * walks the samples whose bilinear taps can reach its cell and adds `weight * gradOutput` of the
+ * sample's bin: divided by the bin's `count` for the average (section 3: every sample carries the
+ * bin's gradient / count), only for the bin's winning sample (`argmax`) for the max.
+ */
+function alignBackwardRun(gradOutput: TypedArray, argmax: Int32Array | null, d: RoiDims, g: RoiAlignGeometry): Float32Array {
   const size = d.N * d.C * d.H * d.W;
   if (size === 0 || d.K * d.C * d.PH * d.PW === 0) return new Float32Array(size);
   alignBackwardKernel ??= gpu().createKernel(
     function (
       this: IKernelFunctionThis,
       grad: number[],
+      argmax: number[],
       info: number[],
       sampleY: number[],
       sampleX: number[],
@@ -387,6 +385,7 @@ roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlig
       W: number,
       PH: number,
       PW: number,
+      mode: number,
     ) {
       // i = ((n * C + c) * H + h) * W + w
       const i = this.thread.x;
@@ -452,6 +451,7 @@ roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlig
             }
             if (wy !== 0) {
               const ph = floorDiv(jy, gridH);
+              const iy = jy - ph * gridH;
               for (let b = 0; b <= jxHi - jxLo; b++) {
                 const jx = jxLo + b;
                 const sx = sampleX[offX + jx];
@@ -468,7 +468,14 @@ roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlig
                 }
                 if (wx !== 0) {
                   const pw = floorDiv(jx, gridW);
-                  total += (wy * wx * grad[((k * C + c) * PH + ph) * PW + pw]) / count;
+                  const ix = jx - pw * gridW;
+                  const o = ((k * C + c) * PH + ph) * PW + pw;
+                  if (mode < 0.5) {
+                    total += (wy * wx * grad[o]) / count;
+                  } else {
+                    // Max: only the bin's winning sample `iy * gridW + ix` carries its gradient.
+                    if (argmax[o] === iy * gridW + ix) total += wy * wx * grad[o];
+                  }
                 }
               }
             }
@@ -481,125 +488,14 @@ roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlig
   );
   alignBackwardKernel.setOutput([size]);
   const tiles = tileLists(d, g.batchIndex, (k) => alignExtent(d, g, k));
-  const out = alignBackwardKernel(f32(gradOutput), alignInfo(g, d.K), f32(g.sampleY), f32(g.sampleX), tiles.start, tiles.rois, tiles.tilesY, tiles.tilesX, d.C, d.H, d.W, d.PH, d.PW);
-  return Float32Array.from(out as Float32Array);
-});
-
-roiAlignMaxBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array, d: RoiDims, g: RoiAlignGeometry) => {
-  const size = d.N * d.C * d.H * d.W;
-  if (size === 0 || d.K * d.C * d.PH * d.PW === 0) return new Float32Array(size);
-  alignMaxBackwardKernel ??= gpu().createKernel(
-    function (
-      this: IKernelFunctionThis,
-      grad: number[],
-      argmax: number[],
-      info: number[],
-      sampleY: number[],
-      sampleX: number[],
-      tileStart: number[],
-      tileRois: number[],
-      tilesY: number,
-      tilesX: number,
-      C: number,
-      H: number,
-      W: number,
-      PH: number,
-      PW: number,
-    ) {
-      // i = ((n * C + c) * H + h) * W + w
-      const i = this.thread.x;
-      const q1 = floorDiv(i, W);
-      const w = i - q1 * W;
-      const q2 = floorDiv(q1, H);
-      const h = q1 - q2 * H;
-      const n = floorDiv(q2, C);
-      const c = q2 - n * C;
-      // The RoIs that read this cell's 8x8 tile.
-      const tile = (n * tilesY + floorDiv(h, 8)) * tilesX + floorDiv(w, 8);
-      const first = tileStart[tile];
-      let total = 0;
-      for (let j = 0; j < tileStart[tile + 1] - first; j++) {
-        const k = tileRois[first + j];
-        const gridH = info[k * 6 + 1];
-        const gridW = info[k * 6 + 2];
-        if (gridH > 0 && gridW > 0) {
-          const offY = info[k * 6 + 4];
-          const offX = info[k * 6 + 5];
-          const rows = PH * gridH;
-          const cols = PW * gridW;
-          // The bins whose samples can touch (h, w), found as in the average's gather.
-          let jyLo = 0;
-          let jyHi = rows - 1;
-          const yFirst = sampleY[offY];
-          const yLast = sampleY[offY + rows - 1];
-          if (rows > 1 && yLast !== yFirst) {
-            const stepY = (yLast - yFirst) / (rows - 1);
-            const ay = (h - 1 - yFirst) / stepY;
-            const by = (h + 1 - yFirst) / stepY;
-            jyLo = Math.max(Math.floor(Math.min(ay, by)) - 1, 0);
-            jyHi = Math.min(Math.ceil(Math.max(ay, by)) + 1, rows - 1);
-          }
-          let jxLo = 0;
-          let jxHi = cols - 1;
-          const xFirst = sampleX[offX];
-          const xLast = sampleX[offX + cols - 1];
-          if (cols > 1 && xLast !== xFirst) {
-            const stepX = (xLast - xFirst) / (cols - 1);
-            const ax = (w - 1 - xFirst) / stepX;
-            const bx = (w + 1 - xFirst) / stepX;
-            jxLo = Math.max(Math.floor(Math.min(ax, bx)) - 1, 0);
-            jxHi = Math.min(Math.ceil(Math.max(ax, bx)) + 1, cols - 1);
-          }
-          const phLo = floorDiv(jyLo, gridH);
-          const phHi = floorDiv(jyHi, gridH);
-          const pwLo = floorDiv(jxLo, gridW);
-          const pwHi = floorDiv(jxHi, gridW);
-          for (let a = 0; a <= phHi - phLo; a++) {
-            const ph = phLo + a;
-            for (let b = 0; b <= pwHi - pwLo; b++) {
-              const pw = pwLo + b;
-              const o = ((k * C + c) * PH + ph) * PW + pw;
-              const best = argmax[o];
-              if (best >= 0) {
-                // The bin's winning sample, and the weights of (h, w) in its interpolation.
-                const iy = floorDiv(best, gridW);
-                const ix = best - iy * gridW;
-                const sy = sampleY[offY + ph * gridH + iy];
-                const sx = sampleX[offX + pw * gridW + ix];
-                let wy = 0;
-                if (sy >= -1 && sy <= H) {
-                  const y = Math.max(sy, 0);
-                  const yLow = Math.floor(y);
-                  if (yLow >= H - 1) {
-                    if (h === H - 1) wy = 1;
-                  } else {
-                    if (h === yLow) wy = 1 - (y - yLow);
-                    if (h === yLow + 1) wy = y - yLow;
-                  }
-                }
-                let wx = 0;
-                if (sx >= -1 && sx <= W) {
-                  const x = Math.max(sx, 0);
-                  const xLow = Math.floor(x);
-                  if (xLow >= W - 1) {
-                    if (w === W - 1) wx = 1;
-                  } else {
-                    if (w === xLow) wx = 1 - (x - xLow);
-                    if (w === xLow + 1) wx = x - xLow;
-                  }
-                }
-                total += wy * wx * grad[o];
-              }
-            }
-          }
-        }
-      }
-      return total;
-    },
-    SETTINGS,
+  const wins = argmax === null ? new Float32Array(1) : f32(argmax);
+  const out = alignBackwardKernel(
+    f32(gradOutput), wins, alignInfo(g, d.K), f32(g.sampleY), f32(g.sampleX),
+    tiles.start, tiles.rois, tiles.tilesY, tiles.tilesX, d.C, d.H, d.W, d.PH, d.PW, argmax === null ? 0 : 1,
   );
-  alignMaxBackwardKernel.setOutput([size]);
-  const tiles = tileLists(d, g.batchIndex, (k) => alignExtent(d, g, k));
-  const out = alignMaxBackwardKernel(f32(gradOutput), f32(argmax), alignInfo(g, d.K), f32(g.sampleY), f32(g.sampleX), tiles.start, tiles.rois, tiles.tilesY, tiles.tilesX, d.C, d.H, d.W, d.PH, d.PW);
   return Float32Array.from(out as Float32Array);
-});
+}
+
+roiAlignBackward.register('gpu', (gradOutput: TypedArray, d: RoiDims, g: RoiAlignGeometry) => alignBackwardRun(gradOutput, null, d, g));
+
+roiAlignMaxBackward.register('gpu', (gradOutput: TypedArray, argmax: Int32Array, d: RoiDims, g: RoiAlignGeometry) => alignBackwardRun(gradOutput, argmax, d, g));

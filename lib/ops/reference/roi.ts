@@ -3,23 +3,13 @@
  * over RoIs, channels, bins and, for RoIAlign, the sample points of each bin. They implement
  * torchvision 0.14's CPU kernels' semantics (`roi_pool_kernel.cpp`, `roi_align_kernel.cpp`):
  * the geometry they read (RoIPool's rounded bins, RoIAlign's sample coordinates) comes from
- * `roiPoolGeometry` / `roiAlignGeometry` in `../roi.ts`, where each formula is written out.
+ * `roiPoolGeometry` / `roiAlignGeometry` in `../roi_geometry.ts`, where each formula is written out.
  *
  * They compute in the input's precision (float64 inputs stay float64, for gradchecks).
  */
 import type { TypedArray } from '../../tensor/index.js';
-import {
-  bilinearAxis,
-  roiAlignBackward,
-  roiAlignForward,
-  roiAlignMaxBackward,
-  roiAlignMaxForward,
-  roiPoolBackward,
-  roiPoolForward,
-  type RoiAlignGeometry,
-  type RoiDims,
-  type RoiPoolGeometry,
-} from '../roi.js';
+import { roiAlignBackward, roiAlignForward, roiAlignMaxBackward, roiAlignMaxForward, roiPoolBackward, roiPoolForward } from '../roi.js';
+import { bilinearAxis, type RoiAlignGeometry, type RoiDims, type RoiPoolGeometry } from '../roi_geometry.js';
 import { like } from './util.js';
 
 /** torchvision starts its running max at `-FLT_MAX` (so a bin of -Infinity or NaN values has no argmax). */

@@ -5,19 +5,12 @@
  * average forward and backward on channels-last features (`roi.ts`). Importing this module
  * registers the backend and its kernels.
  *
- * Kernels it does not accelerate yet are registered as the reference loops, with a note, so
- * that `kernelTable()` says what really runs.
+ * Kernels it does not accelerate yet (the memory-bound ones: pooling, interpolation, the affine
+ * of FrozenBatchNorm2d, RoIPool, RoIAlign's max mode, and the scatter-shaped backwards) run the
+ * reference loops by the registry's one fallback rule (`../backend.ts`), and `kernelTable()`
+ * notes them as such.
  */
-import type { Kernel } from '../backend.js';
 import { registerBackend } from '../backend.js';
-import { channelAffine } from '../frozen_batch_norm.js';
-import { interpolateBilinearBackward, interpolateBilinearForward, interpolateNearestBackward, interpolateNearestForward } from '../interpolate.js';
-import { maxPool2dBackward, maxPool2dForward } from '../pool.js';
-import { roiAlignMaxBackward, roiAlignMaxForward, roiPoolBackward, roiPoolForward } from '../roi.js';
-import '../reference/frozen_batch_norm.js';
-import '../reference/interpolate.js';
-import '../reference/pool.js';
-import '../reference/roi.js';
 import './kernels.js';
 import './roi.js';
 import { wasmAvailable, wasmLoadError, wasmSimdVariant, wasmThreads } from './runtime.js';
@@ -29,25 +22,6 @@ registerBackend('wasm', {
       ? `WebAssembly SIMD GEMM (f32x4, 6x8 tiles; ${wasmSimdVariant() === 'relaxed' ? 'relaxed SIMD: fused multiply-add' : 'plain SIMD: multiply then add'}), ${typeof SharedArrayBuffer === 'undefined' ? '1 thread (no SharedArrayBuffer here: a page that is not cross-origin isolated)' : `${wasmThreads()} thread(s) over shared memory`}; float64 inputs run the reference loops`
       : `unavailable: ${wasmLoadError()}`,
 });
-
-const MEMORY_BOUND = 'reference loops: memory-bound, not vectorized yet';
-
-/** Registers the reference implementation of `slot` for 'wasm', with a note. */
-function referenceFor<F extends (...args: never[]) => unknown>(slot: Kernel<F>, note: string): void {
-  slot.register('wasm', slot.for('reference'), note);
-}
-
-referenceFor(channelAffine, MEMORY_BOUND);
-referenceFor(interpolateNearestForward, MEMORY_BOUND);
-referenceFor(interpolateNearestBackward, `${MEMORY_BOUND} (a scatter)`);
-referenceFor(interpolateBilinearForward, MEMORY_BOUND);
-referenceFor(interpolateBilinearBackward, `${MEMORY_BOUND} (a scatter)`);
-referenceFor(maxPool2dForward, MEMORY_BOUND);
-referenceFor(maxPool2dBackward, `${MEMORY_BOUND} (a scatter)`);
-referenceFor(roiPoolForward, MEMORY_BOUND);
-referenceFor(roiPoolBackward, `${MEMORY_BOUND} (a scatter)`);
-referenceFor(roiAlignMaxForward, MEMORY_BOUND);
-referenceFor(roiAlignMaxBackward, `${MEMORY_BOUND} (a scatter)`);
 
 export {
   relaxedSimdSupported, setWasmSimd, setWasmThreads, shutdownWasmWorkers, wasmSimdVariant, wasmThreads,

@@ -18,8 +18,9 @@
  * run the reference loops, so that gradchecks keep float64 accuracy on every backend.
  *
  * RoIAlign (average) has its own kernels in `roi.ts`. The other ops' kernels (pooling,
- * interpolation, RoIPool, RoIAlign's max mode, the frozen batch norm's affine) are registered as
- * the reference loops, with a note saying so.
+ * interpolation, RoIPool, RoIAlign's max mode, the frozen batch norm's affine) are not written
+ * for wasm: they run the reference loops by the registry's fallback rule, and `kernelTable()`
+ * notes it.
  */
 import type { TypedArray } from '../../tensor/index.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type ConvGeometry } from '../conv.js';

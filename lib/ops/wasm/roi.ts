@@ -16,7 +16,8 @@
  */
 import type { TypedArray } from '../../tensor/index.js';
 import { get, heap, put, runtime, withArena } from './runtime.js';
-import { bilinearAxis, roiAlignBackward, roiAlignForward, type RoiAlignGeometry, type RoiDims } from '../roi.js';
+import { roiAlignBackward, roiAlignForward } from '../roi.js';
+import { bilinearAxis, type RoiAlignGeometry, type RoiDims } from '../roi_geometry.js';
 
 /** One axis of the samples of a RoI: low and high cells, fraction, and whether inside the map. */
 interface Axis {

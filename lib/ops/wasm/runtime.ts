@@ -26,7 +26,7 @@
  * thread) the backend runs single-threaded. Shared memory needs `SharedArrayBuffer`
  * (cross-origin isolation in browsers); without it the backend reports itself unavailable.
  *
- * Variants. The module is built twice from one source (`lib/ops/wasm/build.ts`): `plain`
+ * Variants. The module is built twice from one source (`tools/wasm/build.ts`): `plain`
  * (WebAssembly SIMD) and `relaxed` (the GEMM's multiply-adds as `f32x4.relaxed_madd`, fused on
  * machines with FMA). The relaxed one is used where the engine accepts it: browsers since Chrome
  * 114 and Firefox 120 do by default; Node 20's V8 needs `--experimental-wasm-relaxed-simd`,

@@ -197,7 +197,8 @@ test('parseCoco against hostile input (issue 18): depth, ids, geometry, sizes; a
   throwsWith(t, () => parseCoco(withAnn({ segmentation: { size: [8, 8], counts: [1, 2 ** 40, 3] } }, 1)), /counts\[0\.\.1\] already sum to/, 'a huge count');
   throwsWith(t, () => parseCoco(withAnn({ segmentation: { size: [8, 8], counts: null } }, 1)), /segmentation \(RLE\): counts must be a string or an array of numbers, got null/, 'counts null');
   throwsWith(t, () => parseCoco(withAnn({ segmentation: { size: [8, 8], counts: 'o'.repeat(200) } }, 1)), /has more than 11 characters/, 'a counts string that decoded to NaN');
-  t.ok(Date.now() - started < 3000, `every case fails fast (${Date.now() - started} ms in all)`);
+  // A hang guard (issue 18's cases ran for tens of seconds or did not end), not a speed goal.
+  t.ok(Date.now() - started < 10_000, `every case fails fast (${Date.now() - started} ms in all, under a 10 s hang guard)`);
   t.end();
 });
 

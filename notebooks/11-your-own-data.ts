@@ -117,7 +117,7 @@ for (let p = 0; p < original.width * original.height; p++) {
   }
 }
 const meanError = absError / (3 * original.width * original.height);
-console.log(`photo_01.jpg: format ${imageFormat(firstBytes)}, tensor [${decoded.shape.join(', ')}]; mean |decoded - drawn| ${fixed(meanError, 2)} of 255, largest ${maxError.toFixed(0)} (at the edges of shapes)`);
+console.log(`photo_01.jpg: format ${imageFormat(firstBytes)}, tensor [${decoded.shape.join(', ')}]; mean |decoded - drawn| ${fixed(meanError, 2)} of 255, largest ${maxError.toFixed(0)}`);
 check('readImage recognises the JPEG', imageFormat(firstBytes) === 'jpeg' ? 1 : 0, 1, 0);
 check('the mean error is a few grey levels (below 5 of 255)', meanError < 5 ? 1 : 0, 1, 0);
 
@@ -370,12 +370,15 @@ check('a loose guard: the fine-tuned heads find most validation objects (segm AP
 // %% [markdown]
 // ## The same, from the command line
 //
-// Each step above is one `maskrcnn` command (`npx maskrcnn ...` in this repository). With the
-// folder of JPEG and labelme files in `photos/`, and the numbers this chapter used:
+// Each step above is one `maskrcnn` command (`npx maskrcnn ...` in this repository), with the
+// same seeds: the split's (`--seed`) and the training run's (0, the default). With the folder of
+// JPEG and labelme files in `photos/`, and the numbers this chapter used (`convert` does not
+// create the folder of its output):
 
 // %%
 const commands = [
   `# labelme folder -> COCO, with a seeded validation split (writes data/train.json and data/train_val.json)`,
+  `mkdir -p data`,
   `npx maskrcnn convert labelme photos --out data/train.json --val-fraction ${VAL_FRACTION} --seed 0`,
   `# fine-tune the zoo model on the new classes, heads only; evaluates on the validation file at the end`,
   `npx maskrcnn train --images photos --annotations data/train.json --val-annotations data/train_val.json \\`,

@@ -372,13 +372,11 @@ check('a loose guard: the fine-tuned heads find most validation objects (segm AP
 //
 // Each step above is one `maskrcnn` command (`npx maskrcnn ...` in this repository), with the
 // same seeds: the split's (`--seed`) and the training run's (0, the default). With the folder of
-// JPEG and labelme files in `photos/`, and the numbers this chapter used (`convert` does not
-// create the folder of its output):
+// JPEG and labelme files in `photos/`, and the numbers this chapter used:
 
 // %%
 const commands = [
   `# labelme folder -> COCO, with a seeded validation split (writes data/train.json and data/train_val.json)`,
-  `mkdir -p data`,
   `npx maskrcnn convert labelme photos --out data/train.json --val-fraction ${VAL_FRACTION} --seed 0`,
   `# fine-tune the zoo model on the new classes, heads only; evaluates on the validation file at the end`,
   `npx maskrcnn train --images photos --annotations data/train.json --val-annotations data/train_val.json \\`,

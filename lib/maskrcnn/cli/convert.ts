@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { dirname } from 'node:path';
+import { makeDirectory } from '../../util/atomic_write.js';
 import { writeCoco } from '../data/coco.js';
 import { type ConversionResult, formatConversionReport, labelmeToCoco, splitCoco, viaToCoco } from '../data/convert.js';
 import { checkExists, commandErrorLine, numberFlag, integerFlag, parseFlags, runCommand, stringFlag, UsageError } from './args.js';
@@ -109,6 +111,8 @@ export async function runConvert(argv: string[]): Promise<number> {
       console.error('maskrcnn convert: no image was kept; nothing written');
       return 1;
     }
+    makeDirectory(dirname(out), 'maskrcnn convert');
+    if (fraction > 0) makeDirectory(dirname(valOut), 'maskrcnn convert');
     if (fraction > 0) {
       const { train, val } = splitCoco(coco, fraction, seed);
       writeCoco(out, train);

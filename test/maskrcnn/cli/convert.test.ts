@@ -65,6 +65,9 @@ test('cli convert: --help, usage errors, and a labelme folder to train and val C
     t.deepEqual(parseCoco(readFileSync(join(dir, 'v.json'), 'utf8')).images, val.images, 'the same seed, the same split');
     const strict = await runCaptured(runConvert, ['labelme', dir, '--out', join(dir, 'strict.json'), '--classes', 'square']);
     t.match(strict.out, /img0\.json: shape 1: label "triangle" is not one of the classes \(square\): dropped/, '--classes: other labels are named');
+    const nested = await runCaptured(runConvert, ['labelme', dir, '--out', join(dir, 'new', 'data', 'train.json'), '--val-fraction', '0.2', '--val-out', join(dir, 'other', 'val.json')]);
+    t.equal(nested.code, 0, 'output folders that do not exist yet are created');
+    t.deepEqual([existsSync(join(dir, 'new', 'data', 'train.json')), existsSync(join(dir, 'other', 'val.json'))], [true, true], 'both files written there');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

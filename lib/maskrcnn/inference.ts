@@ -114,7 +114,12 @@ export interface ModelEvaluation {
   /** Number of images evaluated. */
   images: number;
   /** The detections as each evaluation loaded them (for error analysis on top of the reports). */
-  detections: { bbox: CocoDetection[]; segm: CocoDetection[] };
+  detections: {
+    /** The results as box detections. */
+    bbox: CocoDetection[];
+    /** The results as mask detections. */
+    segm: CocoDetection[];
+  };
 }
 
 /**

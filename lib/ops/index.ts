@@ -31,6 +31,7 @@ export {
   getBackend,
   withBackend,
   kernelTable,
+  REFERENCE_FALLBACK,
   type KernelTableRow,
   type KernelImplementation,
 } from './backend.js';

@@ -70,7 +70,12 @@ export function readImageFile(path: string, options: ReadImageOptions = {}): Dec
  * IHDR; a JPEG's frame header (the JPEG's segments are walked to its end, so a truncated JPEG
  * is an error). Errors name the file.
  */
-export function readImageSize(path: string, options: ReadImageOptions = {}): { width: number; height: number } {
+export function readImageSize(path: string, options: ReadImageOptions = {}): {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+} {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);

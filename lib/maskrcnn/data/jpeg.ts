@@ -188,7 +188,14 @@ function orient(rgba: Uint8Array, width: number, height: number, o: number): { r
  * `exifOrientation: false`) and its orientation, from the headers only: the file is walked to
  * its EOI marker (so a truncated file is an error, as in {@link decodeJpeg}) but not decoded.
  */
-export function jpegSize(buffer: Uint8Array, source = '<buffer>', op = 'jpegSize', options: JpegOrientationOptions = {}): { width: number; height: number; orientation: number } {
+export function jpegSize(buffer: Uint8Array, source = '<buffer>', op = 'jpegSize', options: JpegOrientationOptions = {}): {
+  /** Width in pixels as displayed (after the EXIF orientation, when it is honoured). */
+  width: number;
+  /** Height in pixels as displayed. */
+  height: number;
+  /** The EXIF orientation tag (1..8; 1 when absent or ignored). */
+  orientation: number;
+} {
   const invalid = (reason: string): Error => new Error(`${op}: ${source} is not a valid JPEG: ${reason}`);
   if (!isJpeg(buffer)) throw invalid('it does not start with the JPEG SOI marker (FF D8 FF)');
   const header = walkJpeg(buffer);

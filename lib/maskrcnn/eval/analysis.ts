@@ -397,7 +397,18 @@ export function confusionMatrix(gt: CocoDataset, detections: readonly CocoDetect
 }
 
 /** Totals of a confusion matrix: correct (diagonal), wrong class (off-diagonal), duplicate, background, missed. */
-export function confusionTotals(cm: ConfusionMatrix): { correct: number; wrongClass: number; duplicate: number; background: number; missed: number } {
+export function confusionTotals(cm: ConfusionMatrix): {
+  /** Detections of the right class matched to a ground truth (the diagonal). */
+  correct: number;
+  /** Detections matched to a ground truth of another class. */
+  wrongClass: number;
+  /** Detections overlapping an already matched ground truth. */
+  duplicate: number;
+  /** Detections overlapping no ground truth. */
+  background: number;
+  /** Ground truths no detection matched. */
+  missed: number;
+} {
   const K = cm.categoryIds.length;
   let correct = 0;
   let wrongClass = 0;
@@ -525,7 +536,12 @@ export interface TideReport {
   /** Per error type: count and the AP50 its oracle fix gains. */
   main: Record<TideErrorType, TideFix>;
   /** TIDE's special errors: every false positive removed (`fp`), every missed ground truth removed (`fn`). */
-  special: { fp: TideFix; fn: TideFix };
+  special: {
+    /** Every false positive removed. */
+    fp: TideFix;
+    /** Every false negative (missed ground truth) recovered. */
+    fn: TideFix;
+  };
   /** AP50 with all six error types fixed at once (1 when every category keeps a ground truth). */
   allFixedAp50: number;
   /** Every error, in image order and then detection score order. */
@@ -736,7 +752,14 @@ export interface ErrorAnalysis {
   /** 'bbox' or 'segm'. */
   iouType: IouType;
   /** The evaluation's AP, AP50 and AP75 over all categories (its stats[0..2]). */
-  overall: { ap: number; ap50: number; ap75: number };
+  overall: {
+    /** AP at IoU 0.50:0.95. */
+    ap: number;
+    /** AP at IoU 0.50. */
+    ap50: number;
+    /** AP at IoU 0.75. */
+    ap75: number;
+  };
   /** Per-category AP, AP50, AP75. */
   perClass: ClassAp[];
   /** Precision-recall curves at IoU 0.5 and averaged over 0.50:0.95. */

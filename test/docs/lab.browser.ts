@@ -83,7 +83,11 @@ test('lab pages in headless Chromium: the RoIAlign explorer and the live detecto
     await page.mouse.move(centre.x + 40 * scale, centre.y + 20 * scale, { steps: 4 });
     await page.mouse.up();
     e = await read();
-    t.ok(e.state.box.every((v, i) => Math.abs(v - [26, 18, 140, 132][i]!) <= 0.25), `dragging the box by (40, 20) canvas pixels moves it by about (16, 8) image pixels: ${e.state.box.join(', ')}`);
+    // The browser truncates mouse positions to whole CSS pixels, and the canvas sits at a
+    // fractional offset (text above it), so the drag can come out one CSS pixel longer or shorter
+    // than asked: 1 / (2.5 scale) image pixels, 0.4 here; the bound leaves room for that.
+    const slack = 1.5 / (2.5 * scale);
+    t.ok(e.state.box.every((v, i) => Math.abs(v - [26, 18, 140, 132][i]!) <= slack), `dragging the box by (40, 20) canvas pixels moves it by about (16, 8) image pixels (within ${slack.toFixed(2)}): ${e.state.box.join(', ')}`);
     t.ok(e.result.output.some((v, i) => Math.abs(v - want[i]!) > 1e-3), `and the output follows: ${e.result.output.map((v) => v.toFixed(4)).join(', ')}`);
     await page.evaluate(() => (globalThis as unknown as { explorer: { setBox(b: number[]): void } }).explorer.setBox([10, 10, 124, 124]));
     await page.selectOption('#method', 'pool');

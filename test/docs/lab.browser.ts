@@ -130,6 +130,9 @@ test('lab pages in headless Chromium: the RoIAlign explorer and the live detecto
     const pooled5 = roiAlign(levels.get('3')!, tensor([[0, ...z5.state.box]]), { outputSize: z5.state.outputSize, spatialScale: 1 / 32, samplingRatio: z5.state.samplingRatio, aligned: false, mode: 'avg' });
     const want5 = Array.from(pooled5.data.subarray(z5.state.channel * cells, (z5.state.channel + 1) * cells));
     t.ok(z5.result.output.every((v, i) => Math.abs(v - want5[i]!) < 1e-4), `P5 (4x4, stride 32), channel ${z5.state.channel}: the page's RoIAlign equals the library's too`);
+    await page.selectOption('#source', 'worked');
+    e = await read();
+    t.ok(e.result.output.every((v, i) => Math.abs(v - want[i]!) < 5e-5), `back on the worked example: ${e.result.output.map((v) => v.toFixed(4)).join(', ')}`);
     t.deepEqual(errors, [], 'no console errors on the explorer');
 
     // The live detector: the zoo model on a generated image.

@@ -1,6 +1,7 @@
 /**
  * The course's lab pages in headless Chromium (Debian's `chromium`, driven by playwright-core):
- * the RoIAlign explorer shows the worked example's numbers and follows a dragged box; the live
+ * the RoIAlign explorer shows the worked example's numbers and follows a dragged box, and on the
+ * "zoo model, shapes image" source pools a real FPN level as the library does in Node; the live
  * detector runs the zoo model in the page and finds the shapes of a generated image. Also prints
  * the page's inference time beside Node's on the same machine (a benchmark line, not asserted).
  *
@@ -13,8 +14,8 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { noGrad } from '../../lib/tensor/index.js';
-import { describeBackend } from '../../lib/ops/index.js';
+import { Tensor, noGrad, tensor } from '../../lib/tensor/index.js';
+import { describeBackend, roiAlign } from '../../lib/ops/index.js';
 import { setWasmThreads, wasmThreads } from '../../lib/ops/wasm/index.js';
 import { generateShapes, loadWeights, shapesDetectionDataset, zooWeightsPath } from '../../lib/maskrcnn/index.js';
 
@@ -94,6 +95,44 @@ test('lab pages in headless Chromium: the RoIAlign explorer and the live detecto
     e = await read();
     t.ok([1.6871, 0.4676, 2.0242, 2.3571].every((v, i) => Math.abs(e.result.output[i]! - v) < 5e-5), `RoIPool on the worked example: ${e.result.output.map((v) => v.toFixed(4)).join(', ')}`);
     t.equal(e.result.gradient.filter((g) => g !== 0).length, 1, "RoIPool's gradient goes to one cell (the argmax)");
+
+    // The explorer on a real FPN level: the zoo model's backbone on shapes image 0, level P2.
+    await page.selectOption('#method', 'align');
+    await page.selectOption('#source', 'zoo');
+    type ZooExplorer = {
+      result: { output: number[]; gradient: number[]; grid: number[]; stride: number; mappedLevel: number | null; gtBoxes: number[][]; error: string | null };
+      state: { box: number[]; level: number; channel: number; outputSize: number; samplingRatio: number; seed: number };
+    };
+    await page.waitForFunction(() => {
+      const x = (globalThis as unknown as { explorer: ZooExplorer }).explorer;
+      return x.result.error !== null || x.result.grid[0] === 32;
+    }, undefined, { timeout: 120_000 });
+    const z = await page.evaluate(() => (globalThis as unknown as { explorer: ZooExplorer }).explorer);
+    t.equal(z.result.error, null, 'the zoo source loaded the model and ran its backbone');
+    t.deepEqual([z.state.level, ...z.result.grid, z.result.stride], [2, 32, 32, 4], 'P2 of the 128x128 shapes image: a 32x32 grid of stride 4');
+    const zooModel = loadWeights(zooWeightsPath()).model;
+    const shapes = shapesDetectionDataset(generateShapes({ count: 1, size: 128, seed: z.state.seed }), { contiguousLabels: true }).get(0);
+    t.ok(z.state.box.every((v, i) => Math.abs(v - shapes.target.boxes.data[i]!) < 0.051), `the box starts on the first ground-truth box: ${z.state.box.join(', ')}`);
+    const levels = noGrad(() => zooModel.backbone.fpn.forward(zooModel.backbone.body.forward(zooModel.transform.forward([shapes.image]).images.tensors)));
+    const p2 = levels.get('0')!;
+    const pooled = roiAlign(p2, tensor([[0, ...z.state.box]]), { outputSize: z.state.outputSize, spatialScale: 1 / 4, samplingRatio: z.state.samplingRatio, aligned: false, mode: 'avg' });
+    const cells = z.state.outputSize ** 2;
+    const want2 = Array.from(pooled.data.subarray(z.state.channel * cells, (z.state.channel + 1) * cells));
+    const diff = Math.max(...z.result.output.map((v, i) => Math.abs(v - want2[i]!)));
+    t.ok(z.result.output.length === cells && diff < 1e-4, `RoIAlign on P2 channel ${z.state.channel} in the page equals the library's in Node (max difference ${diff.toExponential(2)}): ${z.result.output.map((v) => v.toFixed(4)).join(', ')}`);
+    const mapped = zooModel.roi_heads.boxRoiPool.forward(levels, [new Tensor(Float32Array.from(z.state.box), [1, 4])], [[128, 128]]).levels[0]! + 2;
+    t.equal(z.result.mappedLevel, mapped, `the level mapper's choice shown (P${z.result.mappedLevel}) is the model pooler's (P${mapped})`);
+    t.match(await page.textContent('#level-mapper') ?? '', new RegExp(`P${mapped}\\b`), 'and the page says so');
+    await page.screenshot({ path: join(shots, 'lab-explorer-fpn.png'), fullPage: true });
+    await page.selectOption('#level', '5');
+    await page.waitForFunction(() => (globalThis as unknown as { explorer: ZooExplorer }).explorer.result.grid[0] === 4);
+    const z5 = await page.evaluate(() => (globalThis as unknown as { explorer: ZooExplorer }).explorer);
+    const pooled5 = roiAlign(levels.get('3')!, tensor([[0, ...z5.state.box]]), { outputSize: z5.state.outputSize, spatialScale: 1 / 32, samplingRatio: z5.state.samplingRatio, aligned: false, mode: 'avg' });
+    const want5 = Array.from(pooled5.data.subarray(z5.state.channel * cells, (z5.state.channel + 1) * cells));
+    t.ok(z5.result.output.every((v, i) => Math.abs(v - want5[i]!) < 1e-4), `P5 (4x4, stride 32), channel ${z5.state.channel}: the page's RoIAlign equals the library's too`);
+    await page.selectOption('#source', 'worked');
+    e = await read();
+    t.ok(e.result.output.every((v, i) => Math.abs(v - want[i]!) < 5e-5), `back on the worked example: ${e.result.output.map((v) => v.toFixed(4)).join(', ')}`);
     t.deepEqual(errors, [], 'no console errors on the explorer');
 
     // The live detector: the zoo model on a generated image.

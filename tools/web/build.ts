@@ -2,7 +2,7 @@
  * The browser build of the course's lab pages (`web/`): the same `lib/` code bundled by esbuild
  * for the browser (Node's built-in modules, and pngjs, replaced by `web/node_builtin_stub.cjs`,
  * whose functions throw if a page ever calls them), written as self-contained HTML files: the
- * script, the style sheet and (for the live detector) the zoo model are inlined, so a page works
+ * script, the style sheet and (for the live detector and the explorer) the zoo model are inlined, so a page works
  * from any static server and from `file://` alike, where browsers refuse to fetch files.
  *
  * `npm run docs` runs it before typedoc, into `docs/course/lab/` (generated, not committed); the
@@ -33,8 +33,11 @@ const nodeBuiltinStub: Plugin = {
 /** The lab pages (a `web/NAME.ts` and its `web/NAME.html` each). */
 export const LAB_PAGES = ['explorer', 'detector'] as const;
 
-/** The id of the `<script>` element that holds the zoo model (base64) in the detector page. */
+/** The id of the `<script>` element that holds the zoo model (base64) in the pages that run it. */
 export const ZOO_MODEL_ELEMENT = 'zoo-model';
+
+/** The pages that run the zoo model (the live detector; the explorer's "zoo model, shapes image" source): the weights are inlined into them. */
+export const ZOO_PAGES: ReadonlySet<string> = new Set(['explorer', 'detector']);
 
 /** Text placed inside a `<script>` element: `</script` would end it early. */
 function scriptText(s: string): string {
@@ -66,7 +69,7 @@ export async function buildLab(outDir: string): Promise<string[]> {
     const tags = { style: '<link rel="stylesheet" href="lab.css">', script: `<script type="module" src="${page}.js"></script>` };
     for (const [what, tag] of Object.entries(tags)) if (!html.includes(tag)) throw new Error(`lab build: web/${page}.html lacks its ${what} tag ${tag}`);
     html = html.replace(tags.style, () => `<style>\n${css}</style>`);
-    const model = page === 'detector' ? `<script id="${ZOO_MODEL_ELEMENT}" type="application/octet-stream">${readFileSync(zooWeightsPath()).toString('base64')}</script>\n` : '';
+    const model = ZOO_PAGES.has(page) ? `<script id="${ZOO_MODEL_ELEMENT}" type="application/octet-stream">${readFileSync(zooWeightsPath()).toString('base64')}</script>\n` : '';
     html = html.replace(tags.script, () => `${model}<script type="module">\n${scriptText(js.text)}</script>`);
     const path = join(outDir, `${page}.html`);
     writeFileAtomic(path, html, 'lab build');

@@ -24,7 +24,7 @@
 
 // %%
 import {
-  BalancedPositiveNegativeSampler, BoxCoder, MultiScaleRoIAlign, RoIHeads, Tensor, boxIou, crossEntropy, defaultConfig, drawBoxLayers, drawDetections, generateShapes,
+  BalancedPositiveNegativeSampler, BoxCoder, FastRCNNPredictor, MultiScaleRoIAlign, RoIHeads, Tensor, TwoMLPHead, boxIou, crossEntropy, defaultConfig, drawBoxLayers, drawDetections, generateShapes,
   indexSelect, labelledHeatmapGrid, loadWeights, manualSeed, mapLevels, noGrad, randn, roiAlign, shapesDetectionDataset, smoothL1, traceTraining, zooWeightsPath,
 } from '../lib/index.js';
 import { showPng, showSvg, showMarkdown, markdownTable, check, fixed } from '../tools/notebooks/display.js';
@@ -273,7 +273,10 @@ check('one positive of each class is shown', onePerClass.map((j) => roiLabels.da
 // numbering; torchvision's weights use 91) are built here without weights to count them.
 
 // %%
-const paperHeads = new RoIHeads(paper.roiHeads, paper.backbone.fpnChannels, 91, { initialize: false });
+const paperRoIHeads = new RoIHeads(paper.roiHeads, paper.backbone.fpnChannels, 91, { initialize: false });
+// The heads take any box head and predictor (torchvision's `box_head`, `box_predictor` options); the paper's are these two.
+if (!(paperRoIHeads.box_head instanceof TwoMLPHead) || !(paperRoIHeads.box_predictor instanceof FastRCNNPredictor)) throw new Error('not the paper\'s box head');
+const paperHeads = { box_head: paperRoIHeads.box_head, box_predictor: paperRoIHeads.box_predictor };
 const fc6In = paper.backbone.fpnChannels * 7 * 7;
 const headRows = [
   ['fc6', `${fc6In} -> 1024`, paperHeads.box_head.fc6.numParameters(), fc6In * 1024 + 1024],

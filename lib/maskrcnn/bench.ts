@@ -25,7 +25,7 @@ import { type MaskRCNNConfig, defaultConfig, shapesConfig } from './config.js';
 import { MaskRCNN } from './mask_rcnn.js';
 import { type ShapesDataset, generateShapes } from './data/shapes.js';
 import { type Batch, DataLoader, rgbToTensor, shapesDetectionDataset } from './data/dataset.js';
-import type { Target } from './transform.js';
+import type { Target } from './types.js';
 import { makeOptimizer } from './train.js';
 
 /** Which model is timed: the paper's ResNet-50-FPN (91 classes) or the laptop `shapes` preset (4 classes). */

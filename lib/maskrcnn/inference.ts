@@ -14,7 +14,7 @@ import { rleEncode } from './data/rle.js';
 import { cocoEvaluate, type CocoEvalReport } from './eval/cocoeval.js';
 import { loadResults, type CocoDetection, type CocoResult } from './eval/results.js';
 import type { MaskRCNN } from './mask_rcnn.js';
-import type { Detections } from './transform.js';
+import type { Detections } from './types.js';
 
 /** Options of {@link detectionsToCocoResults}. */
 export interface ToCocoResultsOptions {

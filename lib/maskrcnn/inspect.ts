@@ -19,7 +19,7 @@ import { writeFileAtomic } from '../util/atomic_write.js';
 import type { DetectionTarget } from './data/dataset.js';
 import type { MaskRCNN } from './mask_rcnn.js';
 import { drawDetections } from './overlay.js';
-import type { Detections } from './transform.js';
+import type { Detections } from './types.js';
 import { traceTraining } from './training_trace.js';
 import { Canvas, renderTrace, type RenderTraceOptions, type TraceView } from './viz.js';
 

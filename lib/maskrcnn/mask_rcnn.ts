@@ -13,12 +13,18 @@
 import { Tensor } from '../tensor/index.js';
 import { Module, ResNet, resnetFpnBackbone, type BackboneWithFPN } from '../nn/index.js';
 import { normKind, type MaskRCNNConfig } from './config.js';
-import { GeneralizedRCNNTransform, type Detections, type Target } from './transform.js';
+import { GeneralizedRCNNTransform } from './transform.js';
+import type { Detections, Target } from './types.js';
 import { RegionProposalNetwork } from './rpn.js';
-import { RoIHeads, type RoIHeadsOptions } from './roi_heads.js';
+import { RoIHeads, type RoIHeadModules, type RoIHeadsOptions } from './roi_heads.js';
 
-/** Options of {@link MaskRCNN}'s constructor. */
-export interface MaskRCNNOptions {
+/**
+ * Options of {@link MaskRCNN}'s constructor. Like torchvision's `MaskRCNN(box_head=...,
+ * box_predictor=..., mask_head=..., mask_predictor=...)`, `boxHead`, `boxPredictor`, `maskHead`
+ * and `maskPredictor` replace the modules the config would build (they keep the state-dict names
+ * `roi_heads.box_head.*`, ...); see {@link RoIHeadModules} for what each must compute.
+ */
+export interface MaskRCNNOptions extends Partial<RoIHeadModules> {
   /** Draw initial weights (default `true`); `false` for weights loaded next. */
   initialize?: boolean;
   /** A prebuilt backbone (default: the config's ResNet-FPN). */
@@ -126,10 +132,8 @@ export class MaskRCNN extends Module {
     this.transform = new GeneralizedRCNNTransform(config.transform);
     this.backbone = this.registerModule('backbone', options.backbone ?? buildBackbone(config, initialize));
     this.rpn = this.registerModule('rpn', new RegionProposalNetwork(config.rpn, this.backbone.outChannels, { initialize }));
-    this.roi_heads = this.registerModule(
-      'roi_heads',
-      new RoIHeads(config.roiHeads, this.backbone.outChannels, config.numClasses, { initialize, ...(options.pooler ? { pooler: options.pooler } : {}) }),
-    );
+    const { backbone: _backbone, ...headOptions } = options;
+    this.roi_heads = this.registerModule('roi_heads', new RoIHeads(config.roiHeads, this.backbone.outChannels, config.numClasses, { ...headOptions, initialize }));
   }
 
   /**

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Tensor } from '../tensor/index.js';
-import type { Detections } from './transform.js';
+import type { Detections } from './types.js';
 import { Canvas, classColor, textWidth, type VizColor } from './viz.js';
 
 /** Options of {@link drawDetections}. */

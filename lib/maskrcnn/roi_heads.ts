@@ -5,8 +5,14 @@
  * training targets and losses (spec point 12: the classifier's cross-entropy, smooth-L1 on the
  * ground-truth class's deltas, per-pixel sigmoid BCE on the ground-truth class's mask only:
  * "L_mask is only defined on the k-th mask", section 3), and the inference post-processing
- * (spec point 10: per-class decode, score > 0.05, per-class NMS 0.5, top-k) and mask pasting
- * (spec point 11).
+ * (spec point 10: per-class decode, score > 0.05, per-class NMS 0.5, top-k). Pasting the masks
+ * into the image (spec point 11) is the transform's postprocess: `pasteMasksInImage` in
+ * `transform.ts`.
+ *
+ * The four learned modules (box head, box predictor, mask head, mask predictor) can be passed in
+ * as {@link RoIHeadsOptions} (torchvision's `box_head`, ..., `mask_predictor`), typed by what the
+ * heads need of each ({@link BoxHead}, {@link BoxPredictor}, {@link MaskHead},
+ * {@link MaskPredictor}); otherwise {@link buildRoIHeadModules} builds them from the config.
  *
  * The paper's Table 2 ablations are switches of {@link RoiHeadsConfig}: the pooler (RoIAlign
  * avg / max, RoIWarp, RoIPool) and its levels (FPN, or one map of stride 16 / 32), the mask head
@@ -14,10 +20,11 @@
  *
  * @module
  */
-import { Tensor, concat, gather, indexSelect, noGrad, pad, zeros, sigmoid } from '../tensor/index.js';
-import { interpolate, roiAlign } from '../ops/index.js';
+import { Tensor, concat, gather, indexSelect, noGrad, zeros, sigmoid } from '../tensor/index.js';
+import { roiAlign } from '../ops/index.js';
 import {
   Module,
+  type TensorModule,
   Linear,
   Conv2d,
   ConvTranspose2d,
@@ -35,9 +42,7 @@ import { Matcher } from './matcher.js';
 import { BalancedPositiveNegativeSampler } from './balanced_sampler.js';
 import { MultiScaleRoIAlign, type MultiScaleRoIAlignOptions } from './poolers.js';
 import { normKind, type RoiHeadsConfig } from './config.js';
-import type { Detections, Target } from './transform.js';
-
-const f = Math.fround;
+import type { Detections, Target } from './types.js';
 
 /** torchvision's `TwoMLPHead`: flatten, `fc6` + ReLU, `fc7` + ReLU. */
 export class TwoMLPHead extends Module {
@@ -175,45 +180,6 @@ export function poolerOptionsOf(config: Pick<RoiHeadsConfig, 'pooler' | 'poolerL
   return out;
 }
 
-/**
- * Pastes mask probabilities `[D, 1, M, M]` into `[D, 1, H, W]` images at `boxes` (torchvision
- * `paste_masks_in_image`, spec point 11): pad the mask by one cell, enlarge the box about its
- * centre by `(M + 2) / M`, truncate it to integers, resize the mask bilinearly to the box's
- * `x2 - x1 + 1` by `y2 - y1 + 1` pixels and copy the part inside the image.
- */
-export function pasteMasksInImage(masks: Tensor, boxes: Tensor, imageHw: readonly [number, number], padding = 1): Tensor {
-  const d = masks.shape[0]!;
-  const m = masks.shape[3]!;
-  const [imH, imW] = imageHw;
-  const out = new Float32Array(d * imH * imW);
-  if (d === 0) return new Tensor(out, [0, 1, imH, imW]);
-  const scale = f((m + 2 * padding) / m);
-  const padded = masks.to('float32').detach();
-  for (let i = 0; i < d; i++) {
-    const b = boxes.data.subarray(4 * i, 4 * i + 4);
-    const wHalf = f(f(f(b[2]! - b[0]!) * 0.5) * scale);
-    const hHalf = f(f(f(b[3]! - b[1]!) * 0.5) * scale);
-    const xc = f(f(b[2]! + b[0]!) * 0.5);
-    const yc = f(f(b[3]! + b[1]!) * 0.5);
-    const x0 = Math.trunc(f(xc - wHalf));
-    const x1 = Math.trunc(f(xc + wHalf));
-    const y0 = Math.trunc(f(yc - hHalf));
-    const y1 = Math.trunc(f(yc + hHalf));
-    const w = Math.max(x1 - x0 + 1, 1);
-    const h = Math.max(y1 - y0 + 1, 1);
-    // The padded M+2 square mask, resized to the box.
-    const one = padded.narrow(0, i, 1);
-    const withBorder = pad(one.reshape(1, 1, m, m), [padding, padding, padding, padding]);
-    const resized = interpolate(withBorder, { size: [h, w], mode: 'bilinear' }).data;
-    const ya = Math.max(y0, 0);
-    const yb = Math.min(y1 + 1, imH);
-    const xa = Math.max(x0, 0);
-    const xb = Math.min(x1 + 1, imW);
-    for (let y = ya; y < yb; y++) for (let x = xa; x < xb; x++) out[(i * imH + y) * imW + x] = resized[(y - y0) * w + (x - x0)]!;
-  }
-  return new Tensor(out, [d, 1, imH, imW]);
-}
-
 /** The RoI-head training samples of each image (torchvision `select_training_samples`). */
 export interface TrainingSamples {
   /** Sampled proposals (ground truth appended) `[R_i, 4]`. */
@@ -226,28 +192,105 @@ export interface TrainingSamples {
   regressionTargets: Tensor[];
 }
 
+/** A box head: pooled RoI features `[R, C, h, w]` to one vector per RoI `[R, D]` (torchvision's `box_head`; default {@link TwoMLPHead}). */
+export type BoxHead = TensorModule;
+
+/** A box predictor: `[R, D]` to class logits `[R, K]` and per-class deltas `[R, 4K]` (torchvision's `box_predictor`; default {@link FastRCNNPredictor}). */
+export interface BoxPredictor extends Module {
+  /** Class logits and box deltas of each RoI. */
+  forward(x: Tensor): BoxPredictions;
+}
+
+/**
+ * A mask head: pooled RoI features `[R, C, 14, 14]` to features of any shape with `R` rows that
+ * its mask predictor reads (torchvision's `mask_head`; default {@link MaskRCNNHeads}, or a
+ * {@link TwoMLPHead} for the MLP head, which flattens inside).
+ */
+export type MaskHead = TensorModule;
+
+/**
+ * A mask predictor: the mask head's features to mask logits `[R, K, M, M]` (or `[R, 1, M, M]`
+ * with `classAgnosticMask`; M = 28) (torchvision's `mask_predictor`; default
+ * {@link MaskRCNNPredictor}, or {@link MaskMLPPredictor} for the MLP head).
+ */
+export type MaskPredictor = TensorModule;
+
+/** The four learned modules of the RoI heads, by torchvision's names (their state-dict prefixes). */
+export interface RoIHeadModules {
+  /** `roi_heads.box_head.*`. */
+  boxHead: BoxHead;
+  /** `roi_heads.box_predictor.*`. */
+  boxPredictor: BoxPredictor;
+  /** `roi_heads.mask_head.*`. */
+  maskHead: MaskHead;
+  /** `roi_heads.mask_predictor.*`. */
+  maskPredictor: MaskPredictor;
+}
+
+/**
+ * The heads' modules as `config` describes them, for `channels`-channel features and
+ * `numClasses` classes (with background): the box branch's {@link TwoMLPHead} and
+ * {@link FastRCNNPredictor}; the mask branch's {@link MaskRCNNHeads} and {@link MaskRCNNPredictor}
+ * (`maskHead: 'fcn'`) or {@link TwoMLPHead} and {@link MaskMLPPredictor} (`maskHead: 'mlp'`),
+ * with one mask channel when `classAgnosticMask`. Modules given in `options` are returned as
+ * they are and not built (so they draw no initial weights), the others are built in the order
+ * box head, box predictor, mask head, mask predictor.
+ */
+export function buildRoIHeadModules(
+  config: RoiHeadsConfig,
+  channels: number,
+  numClasses: number,
+  options: { initialize?: boolean } & Partial<RoIHeadModules> = {},
+): RoIHeadModules {
+  const init = { initialize: options.initialize ?? true };
+  const maskChannels = config.classAgnosticMask ? 1 : numClasses;
+  const boxHead = options.boxHead ?? new TwoMLPHead(channels * config.boxRoiOutputSize ** 2, config.representationSize, init);
+  const boxPredictor = options.boxPredictor ?? new FastRCNNPredictor(config.representationSize, numClasses, init);
+  if (options.maskHead !== undefined && options.maskPredictor !== undefined) return { boxHead, boxPredictor, maskHead: options.maskHead, maskPredictor: options.maskPredictor };
+  if (config.maskHead === 'mlp') {
+    const maskHead = options.maskHead ?? new TwoMLPHead(channels * config.maskRoiOutputSize ** 2, config.representationSize, init);
+    const maskPredictor = options.maskPredictor ?? new MaskMLPPredictor(config.representationSize, maskChannels, config.maskResolution, init);
+    return { boxHead, boxPredictor, maskHead, maskPredictor };
+  }
+  if (config.maskHead === 'fcn') {
+    const maskHead = options.maskHead ?? new MaskRCNNHeads(channels, config.maskHeadLayers, config.maskHeadDilation, { ...init, norm: normKind(config.maskHeadNorm, 'roiHeads.maskHeadNorm') });
+    const last = config.maskHeadLayers[config.maskHeadLayers.length - 1] ?? channels;
+    const maskPredictor = options.maskPredictor ?? new MaskRCNNPredictor(last, config.maskDimReduced, maskChannels, init);
+    return { boxHead, boxPredictor, maskHead, maskPredictor };
+  }
+  throw new Error(`RoIHeads: unknown maskHead '${String(config.maskHead)}' (fcn or mlp)`);
+}
+
 /** Options of {@link RoIHeads}. */
-export interface RoIHeadsOptions {
+export interface RoIHeadsOptions extends Partial<RoIHeadModules> {
   /** Skip the default initial weights (for weights that are loaded next). */
   initialize?: boolean;
   /** Pooling method / single level, for the ablations. */
   pooler?: MultiScaleRoIAlignOptions;
 }
 
-/** torchvision's `RoIHeads` with the mask branch. */
+/** `[a, b, ...]` for error messages. */
+const shapeOf = (x: Tensor): string => `[${x.shape.join(', ')}]`;
+
+/**
+ * torchvision's `RoIHeads` with the mask branch. Its four learned modules are the config's
+ * ({@link buildRoIHeadModules}) unless given in {@link RoIHeadsOptions} (torchvision's
+ * `box_head`, `box_predictor`, `mask_head`, `mask_predictor`); their outputs' shapes are checked
+ * on every forward, and a wrong one is reported with the module's name.
+ */
 export class RoIHeads extends Module {
   /** RoIAlign 7x7 from P2..P5. */
   readonly boxRoiPool: MultiScaleRoIAlign;
-  /** The two fc layers. */
-  readonly box_head: TwoMLPHead;
-  /** Class logits and box deltas. */
-  readonly box_predictor: FastRCNNPredictor;
+  /** The two fc layers (by default a {@link TwoMLPHead}). */
+  readonly box_head: BoxHead;
+  /** Class logits and box deltas (by default a {@link FastRCNNPredictor}). */
+  readonly box_predictor: BoxPredictor;
   /** RoIAlign 14x14 from P2..P5. */
   readonly maskRoiPool: MultiScaleRoIAlign;
   /** The four 3x3 convolutions (or, with `maskHead: 'mlp'`, two fully connected layers). */
-  readonly mask_head: MaskRCNNHeads | TwoMLPHead;
+  readonly mask_head: MaskHead;
   /** Deconvolution and per-class logits (or, with `maskHead: 'mlp'`, one fully connected layer to them). */
-  readonly mask_predictor: MaskRCNNPredictor | MaskMLPPredictor;
+  readonly mask_predictor: MaskPredictor;
   /** Channels of the mask logits: `numClasses`, or 1 for class-agnostic masks. */
   readonly maskChannels: number;
   /** Box coder (10, 10, 5, 5). */
@@ -267,26 +310,18 @@ export class RoIHeads extends Module {
     options: RoIHeadsOptions = {},
   ) {
     super();
-    const init = { initialize: options.initialize ?? true };
     const names = ['0', '1', '2', '3'];
     const pooler = { ...poolerOptionsOf(config), ...options.pooler };
     this.boxRoiPool = new MultiScaleRoIAlign(names, config.boxRoiOutputSize, config.samplingRatio, pooler);
-    this.box_head = this.registerModule('box_head', new TwoMLPHead(channels * config.boxRoiOutputSize ** 2, config.representationSize, init));
-    this.box_predictor = this.registerModule('box_predictor', new FastRCNNPredictor(config.representationSize, numClasses, init));
     this.maskRoiPool = new MultiScaleRoIAlign(names, config.maskRoiOutputSize, config.samplingRatio, pooler);
     if (config.maskLoss !== 'sigmoid' && config.maskLoss !== 'softmax') throw new Error(`RoIHeads: unknown maskLoss '${String(config.maskLoss)}' (sigmoid or softmax)`);
     if (config.maskLoss === 'softmax' && config.classAgnosticMask) throw new Error("RoIHeads: maskLoss 'softmax' competes the classes at each pixel, so it needs per-class masks (classAgnosticMask false)");
     this.maskChannels = config.classAgnosticMask ? 1 : numClasses;
-    if (config.maskHead === 'mlp') {
-      this.mask_head = this.registerModule('mask_head', new TwoMLPHead(channels * config.maskRoiOutputSize ** 2, config.representationSize, init));
-      this.mask_predictor = this.registerModule('mask_predictor', new MaskMLPPredictor(config.representationSize, this.maskChannels, config.maskResolution, init));
-    } else if (config.maskHead === 'fcn') {
-      this.mask_head = this.registerModule('mask_head', new MaskRCNNHeads(channels, config.maskHeadLayers, config.maskHeadDilation, { ...init, norm: normKind(config.maskHeadNorm, 'roiHeads.maskHeadNorm') }));
-      const last = config.maskHeadLayers[config.maskHeadLayers.length - 1] ?? channels;
-      this.mask_predictor = this.registerModule('mask_predictor', new MaskRCNNPredictor(last, config.maskDimReduced, this.maskChannels, init));
-    } else {
-      throw new Error(`RoIHeads: unknown maskHead '${String(config.maskHead)}' (fcn or mlp)`);
-    }
+    const modules = buildRoIHeadModules(config, channels, numClasses, options);
+    this.box_head = this.registerModule('box_head', modules.boxHead);
+    this.box_predictor = this.registerModule('box_predictor', modules.boxPredictor);
+    this.mask_head = this.registerModule('mask_head', modules.maskHead);
+    this.mask_predictor = this.registerModule('mask_predictor', modules.maskPredictor);
     this.boxCoder = new BoxCoder(config.bboxRegWeights);
     this.proposalMatcher = new Matcher(config.boxFgIouThresh, config.boxBgIouThresh, false);
     this.fgBgSampler = new BalancedPositiveNegativeSampler(config.boxBatchSizePerImage, config.boxPositiveFraction);
@@ -379,7 +414,16 @@ export class RoIHeads extends Module {
   maskForward(features: ReadonlyMap<string, Tensor>, boxes: readonly Tensor[], imageSizes: ReadonlyArray<readonly [number, number]>, trace?: Map<string, Tensor>): Tensor {
     const pooled = this.maskRoiPool.forward(features, boxes, imageSizes).features;
     const head = this.mask_head.forward(pooled);
+    const r = pooled.shape[0]!;
+    if (head.shape[0] !== r) throw new Error(`RoIHeads: the mask head (${this.mask_head.constructor.name}) returned ${shapeOf(head)} for ${r} pooled RoIs ${shapeOf(pooled)}; expected ${r} rows`);
     const logits = this.mask_predictor.forward(head);
+    const [lr, lc, lh, lw] = logits.shape;
+    if (logits.ndim !== 4 || lr !== r || lc !== this.maskChannels || lh !== lw) {
+      throw new Error(
+        `RoIHeads: the mask predictor (${this.mask_predictor.constructor.name}) returned ${shapeOf(logits)} from the mask head's ${shapeOf(head)}; expected [${r}, ${this.maskChannels}, M, M] ` +
+          `(${this.maskChannels === 1 ? 'one class-agnostic mask' : `${this.maskChannels} classes with background`}, square M x M masks)`,
+      );
+    }
     trace?.set('mask_roi_pool', pooled);
     trace?.set('mask_head', head);
     trace?.set('mask_logits', logits);
@@ -456,7 +500,16 @@ export class RoIHeads extends Module {
     }
     const pooled = this.boxRoiPool.forward(features, props, imageSizes).features;
     const boxFeatures = this.box_head.forward(pooled);
+    const r = pooled.shape[0]!;
+    if (boxFeatures.ndim !== 2 || boxFeatures.shape[0] !== r) throw new Error(`RoIHeads: the box head (${this.box_head.constructor.name}) returned ${shapeOf(boxFeatures)} for pooled RoIs ${shapeOf(pooled)}; expected [${r}, D]`);
     const { classLogits, boxRegression } = this.box_predictor.forward(boxFeatures);
+    const k = this.numClasses;
+    if (classLogits.ndim !== 2 || classLogits.shape[0] !== r || classLogits.shape[1] !== k || boxRegression.ndim !== 2 || boxRegression.shape[0] !== r || boxRegression.shape[1] !== 4 * k) {
+      throw new Error(
+        `RoIHeads: the box predictor (${this.box_predictor.constructor.name}) returned class logits ${shapeOf(classLogits)} and box regression ${shapeOf(boxRegression)} ` +
+          `from the box head's ${shapeOf(boxFeatures)}; expected [${r}, ${k}] and [${r}, ${4 * k}] (${k} classes with background)`,
+      );
+    }
     trace?.set('box_roi_pool', pooled);
     trace?.set('box_head', boxFeatures);
     trace?.set('class_logits', classLogits);

@@ -18,7 +18,7 @@ import { boxIou, clipBoxesToImage, removeSmallBoxes, batchedNms } from './box_op
 import { Matcher } from './matcher.js';
 import { BalancedPositiveNegativeSampler } from './balanced_sampler.js';
 import type { RpnConfig } from './config.js';
-import type { ImageList, Target } from './transform.js';
+import type { ImageList, Target } from './types.js';
 
 /** The RPN head's two outputs (per level, or flattened). */
 export interface HeadOutputs<T> {

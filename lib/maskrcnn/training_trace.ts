@@ -7,7 +7,7 @@
  */
 import { Tensor, defaultGenerator, manualSeed, noGrad } from '../tensor/index.js';
 import type { MaskRCNN } from './mask_rcnn.js';
-import type { Target } from './transform.js';
+import type { Target } from './types.js';
 
 /** Options of {@link traceTraining}. */
 export interface TraceTrainingOptions {

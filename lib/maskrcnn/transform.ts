@@ -11,46 +11,18 @@
  *    of 32 (so that every FPN level's stride divides the batch).
  *
  * `postprocess` maps detections back: boxes times `original / resized` per axis, mask
- * probabilities pasted into an image of the original size.
+ * probabilities pasted into an image of the original size ({@link pasteMasksInImage}, spec
+ * point 11: torchvision keeps `paste_masks_in_image` in `roi_heads.py`, but its only caller is
+ * this postprocess, so here it sits with it). The shared types are in `types.ts`.
  *
  * @module
  */
-import { Tensor } from '../tensor/index.js';
+import { Tensor, pad } from '../tensor/index.js';
 import { interpolate } from '../ops/index.js';
 import type { TransformConfig } from './config.js';
-import { pasteMasksInImage } from './roi_heads.js';
+import type { Detections, ImageList, Target } from './types.js';
 
 const f = Math.fround;
-
-/** A training target of one image (the data loader's form). */
-export interface Target {
-  /** Ground-truth boxes `[G, 4]` `(x1, y1, x2, y2)` in pixels. */
-  boxes: Tensor;
-  /** Class of each box `[G]` (int32, 1..K-1). */
-  labels: Tensor;
-  /** Instance masks `[G, H, W]` (0/1). */
-  masks: Tensor;
-}
-
-/** The transformed batch. */
-export interface ImageList {
-  /** The padded batch `[N, 3, H_pad, W_pad]`. */
-  tensors: Tensor;
-  /** Each image's resized (unpadded) size `[h, w]`. */
-  imageSizes: Array<[number, number]>;
-}
-
-/** One image's detections (in the resized image's or in the original image's coordinates). */
-export interface Detections {
-  /** Boxes `[D, 4]`. */
-  boxes: Tensor;
-  /** Class of each detection `[D]` (int32). */
-  labels: Tensor;
-  /** Class probability `[D]`. */
-  scores: Tensor;
-  /** Mask probabilities: `[D, 1, 28, 28]` before {@link GeneralizedRCNNTransform.postprocess}, `[D, 1, H, W]` after. */
-  masks?: Tensor;
-}
 
 /** One resized image and its target. */
 export interface Resized {
@@ -85,6 +57,45 @@ export function resizeBoxes(boxes: Tensor, fromHw: readonly [number, number], to
     out[i + 3] = f(boxes.data[i + 3]! * rh);
   }
   return new Tensor(out, [boxes.shape[0]!, 4]);
+}
+
+/**
+ * Pastes mask probabilities `[D, 1, M, M]` into `[D, 1, H, W]` images at `boxes` (torchvision
+ * `paste_masks_in_image`, spec point 11): pad the mask by one cell, enlarge the box about its
+ * centre by `(M + 2) / M`, truncate it to integers, resize the mask bilinearly to the box's
+ * `x2 - x1 + 1` by `y2 - y1 + 1` pixels and copy the part inside the image.
+ */
+export function pasteMasksInImage(masks: Tensor, boxes: Tensor, imageHw: readonly [number, number], padding = 1): Tensor {
+  const d = masks.shape[0]!;
+  const m = masks.shape[3]!;
+  const [imH, imW] = imageHw;
+  const out = new Float32Array(d * imH * imW);
+  if (d === 0) return new Tensor(out, [0, 1, imH, imW]);
+  const scale = f((m + 2 * padding) / m);
+  const padded = masks.to('float32').detach();
+  for (let i = 0; i < d; i++) {
+    const b = boxes.data.subarray(4 * i, 4 * i + 4);
+    const wHalf = f(f(f(b[2]! - b[0]!) * 0.5) * scale);
+    const hHalf = f(f(f(b[3]! - b[1]!) * 0.5) * scale);
+    const xc = f(f(b[2]! + b[0]!) * 0.5);
+    const yc = f(f(b[3]! + b[1]!) * 0.5);
+    const x0 = Math.trunc(f(xc - wHalf));
+    const x1 = Math.trunc(f(xc + wHalf));
+    const y0 = Math.trunc(f(yc - hHalf));
+    const y1 = Math.trunc(f(yc + hHalf));
+    const w = Math.max(x1 - x0 + 1, 1);
+    const h = Math.max(y1 - y0 + 1, 1);
+    // The padded M+2 square mask, resized to the box.
+    const one = padded.narrow(0, i, 1);
+    const withBorder = pad(one.reshape(1, 1, m, m), [padding, padding, padding, padding]);
+    const resized = interpolate(withBorder, { size: [h, w], mode: 'bilinear' }).data;
+    const ya = Math.max(y0, 0);
+    const yb = Math.min(y1 + 1, imH);
+    const xa = Math.max(x0, 0);
+    const xb = Math.min(x1 + 1, imW);
+    for (let y = ya; y < yb; y++) for (let x = xa; x < xb; x++) out[(i * imH + y) * imW + x] = resized[(y - y0) * w + (x - x0)]!;
+  }
+  return new Tensor(out, [d, 1, imH, imW]);
 }
 
 /** The stage that prepares images (and training targets) for the network. */

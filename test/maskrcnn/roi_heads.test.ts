@@ -1,9 +1,9 @@
 import test from 'tape';
-import { Tensor, tensor, randn, Generator } from '../../lib/tensor/index.js';
+import { Tensor, tensor, randn, Generator, manualSeed, noGrad } from '../../lib/tensor/index.js';
 import { roiAlign, roiPool, roiWarp } from '../../lib/ops/index.js';
 import {
   RoIHeads, MaskRCNN, MaskMLPPredictor, TwoMLPHead, poolerOptionsOf, shapesConfig, generateShapes, shapesDetectionDataset,
-  readConfigJson, type RoiHeadsConfig, type Target,
+  readConfigJson, buildRoIHeadModules, MaskRCNNHeads, MaskRCNNPredictor, FastRCNNPredictor, type RoiHeadsConfig, type Target,
 } from '../../lib/maskrcnn/index.js';
 import { assertClose, assertThrowsMessage } from '../helpers.js';
 
@@ -132,5 +132,91 @@ test('configuration: files written before the switches existed read as the paper
   const bad = JSON.parse(JSON.stringify(shapesConfig(4))) as { roiHeads: Record<string, unknown> };
   bad.roiHeads['pooler'] = 'roi_magic';
   assertThrowsMessage(t, () => readConfigJson(bad), "config.roiHeads.pooler should be one of 'roi_align', 'roi_align_max', 'roi_warp', 'roi_warp_max', 'roi_pool', got \"roi_magic\"", 'unknown pooler named');
+  t.end();
+});
+
+/** The shapes config at 64x64 with few RoIs, and one training image. */
+function smallCase(): { config: ReturnType<typeof shapesConfig>; item: ReturnType<ReturnType<typeof shapesDetectionDataset>['get']> } {
+  const config = shapesConfig(4);
+  config.transform = { ...config.transform, minSize: 64, maxSize: 64 };
+  config.roiHeads = { ...config.roiHeads, boxBatchSizePerImage: 16 };
+  const item = shapesDetectionDataset(generateShapes({ count: 1, size: 64, seed: 5 }), { contiguousLabels: true }).get(0);
+  return { config, item };
+}
+
+test('heads passed in (torchvision\'s mask_head / mask_predictor): a 1-conv mask head trains a step and predicts masks of the right shape, under the usual state-dict names', (t) => {
+  const { config, item } = smallCase();
+  const c = config.backbone.fpnChannels;
+  const model = new MaskRCNN(config, { maskHead: new MaskRCNNHeads(c, [16]), maskPredictor: new MaskRCNNPredictor(16, 8, 4) });
+  const maskKeys = [...model.stateDict().keys()].filter((k) => k.startsWith('roi_heads.mask_'));
+  t.deepEqual(maskKeys, [
+    'roi_heads.mask_head.0.0.weight', 'roi_heads.mask_head.0.0.bias',
+    'roi_heads.mask_predictor.conv5_mask.weight', 'roi_heads.mask_predictor.conv5_mask.bias',
+    'roi_heads.mask_predictor.mask_fcn_logits.weight', 'roi_heads.mask_predictor.mask_fcn_logits.bias',
+  ], 'one conv in the mask head, the predictor under its usual names');
+  t.deepEqual(model.roi_heads.mask_head.parameters()[0]!.shape, [16, c, 3, 3], 'the head given, not the config\'s');
+  model.train();
+  const { losses } = model.forward([item.image], [item.target]);
+  const total = Object.values(losses).reduce((a, b) => a.add(b));
+  t.ok(Object.values(losses).every((l) => Number.isFinite(l.item())), `finite losses (${Object.entries(losses).map(([k, v]) => `${k} ${v.item().toFixed(3)}`).join(', ')})`);
+  total.backward();
+  t.ok(model.roi_heads.mask_head.parameters()[0]!.grad !== null, 'the gradient reaches the given mask head');
+  model.eval();
+  const features = new Map(['0', '1', '2', '3'].map((n, i) => [n, randn([1, c, 16 >> i, 16 >> i], { generator: G })] as const));
+  const logits = noGrad(() => model.roi_heads.maskForward(features, [tensor([[4, 4, 40, 40], [10, 12, 30, 50]])], [[64, 64]]));
+  t.deepEqual(logits.shape, [2, 4, 28, 28], 'mask logits [R, K, 28, 28]');
+  const det = noGrad(() => model.forward([item.image]).detections[0]!);
+  const d = det.boxes.shape[0]!;
+  t.deepEqual(det.masks?.shape, [d, 1, 64, 64], `${d} detections, masks [D, 1, H, W]`);
+  t.end();
+});
+
+test('heads passed in: a box or mask predictor of the wrong number of classes is named with the shapes', (t) => {
+  const { config, item } = smallCase();
+  const wrongBox = new MaskRCNN(config, { boxPredictor: new FastRCNNPredictor(config.roiHeads.representationSize, 3) });
+  wrongBox.train();
+  assertThrowsMessage(
+    t,
+    () => wrongBox.forward([item.image], [item.target]),
+    ['RoIHeads: the box predictor (FastRCNNPredictor) returned class logits [16, 3] and box regression [16, 12]', 'expected [16, 4] and [16, 16] (4 classes with background)'],
+    'a box predictor for 3 classes in a 4-class model',
+  );
+  const last = config.roiHeads.maskHeadLayers[config.roiHeads.maskHeadLayers.length - 1]!;
+  const wrongMask = new MaskRCNN(config, { maskPredictor: new MaskRCNNPredictor(last, 8, 2) });
+  wrongMask.train();
+  assertThrowsMessage(t, () => wrongMask.forward([item.image], [item.target]), ['RoIHeads: the mask predictor (MaskRCNNPredictor) returned [', ', 2, 28, 28]', ', 4, M, M]'], 'a mask predictor for 2 classes');
+  t.end();
+});
+
+test('heads passed in: the config\'s own modules passed explicitly give the same state-dict keys, weights and outputs', (t) => {
+  for (const over of [{}, { maskHead: 'mlp' as const }, { classAgnosticMask: true }]) {
+    const cfg = { ...shapesConfig(4).roiHeads, ...over };
+    manualSeed(3);
+    const fromConfig = new RoIHeads(cfg, 8, 4);
+    manualSeed(3);
+    const given = new RoIHeads(cfg, 8, 4, buildRoIHeadModules(cfg, 8, 4));
+    const a = fromConfig.stateDict();
+    const b = given.stateDict();
+    t.deepEqual([...b.keys()], [...a.keys()], `${JSON.stringify(over)}: the same keys in the same order`);
+    t.ok([...a].every(([k, v]) => v.data.every((x, i) => x === b.get(k)!.data[i])), `${JSON.stringify(over)}: the same initial weights (seed 3)`);
+    fromConfig.eval();
+    given.eval();
+    const features = new Map(['0', '1', '2', '3'].map((n, i) => [n, randn([1, 8, 16 >> i, 16 >> i], { generator: new Generator(i) })] as const));
+    const proposals = [tensor([[4, 4, 40, 40], [10, 12, 30, 50], [0, 0, 63, 63]])];
+    const da = noGrad(() => fromConfig.forward(features, proposals, [[64, 64]]).detections[0]!);
+    const db = noGrad(() => given.forward(features, proposals, [[64, 64]]).detections[0]!);
+    assertClose(t, db.scores, da.scores, `${JSON.stringify(over)}: the same scores (${da.scores.size})`, 0);
+    assertClose(t, db.masks!, da.masks!, `${JSON.stringify(over)}: the same masks`, 0);
+  }
+  const { config, item } = smallCase();
+  const model = new MaskRCNN(config);
+  const explicit = new MaskRCNN(config, buildRoIHeadModules(config.roiHeads, config.backbone.fpnChannels, config.numClasses));
+  t.deepEqual([...explicit.stateDict().keys()], [...model.stateDict().keys()], 'MaskRCNN: the same state-dict keys');
+  explicit.loadStateDict(model.stateDict());
+  model.eval();
+  explicit.eval();
+  const ta = noGrad(() => model.forward([item.image], undefined, { trace: true }).trace);
+  const tb = noGrad(() => explicit.forward([item.image], undefined, { trace: true }).trace);
+  for (const k of ['roi_heads.class_logits', 'roi_heads.mask_logits']) assertClose(t, tb.get(k)!, ta.get(k)!, `MaskRCNN with the same weights: the same ${k}`, 0);
   t.end();
 });

@@ -306,17 +306,20 @@ function normalizeWeightsSource(source: string): string {
 }
 
 /**
- * Puts every BatchNorm2d whose parameters are all frozen into evaluation mode (running
- * statistics, none updated), after `model.train()`: a frozen stage's normalisation must not
- * drift with the batches either (torchvision freezes pretrained stages with
- * `FrozenBatchNorm2d`; matterport sets `training=False`).
+ * The BatchNorm2d layers whose parameters are all frozen: training puts them into evaluation
+ * mode (running statistics, none updated) after each `model.train()`, since a frozen stage's
+ * normalisation must not drift with the batches either (torchvision freezes pretrained stages
+ * with `FrozenBatchNorm2d`; matterport sets `training=False`). Which parameters train does not
+ * change during a run, so the list is found once.
  */
-function freezeFrozenNorms(model: MaskRCNN): void {
+function frozenNorms(model: MaskRCNN): BatchNorm2d[] {
+  const out: BatchNorm2d[] = [];
   for (const m of model.modules()) {
     if (!(m instanceof BatchNorm2d)) continue;
     const params = m.parameters();
-    if (params.length > 0 && params.every((p) => !p.requiresGrad)) m.eval();
+    if (params.length > 0 && params.every((p) => !p.requiresGrad)) out.push(m);
   }
+  return out;
 }
 
 /** Freezes the backbone's parameters (ResNet body and FPN): {@link TrainHyperParameters.headsOnly}. */
@@ -528,6 +531,7 @@ export function train(options: TrainOptions): TrainResult {
   }
   if (hyper.headsOnly) freezeBackbone(model);
   const params = model.parameters().filter((p) => p.requiresGrad);
+  const frozen = frozenNorms(model);
   const counts: ParameterCounts = { trainable: 0, frozen: 0, frozenGroups: {} };
   for (const [name, p] of model.namedParameters()) {
     if (p.requiresGrad) {
@@ -600,7 +604,7 @@ export function train(options: TrainOptions): TrainResult {
       const t0 = performance.now();
       const lr = optimizer.paramGroups[0]!.options.lr;
       model.train();
-      freezeFrozenNorms(model);
+      for (const norm of frozen) norm.eval();
       const out = model.forward(batch.images, batch.targets);
       const losses = options.lossHook ? options.lossHook(out.losses, iteration + 1) : out.losses;
       checkFiniteLosses(losses, iteration + 1);

@@ -203,6 +203,22 @@ export async function runCommand(name: string, argv: readonly string[], help: st
 }
 
 /**
+ * `--images DIR --annotations FILE` (a COCO instances file and the folder of its images), given
+ * together and checked to exist; `--data` excluded by the caller. Used by `train` and `eval`.
+ */
+export function imagesAnnotationsFlags(flags: ParsedFlags): { annotations: string; images: string } {
+  const given = (name: string): boolean => flags.values[name] !== undefined;
+  if (!given('images') && !given('annotations')) throw new UsageError('--data is required (or --images DIR --annotations FILE)');
+  if (!given('images')) throw new UsageError('--annotations needs --images DIR (the folder of its images)');
+  if (!given('annotations')) throw new UsageError('--images needs --annotations FILE (a COCO instances file)');
+  const images = stringFlag(flags, 'images');
+  const annotations = stringFlag(flags, 'annotations');
+  checkExists('--images', images, 'dir');
+  checkExists('--annotations', annotations);
+  return { annotations, images };
+}
+
+/**
  * The `--backend` flag of every subcommand: `wasm`, `reference` or `gpu`, checked to be
  * available on this machine; `undefined` when absent, so that the active backend
  * (`MASKRCNN_BACKEND`, else the default) stays.

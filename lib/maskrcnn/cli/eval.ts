@@ -16,7 +16,7 @@ import { analysisJson, analysisSummary, analyzeErrors, writeAnalysis, type Error
 import { evaluateModel } from '../inference.js';
 import { loadWeights } from '../weights.js';
 import { parseJson } from '../../util/limits.js';
-import { backendFlag, UsageError, booleanFlag, checkExists, integerFlag, parseFlags, runCommand, stringFlag, type ParsedFlags } from './args.js';
+import { backendFlag, UsageError, booleanFlag, checkExists, imagesAnnotationsFlags, integerFlag, parseFlags, runCommand, stringFlag, type ParsedFlags } from './args.js';
 
 const HELP = `usage: maskrcnn eval --gt ANNOTATIONS.json --dt RESULTS.json [--iou-type segm|bbox] [--analysis DIR] [--json]
        maskrcnn eval --weights FILE (--data DIR | --images DIR --annotations FILE) [--limit N] [--out RESULTS.json] [--analysis DIR] [--json] [--backend wasm|reference|gpu]
@@ -207,14 +207,7 @@ function evalDataFlags(flags: ParsedFlags): { annotations: string; images: strin
     checkExists('--data', join(data, 'annotations.json'));
     return { annotations: join(data, 'annotations.json'), images: join(data, 'images') };
   }
-  if (!given('images') && !given('annotations')) throw new UsageError('--data is required (or --images DIR --annotations FILE)');
-  if (!given('images')) throw new UsageError('--annotations needs --images DIR (the folder of its images)');
-  if (!given('annotations')) throw new UsageError('--images needs --annotations FILE (a COCO instances file)');
-  const images = stringFlag(flags, 'images');
-  const annotations = stringFlag(flags, 'annotations');
-  checkExists('--images', images, 'dir');
-  checkExists('--annotations', annotations);
-  return { annotations, images };
+  return imagesAnnotationsFlags(flags);
 }
 
 /** A report as the JSON that `--json` prints (with the error analysis when `--analysis` was given). */

@@ -15,7 +15,7 @@ import { formatSummary } from '../eval/cocoeval.js';
 import { train, TRAIN_FILES, consoleReporter, type TrainOptions } from '../train.js';
 import { readWeightsConfig } from '../weights.js';
 import { ZOO_PREFIX, weightsSourcePath } from '../zoo.js';
-import { backendFlag, booleanFlag, checkExists, choiceFlag, integerFlag, integerListFlag, numberFlag, parseFlags, runCommand, stringFlag, UsageError, type ParsedFlags } from './args.js';
+import { backendFlag, booleanFlag, checkExists, choiceFlag, imagesAnnotationsFlags, integerFlag, integerListFlag, numberFlag, parseFlags, runCommand, stringFlag, UsageError, type ParsedFlags } from './args.js';
 
 const HELP = `usage: maskrcnn train --data DIR --out DIR [--config shapes|paper] [--iterations N] [--resume]
                       [--weights FILE|zoo:NAME] [--seed S] [--backend wasm|reference|gpu] [options]
@@ -109,14 +109,8 @@ function datasetFlags(flags: ParsedFlags): DatasetLocation {
     if (!existsSync(join(valDir, 'annotations.json'))) return { train, noVal: 'no DIR/val: no evaluation' };
     return { train, val: { annotations: join(valDir, 'annotations.json'), images: join(valDir, 'images') }, noVal: '' };
   }
-  if (!given('images') && !given('annotations')) throw new UsageError('--data is required (or --images DIR --annotations FILE)');
-  if (!given('images')) throw new UsageError('--annotations needs --images DIR (the folder of its images)');
-  if (!given('annotations')) throw new UsageError('--images needs --annotations FILE (a COCO instances file)');
-  const images = stringFlag(flags, 'images');
-  const annotations = stringFlag(flags, 'annotations');
-  checkExists('--images', images, 'dir');
-  checkExists('--annotations', annotations);
-  const train = { annotations, images };
+  const train = imagesAnnotationsFlags(flags);
+  const { images } = train;
   if (!given('val-annotations')) {
     if (given('val-images')) throw new UsageError('--val-images needs --val-annotations FILE');
     return { train, noVal: 'no --val-annotations: no evaluation' };

@@ -25,7 +25,8 @@
  *
  * @module
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { readFileText } from '../../util/read_file.js';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Generator } from '../../tensor/index.js';
 import { parseJson } from '../../util/limits.js';
@@ -204,13 +205,7 @@ class Builder {
 
 /** Reads a JSON file (depth-checked); errors name the file. */
 function readJsonFile(path: string, what: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`${what}: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  return parseJson(text, path);
+  return parseJson(readFileText(path, what), path);
 }
 
 /** `[[x, y], ...]` to a flat `[x, y, ...]`, or null when a point is not two finite numbers. */

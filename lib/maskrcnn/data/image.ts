@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readFileBytes } from '../../util/read_file.js';
 import type { Tensor } from '../../tensor/index.js';
 import { type DecodedPng, decodePng, pngToTensor } from './png.js';
 import { type ReadJpegOptions, decodeJpeg, isJpeg, jpegSize } from './jpeg.js';
@@ -55,12 +55,7 @@ export function readImage(path: string, options: ReadImageOptions = {}): Tensor 
 
 /** Reads and decodes a PNG or JPEG file without converting it to a tensor (errors as {@link readImage}). */
 export function readImageFile(path: string, options: ReadImageOptions = {}): DecodedPng {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new Error(`readImage: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const bytes = readFileBytes(path, 'readImage');
   return decodeImage(bytes, path, 'readImage', options);
 }
 
@@ -76,12 +71,7 @@ export function readImageSize(path: string, options: ReadImageOptions = {}): {
   /** Height in pixels. */
   height: number;
 } {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new Error(`readImageSize: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const bytes = readFileBytes(path, 'readImageSize');
   const format = imageFormat(bytes);
   if (format === 'png') {
     if (bytes.length < 24 || bytes.toString('latin1', 12, 16) !== 'IHDR') throw new Error(`readImageSize: ${path} is not a valid PNG: no IHDR chunk first`);

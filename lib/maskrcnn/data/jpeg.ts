@@ -26,7 +26,7 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readFileBytes } from '../../util/read_file.js';
 import jpeg from 'jpeg-js';
 import { type Tensor } from '../../tensor/index.js';
 import { checkImageSize, howToRaise, inputLimits } from '../../util/limits.js';
@@ -311,12 +311,7 @@ export function jpegToTensor(decoded: DecodedJpeg, options: ReadPngOptions = {})
 
 /** Reads and decodes a JPEG file without converting it to a tensor (errors as {@link readJpeg}). */
 export function readJpegFile(path: string, options: JpegOrientationOptions = {}): DecodedJpeg {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new Error(`readJpeg: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const bytes = readFileBytes(path, 'readJpeg');
   return decodeJpeg(bytes, path, 'readJpeg', options);
 }
 

@@ -38,7 +38,7 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readFileBytes } from '../../util/read_file.js';
 import { writeFileAtomic } from '../../util/atomic_write.js';
 import { inflateSync } from 'node:zlib';
 import pngjs from 'pngjs';
@@ -347,12 +347,7 @@ export function readPng(path: string, options: ReadPngOptions = {}): Tensor {
 
 /** Reads and decodes a PNG file without converting it to a tensor (errors as {@link readPng}). */
 export function readPngFile(path: string): DecodedPng {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new Error(`readPng: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const bytes = readFileBytes(path, 'readPng');
   return decodePng(bytes, path, 'readPng');
 }
 

@@ -539,7 +539,7 @@ export function accumulateF64(dst: usize, src: usize, n: i32): void {
     const v = v128.load(src + (<usize>i << 2));
     const d = dst + (<usize>i << 3);
     v128.store(d, f64x2.add(v128.load(d), f64x2.promote_low_f32x4(v)));
-    v128.store(d, f64x2.add(v128.load(d, 16), f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1))), 16);
+    v128.store(d, f64x2.add(v128.load(d, 16), promoteHigh(v)), 16);
   }
   for (; i < n; i++) {
     const d = dst + (<usize>i << 3);
@@ -550,4 +550,193 @@ export function accumulateF64(dst: usize, src: usize, n: i32): void {
 /** dst[i] = float32(src[i]) for i < n (rounded to nearest). */
 export function roundF64(dst: usize, src: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), <f32>load<f64>(src + (<usize>i << 3)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-channel statistics and affine maps (batch normalization)
+// ---------------------------------------------------------------------------------------------
+//
+// An NCHW tensor is `images x channels` planes of `plane` floats; channel c is the planes
+// c, C + c, 2C + c, ... The sums are float64 (two f64x2 accumulators per pass, so their order is
+// not the reference's sequential one: results agree to float64 rounding, not to the bit).
+
+/** The two high lanes of a f32x4 as a f64x2 (`f64x2.promote_low_f32x4` gives the two low ones). */
+// @ts-ignore: decorator
+@inline function promoteHigh(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1));
+}
+
+/**
+ * Four values of the gradient `g` at byte offset `o`; with a fused ReLU (`y` not 0) times
+ * (y > 0), as ReLU's backward computes it: g times 1 or 0 (a NaN g stays NaN).
+ */
+// @ts-ignore: decorator
+@inline function gradient4(g: usize, y: usize, o: usize): v128 {
+  const gv = v128.load(g + o);
+  if (y == 0) return gv;
+  return f32x4.mul(gv, v128.and(f32x4.gt(v128.load(y + o), f32x4.splat(0)), f32x4.splat(1)));
+}
+
+/** One value of {@link gradient4}. */
+// @ts-ignore: decorator
+@inline function gradient1(g: usize, y: usize, o: usize): f64 {
+  const gs = <f64>load<f32>(g + o);
+  return y == 0 ? gs : gs * (load<f32>(y + o) > 0 ? 1 : 0);
+}
+
+/** sum over the channel's planes of x (float64), from four floats at a time. */
+// @ts-ignore: decorator
+@inline function planeSum(p: usize, plane: i32, acc: v128): v128 {
+  let i = 0;
+  for (; i + 4 <= plane; i += 4) {
+    const v = v128.load(p + (<usize>i << 2));
+    acc = f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(v), promoteHigh(v)));
+  }
+  let tail: f64 = 0;
+  for (; i < plane; i++) tail += <f64>load<f32>(p + (<usize>i << 2));
+  return f64x2.add(acc, f64x2(tail, 0));
+}
+
+/**
+ * Batch normalization's statistics (Ioffe & Szegedy 2015, Algorithm 1: the mini-batch mean and
+ * biased variance per channel, over N, H and W), in two passes: `mean[c]` and `variance[c]`
+ * (float64 arrays) for an NCHW float32 `x`.
+ */
+export function channelStatistics(x: usize, images: i32, channels: i32, plane: i32, mean: usize, variance: usize): void {
+  const count = <f64>images * <f64>plane;
+  for (let ch = 0; ch < channels; ch++) {
+    let acc = f64x2.splat(0);
+    for (let n = 0; n < images; n++) acc = planeSum(x + (<usize>((n * channels + ch) * plane) << 2), plane, acc);
+    const mu = (f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1)) / count;
+    const m = f64x2.splat(mu);
+    let sq = f64x2.splat(0);
+    let tail: f64 = 0;
+    for (let n = 0; n < images; n++) {
+      const p = x + (<usize>((n * channels + ch) * plane) << 2);
+      let i = 0;
+      for (; i + 4 <= plane; i += 4) {
+        const v = v128.load(p + (<usize>i << 2));
+        const lo = f64x2.sub(f64x2.promote_low_f32x4(v), m);
+        const hi = f64x2.sub(promoteHigh(v), m);
+        sq = f64x2.add(sq, f64x2.add(f64x2.mul(lo, lo), f64x2.mul(hi, hi)));
+      }
+      for (; i < plane; i++) {
+        const e = <f64>load<f32>(p + (<usize>i << 2)) - mu;
+        tail += e * e;
+      }
+    }
+    store<f64>(mean + (<usize>ch << 3), mu);
+    store<f64>(variance + (<usize>ch << 3), (f64x2.extract_lane(sq, 0) + f64x2.extract_lane(sq, 1) + tail) / count);
+  }
+}
+
+/**
+ * out = x scale[c] + shift[c] per channel (float64 arithmetic, one rounding to float32), and with
+ * `relu` set max(that, 0) (a NaN stays NaN): the normalization of batch norm with its statistics
+ * folded into scale and shift, FrozenBatchNorm2d, or a bias (scale 1). `out` may be `x`.
+ */
+export function channelAffine(x: usize, out: usize, images: i32, channels: i32, plane: i32, scale: usize, shift: usize, relu: i32): void {
+  const zero = f64x2.splat(0);
+  for (let n = 0; n < images; n++) {
+    for (let ch = 0; ch < channels; ch++) {
+      const a: f64 = load<f64>(scale + (<usize>ch << 3));
+      const b: f64 = load<f64>(shift + (<usize>ch << 3));
+      const va = f64x2.splat(a);
+      const vb = f64x2.splat(b);
+      const offset = <usize>((n * channels + ch) * plane) << 2;
+      const p = x + offset;
+      const q = out + offset;
+      let i = 0;
+      for (; i + 4 <= plane; i += 4) {
+        const v = v128.load(p + (<usize>i << 2));
+        let lo = f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(v), va), vb);
+        let hi = f64x2.add(f64x2.mul(promoteHigh(v), va), vb);
+        if (relu != 0) {
+          // t > 0 or NaN keeps t, the rest is +0 (as the reference's `t > 0 || t !== t ? t : 0`).
+          lo = v128.bitselect(zero, lo, f64x2.le(lo, zero));
+          hi = v128.bitselect(zero, hi, f64x2.le(hi, zero));
+        }
+        const l = f32x4.demote_f64x2_zero(lo);
+        const h = f32x4.demote_f64x2_zero(hi);
+        v128.store(q + (<usize>i << 2), v128.shuffle<u32>(l, h, 0, 1, 4, 5));
+      }
+      for (; i < plane; i++) {
+        const t = <f64>load<f32>(p + (<usize>i << 2)) * a + b;
+        store<f32>(q + (<usize>i << 2), <f32>(relu != 0 && t <= 0 ? 0 : t));
+      }
+    }
+  }
+}
+
+/**
+ * Batch normalization's backward pass (Ioffe & Szegedy 2015, section 3, the chain rule through
+ * Algorithm 1) for channel statistics `mean`, `invstd` = 1 / sqrt(var + eps) and per-channel
+ * `k` = gamma invstd / m (float64 arrays), with m = images plane values per channel:
+ * `sumG[c]` = sum g = dL/dbeta, `sumGxhat[c]` = sum g xhat = dL/dgamma, and when `gx` is not 0
+ * `gx = k (m g - sumG - xhat sumGxhat)`. With `y` not 0 (a fused ReLU), g is read as g times (y > 0).
+ */
+export function batchNormBackward(
+  x: usize, g: usize, y: usize, images: i32, channels: i32, plane: i32,
+  mean: usize, invstd: usize, k: usize, sumG: usize, sumGxhat: usize, gx: usize,
+): void {
+  const m = <f64>images * <f64>plane;
+  for (let ch = 0; ch < channels; ch++) {
+    const mu: f64 = load<f64>(mean + (<usize>ch << 3));
+    const is: f64 = load<f64>(invstd + (<usize>ch << 3));
+    const vmu = f64x2.splat(mu);
+    const vis = f64x2.splat(is);
+    let sg = f64x2.splat(0);
+    let sgx = f64x2.splat(0);
+    let tg: f64 = 0;
+    let tgx: f64 = 0;
+    for (let n = 0; n < images; n++) {
+      const offset = <usize>((n * channels + ch) * plane) << 2;
+      let i = 0;
+      for (; i + 4 <= plane; i += 4) {
+        const gv = gradient4(g, y, offset + (<usize>i << 2));
+        const xv = v128.load(x + offset + (<usize>i << 2));
+        const glo = f64x2.promote_low_f32x4(gv);
+        const ghi = promoteHigh(gv);
+        const xlo = f64x2.sub(f64x2.promote_low_f32x4(xv), vmu);
+        const xhi = f64x2.sub(promoteHigh(xv), vmu);
+        sg = f64x2.add(sg, f64x2.add(glo, ghi));
+        sgx = f64x2.add(sgx, f64x2.add(f64x2.mul(f64x2.mul(glo, xlo), vis), f64x2.mul(f64x2.mul(ghi, xhi), vis)));
+      }
+      for (; i < plane; i++) {
+        const gs = gradient1(g, y, offset + (<usize>i << 2));
+        tg += gs;
+        tgx += gs * (<f64>load<f32>(x + offset + (<usize>i << 2)) - mu) * is;
+      }
+    }
+    const sumg = f64x2.extract_lane(sg, 0) + f64x2.extract_lane(sg, 1) + tg;
+    const sumgx = f64x2.extract_lane(sgx, 0) + f64x2.extract_lane(sgx, 1) + tgx;
+    store<f64>(sumG + (<usize>ch << 3), sumg);
+    store<f64>(sumGxhat + (<usize>ch << 3), sumgx);
+    if (gx == 0) continue;
+    const kc: f64 = load<f64>(k + (<usize>ch << 3));
+    const vk = f64x2.splat(kc);
+    const vm = f64x2.splat(m);
+    const vsg = f64x2.splat(sumg);
+    const vsgx = f64x2.splat(sumgx);
+    for (let n = 0; n < images; n++) {
+      const offset = <usize>((n * channels + ch) * plane) << 2;
+      let i = 0;
+      for (; i + 4 <= plane; i += 4) {
+        const gv = gradient4(g, y, offset + (<usize>i << 2));
+        const xv = v128.load(x + offset + (<usize>i << 2));
+        const xlo = f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(xv), vmu), vis);
+        const xhi = f64x2.mul(f64x2.sub(promoteHigh(xv), vmu), vis);
+        const glo = f64x2.promote_low_f32x4(gv);
+        const ghi = promoteHigh(gv);
+        const lo = f64x2.mul(vk, f64x2.sub(f64x2.sub(f64x2.mul(vm, glo), vsg), f64x2.mul(xlo, vsgx)));
+        const hi = f64x2.mul(vk, f64x2.sub(f64x2.sub(f64x2.mul(vm, ghi), vsg), f64x2.mul(xhi, vsgx)));
+        v128.store(gx + offset + (<usize>i << 2), v128.shuffle<u32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+      }
+      for (; i < plane; i++) {
+        const gs = gradient1(g, y, offset + (<usize>i << 2));
+        const xhat = (<f64>load<f32>(x + offset + (<usize>i << 2)) - mu) * is;
+        store<f32>(gx + offset + (<usize>i << 2), <f32>(kc * (m * gs - sumg - xhat * sumgx)));
+      }
+    }
+  }
 }

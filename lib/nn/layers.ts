@@ -6,8 +6,8 @@
  * Each layer holds its tensors and calls one op of `lib/ops` (or composes `lib/tensor` ops)
  * in its forward; the arithmetic lives in the ops, with the paper's formulas.
  */
-import { Tensor, Generator, defineOp, isGradEnabled, noGrad, ones, zeros } from '../tensor/index.js';
-import { conv2d, convTranspose2d, frozenBatchNorm2d, linear, maxPool2d } from '../ops/index.js';
+import { Tensor, Generator, isGradEnabled, noGrad, ones, zeros } from '../tensor/index.js';
+import { batchNorm2dTraining, conv2d, convTranspose2d, frozenBatchNorm2d, linear, maxPool2d } from '../ops/index.js';
 import { Module } from './module.js';
 import { defaultLayerInit } from './init.js';
 
@@ -326,9 +326,9 @@ export class BatchNorm2d extends Module {
     if (this.training && n === 1) {
       throw new Error(`BatchNorm2d: expected more than 1 value per channel when training, got input [${x.shape}]`);
     }
-    const stats = batchStatistics(x);
-    if (this.training && this.runningMean !== null) this.updateRunningStats(stats.mean, stats.variance, n);
-    return batchNormOp(x, weight, bias, { ...stats, eps: this.eps, relu });
+    const { output, mean, variance } = batchNorm2dTraining(x, weight, bias, { eps: this.eps, relu });
+    if (this.training && this.runningMean !== null) this.updateRunningStats(mean, variance, n);
+    return output;
   }
 
   /** `running = (1 - m) running + m batch`, with the unbiased batch variance. */
@@ -351,127 +351,10 @@ export class BatchNorm2d extends Module {
   }
 }
 
-/** Per-channel mean and biased variance of an NCHW tensor over N, H and W (two passes, float64 sums). */
-function batchStatistics(x: Tensor): { mean: Float64Array; variance: Float64Array } {
-  const [batch, c, h, w] = x.shape as [number, number, number, number];
-  const plane = h * w;
-  const count = batch * plane;
-  const mean = new Float64Array(c);
-  const variance = new Float64Array(c);
-  const d = x.data;
-  for (let ch = 0; ch < c; ch++) {
-    let sum = 0;
-    for (let b = 0; b < batch; b++) {
-      const base = (b * c + ch) * plane;
-      for (let p = 0; p < plane; p++) sum += d[base + p]!;
-    }
-    const mu = sum / count;
-    let squares = 0;
-    for (let b = 0; b < batch; b++) {
-      const base = (b * c + ch) * plane;
-      for (let p = 0; p < plane; p++) {
-        const e = d[base + p]! - mu;
-        squares += e * e;
-      }
-    }
-    mean[ch] = mu;
-    variance[ch] = squares / count;
-  }
-  return { mean, variance };
-}
-
-/** The batch statistics and options {@link batchNormOp} is given. */
-interface BatchNormStats {
-  mean: Float64Array;
-  variance: Float64Array;
-  eps: number;
-  /** Apply a ReLU to the output (and its mask to the gradient). */
-  relu?: boolean;
-}
-
 /** `relu(y)` when `relu` is set, else `y`. */
 function maybeRelu(y: Tensor, relu: boolean): Tensor {
   return relu ? y.relu() : y;
 }
-
-/**
- * Batch normalization with batch statistics as one differentiable op (Ioffe & Szegedy 2015,
- * Algorithm 1 and its backward pass): `x^ = (x - mu) / sqrt(var + eps)`, `y = gamma x^ + beta`;
- * with `m` values per channel, `dL/dx = (gamma / (m sqrt(var + eps))) (m g - sum g - x^ sum(g x^))`,
- * `dL/dgamma = sum(g x^)`, `dL/dbeta = sum(g)`. One pass forward and two backward, instead of the
- * eight broadcast passes of the same formula written with tensor ops.
- */
-const batchNormOp = defineOp({
-  name: 'batchNorm2d',
-  forward: (_ctx, x: Tensor, weight: Tensor, bias: Tensor, stats: BatchNormStats) => {
-    const [batch, c, h, w] = x.shape as [number, number, number, number];
-    const plane = h * w;
-    const d = x.data;
-    const out = new (d.constructor as new (n: number) => typeof d)(d.length);
-    for (let ch = 0; ch < c; ch++) {
-      const invstd = 1 / Math.sqrt(stats.variance[ch]! + stats.eps);
-      const scale = weight.data[ch]! * invstd;
-      const shift = bias.data[ch]! - stats.mean[ch]! * scale;
-      for (let b = 0; b < batch; b++) {
-        const base = (b * c + ch) * plane;
-        if (stats.relu) {
-          // relu of the value stored: a positive t stays (rounding cannot make it negative), NaN stays, the rest is +0.
-          for (let p = base; p < base + plane; p++) {
-            const t = d[p]! * scale + shift;
-            out[p] = t > 0 || t !== t ? t : 0;
-          }
-        } else for (let p = 0; p < plane; p++) out[base + p] = d[base + p]! * scale + shift;
-      }
-    }
-    return new Tensor(out, x.shape, x.dtype);
-  },
-  backward: (g, { args: [x, weight, , stats], output, needsInputGrad }) => {
-    const [batch, c, h, w] = x.shape as [number, number, number, number];
-    const plane = h * w;
-    const m = batch * plane;
-    const d = x.data;
-    const gd = g.data;
-    // With the ReLU fused, the gradient at the norm's output is g +(y > 0), as relu's backward
-    // computes it (g times 1 or 0, exact), applied as g is read.
-    const Y = stats.relu ? output.data : null;
-    const gx = needsInputGrad[0] ? new (d.constructor as new (n: number) => typeof d)(d.length) : null;
-    const gw = new Float64Array(c);
-    const gb = new Float64Array(c);
-    for (let ch = 0; ch < c; ch++) {
-      const mu = stats.mean[ch]!;
-      const invstd = 1 / Math.sqrt(stats.variance[ch]! + stats.eps);
-      let sumG = 0;
-      let sumGxhat = 0;
-      for (let b = 0; b < batch; b++) {
-        const base = (b * c + ch) * plane;
-        for (let p = 0; p < plane; p++) {
-          const gv = Y === null ? gd[base + p]! : gd[base + p]! * +(Y[base + p]! > 0);
-          sumG += gv;
-          sumGxhat += gv * (d[base + p]! - mu) * invstd;
-        }
-      }
-      gw[ch] = sumGxhat;
-      gb[ch] = sumG;
-      if (gx !== null) {
-        const k = (weight.data[ch]! * invstd) / m;
-        for (let b = 0; b < batch; b++) {
-          const base = (b * c + ch) * plane;
-          for (let p = 0; p < plane; p++) {
-            const xhat = (d[base + p]! - mu) * invstd;
-            const gv = Y === null ? gd[base + p]! : gd[base + p]! * +(Y[base + p]! > 0);
-            gx[base + p] = k * (m * gv - sumG - xhat * sumGxhat);
-          }
-        }
-      }
-    }
-    return [
-      gx === null ? null : new Tensor(gx, x.shape, x.dtype),
-      needsInputGrad[1] ? new Tensor(weight.dtype === 'float64' ? gw : Float32Array.from(gw), [c], weight.dtype) : null,
-      needsInputGrad[2] ? new Tensor(weight.dtype === 'float64' ? gb : Float32Array.from(gb), [c], weight.dtype) : null,
-      null,
-    ];
-  },
-});
 
 /** Options of {@link FrozenBatchNorm2d}. */
 export interface FrozenBatchNorm2dOptions {

@@ -1,6 +1,6 @@
 /**
- * `lib/ops`: the heavy operators (convolution, deconvolution, pooling, interpolation, RoIPool,
- * RoIAlign), each a differentiable op on `lib/tensor` whose kernels come from the backend
+ * `lib/ops`: the heavy operators (convolution, deconvolution, batch normalization, pooling,
+ * interpolation, RoIPool, RoIAlign), each a differentiable op on `lib/tensor` whose kernels come from the backend
  * registry: a `reference` implementation in plain loops and a hand-written `gpu` (gpu.js) one.
  *
  * @module
@@ -8,6 +8,7 @@
 // Kernel implementations register themselves with the registry when their modules load.
 import './reference/frozen_batch_norm.js';
 import './gpu/frozen_batch_norm.js';
+import './reference/batch_norm.js';
 import './reference/matmul.js';
 import './gpu/matmul.js';
 import './reference/conv.js';
@@ -37,6 +38,7 @@ export {
 } from './backend.js';
 export { gpuMode } from './gpu/context.js';
 export { frozenBatchNorm2d, channelAffine, type FrozenBatchNormOptions, type ChannelAffineKernel } from './frozen_batch_norm.js';
+export * from './batch_norm.js';
 export { mm, linear, matmulKernel, type MatmulKernel } from './matmul.js';
 export * from './conv.js';
 export * from './pool.js';

@@ -44,7 +44,7 @@ test('wasm: every kernel is registered, with a note where it is not its own code
     t.end();
     return;
   }
-  const own = new Set(['matmul.forward', 'matmul.transposed', 'conv2d.forward', 'conv2d.backwardInput', 'conv2d.backwardWeight', 'roiAlign.forward', 'roiAlign.backward']);
+  const own = new Set(['matmul.forward', 'matmul.transposed', 'conv2d.forward', 'conv2d.backwardInput', 'conv2d.backwardWeight', 'roiAlign.forward', 'roiAlign.backward', 'batchNorm2d.forward', 'batchNorm2d.backward', 'frozenBatchNorm2d.channelAffine']);
   for (const row of kernelTable()) {
     const impl = row.backends.find((b) => b.backend === 'wasm');
     t.ok(impl !== undefined, `${row.kernel}: registered for wasm`);

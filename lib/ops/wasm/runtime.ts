@@ -66,6 +66,12 @@ interface Exports {
   roiAlignForward(x: number, channels: number, offsets: number, weights: number, bins: number, taps: number, count: number, out: number): void;
   roiAlignBackward(gradOut: number, channels: number, offsets: number, weights: number, bins: number, taps: number, count: number, grad: number, share: number): void;
   transpose(src: number, rows: number, cols: number, srcStride: number, dst: number): void;
+  channelStatistics(x: number, images: number, channels: number, plane: number, mean: number, variance: number): void;
+  channelAffine(x: number, out: number, images: number, channels: number, plane: number, scale: number, shift: number, relu: number): void;
+  batchNormBackward(
+    x: number, g: number, y: number, images: number, channels: number, plane: number,
+    mean: number, invstd: number, k: number, sumG: number, sumGxhat: number, gx: number,
+  ): void;
 }
 
 /** The slice of the WebAssembly JS API used here (the project's `lib` setting has no DOM types). */

@@ -31,6 +31,7 @@ import {
   ReLU,
   Sequential,
   Conv2dNormActivation,
+  chainFusingRelu,
   crossEntropy,
   smoothL1,
   binaryCrossEntropyWithLogits,
@@ -137,6 +138,11 @@ export class MaskRCNNPredictor extends Sequential {
       mask_fcn_logits: new Conv2d(dimReduced, numClasses, 1, { initialize: options.initialize ?? true }),
     });
     if (options.initialize ?? true) kaimingFanOutRelu(this);
+  }
+
+  /** The three layers, the deconvolution and its ReLU as one fused op unless hooked ({@link chainFusingRelu}). */
+  override forward(x: Tensor): Tensor {
+    return chainFusingRelu([this.at(0), this.at(1), this.at(2)], x);
   }
 }
 

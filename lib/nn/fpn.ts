@@ -23,7 +23,7 @@
 import type { Generator, Tensor } from '../tensor/index.js';
 import { interpolate, maxPool2d } from '../ops/index.js';
 import { Module, ModuleList, Sequential, type TensorModule } from './module.js';
-import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, MaxPool2d, ReLU } from './layers.js';
+import { BatchNorm2d, Conv2d, FrozenBatchNorm2d, MaxPool2d, ReLU, chainFusingRelu } from './layers.js';
 import { constant, kaimingUniform } from './init.js';
 import { inferShape, type Shape4 } from './shapes.js';
 import { type NormKind, type ResNet, setTrainableLayers } from './resnet.js';
@@ -81,16 +81,10 @@ export class Conv2dNormActivation extends Sequential {
 
   /**
    * The layers in order; a BatchNorm2d followed by the ReLU runs as one fused op
-   * ({@link BatchNorm2d.forwardRelu}: the same values and gradients) unless either has forward hooks.
+   * ({@link chainFusingRelu}: the same values and gradients) unless either has forward hooks.
    */
   override forward(x: Tensor): Tensor {
-    if (this.length === 3) {
-      const norm = this.at(1);
-      const act = this.at(2);
-      const hooked = (m: TensorModule): boolean => Object.prototype.hasOwnProperty.call(m, 'forward');
-      if (norm instanceof BatchNorm2d && act instanceof ReLU && !hooked(norm) && !hooked(act)) return norm.forwardRelu(this.at(0).forward(x));
-    }
-    return super.forward(x);
+    return chainFusingRelu(Array.from({ length: this.length }, (_, i) => this.at(i)), x);
   }
 }
 

@@ -31,6 +31,8 @@ export {
   AdaptiveAvgPool2d,
   Flatten,
   Identity,
+  chainFusingRelu,
+  type ReluFusable,
   type IntPair,
   type LinearOptions,
   ConvNd,

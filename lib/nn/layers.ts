@@ -8,7 +8,7 @@
  */
 import { Tensor, Generator, isGradEnabled, noGrad, ones, zeros } from '../tensor/index.js';
 import { batchNorm2dTraining, conv2d, convTranspose2d, frozenBatchNorm2d, linear, maxPool2d } from '../ops/index.js';
-import { Module } from './module.js';
+import { Module, type TensorModule } from './module.js';
 import { defaultLayerInit } from './init.js';
 
 /** An integer or an `[h, w]` pair, as PyTorch's `_pair` reads layer settings. */
@@ -211,12 +211,26 @@ export class ConvTranspose2d extends ConvNd {
 
   /** The transposed convolution of `x` `[N, C_in, H, W]`. */
   forward(x: Tensor): Tensor {
+    return this.transposed(x, false);
+  }
+
+  /**
+   * `relu(forward(x))` as one op (the ReLU applied in the bias pass, its mask in the backward):
+   * the same values and gradients without the ReLU's passes and tensors. Forward hooks are not
+   * called: {@link chainFusingRelu} fuses only modules without hooks.
+   */
+  forwardRelu(x: Tensor): Tensor {
+    return this.transposed(x, true);
+  }
+
+  private transposed(x: Tensor, relu: boolean): Tensor {
     return convTranspose2d(x, this.weight, this.bias, {
       stride: this.stride,
       padding: this.padding,
       outputPadding: this.outputPadding,
       dilation: this.dilation,
       groups: this.groups,
+      relu,
     });
   }
 
@@ -416,6 +430,35 @@ export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return x.relu();
   }
+}
+
+/** A module that can apply a following ReLU inside its own op ({@link BatchNorm2d}, {@link ConvTranspose2d}). */
+export interface ReluFusable {
+  /** `relu(forward(x))`, the same values and gradients, as one op. */
+  forwardRelu(x: Tensor): Tensor;
+}
+
+/** Whether `m` has a forward hook (hooks replace the instance's `forward`; see `Module.registerForwardHook`). */
+function hooked(m: TensorModule): boolean {
+  return Object.prototype.hasOwnProperty.call(m, 'forward');
+}
+
+/**
+ * Applies `layers` in order, as a `Sequential` does, except that a {@link ReluFusable} module
+ * followed by a {@link ReLU} runs as one fused op ({@link ReluFusable.forwardRelu}: the same
+ * values and gradients, one pass and one tensor fewer each way). A pair in which either module
+ * has forward hooks runs unfused, so that every hook still sees the output it expects.
+ */
+export function chainFusingRelu(layers: readonly TensorModule[], x: Tensor): Tensor {
+  for (let i = 0; i < layers.length; i++) {
+    const m = layers[i]!;
+    const next = layers[i + 1];
+    if (next instanceof ReLU && 'forwardRelu' in m && !hooked(m) && !hooked(next)) {
+      x = (m as unknown as ReluFusable).forwardRelu(x);
+      i++;
+    } else x = m.forward(x);
+  }
+  return x;
 }
 
 /** Options of {@link MaxPool2d}. */

@@ -124,6 +124,12 @@ export interface ConvTranspose2dOptions extends Conv2dOptions {
    * than the stride or the dilation (PyTorch's rule).
    */
   outputPadding?: number | readonly [number, number];
+  /**
+   * Apply a ReLU to the output, in the same pass as the bias, and its mask to the gradient
+   * (default false): `relu(convTranspose2d(...))` as one op, the same values and gradients
+   * without the ReLU's two passes and tensors (Mask R-CNN's `conv5_mask` and its ReLU).
+   */
+  relu?: boolean;
 }
 
 /** `[2,3,4]` */
@@ -226,26 +232,40 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
   return conv2dOp(input, weight, bias, geometry);
 }
 
+/** `g (y > 0)`: the gradient before a ReLU whose output is `y`, as relu's backward computes it (g times 1 or 0). */
+function throughRelu(g: Tensor, y: Tensor): Tensor {
+  const G = g.data;
+  const Y = y.data;
+  const out = new (G.constructor as new (n: number) => TypedArray)(G.length);
+  for (let i = 0; i < G.length; i++) out[i] = G[i]! * +(Y[i]! > 0);
+  return new Tensor(out, g.shape, g.dtype);
+}
+
 const convTranspose2dOp = defineOp({
   name: 'convTranspose2d',
   // The transposed convolution is conv2d's adjoint: conv2d's input gradient with x as the
   // output gradient (g describes the conv2d that maps this op's output back to x's size).
-  forward: (_ctx, x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry) => {
+  forward: (_ctx, x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry, relu: boolean) => {
     const y = wrap(conv2dBackwardInput.for()(x.data, weight.data, g), [g.batch, g.inChannels, g.inHeight, g.inWidth], x.dtype);
-    if (bias === null) return y;
-    // The bias in one pass: the per-channel affine kernel with scale 1 and shift = bias.
+    if (bias === null && !relu) return y;
+    // The bias (and the ReLU) in one pass: the per-channel affine kernel with scale 1 and shift = bias.
     const c = g.inChannels;
     const plane = y.shape[2]! * y.shape[3]!;
-    return new Tensor(channelAffine.for()(y.data, new Float64Array(c).fill(1), bias.data, c, plane), y.shape);
+    return new Tensor(channelAffine.for()(y.data, new Float64Array(c).fill(1), bias?.data ?? new Float64Array(c), c, plane, relu), y.shape);
   },
-  backward: (grad, { args: [x, weight, bias, g], needsInputGrad }) => [
-    // The adjoint of the adjoint is the convolution itself: dL/dx = conv2d(grad, weight).
-    needsInputGrad[0] ? wrap(conv2dForward.for()(grad.data, weight.data, null, g), x.shape, x.dtype) : null,
-    // L = <grad, C_w^T x> = <C_w grad, x>: conv2d's weight gradient with input `grad` and output gradient `x`.
-    needsInputGrad[1] ? wrap(conv2dBackwardWeight.for()(grad.data, x.data, g), weight.shape, weight.dtype) : null,
-    bias !== null && needsInputGrad[2] ? grad.sum([0, 2, 3]) : null,
-    null,
-  ],
+  backward: (grad, { args: [x, weight, bias, g, relu], output, needsInputGrad }) => {
+    // Through the fused ReLU first: g (y > 0), as relu's backward computes it (g times 1 or 0).
+    const gy = relu ? throughRelu(grad, output) : grad;
+    return [
+      // The adjoint of the adjoint is the convolution itself: dL/dx = conv2d(grad, weight).
+      needsInputGrad[0] ? wrap(conv2dForward.for()(gy.data, weight.data, null, g), x.shape, x.dtype) : null,
+      // L = <grad, C_w^T x> = <C_w grad, x>: conv2d's weight gradient with input `grad` and output gradient `x`.
+      needsInputGrad[1] ? wrap(conv2dBackwardWeight.for()(gy.data, x.data, g), weight.shape, weight.dtype) : null,
+      bias !== null && needsInputGrad[2] ? gy.sum([0, 2, 3]) : null,
+      null,
+      null,
+    ];
+  },
 });
 
 /**
@@ -305,5 +325,5 @@ export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | nu
     kernelWidth,
     ...a,
   };
-  return convTranspose2dOp(input, weight, bias, geometry);
+  return convTranspose2dOp(input, weight, bias, geometry, options.relu ?? false);
 }

@@ -18,9 +18,9 @@ import { checkRank, checkSameShape } from './checks.js';
 
 /**
  * `out[n, c, h, w] = x[n, c, h, w] * scale[c] + shift[c]` for an NCHW tensor with `channels`
- * channels of `planeSize = H * W` elements each.
+ * channels of `planeSize = H * W` elements each; with `relu`, `max(that, 0)` (a NaN stays NaN).
  */
-export type ChannelAffineKernel = (x: TypedArray, scale: TypedArray, shift: TypedArray, channels: number, planeSize: number) => TypedArray;
+export type ChannelAffineKernel = (x: TypedArray, scale: TypedArray, shift: TypedArray, channels: number, planeSize: number, relu?: boolean) => TypedArray;
 
 /** The per-channel affine map (the forward, and with shift 0 the backward). */
 export const channelAffine = new Kernel<ChannelAffineKernel>('frozenBatchNorm2d.channelAffine');

@@ -12,6 +12,7 @@ import {
   Flatten,
   Identity,
   Sequential,
+  chainFusingRelu,
 } from '../../lib/nn/index.js';
 import { assertClose, assertGradcheck, assertThrowsMessage } from '../helpers.js';
 
@@ -181,5 +182,41 @@ test('BatchNorm2d.forwardRelu: the same bits as relu(forward) (values and the gr
       }
     }
   }
+  t.end();
+});
+
+test('chainFusingRelu: ConvTranspose2d and BatchNorm2d followed by ReLU run fused, with the bits of the unfused chain; a hook on either keeps them apart', (t) => {
+  const gen = new Generator(31);
+  const x0 = randn([2, 3, 4, 4], { generator: gen });
+  const deconv = new ConvTranspose2d(3, 3, 2, { stride: 2, generator: gen });
+  const bn = new BatchNorm2d(3);
+  const layers = [deconv, new ReLU(), bn, new ReLU()];
+  const run = (fuse: boolean): { out: number[][]; calls: string[] } => {
+    const calls: string[] = [];
+    const handles = fuse
+      ? []
+      : [deconv.registerForwardHook(() => void calls.push('deconv')), bn.registerForwardHook(() => void calls.push('bn'))];
+    for (const p of [deconv, bn].flatMap((m) => m.parameters())) p.grad = null;
+    const x = x0.detach().requiresGrad_();
+    const reluForward = ReLU.prototype.forward;
+    ReLU.prototype.forward = function (this: ReLU, v: Tensor): Tensor {
+      calls.push('relu');
+      return reluForward.call(this, v);
+    };
+    let y: Tensor;
+    try {
+      y = chainFusingRelu(layers, x);
+    } finally {
+      ReLU.prototype.forward = reluForward;
+    }
+    y.mul(y).sum().backward();
+    handles.forEach((h) => h.remove());
+    return { out: [Array.from(y.data), Array.from(x.grad!.data), ...[deconv, bn].flatMap((m) => m.parameters()).map((p) => Array.from(p.grad!.data))], calls };
+  };
+  const fused = run(true);
+  const plain = run(false);
+  t.deepEqual(fused.calls, [], 'without hooks both ReLUs are fused into the modules before them');
+  t.deepEqual(plain.calls, ['deconv', 'relu', 'bn', 'relu'], 'hooked modules run unfused: each hook sees its own output');
+  t.deepEqual(fused.out, plain.out, 'output, input gradient, parameter gradients');
   t.end();
 });

@@ -210,6 +210,27 @@ test('conv2d and convTranspose2d: every backend agrees with the reference (outpu
   t.end();
 });
 
+test('convTranspose2d with relu: the bits of relu(convTranspose2d) on every backend (output and the three gradients); gradcheck', (t) => {
+  const g = new Generator(23);
+  const x = randn([2, 4, 5, 5], { generator: g });
+  const w = randn([4, 3, 2, 2], { generator: g });
+  for (const b of [randn([3], { generator: g }), null]) {
+    for (const backend of backendsUnderTest(t)) {
+      const fused = withBackend(backend, forwardBackward((a, k, c) => convTranspose2d(a, k, c, { stride: 2, relu: true }), x, w, b, 4));
+      const plain = withBackend(backend, forwardBackward((a, k, c) => convTranspose2d(a, k, c, { stride: 2 }).relu(), x, w, b, 4));
+      t.ok(Array.from(fused['output']!.data).some((v) => v === 0), `${backend}: the ReLU clips some values`);
+      for (const name of Object.keys(plain)) {
+        t.deepEqual(Array.from(fused[name]!.data), Array.from(plain[name]!.data), `${backend}, bias ${b !== null}: ${name}`);
+      }
+    }
+  }
+  const xs = randn([1, 2, 3, 3], { generator: g, dtype: 'float64', requiresGrad: true });
+  const ws = randn([2, 2, 2, 2], { generator: g, dtype: 'float64', requiresGrad: true });
+  const bs = randn([2], { generator: g, dtype: 'float64', requiresGrad: true });
+  withBackend('reference', () => assertGradcheck(t, (a, k, c) => convTranspose2d(a, k, c, { stride: 2, relu: true }), [xs, ws, bs], 'gradcheck with relu'));
+  t.end();
+});
+
 test('gpu: batches are cut into chunks that keep every flat index exact in float32', (t) => {
   const g = new Generator(23);
   const x = randn([5, 3, 6, 6], { generator: g });

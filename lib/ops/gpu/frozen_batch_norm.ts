@@ -12,21 +12,23 @@ import { floorDiv, gpu, type GpuKernel } from './context.js';
 
 let kernel: GpuKernel | null = null;
 
-channelAffine.register('gpu', (x: TypedArray, scale: TypedArray, shift: TypedArray, channels: number, planeSize: number) => {
+channelAffine.register('gpu', (x: TypedArray, scale: TypedArray, shift: TypedArray, channels: number, planeSize: number, relu = false) => {
   const out = new Float32Array(x.length);
   if (x.length === 0) return out;
   if (planeSize > MAX_INDEX) throw new Error(`frozenBatchNorm2d (gpu): a channel plane of ${planeSize} elements exceeds 2^24`);
   kernel ??= gpu().createKernel(
-    function (this: IKernelFunctionThis, x: number[], scale: number[], shift: number[], channels: number, planeSize: number, firstPlane: number) {
+    function (this: IKernelFunctionThis, x: number[], scale: number[], shift: number[], channels: number, planeSize: number, relu: number, firstPlane: number) {
       // Exact integer division in float32 (see floorDiv): plane index, then its channel.
       const plane = firstPlane + floorDiv(this.thread.x, planeSize);
       const c = plane - floorDiv(plane, channels) * channels;
-      return x[this.thread.x] * scale[c] + shift[c];
+      const t = x[this.thread.x] * scale[c] + shift[c];
+      if (relu > 0 && t <= 0) return 0;
+      return t;
     },
     { dynamicOutput: true, dynamicArguments: true, output: [1], functions: [floorDiv] },
   );
   const scale32 = Float32Array.from(scale);
   const shift32 = Float32Array.from(shift);
   const chunks = indexChunks(Math.ceil(x.length / planeSize), planeSize, MAX_INDEX);
-  return runInChunks(kernel, x, chunks, planeSize, planeSize, out, (first) => [scale32, shift32, channels, planeSize, first]);
+  return runInChunks(kernel, x, chunks, planeSize, planeSize, out, (first) => [scale32, shift32, channels, planeSize, relu ? 1 : 0, first]);
 });

@@ -75,8 +75,8 @@ batchNorm2dBackward.register('wasm', (x, grad, output, mean, variance, weight, c
   });
 });
 
-channelAffine.register('wasm', (x: TypedArray, scale: TypedArray, shift: TypedArray, channels: number, planeSize: number) => {
-  if (!(x instanceof Float32Array)) return channelAffine.for('reference')(x, scale, shift, channels, planeSize);
+channelAffine.register('wasm', (x: TypedArray, scale: TypedArray, shift: TypedArray, channels: number, planeSize: number, relu = false) => {
+  if (!(x instanceof Float32Array)) return channelAffine.for('reference')(x, scale, shift, channels, planeSize, relu);
   if (x.length === 0) return new Float32Array(0);
   const e = runtime().exports;
   return withArena((alloc) => {
@@ -84,7 +84,7 @@ channelAffine.register('wasm', (x: TypedArray, scale: TypedArray, shift: TypedAr
     const pscale = putF64(alloc, scale);
     const pshift = putF64(alloc, shift);
     put(px, x);
-    e.channelAffine(px, px, x.length / (channels * planeSize), channels, planeSize, pscale, pshift, 0);
+    e.channelAffine(px, px, x.length / (channels * planeSize), channels, planeSize, pscale, pshift, relu ? 1 : 0);
     return get(px, x.length);
   });
 });

@@ -35,7 +35,8 @@ import { type CocoAnnotation, type CocoCategory, type CocoDataset, type CocoImag
 import { rleDecode } from './rle.js';
 import { describe } from './json_checks.js';
 import { checkTensorElements } from '../../util/limits.js';
-import { readImage } from './image.js';
+import { readImageFile } from './image.js';
+import { type DecodedPng, pngToTensor } from './png.js';
 import { type ShapesDataset, shapesToCoco } from './shapes.js';
 
 /** The detector's training target for one image (torchvision's target dict). */
@@ -81,7 +82,18 @@ export interface CocoDetectionOptions {
   contiguousLabels?: boolean;
   /** Names the dataset in error messages (default: the annotation file, when read from one). */
   source?: string;
+  /**
+   * Bytes of decoded pixels that {@link CocoDetectionDataset.fromFiles} keeps in memory (default
+   * 256 MiB; 0: none): the images read first are kept, decoded, until the budget is used, and
+   * later epochs take them from memory instead of reading and decoding the file again. The
+   * shapes demo's 1000 training images take 64 MiB. Images are assumed not to change on disk
+   * during a run.
+   */
+  imageCacheBytes?: number;
 }
+
+/** {@link CocoDetectionOptions.imageCacheBytes}'s default: 256 MiB. */
+export const DEFAULT_IMAGE_CACHE_BYTES = 256 * 2 ** 20;
 
 /**
  * A detection dataset over COCO instance annotations: {@link DetectionDataset.get} returns the
@@ -137,10 +149,22 @@ export class CocoDetectionDataset implements DetectionDataset {
    */
   static fromFiles(annotationFile: string, imageDir: string, options: CocoDetectionOptions = {}): CocoDetectionDataset {
     const coco = readCoco(annotationFile);
+    // Decoded images kept for later epochs, first come first kept, within the byte budget.
+    const cache = new Map<string, DecodedPng>();
+    let budget = options.imageCacheBytes ?? DEFAULT_IMAGE_CACHE_BYTES;
     const loader: ImageLoader = (image) => {
       if (image.file_name === undefined) throw new Error(`${annotationFile}: image ${image.id} has no file_name`);
       try {
-        return readImage(join(imageDir, image.file_name));
+        const path = join(imageDir, image.file_name);
+        let decoded = cache.get(path);
+        if (decoded === undefined) {
+          decoded = readImageFile(path);
+          if (decoded.rgba.byteLength <= budget) {
+            cache.set(path, decoded);
+            budget -= decoded.rgba.byteLength;
+          }
+        }
+        return pngToTensor(decoded);
       } catch (error) {
         throw new Error(`${annotationFile}: image ${image.id}: ${error instanceof Error ? error.message : String(error)}`);
       }

@@ -103,8 +103,15 @@ test('dataset: the files written by writeShapes load to the same samples as the 
     for (let i = 0; i < fromDisk.length; i++) if (!sameSample(fromDisk.get(i), inMemory.get(i))) same = false;
     t.ok(same, 'identical images and targets');
     t.throws(() => fromDisk.get(99), /index 99 is out of range for 8 images/, 'index out of range named');
+    const uncached = CocoDetectionDataset.fromDirectory(dir, { imageCacheBytes: 0 });
+    const small = CocoDetectionDataset.fromDirectory(dir, { imageCacheBytes: 2 * 4 * 128 * 128 });
+    for (let i = 0; i < fromDisk.length; i++) small.get(i);
     rmSync(join(dir, 'images', '000002.png'));
-    t.throws(() => fromDisk.get(1), /annotations\.json: image 2: readImage: cannot read .*000002\.png/, 'a missing image file is named, with its annotation file and image id');
+    t.ok(sameSample(fromDisk.get(1), inMemory.get(1)), 'an image read before comes from the decoded-image cache');
+    t.throws(() => uncached.get(1), /annotations\.json: image 2: readImage: cannot read .*000002\.png/, 'a missing image file is named, with its annotation file and image id');
+    t.ok(sameSample(small.get(1), inMemory.get(1)), 'within the byte budget: the first images read are kept');
+    rmSync(join(dir, 'images', '000003.png'));
+    t.throws(() => small.get(2), /cannot read .*000003\.png/, 'past the byte budget (two 128x128 RGBA images): read from disk again');
     const jpeg = join(dir, 'jpeg');
     mkdirSync(join(jpeg, 'images'), { recursive: true });
     copyFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'jpeg', 'rgb.jpg'), join(jpeg, 'images', 'x.jpg'));

@@ -109,6 +109,8 @@ function walkJpeg(buffer: Uint8Array): JpegHeader | string {
     if (marker === undefined) return 'the file is truncated (it ends in a marker)';
     offset += 2;
     if (marker === 0xd9) break; // EOI
+    if (marker === 0x00) return `bytes FF 00 at byte ${offset - 2} outside image data (not a marker)`;
+    if (marker === 0xd8) return `a second SOI marker at byte ${offset - 2}`;
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // TEM, RSTn: no length
     if (offset + 2 > n) return `the file is truncated (the segment of marker 0x${marker.toString(16)} is cut off)`;
     const length = (buffer[offset]! << 8) | buffer[offset + 1]!;

@@ -303,17 +303,20 @@ function decodeScan(
     decodeUnit(n);
   }
   reader.reset();
-  return nextMarker(data, reader.pos, true);
+  const end = nextMarker(data, reader.pos);
+  const after = data[end + 1];
+  if (after !== undefined && after >= 0xd0 && after <= 0xd7) throw new Error(`a restart marker (RST${after - 0xd0}) follows the last MCU of a scan`);
+  return end;
 }
 
-/** Offset of the next marker at or after `from` (skipping stuffed `FF 00` and fill bytes; with `skipRst`, restart markers too), or the length of the data. */
-function nextMarker(data: Uint8Array, from: number, skipRst = false): number {
+/** Offset of the next marker at or after `from` (skipping stuffed `FF 00` and fill bytes), or the length of the data. */
+function nextMarker(data: Uint8Array, from: number): number {
   let at = from;
   for (;;) {
     while (at < data.length && data[at] !== 0xff) at++;
     if (at + 1 >= data.length) return data.length;
     const next = data[at + 1]!;
-    if (next === 0x00 || next === 0xff || (skipRst && next >= 0xd0 && next <= 0xd7)) at += next === 0xff ? 1 : 2;
+    if (next === 0x00 || next === 0xff) at += next === 0xff ? 1 : 2;
     else return at;
   }
 }
@@ -721,12 +724,17 @@ export function decodeJpegPixels(data: Uint8Array): JpegPixels {
   let scans = 0;
   let offset = 2;
   for (;;) {
-    offset = nextMarker(data, offset);
+    // B.1.1.2, B.1.1.3: a marker (0xFF, possibly more 0xFF fill bytes, then the code) follows every segment
     if (offset >= data.length) throw new Error('the file ends before the EOI marker');
-    const marker = data[offset + 1]!;
+    if (data[offset] !== 0xff) throw new Error(`expected a marker at byte ${offset}, found 0x${data[offset]!.toString(16).padStart(2, '0')}`);
+    while (data[offset + 1] === 0xff) offset++;
+    const marker = data[offset + 1];
+    if (marker === undefined) throw new Error('the file ends in a marker');
     offset += 2;
     if (marker === 0xd9) break; // EOI
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // no length
+    if (marker === 0x00) throw new Error(`bytes FF 00 at byte ${offset - 2} outside image data (not a marker)`);
+    if (marker === 0xd8) throw new Error(`a second SOI marker at byte ${offset - 2}`);
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // TEM, RSTn: no length
     if (offset + 2 > data.length) throw new Error(`the segment of marker 0x${marker.toString(16)} is cut off`);
     const length = (data[offset]! << 8) | data[offset + 1]!;
     if (length < 2 || offset + length > data.length) throw new Error(`the segment of marker 0x${marker.toString(16)} has a bad length ${length}`);
@@ -766,7 +774,7 @@ export function decodeJpegPixels(data: Uint8Array): JpegPixels {
     } else if (marker === 0xcc) {
       throw new Error('arithmetic-coded JPEG (DAC) is not supported');
     } else if (marker === 0xdd) {
-      if (seg.length < 2) throw new Error('the restart interval (DRI) is cut short');
+      if (seg.length !== 2) throw new Error(`the restart interval segment (DRI) has ${seg.length + 2} bytes, not 4`);
       restartInterval = (seg[0]! << 8) | seg[1]!;
     } else if (marker === 0xe0) {
       if (seg.length >= 5 && seg[0] === 0x4a && seg[1] === 0x46 && seg[2] === 0x49 && seg[3] === 0x46 && seg[4] === 0) jfif = true;
@@ -785,7 +793,7 @@ export function decodeJpegPixels(data: Uint8Array): JpegPixels {
   if (scans === 0) throw new Error('there is no image data (SOS marker)');
   for (const c of frame.components) {
     c.quant ??= quant[c.tq]; // a component in no scan: all its coefficients are zero
-    if (c.quant === undefined) throw new Error(`component ${c.id} uses quantisation table ${c.tq}, which is not defined`);
+    if (c.quant === undefined) throw new Error(`component ${c.id} uses quantisation table ${c.tq}, which no DQT segment before it gives`);
   }
 
   // Inverse DCT of every block into the component's sample plane (padded to whole blocks).
@@ -823,7 +831,7 @@ function parseFrame(seg: Uint8Array, progressive: boolean): Frame {
   const count = seg[5]!;
   if (width === 0 || height === 0) throw new Error(`the image is ${width}x${height} pixels`);
   if (count !== 1 && count !== 3 && count !== 4) throw new Error(`${count} colour components are not supported (1, 3 or 4)`);
-  if (seg.length < 6 + 3 * count) throw new Error('the frame header is cut short');
+  if (seg.length !== 6 + 3 * count) throw new Error(`the frame header has ${seg.length + 2} bytes, not ${8 + 3 * count} for ${count} components`);
   const components: Component[] = [];
   for (let i = 0; i < count; i++) {
     const id = seg[6 + 3 * i]!;
@@ -861,7 +869,7 @@ function startScan(
   restartInterval: number,
 ): number {
   const ns = seg[0] ?? 0;
-  if (ns < 1 || ns > 4 || seg.length < 1 + 2 * ns + 3) throw new Error('a scan header (SOS) is malformed');
+  if (ns < 1 || ns > 4 || seg.length !== 1 + 2 * ns + 3) throw new Error(`a scan header (SOS) of ${seg.length + 2} bytes for ${ns} components is malformed`);
   const scan: Component[] = [];
   for (let i = 0; i < ns; i++) {
     const id = seg[1 + 2 * i]!;
@@ -874,7 +882,7 @@ function startScan(
     c.ac = acTables[ta];
     c.pred = 0;
     c.quant ??= quant[c.tq]?.slice();
-    if (c.quant === undefined) throw new Error(`component ${id} uses quantisation table ${c.tq}, which is not defined`);
+    if (c.quant === undefined) throw new Error(`component ${id} uses quantisation table ${c.tq}, which no DQT segment before it gives`);
     scan.push(c);
   }
   const ss = seg[1 + 2 * ns]!;
@@ -893,8 +901,8 @@ function startScan(
   for (const c of scan) {
     const needsDc = !frame.progressive || (ss === 0 && ah === 0);
     const needsAc = !frame.progressive || ss > 0;
-    if (needsDc && c.dc === undefined) throw new Error(`component ${c.id} uses a DC Huffman table that is not defined`);
-    if (needsAc && c.ac === undefined) throw new Error(`component ${c.id} uses an AC Huffman table that is not defined`);
+    if (needsDc && c.dc === undefined) throw new Error(`component ${c.id} uses DC Huffman table ${seg[2 + 2 * scan.indexOf(c)]! >> 4}, which no DHT segment before the scan gives`);
+    if (needsAc && c.ac === undefined) throw new Error(`component ${c.id} uses AC Huffman table ${seg[2 + 2 * scan.indexOf(c)]! & 15}, which no DHT segment before the scan gives`);
   }
   return decodeScan(data, offset, frame, scan, ss, se, ah, al, restartInterval);
 }

@@ -136,3 +136,23 @@ test('jpeg: the pixel limit is checked before decoding', (t) => {
   t.throws(() => decodeJpeg(bytes, 'big.jpg'), /decodeJpeg: big\.jpg: 60000x60000 = 3600000000 pixels is more than the limit .*MASKRCNN_MAX_IMAGE_PIXELS/, 'a huge declared size is refused, with how to raise the limit');
   t.end();
 });
+
+test('jpeg: image data that ends early, unsupported processes and restart markers out of turn are named errors', (t) => {
+  const whole = new Uint8Array(readFileSync(join(FIXTURES, 's420.jpg')));
+  const sos = whole.findIndex((b, i) => b === 0xff && whole[i + 1] === 0xda);
+  const dataStart = sos + 2 + ((whole[sos + 2]! << 8) | whole[sos + 3]!);
+  const short = new Uint8Array([...whole.subarray(0, dataStart + 20), 0xff, 0xd9]);
+  t.throws(() => decodeJpeg(short, 'short.jpg'), /decodeJpeg: short\.jpg is not a valid JPEG: the image data of a scan ends before all its blocks are decoded/, 'a scan cut short before EOI');
+  const sof = whole.findIndex((b, i) => b === 0xff && whole[i + 1] === 0xc0);
+  const arithmetic = whole.slice();
+  arithmetic[sof + 1] = 0xc9;
+  t.throws(() => decodeJpeg(arithmetic, 'a.jpg'), /a\.jpg is not a valid JPEG: arithmetic-coded JPEG \(SOF9\) is not supported/, 'arithmetic coding refused');
+  const twelve = whole.slice();
+  twelve[sof + 4] = 12;
+  t.throws(() => decodeJpeg(twelve, 't.jpg'), /t\.jpg is not a valid JPEG: 12-bit samples are not supported/, '12-bit refused');
+  const restart = new Uint8Array(readFileSync(join(FIXTURES, 'restart.jpg')));
+  const rst0 = restart.findIndex((b, i) => b === 0xff && restart[i + 1] === 0xd0);
+  const noRst = new Uint8Array([...restart.subarray(0, rst0), ...restart.subarray(rst0 + 2)]);
+  t.throws(() => decodeJpeg(noRst, 'r.jpg'), /r\.jpg is not a valid JPEG: expected the restart marker RST0 after 2 MCUs/, 'a missing restart marker');
+  t.end();
+});

@@ -3,6 +3,7 @@
 
 Usage:
     /usr/bin/python3 tools/oracle/gen_jpeg.py test/fixtures/jpeg
+    /usr/bin/python3 tools/oracle/gen_jpeg.py --bench /tmp/photo640.jpg   # the benchmark photo, not committed
     # Debian: apt-get install python3-pil libjpeg-turbo-progs (cjpeg, for the files Pillow cannot write)
 
 Made with Pillow 9.4.0 on libjpeg-turbo 2.1.5 (cjpeg 2.1.5). The pictures are deterministic (a
@@ -14,9 +15,10 @@ RGB, Pillow's default decode: islow inverse DCT, fancy upsampling), turned by
 its size, chroma sampling, kind and what it covers (the test reads it).
 
 Pillow writes the baseline and progressive files (quality 90 or 95; ``subsampling`` 0, 1, 2 =
-4:4:4, 4:2:2, 4:2:0). Pillow 9.4 cannot write restart markers or 4:4:0 / 4:1:1 sampling, so those
-files are written by libjpeg-turbo's ``cjpeg`` from a PPM of the same picture and decoded by
-Pillow like the others; without ``cjpeg`` they are skipped (and the manifest says so).
+4:4:4, 4:2:2, 4:2:0). Pillow 9.4 cannot write restart markers, 4:4:0 / 4:1:1 sampling, sequential
+files of several scans or RGB-coded files, so those are written by libjpeg-turbo's ``cjpeg`` from
+a PPM of the same picture and decoded by Pillow like the others; without ``cjpeg`` they are
+skipped (with a message, and absent from the manifest).
 """
 import io
 import json
@@ -120,10 +122,44 @@ def main(outdir):
         emit("s411", cjpeg_bytes(odd, ["-quality", "90", "-sample", "4x1"]), "4:1:1 (h4v1, upsampled by replication) by cjpeg, 33x17")
         emit("restart", cjpeg_bytes(photo, ["-quality", "90", "-sample", "2x2", "-restart", "2B"]), "restart markers every 2 MCUs by cjpeg, 48x40 4:2:0")
         emit("progressive_restart", cjpeg_bytes(photo, ["-quality", "90", "-progressive", "-sample", "2x2", "-restart", "1B"]), "progressive with a restart marker every MCU by cjpeg")
+        script = os.path.join(outdir, f".scans.{os.getpid()}.txt")
+        with open(script, "w") as f:
+            f.write("0;\n1;\n2;\n")  # one sequential scan per component: non-interleaved (T.81 A.2.2)
+        try:
+            emit("sequential_scans", cjpeg_bytes(odd, ["-quality", "90", "-sample", "2x2", "-scans", script]), "a sequential (not progressive) file of three non-interleaved scans by cjpeg, 33x17 4:2:0")
+        finally:
+            os.remove(script)
+        emit("rgb_colorspace", cjpeg_bytes(odd, ["-quality", "90", "-rgb"]), "RGB stored without colour transform (Adobe transform 0) by cjpeg -rgb, 33x17")
     else:
         print("cjpeg not found: s440, s411, restart and progressive_restart not written", file=sys.stderr)
     atomic_write(os.path.join(outdir, "manifest.json"), (json.dumps(manifest, indent=1) + "\n").encode())
 
 
+def bench(path):
+    """A 640x480 photo-like JPEG (smooth colour regions, edges, sensor-like noise; quality 90,
+    4:2:0, Pillow's defaults otherwise) for tools/oracle/bench_jpeg.ts, and Pillow's decode of it
+    beside it (``.rgb``)."""
+    from PIL import ImageFilter
+    rng = random.Random(1)
+    w, h = 640, 480
+    base = Image.new("RGB", (w, h))
+    px = base.load()
+    for y in range(h):
+        for x in range(w):
+            px[x, y] = ((x * 255) // w, (y * 255) // h, 128)
+    blobs = Image.new("RGB", (80, 60))
+    bp = blobs.load()
+    for y in range(60):
+        for x in range(80):
+            bp[x, y] = tuple(rng.randint(0, 255) for _ in range(3))
+    im = Image.blend(base, blobs.resize((w, h), Image.BICUBIC).filter(ImageFilter.GaussianBlur(2)), 0.6)
+    im = Image.blend(im, Image.effect_noise((w, h), 20).convert("RGB"), 0.15)
+    atomic_write(path, jpeg_bytes(im, quality=90))
+    atomic_write(path[: -len(".jpg")] + ".rgb" if path.endswith(".jpg") else path + ".rgb", Image.open(path).convert("RGB").tobytes())
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "test/fixtures/jpeg")
+    if len(sys.argv) > 2 and sys.argv[1] == "--bench":
+        bench(sys.argv[2])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "test/fixtures/jpeg")

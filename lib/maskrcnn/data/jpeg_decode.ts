@@ -22,6 +22,17 @@
  *    libjpeg's 16-bit fixed-point tables; Adobe CMYK / YCCK become RGB as Pillow's
  *    `convert("RGB")` makes them (inverted, Adobe's convention, then `255 - k` scaled).
  *
+ *    Three components are YCbCr unless an Adobe segment says otherwise (transform 0: RGB) or,
+ *    with neither a JFIF nor an Adobe segment, the component ids are 'R', 'G', 'B'; four are
+ *    CMYK, or YCCK with Adobe transform 2 (libjpeg's `default_decompress_parms`, jdapimin.c).
+ *
+ * Where the output can still differ from libjpeg's: a progressive file whose scans stop before
+ * the coefficients are complete (libjpeg then smooths the missing low AC coefficients from
+ * neighbouring blocks' DC values, jdcoefct.c; here they stay zero: tens of levels on such files,
+ * none on complete ones); and corrupt data whose inverse DCT leaves the sample range by more
+ * than 256 (clamped here; libjpeg's range-limit table wraps). The code was written from the
+ * standard and from what the libjpeg sources document, not copied from any decoder.
+ *
  * Errors are plain `Error`s whose message is the reason only (the caller names the file).
  *
  * @module
@@ -31,16 +42,19 @@
 interface Component {
   /** Component identifier Ci. */
   id: number;
-  /** Horizontal and vertical sampling factors Hi, Vi (1..4). */
+  /** Horizontal sampling factor Hi (1..4). */
   h: number;
+  /** Vertical sampling factor Vi (1..4). */
   v: number;
   /** Quantisation table selector Tqi. */
   tq: number;
-  /** Blocks in a row and in a column of the stored (MCU-padded) component. */
+  /** Blocks in a row of the stored (MCU-padded) component. */
   blocksPerLine: number;
+  /** Blocks in a column of the stored component. */
   blocksPerColumn: number;
-  /** Samples in a row and rows of the component proper, before padding: ceil(X * Hi / Hmax), ceil(Y * Vi / Vmax) (A.1.1). */
+  /** Samples in a row of the component proper, before padding: ceil(X * Hi / Hmax) (A.1.1). */
   width: number;
+  /** Rows of the component proper: ceil(Y * Vi / Vmax). */
   height: number;
   /** Quantised coefficients, 64 per block in natural (row-major) order, blocks row-major. */
   coefficients: Int16Array;
@@ -48,8 +62,9 @@ interface Component {
   pred: number;
   /** The quantisation table, latched at the component's first scan (as libjpeg's jdinput.c does). */
   quant?: Uint16Array;
-  /** Huffman tables of the scan being decoded. */
+  /** DC Huffman table of the scan being decoded. */
   dc?: HuffmanTable;
+  /** AC Huffman table of the scan being decoded. */
   ac?: HuffmanTable;
 }
 
@@ -695,11 +710,13 @@ export type JpegColorSpace = 'gray' | 'ycbcr' | 'rgb' | 'cmyk' | 'ycck';
 
 /** What {@link decodeJpegPixels} returns. */
 export interface JpegPixels {
-  /** Width and height in pixels (as stored, before any EXIF orientation). */
+  /** Width in pixels (as stored, before any EXIF orientation). */
   width: number;
+  /** Height in pixels (as stored). */
   height: number;
-  /** Number of components (1, 3 or 4) and how they were turned into RGB. */
+  /** Number of components: 1, 3 or 4. */
   components: number;
+  /** How the components were turned into RGB. */
   colorSpace: JpegColorSpace;
   /** Whether the frame is progressive (SOF2). */
   progressive: boolean;
@@ -810,6 +827,7 @@ export function decodeJpegPixels(data: Uint8Array): JpegPixels {
     for (let by = 0; by < rows; by++) {
       for (let bx = 0; bx < cols; bx++) inverseDct(c.coefficients, 64 * (by * c.blocksPerLine + bx), table, work, dq, row8, samples, 8 * by * stride + 8 * bx, stride);
     }
+    c.coefficients = new Int16Array(0); // no longer needed: lower the peak memory of large images
     return upsample(samples, stride, c, frame!);
   });
 

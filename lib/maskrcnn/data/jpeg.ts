@@ -7,8 +7,10 @@
  * bits per sample, any integer chroma subsampling, restart intervals. It computes what
  * libjpeg-turbo computes by default (the "islow" inverse DCT, "fancy" upsampling of subsampled
  * chroma, libjpeg's fixed-point YCbCr conversion), so its pixels equal Pillow's
- * (`Image.open(f).convert("RGB")`) and torchvision's `decode_jpeg`: every fixture of
- * `test/fixtures/jpeg` (`tools/oracle/gen_jpeg.py`) is decoded to exactly Pillow's bytes.
+ * (`Image.open(f).convert("RGB")`; torchvision's CPU `decode_jpeg` runs the same libjpeg-turbo
+ * defaults, untested here): every fixture of `test/fixtures/jpeg` (`tools/oracle/gen_jpeg.py`)
+ * is decoded to exactly Pillow's bytes. Incomplete progressive files (scans that stop before
+ * the coefficients are exact) differ: libjpeg smooths them, this decoder does not.
  * Arithmetic-coded, lossless, hierarchical and 12-bit JPEGs are refused with a clear error.
  *
  * Before anything is decoded, the file's segments are walked: it must start with the SOI marker

@@ -50,6 +50,17 @@ import { lineChartSvg } from '../tools/notebooks/plot.js';
 // polygons sharing a `group_id`, which is how labelme marks the parts of one instance (the output
 // says how many objects of this set needed it). And in one file the annotator clicked twice and
 // pressed Enter: a "polygon" of 2 points.
+//
+// labelme can also **embed the image** in its JSON file (`imageData`, the image file's bytes in
+// base64, labelme's "Save With Image Data" option), and a folder shared
+// that way often has no image files, or an `imagePath` from the annotator's machine
+// (`C:\Users\...\IMG_0001.jpg`). The converter uses the file at `imagePath` when it exists;
+// otherwise it writes the embedded image out (`maskrcnn convert labelme` beside `--out`:
+// `data/train.json` gives `data/train_images/<JSON name>.jpg`; `--image-data-dir DIR` chooses the
+// folder; {@link labelmeToCoco}'s `imageDataDir`), with a `file_name` relative to the labelme
+// folder (`../data/train_images/photo_01.jpg`), so `--images photos` still finds every image.
+// Embedded data that is not a base64 PNG or JPEG is dropped with its shapes and reported. Our
+// files have `imageData: null` and their images beside them.
 
 // %%
 const COUNT = 16;
@@ -100,8 +111,13 @@ check('one labelme file per JPEG', files.filter((f) => f.endsWith('.json')).leng
 // %% [markdown]
 // JPEG is lossy: the pixels the detector reads are not the pixels that were drawn. `readImage`
 // (what training, `predict` and `eval` use) tells JPEG from PNG by the file's first bytes, not by
-// its name, decodes it, and returns a `[3, H, W]` tensor in [0, 1]. How far the decoded pixels are
-// from the originals:
+// its name, decodes it, and returns a `[3, H, W]` tensor in [0, 1]. Its decoder computes what
+// libjpeg-turbo computes by default (the integer inverse DCT, "fancy" upsampling of the
+// half-resolution colour planes, the same fixed-point YCbCr conversion), so the pixels equal
+// those Pillow and torchvision's `decode_jpeg` give a Python pipeline (the tests hold it to
+// Pillow's bytes on 4:4:4, 4:2:2, 4:2:0, progressive, gray, CMYK and odd-sized files); a
+// decoder that merely repeats the colour samples differs by tens of levels at colour edges.
+// How far the decoded pixels are from the originals:
 
 // %%
 const firstBytes = readFileSync(join(photos, 'photo_01.jpg'));
@@ -376,7 +392,8 @@ check('a loose guard: the fine-tuned heads find most validation objects (segm AP
 
 // %%
 const commands = [
-  `# labelme folder -> COCO, with a seeded validation split (writes data/train.json and data/train_val.json)`,
+  `# labelme folder -> COCO, with a seeded validation split (writes data/train.json and data/train_val.json;`,
+  `# images embedded in labelme files whose image file is missing go to data/train_images/)`,
   `npx maskrcnn convert labelme photos --out data/train.json --val-fraction ${VAL_FRACTION} --seed 0`,
   `# fine-tune the zoo model on the new classes, heads only; evaluates on the validation file at the end`,
   `npx maskrcnn train --images photos --annotations data/train.json --val-annotations data/train_val.json \\`,

@@ -4,14 +4,19 @@
  * equal to the project's writer on valid strings).
  */
 import test from 'tape';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { rleCountsToString } from '../../lib/index.js';
 import { BYTE_MUTATORS, JSON_MUTATORS, RawJson, Rng, caseSeed, cloneJson, deepJson, mutateJson, toJsonText, type JsonLike } from '../../tools/fuzz/mutate.js';
 import { decodeRleString, jsonTextProblem, rleProblem } from '../../tools/fuzz/oracle.js';
 import { READERS } from '../../tools/fuzz/readers/index.js';
 import { pngProblem } from '../../tools/fuzz/readers/png.js';
+import { jpegBomb, jpegProblem } from '../../tools/fuzz/readers/jpeg.js';
+import { decodeJpeg } from '../../lib/maskrcnn/data/jpeg.js';
+
+const JPEG_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'jpeg');
 import type { ReaderName } from '../../tools/fuzz/spec.js';
 
 const bitsDiffer = (a: Uint8Array, b: Uint8Array): number => {
@@ -105,13 +110,13 @@ test('oracle: the RLE string decoder agrees with the writer and rejects what can
 test('readers: seeds are valid, the issue examples are judged as the issue says, inputs are deterministic', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fuzz-mutators-'));
   try {
-    for (const name of ['coco', 'results', 'rle', 'png', 'safetensors'] as ReaderName[]) {
+    for (const name of ['coco', 'results', 'rle', 'png', 'jpeg', 'safetensors'] as ReaderName[]) {
       const reader = READERS[name];
       mkdirSync(join(dir, name));
       const ctx = await reader.prepare(join(dir, name), join(dir, 'cache', name));
       for (const s of reader.seeds(ctx)) t.equal(s.invalidBecause, null, `${name} ${s.name}: the oracle accepts the seed`);
       for (const r of reader.regressions(ctx)) {
-        const valid = /png-bomb-(4096|6000)/.test(r.name);
+        const valid = /png-bomb-(4096|6000)|jpeg-bomb-(2000|6000)/.test(r.name);
         t.equal(r.invalidBecause === null, valid, `${name} ${r.name}: ${valid ? 'valid (it must be read within the guards)' : `invalid (${r.invalidBecause})`}`);
       }
       const a = reader.generate(ctx, new Rng(caseSeed(4, name, 17)), 17);
@@ -127,6 +132,17 @@ test('readers: seeds are valid, the issue examples are judged as the issue says,
     const flipped = png.slice();
     flipped[20]! ^= 1;
     t.match(pngProblem(flipped) ?? '', /bad CRC/, 'a flipped bit in IHDR breaks its CRC');
+    const jpeg = new Uint8Array(readFileSync(join(JPEG_FIXTURES, 'restart.jpg')));
+    t.equal(jpegProblem(jpeg), null, 'a JPEG with restart markers is valid');
+    t.match(jpegProblem(jpeg.subarray(0, jpeg.length - 2)) ?? '', /runs to the end|ends before/, 'a JPEG without its EOI is invalid');
+    const rst = jpeg.findIndex((b, i) => b === 0xff && jpeg[i + 1] === 0xd1);
+    const misnumbered = jpeg.slice();
+    misnumbered[rst + 1] = 0xd3;
+    t.match(jpegProblem(misnumbered) ?? '', /RST3 where RST1 is due/, 'a restart marker out of turn is invalid');
+    t.throws(() => decodeJpeg(misnumbered, 'm.jpg'), /m\.jpg is not a valid JPEG: expected the restart marker RST1 after 4 MCUs of a scan, found marker 0xd3/, 'and the reader refuses it, naming the file');
+    const bomb = jpegBomb(40, 24, true);
+    t.equal(jpegProblem(bomb), null, 'a hand-made bomb is valid');
+    t.deepEqual([...new Set(decodeJpeg(bomb).rgba)].sort((a, b) => a - b), [128, 255], 'and decodes to mid-gray');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,7 +10,7 @@ import { describeFailures, markdownTable, runFuzz } from '../../tools/fuzz/run.j
 import { READER_NAMES } from '../../tools/fuzz/spec.js';
 
 /** Mutated inputs per reader: the slow readers (a model built per input) get fewer. */
-const COUNTS = { coco: 150, results: 300, rle: 300, png: 150, safetensors: 100, checkpoint: 40 } as const;
+const COUNTS = { coco: 150, results: 300, rle: 300, png: 150, jpeg: 150, safetensors: 100, checkpoint: 40 } as const;
 
 test('quick fuzz: every reader survives its inputs with clean errors, bounded time and memory, nothing silently accepted', async (t) => {
   const report = await runFuzz({ counts: COUNTS, seed: 1 });

@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz [-- --reader coco|results|rle|png|safetensors|checkpoint|all] [--count N]
+ * `npm run fuzz [-- --reader coco|results|rle|png|jpeg|safetensors|checkpoint|all] [--count N]
  * [--seed S] [--json FILE] [--markdown FILE] [--examples DIR] [--workers N]`
  *
  * Fuzzes the project's readers of user files (issue 18) and prints the table: for each reader
@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../../lib/util/atomic_write.js';
 import { describeFailures, markdownTable, rowFails, runFuzz, type ReaderRow } from './run.js';
 import { READER_NAMES, type ReaderName } from './spec.js';
 
-const USAGE = 'usage: npm run fuzz -- [--reader coco|results|rle|png|safetensors|checkpoint|all] [--count N] [--seed S] [--json FILE] [--markdown FILE] [--examples DIR] [--workers N]';
+const USAGE = 'usage: npm run fuzz -- [--reader coco|results|rle|png|jpeg|safetensors|checkpoint|all] [--count N] [--seed S] [--json FILE] [--markdown FILE] [--examples DIR] [--workers N]';
 
 function parseArgs(argv: string[]): { readers: ReaderName[]; count: number; seed: number; json?: string; markdown?: string; examples: string; workers: number } {
   const out = { readers: [...READER_NAMES] as ReaderName[], count: 5000, seed: 0, workers: 2, examples: '' } as ReturnType<typeof parseArgs>;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Rng } from './mutate.js';
 
 /** The readers, by the name `--reader` takes. */
-export const READER_NAMES = ['coco', 'results', 'rle', 'png', 'safetensors', 'checkpoint'] as const;
+export const READER_NAMES = ['coco', 'results', 'rle', 'png', 'jpeg', 'safetensors', 'checkpoint'] as const;
 /** One of {@link READER_NAMES}. */
 export type ReaderName = (typeof READER_NAMES)[number];
 

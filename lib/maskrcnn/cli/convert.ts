@@ -10,7 +10,8 @@ import { writeCoco } from '../data/coco.js';
 import { type ConversionResult, formatConversionReport, labelmeToCoco, splitCoco, viaToCoco } from '../data/convert.js';
 import { checkExists, commandErrorLine, numberFlag, integerFlag, parseFlags, runCommand, stringFlag, UsageError } from './args.js';
 
-const HELP = `usage: maskrcnn convert labelme DIR --out FILE [--classes a,b,c] [--val-fraction F [--seed S] [--val-out FILE]]
+const HELP = `usage: maskrcnn convert labelme DIR --out FILE [--classes a,b,c] [--image-data-dir DIR]
+                                 [--val-fraction F [--seed S] [--val-out FILE]]
        maskrcnn convert via FILE --out FILE [--images DIR] [--attribute NAME] [--label NAME]
                                  [--classes a,b,c] [--val-fraction F [--seed S] [--val-out FILE]]
 
@@ -32,6 +33,9 @@ options:
                        (a seeded shuffle of the images; default 0: no split)
   --seed S             seed of the split (default 0)
   --val-out FILE       the validation file (default: --out with _val before .json)
+  --image-data-dir DIR (labelme) where to write images embedded in labelme files (imageData)
+                       whose imagePath is missing or names no file (default: beside --out,
+                       named after it: data/train.json -> data/train_images/)
   --images DIR         (via) the folder of the images, read for their sizes (default: FILE's folder)
   --attribute NAME     (via) the region attribute that holds the class (default: a region's only
                        attribute)
@@ -39,7 +43,12 @@ options:
   -h, --help           show this help
 
 file_name in the COCO file is relative to the labelme folder (labelme), or VIA's filename (via):
-train with --images DIR (labelme) or --images <the VIA images folder>.`;
+train with --images DIR (labelme) or --images <the VIA images folder>.
+
+labelme files may embed their image (imageData, base64). The file at imagePath is used when it
+exists; otherwise the embedded image is written to the --image-data-dir folder as
+<JSON file's name>.jpg or .png, and its file_name is its path relative to the labelme folder
+(e.g. ../data/train_images/img7.jpg), so --images DIR still finds every image.`;
 
 const FLAGS = {
   out: { type: 'string' },
@@ -48,6 +57,7 @@ const FLAGS = {
   seed: { type: 'string' },
   'val-out': { type: 'string' },
   images: { type: 'string' },
+  'image-data-dir': { type: 'string' },
   attribute: { type: 'string' },
   label: { type: 'string' },
 } as const;
@@ -55,6 +65,11 @@ const FLAGS = {
 /** `FILE.json` → `FILE_val.json` (any other name gets `_val.json` appended). */
 function valPath(out: string): string {
   return /\.json$/i.test(out) ? out.replace(/\.json$/i, '_val.json') : `${out}_val.json`;
+}
+
+/** The default folder for labelme's embedded images: `FILE.json` → `FILE_images` beside it. */
+function imageDataDirFor(out: string): string {
+  return /\.json$/i.test(out) ? out.replace(/\.json$/i, '_images') : `${out}_images`;
 }
 
 /**
@@ -86,6 +101,7 @@ export async function runConvert(argv: string[]): Promise<number> {
       for (const name of ['images', 'attribute', 'label']) if (flags.values[name] !== undefined) throw new UsageError(`--${name} is for via, not labelme`);
       checkExists('labelme', input, 'dir');
     } else {
+      if (flags.values['image-data-dir'] !== undefined) throw new UsageError('--image-data-dir is for labelme, not via');
       checkExists('via', input);
       if (flags.values['images'] !== undefined) checkExists('--images', stringFlag(flags, 'images'), 'dir');
     }
@@ -93,7 +109,10 @@ export async function runConvert(argv: string[]): Promise<number> {
     try {
       result =
         format === 'labelme'
-          ? labelmeToCoco(input, classes === undefined ? {} : { classes })
+          ? labelmeToCoco(input, {
+              ...(classes === undefined ? {} : { classes }),
+              imageDataDir: flags.values['image-data-dir'] === undefined ? imageDataDirFor(out) : stringFlag(flags, 'image-data-dir'),
+            })
           : viaToCoco(input, {
               ...(classes === undefined ? {} : { classes }),
               ...(flags.values['images'] === undefined ? {} : { imageDir: stringFlag(flags, 'images') }),

@@ -25,13 +25,14 @@
  *
  * @module
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFileText } from '../../util/read_file.js';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { makeDirectory, writeFileAtomic } from '../../util/atomic_write.js';
 import { Generator } from '../../tensor/index.js';
 import { parseJson } from '../../util/limits.js';
 import type { CocoAnnotation, CocoCategory, CocoDataset, CocoImage } from './coco.js';
-import { readImageSize } from './image.js';
+import { imageFormat, imageSize, readImageSize } from './image.js';
 import { isObject, describe } from './json_checks.js';
 import { rleArea, rleFromPolygons } from './rle.js';
 
@@ -56,6 +57,7 @@ export type ConversionReason =
   | 'no-class'
   | 'bad-points'
   | 'missing-image'
+  | 'bad-image-data'
   | 'not-labelme'
   | 'clipped';
 
@@ -65,8 +67,12 @@ export interface ConversionReport {
   files: number;
   /** Images written to the COCO file. */
   images: number;
-  /** Images dropped (their shapes are counted in `dropped` under `missing-image`). */
+  /** Images dropped (their shapes are counted in `dropped` under `missing-image` or `bad-image-data`). */
   droppedImages: number;
+  /** labelme images written out from the copy embedded in their JSON file (`imageData`), and where (see {@link LabelmeOptions.imageDataDir}). */
+  extractedImages: number;
+  /** The folder the embedded images were written to, when any was. */
+  extractedTo?: string;
   /** Annotations written. */
   kept: number;
   /** Shapes dropped, per reason. */
@@ -81,6 +87,18 @@ export interface ConversionReport {
 export interface ConvertOptions {
   /** The class names, in label order (ids 1..K); shapes of other labels are dropped and reported. Default: the labels seen, sorted. */
   classes?: readonly string[];
+}
+
+/** Options of {@link labelmeToCoco}. */
+export interface LabelmeOptions extends ConvertOptions {
+  /**
+   * Where to write the images that labelme files embed (`imageData`, base64) when their
+   * `imagePath` is missing or names no file: each is written as `<JSON file's stem>.jpg` or
+   * `.png` (by its bytes) in this folder (created; a file of that name is replaced), and its
+   * COCO `file_name` is its path relative to the labelme folder. Without it such images are
+   * dropped and reported as `missing-image`. `maskrcnn convert labelme` passes `<out>_images`.
+   */
+  imageDataDir?: string;
 }
 
 /** Options of {@link viaToCoco}. */
@@ -110,7 +128,7 @@ interface PendingShape {
 
 /** Collects images and shapes, then builds the COCO dataset and the report. */
 class Builder {
-  readonly report: ConversionReport = { files: 0, images: 0, droppedImages: 0, kept: 0, dropped: {}, clipped: 0, problems: [] };
+  readonly report: ConversionReport = { files: 0, images: 0, droppedImages: 0, extractedImages: 0, kept: 0, dropped: {}, clipped: 0, problems: [] };
   private readonly images: Array<{ image: CocoImage; file: string; shapes: PendingShape[] }> = [];
 
   constructor(private readonly classes: readonly string[] | undefined) {
@@ -229,8 +247,16 @@ function posixRelative(root: string, path: string): string {
  * to COCO. `file_name` is each image's path relative to `dir` (labelme's `imagePath` is
  * relative to its JSON file), so `--images DIR` finds them; the sizes are labelme's
  * `imageWidth` and `imageHeight` (labelme shows images turned by their EXIF orientation, as
- * `readImage` reads them). An image whose file is missing is dropped with its shapes, and
- * reported. `imageData` (an embedded copy of the image) is not extracted.
+ * `readImage` reads them; when they are missing, the image's own header gives them).
+ *
+ * labelme can embed the image in its JSON file (`imageData`, base64; "Save With Image Data",
+ * its default in older versions), and `imagePath` may then be missing or name a file that is
+ * not there (a folder shared without its images, a path from another machine). The image
+ * file at `imagePath` is used when it exists (`imageData` is a copy of it); otherwise, with
+ * `options.imageDataDir`, the embedded image is written there (see {@link LabelmeOptions}),
+ * its size read from its header where the JSON file lacks it. Otherwise the image is dropped
+ * with its shapes and reported (`missing-image`); `imageData` that is not a base64 PNG or JPEG
+ * is dropped and reported as `bad-image-data`.
  *
  * Shapes: `polygon` (3 points or more), `rectangle` (two corners, made a 4-point polygon);
  * shapes sharing a `label` and a non-null `group_id` are one instance of several parts. Other
@@ -241,7 +267,7 @@ function posixRelative(root: string, path: string): string {
  *
  * @throws when `dir` cannot be read or has no JSON file, or a JSON file cannot be parsed (the message names it).
  */
-export function labelmeToCoco(dir: string, options: ConvertOptions = {}): ConversionResult {
+export function labelmeToCoco(dir: string, options: LabelmeOptions = {}): ConversionResult {
   let names: string[];
   try {
     names = readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.json')).sort();
@@ -253,14 +279,15 @@ export function labelmeToCoco(dir: string, options: ConvertOptions = {}): Conver
   for (const name of names) {
     const file = join(dir, name);
     const json = readJsonFile(file, 'labelmeToCoco');
-    if (!isObject(json) || !Array.isArray(json['shapes']) || typeof json['imagePath'] !== 'string') {
+    const givenPath = isObject(json) && typeof json['imagePath'] === 'string' && json['imagePath'] !== '' ? json['imagePath'] : undefined;
+    const imageData = isObject(json) && typeof json['imageData'] === 'string' && json['imageData'] !== '' ? json['imageData'] : undefined;
+    if (!isObject(json) || !Array.isArray(json['shapes']) || (givenPath === undefined && imageData === undefined)) {
       // e.g. a COCO file written into the folder: skipped, and said so
-      builder.problem(file, 'the file', 'not-labelme', 'not a labelme file (no "shapes" and "imagePath"): skipped');
+      builder.problem(file, 'the file', 'not-labelme', 'not a labelme file (no "shapes", or neither "imagePath" nor "imageData"): skipped');
       continue;
     }
     builder.report.files++;
-    const imagePath = join(dirname(file), (json['imagePath'] as string).replace(/\\/g, '/'));
-    const fileName = posixRelative(dir, imagePath);
+    let imagePath = givenPath === undefined ? undefined : join(dirname(file), givenPath.replace(/\\/g, '/'));
     const shapes: PendingShape[] = [];
     const groups = new Map<string, PendingShape>();
     (json['shapes'] as unknown[]).forEach((raw, index) => {
@@ -300,14 +327,81 @@ export function labelmeToCoco(dir: string, options: ConvertOptions = {}): Conver
         shapes.push(shape);
       } else shapes.push({ label, polygons: [polygon], where });
     });
-    if (!existsSync(imagePath)) {
+    const where = givenPath === undefined ? 'imageData' : `image ${JSON.stringify(givenPath)}`;
+    const drop = (reason: ConversionReason, why: string): void => {
       builder.report.droppedImages++;
-      builder.problem(file, `image ${JSON.stringify(json['imagePath'])}`, 'missing-image', `the image ${imagePath} does not exist: the image and its ${shapes.length} shape(s) dropped`, shapes.length);
-      continue;
+      builder.problem(file, where, reason, `${why}: the image and its ${shapes.length} shape(s) dropped`, shapes.length);
+    };
+    let size: { width: number; height: number } | undefined;
+    if (imagePath === undefined || !isFile(imagePath)) {
+      const missing = imagePath === undefined ? 'there is no imagePath' : `the image ${imagePath} does not exist`;
+      if (imageData === undefined) {
+        drop('missing-image', missing);
+        continue;
+      }
+      if (options.imageDataDir === undefined) {
+        drop('missing-image', `${missing} (the file embeds the image, imageData: give imageDataDir to write it out)`);
+        continue;
+      }
+      const extracted = extractImageData(imageData, file, options.imageDataDir);
+      if (typeof extracted === 'string') {
+        drop('bad-image-data', extracted);
+        continue;
+      }
+      imagePath = extracted.path;
+      size = extracted;
+      builder.report.extractedImages++;
+      builder.report.extractedTo = options.imageDataDir;
     }
-    builder.addImage(file, fileName, json['imageWidth'] as number, json['imageHeight'] as number, shapes);
+    let width = json['imageWidth'];
+    let height = json['imageHeight'];
+    if (!isPositiveInteger(width) || !isPositiveInteger(height)) {
+      size ??= readImageSize(imagePath);
+      ({ width, height } = size);
+    }
+    builder.addImage(file, posixRelative(dir, imagePath), width as number, height as number, shapes);
   }
   return builder.build();
+}
+
+/** Whether `path` is an existing file (not a folder). */
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `v` is a positive safe integer. */
+function isPositiveInteger(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) > 0;
+}
+
+/**
+ * Writes the image embedded in a labelme file (`imageData`: base64 of the image file's bytes,
+ * as labelme's `LabelFile` stores it) to `dir/<stem of the JSON file>.jpg|.png` and returns the
+ * path and the image's size (from its header), or why it cannot be used.
+ */
+function extractImageData(imageData: string, file: string, dir: string): { path: string; width: number; height: number } | string {
+  const text = imageData.replace(/^data:[^,]*,/, '').replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1) return 'imageData is not base64';
+  const bytes = Buffer.from(text, 'base64');
+  const format = imageFormat(bytes);
+  if (format === null) {
+    const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    return `imageData is neither a PNG nor a JPEG image (it starts with the bytes ${head || 'nothing'})`;
+  }
+  let size: { width: number; height: number };
+  try {
+    size = imageSize(bytes, `${file} (imageData)`, 'labelmeToCoco');
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  makeDirectory(dir, 'labelmeToCoco');
+  const path = join(dir, `${basename(file).replace(/\.json$/i, '')}.${format === 'png' ? 'png' : 'jpg'}`);
+  writeFileAtomic(path, bytes, 'labelmeToCoco');
+  return { path, ...size };
 }
 
 /** The class of a VIA region from its attributes, or an explanation of why there is none. */
@@ -454,6 +548,9 @@ export function formatConversionReport(report: ConversionReport): string {
   const lines = report.problems.map((p) => `${p.file}: ${p.where}: ${p.message}`);
   const dropped = Object.entries(report.dropped);
   const total = dropped.reduce((n, [, c]) => n + (c ?? 0), 0);
+  if (report.extractedImages > 0) {
+    lines.push(`${report.extractedImages} image${report.extractedImages === 1 ? '' : 's'} embedded in labelme files (imageData) written to ${report.extractedTo ?? '?'}`);
+  }
   lines.push(
     `${report.files} annotation file${report.files === 1 ? '' : 's'}: ${report.images} images kept, ${report.droppedImages} dropped; ` +
       `${report.kept} annotations kept (${report.clipped} with points clipped to their image), ${total} dropped` +

@@ -71,15 +71,31 @@ export function readImageSize(path: string, options: ReadImageOptions = {}): {
   /** Height in pixels. */
   height: number;
 } {
-  const bytes = readFileBytes(path, 'readImageSize');
+  return imageSize(readFileBytes(path, 'readImageSize'), path, 'readImageSize', options);
+}
+
+/**
+ * The width and height of PNG or JPEG bytes as {@link decodeImage} would return them (a JPEG
+ * turned by its EXIF orientation), from the headers only (a JPEG's segments are walked to its
+ * end, so a truncated JPEG is an error). Errors read `OP: SOURCE is not a valid PNG/JPEG: ...`
+ * or `OP: SOURCE is neither a PNG nor a JPEG image ...`.
+ */
+export function imageSize(bytes: Uint8Array, source = '<buffer>', op = 'imageSize', options: ReadImageOptions = {}): {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+} {
   const format = imageFormat(bytes);
   if (format === 'png') {
-    if (bytes.length < 24 || bytes.toString('latin1', 12, 16) !== 'IHDR') throw new Error(`readImageSize: ${path} is not a valid PNG: no IHDR chunk first`);
-    return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+    const ihdr = bytes.length >= 24 && String.fromCharCode(...bytes.subarray(12, 16)) === 'IHDR';
+    if (!ihdr) throw new Error(`${op}: ${source} is not a valid PNG: no IHDR chunk first`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { width: view.getUint32(16), height: view.getUint32(20) };
   }
   if (format === 'jpeg') {
-    const { width, height } = jpegSize(bytes, path, 'readImageSize', options);
+    const { width, height } = jpegSize(bytes, source, op, options);
     return { width, height };
   }
-  return decodeImage(bytes, path, 'readImageSize', options); // throws: neither format
+  return decodeImage(bytes, source, op, options); // throws: neither format
 }

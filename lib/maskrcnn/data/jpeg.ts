@@ -1,13 +1,17 @@
 /**
  * JPEG images in, as tensors (the sibling of `png.ts`; there is no JPEG writer).
  *
- * Decoding is done by `jpeg-js` (pure JavaScript, synchronous, the same code in Node and the
- * browser): baseline and progressive JPEGs with 1 (gray), 3 (YCbCr) or 4 (Adobe CMYK/YCCK)
- * components, 8 bits per sample. Its output differs slightly from libjpeg-turbo's (Pillow's,
- * torchvision's): the inverse DCT rounds differently (a level or two on noisy pictures), and
- * subsampled chroma (4:2:0, 4:2:2: most camera files) is upsampled by pixel replication where
- * libjpeg interpolates ("fancy upsampling"), so colours at sharp colour edges differ more. This
- * does not matter to a detector, but results are not bit-identical to a Python pipeline.
+ * Decoding is done by our own decoder (`jpeg_decode.ts`: pure TypeScript, synchronous, the same
+ * code in Node and the browser, no WebAssembly to fetch): baseline, extended and progressive
+ * Huffman-coded JPEGs with 1 (gray), 3 (YCbCr or RGB) or 4 (Adobe CMYK / YCCK) components, 8
+ * bits per sample, any integer chroma subsampling, restart intervals. It computes what
+ * libjpeg-turbo computes by default (the "islow" inverse DCT, "fancy" upsampling of subsampled
+ * chroma, libjpeg's fixed-point YCbCr conversion), so its pixels equal Pillow's
+ * (`Image.open(f).convert("RGB")`; torchvision's CPU `decode_jpeg` runs the same libjpeg-turbo
+ * defaults, untested here): every fixture of `test/fixtures/jpeg` (`tools/oracle/gen_jpeg.py`)
+ * is decoded to exactly Pillow's bytes. Incomplete progressive files (scans that stop before
+ * the coefficients are exact) differ: libjpeg smooths them, this decoder does not.
+ * Arithmetic-coded, lossless, hierarchical and 12-bit JPEGs are refused with a clear error.
  *
  * Before anything is decoded, the file's segments are walked: it must start with the SOI marker
  * and reach the EOI marker (a truncated or cut file is an error naming it), and the declared
@@ -27,10 +31,10 @@
  * @module
  */
 import { readFileBytes } from '../../util/read_file.js';
-import jpeg from 'jpeg-js';
 import { type Tensor } from '../../tensor/index.js';
 import { checkImageSize, howToRaise, inputLimits } from '../../util/limits.js';
 import { type DecodedPng, type ReadPngOptions, pngToTensor } from './png.js';
+import { type JpegPixels, decodeJpegPixels } from './jpeg_decode.js';
 
 /** Options of {@link decodeJpeg} and {@link readJpeg}. */
 export interface JpegOrientationOptions {
@@ -62,11 +66,7 @@ interface JpegHeader {
   width: number;
   height: number;
   components: number;
-  /** The frame's component identifiers (`R`, `G`, `B` mark an RGB file without an Adobe segment). */
-  componentIds: number[];
   orientation: number;
-  /** The Adobe APP14 segment's colour transform (0: none, RGB or CMYK stored; 1: YCbCr; 2: YCCK), null without one. */
-  adobeTransform: number | null;
 }
 
 /** The orientation tag of an APP1 `Exif\0\0` segment's TIFF data, or 1 (none, or unreadable). */
@@ -100,9 +100,8 @@ function exifOrientationOf(segment: Uint8Array): number {
  */
 function walkJpeg(buffer: Uint8Array): JpegHeader | string {
   let offset = 2;
-  let header: Omit<JpegHeader, 'orientation' | 'adobeTransform'> | undefined;
+  let header: Omit<JpegHeader, 'orientation'> | undefined;
   let orientation = 1;
-  let adobeTransform: number | null = null;
   const n = buffer.length;
   for (;;) {
     if (offset >= n) return 'the file is truncated (it ends before the EOI marker)';
@@ -112,6 +111,8 @@ function walkJpeg(buffer: Uint8Array): JpegHeader | string {
     if (marker === undefined) return 'the file is truncated (it ends in a marker)';
     offset += 2;
     if (marker === 0xd9) break; // EOI
+    if (marker === 0x00) return `bytes FF 00 at byte ${offset - 2} outside image data (not a marker)`;
+    if (marker === 0xd8) return `a second SOI marker at byte ${offset - 2}`;
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // TEM, RSTn: no length
     if (offset + 2 > n) return `the file is truncated (the segment of marker 0x${marker.toString(16)} is cut off)`;
     const length = (buffer[offset]! << 8) | buffer[offset + 1]!;
@@ -126,15 +127,12 @@ function walkJpeg(buffer: Uint8Array): JpegHeader | string {
       if (data.length < 6) return 'the frame header is cut short';
       if (marker === 0xc3 || marker === 0xc7 || marker === 0xcb || marker === 0xcf) return 'lossless JPEG is not supported';
       if (data[0] !== 8) return `${data[0]}-bit samples are not supported (only 8-bit)`;
-      header = { height: (data[1]! << 8) | data[2]!, width: (data[3]! << 8) | data[4]!, components: data[5]!, componentIds: [] };
+      header = { height: (data[1]! << 8) | data[2]!, width: (data[3]! << 8) | data[4]!, components: data[5]! };
       if (data.length < 6 + 3 * header.components) return 'the frame header is cut short';
-      for (let c = 0; c < header.components; c++) header.componentIds.push(data[6 + 3 * c]!);
       if (header.width === 0 || header.height === 0) return `the image is ${header.width}x${header.height} pixels`;
       if (![1, 3, 4].includes(header.components)) return `${header.components} colour components are not supported (1, 3 or 4)`;
     } else if (marker === 0xe1 && orientation === 1) {
       orientation = exifOrientationOf(data);
-    } else if (marker === 0xee && data.length >= 12 && String.fromCharCode(...data.subarray(0, 5)) === 'Adobe') {
-      adobeTransform = data[11]!;
     }
     offset += length;
     if (marker === 0xda) {
@@ -150,7 +148,7 @@ function walkJpeg(buffer: Uint8Array): JpegHeader | string {
     }
   }
   if (header === undefined) return 'there is no frame header (SOF marker)';
-  return { ...header, orientation, adobeTransform };
+  return { ...header, orientation };
 }
 
 /** `rgba` (4 bytes a pixel, `width` x `height`) turned and mirrored as EXIF orientation `o` (2..8) says. */
@@ -204,38 +202,6 @@ export function jpegSize(buffer: Uint8Array, source = '<buffer>', op = 'jpegSize
   return { width: swap ? header.height : header.width, height: swap ? header.width : header.height, orientation: header.orientation };
 }
 
-/** libjpeg's fixed-point colour conversion (jdcolor.c): 16 fraction bits, rounded. */
-const SCALEBITS = 16;
-const ONE_HALF = 1 << (SCALEBITS - 1);
-const fix = (x: number): number => Math.round(x * (1 << SCALEBITS));
-const CR_R = new Int32Array(256);
-const CB_B = new Int32Array(256);
-const CR_G = new Int32Array(256);
-const CB_G = new Int32Array(256);
-for (let i = 0; i < 256; i++) {
-  const x = i - 128;
-  CR_R[i] = (fix(1.402) * x + ONE_HALF) >> SCALEBITS;
-  CB_B[i] = (fix(1.772) * x + ONE_HALF) >> SCALEBITS;
-  CR_G[i] = -fix(0.71414) * x;
-  CB_G[i] = -fix(0.34414) * x + ONE_HALF;
-}
-
-/**
- * YCbCr to RGB in place on interleaved RGBA bytes, with libjpeg's integer arithmetic (jpeg-js
- * converts in floating point and truncates, a level below libjpeg on half the samples).
- */
-function ycbcrToRgb(rgba: Uint8Array): void {
-  const clamp = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
-  for (let p = 0; p < rgba.length; p += 4) {
-    const y = rgba[p]!;
-    const cb = rgba[p + 1]!;
-    const cr = rgba[p + 2]!;
-    rgba[p] = clamp(y + CR_R[cr]!);
-    rgba[p + 1] = clamp(y + ((CB_G[cb]! + CR_G[cr]!) >> SCALEBITS));
-    rgba[p + 2] = clamp(y + CB_B[cb]!);
-  }
-}
-
 /**
  * Decodes JPEG bytes to 8-bit RGBA (alpha 255), turned by the EXIF orientation unless
  * `exifOrientation: false`.
@@ -267,28 +233,18 @@ export function decodeJpeg(buffer: Uint8Array, source = '<buffer>', op = 'decode
         `(a decompression bomb guard; photographs compress far less); ${howToRaise('maxInflateRatio')}`,
     );
   }
-  let image: { width: number; height: number; data: Uint8Array };
+  let image: JpegPixels;
   try {
-    image = jpeg.decode(buffer, {
-      useTArray: true,
-      formatAsRGBA: true,
-      tolerantDecoding: false,
-      // three components: take the samples as stored and convert YCbCr ourselves, as libjpeg does
-      // (jpeg-js still converts when an Adobe segment asks for it)
-      ...(components === 3 ? { colorTransform: false } : {}),
-      // our own limits were checked above; give jpeg-js room for them (pixels, and its component buffers)
-      maxResolutionInMP: Math.ceil((width * height) / 1e6) + 1,
-      maxMemoryUsageInMB: Math.ceil((width * height * (4 + 16 * components)) / (1024 * 1024)) + 64,
-    });
+    image = decodeJpegPixels(buffer);
   } catch (error) {
-    throw invalid(`the image data is corrupt or unsupported (${error instanceof Error ? error.message : String(error)})`);
+    // the decoder's own errors are plain Errors giving the reason; anything else is a bug, kept as it is
+    if (error instanceof Error && error.constructor === Error) throw invalid(error.message);
+    throw error;
   }
-  if (image.width !== width || image.height !== height || image.data.length !== decodedBytes) {
-    throw invalid(`decoded ${image.width}x${image.height} (${image.data.length} bytes) for a ${width}x${height} image`);
+  if (image.width !== width || image.height !== height || image.components !== components) {
+    throw invalid(`decoded ${image.width}x${image.height} with ${image.components} components for a ${width}x${height} image with ${components}`);
   }
-  const rgbIds = header.componentIds.join() === '82,71,66'; // 'R', 'G', 'B'
-  if (components === 3 && header.adobeTransform === null && !rgbIds) ycbcrToRgb(image.data);
-  const turned = options.exifOrientation === false || header.orientation === 1 ? { rgba: image.data, width, height } : orient(image.data, width, height, header.orientation);
+  const turned = options.exifOrientation === false || header.orientation === 1 ? { rgba: image.rgba, width, height } : orient(image.rgba, width, height, header.orientation);
   const gray = components === 1;
   return {
     width: turned.width,

@@ -1,5 +1,5 @@
 import test from 'tape';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,4 +114,31 @@ test('cli train and eval: --images DIR --annotations FILE on a converted set wit
     rmSync(dir, { recursive: true, force: true });
   }
   t.end();
+});
+
+test('cli convert: labelme files with only an embedded image (imageData) are written out beside --out, or to --image-data-dir', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'cli-convert-data-'));
+  try {
+    const dir = join(root, 'lm');
+    mkdirSync(dir);
+    const jpeg = readFileSync(join(FIXTURES, 's420.jpg'));
+    writeFileSync(join(dir, 'shared.json'), JSON.stringify({
+      imagePath: 'C:\\Users\\someone\\Pictures\\shared.jpg', imageData: jpeg.toString('base64'), imageWidth: 32, imageHeight: 24,
+      shapes: [{ label: 'sun', points: [[8, 4], [22, 4], [22, 18], [8, 18]], shape_type: 'polygon' }],
+    }));
+    const out = join(root, 'data', 'train.json');
+    const r = await runCaptured(runConvert, ['labelme', dir, '--out', out]);
+    t.equal(r.code, 0, `exit 0 ${r.err}`);
+    t.match(r.out, /1 image embedded in labelme files \(imageData\) written to .*data\/train_images/, 'the summary says where the embedded image went');
+    t.deepEqual(readFileSync(join(root, 'data', 'train_images', 'shared.jpg')), jpeg, 'written beside --out, named after the JSON file');
+    t.deepEqual(parseCoco(readFileSync(out, 'utf8')).images.map((im) => im.file_name), ['../data/train_images/shared.jpg'], 'file_name relative to the labelme folder');
+    const other = join(root, 'elsewhere');
+    const r2 = await runCaptured(runConvert, ['labelme', dir, '--out', out, '--image-data-dir', other]);
+    t.equal(r2.code, 0, `--image-data-dir: exit 0 ${r2.err}`);
+    t.ok(existsSync(join(other, 'shared.jpg')), '--image-data-dir chooses the folder');
+    t.match((await runCaptured(runConvert, ['via', out, '--out', out, '--image-data-dir', other])).err, /--image-data-dir is for labelme, not via/, 'refused for via');
+    t.match((await runCaptured(main, ['convert', '--help'])).out, /--image-data-dir DIR \(labelme\) where to write images embedded in labelme files/, 'documented in --help');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -1,5 +1,5 @@
 import test from 'tape';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,7 +117,7 @@ test('convert: bad labelme shapes are counted and named with their file and inde
     writeFileSync(join(dir, 'z.json'), '{"hello": 1}');
     const skipped = labelmeToCoco(dir, { classes: ['dog', 'cat'] });
     t.equal(skipped.report.dropped['not-labelme'], 1, 'a JSON file that is not labelme is skipped and counted');
-    t.match(formatConversionReport(skipped.report), /z\.json: the file: not a labelme file \(no "shapes" and "imagePath"\): skipped/, 'and named');
+    t.match(formatConversionReport(skipped.report), /z\.json: the file: not a labelme file \(no "shapes", or neither "imagePath" nor "imageData"\): skipped/, 'and named');
     writeFileSync(join(dir, 'zz.json'), '{"broken": ');
     t.throws(() => labelmeToCoco(dir), /zz\.json: not valid JSON/, 'a file that is not JSON is an error naming it');
   } finally {
@@ -193,5 +193,64 @@ test('convert: splitCoco is a seeded split of the images with their annotations'
   t.notDeepEqual(splitCoco(coco, 0.3, 6).val.images, val.images, 'another seed another');
   t.equal(splitCoco(coco, 0.01, 0).val.images.length, 1, 'a positive fraction keeps at least one validation image');
   t.throws(() => splitCoco(coco, 1, 0), /fraction must be in \[0, 1\), got 1/, 'a fraction of 1 is refused');
+  t.end();
+});
+
+test('convert: labelme files that embed their image (imageData) without the file: written out with imageDataDir, else reported', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'labelme-data-'));
+  const dir = join(root, 'lm');
+  mkdirSync(dir);
+  try {
+    const jpeg = readFileSync(join(FIXTURES, 'rgb.jpg')); // 32x24
+    png(join(root, 'gray.png'), 20, 10);
+    const pngBytes = readFileSync(join(root, 'gray.png'));
+    const shape = { label: 'sun', points: rect(8, 4, 22, 18), shape_type: 'polygon' };
+    const lm = (name: string, fields: object): void => writeFileSync(join(dir, `${name}.json`), JSON.stringify({ version: '5.4.1', flags: {}, shapes: [shape], ...fields }));
+    // a: imagePath names a file that is not there (a path from another machine), no sizes
+    lm('a', { imagePath: '..\\photos\\IMG_0001.jpg', imageData: jpeg.toString('base64') });
+    // b: no imagePath at all, a PNG embedded, labelme's sizes
+    lm('b', { imageData: pngBytes.toString('base64'), imageWidth: 20, imageHeight: 10 });
+    // c: the file exists: it is used, the embedded copy is not written
+    copyFileSync(join(FIXTURES, 'rgb.jpg'), join(dir, 'c.jpg'));
+    lm('c', { imagePath: 'c.jpg', imageData: jpeg.toString('base64'), imageWidth: 32, imageHeight: 24 });
+    // d, e, f: embedded data that is not base64, not an image, a cut JPEG
+    lm('d', { imagePath: 'd.jpg', imageData: 'not base64!' });
+    lm('e', { imagePath: 'e.jpg', imageData: Buffer.from('hello, world').toString('base64') });
+    lm('f', { imagePath: 'f.jpg', imageData: jpeg.subarray(0, 300).toString('base64') });
+
+    const without = labelmeToCoco(dir);
+    t.deepEqual(without.coco.images.map((im) => im.file_name), ['c.jpg'], 'without imageDataDir only the image found on disk is kept');
+    t.equal(without.report.dropped['missing-image'], 5, 'the others are missing images, counted with their shapes');
+    t.match(formatConversionReport(without.report), /a\.json: image "\.\.\\\\photos\\\\IMG_0001\.jpg": the image .*IMG_0001\.jpg does not exist \(the file embeds the image, imageData: give imageDataDir to write it out\): the image and its 1 shape\(s\) dropped/, 'and the report says the image is embedded');
+    t.match(formatConversionReport(without.report), /b\.json: imageData: there is no imagePath \(the file embeds/, 'a file without imagePath is named too');
+
+    const out = join(root, 'data', 'train_images');
+    const { coco, report } = labelmeToCoco(dir, { imageDataDir: out });
+    t.deepEqual(coco.images.map((im) => [im.file_name, im.width, im.height]), [['../data/train_images/a.jpg', 32, 24], ['../data/train_images/b.png', 20, 10], ['c.jpg', 32, 24]],
+      'embedded images written as <JSON stem>.jpg/.png, file_name relative to the labelme folder, sizes from the image when the JSON has none');
+    t.deepEqual(readFileSync(join(out, 'a.jpg')), jpeg, 'the JPEG written is the embedded bytes');
+    t.deepEqual(readFileSync(join(out, 'b.png')), pngBytes, 'the PNG too');
+    t.notOk(existsSync(join(out, 'c.jpg')), 'an image found on disk is not written again');
+    t.equal(report.extractedImages, 2, 'two images extracted');
+    t.deepEqual(report.dropped, { 'bad-image-data': 3 }, 'three bad embedded images dropped with their shapes');
+    const text = formatConversionReport(report);
+    t.match(text, /d\.json: image "d\.jpg": imageData is not base64: the image and its 1 shape\(s\) dropped/, 'not base64: named');
+    t.match(text, /e\.json: image "e\.jpg": imageData is neither a PNG nor a JPEG image \(it starts with the bytes 68 65 6c 6c/, 'not an image: named');
+    t.match(text, /f\.json: image "f\.jpg": labelmeToCoco: .*f\.json \(imageData\) is not a valid JPEG: the file is truncated/, 'a cut JPEG: named');
+    t.match(text, new RegExp(`2 images embedded in labelme files \\(imageData\\) written to ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`), 'the summary says where the images went');
+
+    // the converted set trains with --images <the labelme folder>: every image is found, masks as drawn
+    const annotations = join(root, 'coco.json');
+    writeCoco(annotations, coco);
+    const dataset = CocoDetectionDataset.fromFiles(annotations, dir);
+    const boxes = [[8, 4, 22, 18], [8, 4, 20, 10], [8, 4, 22, 18]]; // b is 20x10: its shape clipped to it
+    for (let i = 0; i < 3; i++) {
+      const { image, target } = dataset.get(i);
+      t.deepEqual(image.shape, [3, coco.images[i]!.height, coco.images[i]!.width], `image ${i} (${coco.images[i]!.file_name}) loads at its size`);
+      t.deepEqual(Array.from(target.boxes.data), boxes[i], `image ${i}: its box`);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
   t.end();
 });

@@ -4,6 +4,7 @@
 import type { FuzzReader, ReaderName } from '../spec.js';
 import { checkpointReader } from './checkpoint.js';
 import { cocoReader } from './coco.js';
+import { jpegReader } from './jpeg.js';
 import { pngReader } from './png.js';
 import { resultsReader } from './results.js';
 import { rleReader } from './rle.js';
@@ -15,6 +16,7 @@ export const READERS: Readonly<Record<ReaderName, FuzzReader>> = {
   results: resultsReader,
   rle: rleReader,
   png: pngReader,
+  jpeg: jpegReader,
   safetensors: safetensorsReader,
   checkpoint: checkpointReader,
 };

@@ -26,6 +26,7 @@ import { MaskRCNN } from './mask_rcnn.js';
 import { type ShapesDataset, generateShapes } from './data/shapes.js';
 import { type Batch, DataLoader, rgbToTensor, shapesDetectionDataset } from './data/dataset.js';
 import type { Target } from './types.js';
+import { TIMED_STAGES } from './trace.js';
 import { makeOptimizer } from './train.js';
 
 /** Which model is timed: the paper's ResNet-50-FPN (91 classes) or the laptop `shapes` preset (4 classes). */
@@ -34,15 +35,15 @@ export type BenchPreset = 'shapes' | 'paper';
 /** What is timed: a forward pass in evaluation mode, or one training step. */
 export type BenchMode = 'inference' | 'train-step';
 
-/** The stages of an inference, in order (from {@link MaskRCNN.forward}'s `timings`). */
-export const INFERENCE_STAGES: readonly string[] = Object.freeze(['transform', 'backbone.body', 'backbone.fpn', 'rpn', 'roi_heads', 'postprocess']);
+/** The stages of an inference, in order (from {@link MaskRCNN.forward}'s `timings`: {@link TIMED_STAGES}). */
+export const INFERENCE_STAGES: readonly string[] = TIMED_STAGES;
 
 /**
  * The stages of a training step, in order: the forward stages up to the losses, then `backward`
  * (summing the five losses and back-propagating) and `optimizer.step` (zeroing the gradients of
  * the previous step is not timed; the optimizer update is).
  */
-export const TRAIN_STEP_STAGES: readonly string[] = Object.freeze(['transform', 'backbone.body', 'backbone.fpn', 'rpn', 'roi_heads', 'backward', 'optimizer.step']);
+export const TRAIN_STEP_STAGES: readonly string[] = Object.freeze([...TIMED_STAGES.filter((s) => s !== 'postprocess'), 'backward', 'optimizer.step']);
 
 /** Options of {@link benchDetector}. */
 export interface BenchDetectorOptions {

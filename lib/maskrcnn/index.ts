@@ -14,6 +14,7 @@ export * from './anchor_utils.js';
 export * from './matcher.js';
 export * from './balanced_sampler.js';
 export * from './types.js';
+export * from './trace.js';
 export * from './transform.js';
 export * from './rpn.js';
 export * from './poolers.js';

@@ -21,6 +21,7 @@ import type { MaskRCNN } from './mask_rcnn.js';
 import { drawDetections } from './overlay.js';
 import type { Detections } from './types.js';
 import { traceTraining } from './training_trace.js';
+import { stageKeys, type Trace } from './trace.js';
 import { Canvas, renderTrace, type RenderTraceOptions, type TraceView } from './viz.js';
 
 /** Options of {@link writeInspection}. */
@@ -60,9 +61,9 @@ export interface InspectionStages {
   /** The stages in the page's order. */
   stages: InspectionStage[];
   /** The evaluation-mode trace. */
-  evalTrace: Map<string, Tensor>;
+  evalTrace: Trace;
   /** The training-mode trace, when a target was given. */
-  trainTrace?: Map<string, Tensor>;
+  trainTrace?: Trace;
   /** The final detections (in the image's coordinates). */
   detections: Detections;
   /** Detections with a score at or above the threshold of the detections picture. */
@@ -132,8 +133,8 @@ export function writeInspection(model: MaskRCNN, image: Tensor, outDir: string, 
 export function inspectionStages(model: MaskRCNN, image: Tensor, options: InspectionOptions = {}): InspectionStages {
   if (image.ndim !== 3 || image.shape[0] !== 3) throw new Error(`writeInspection: the image must be [3, H, W], got [${image.shape}]`);
   const wasTraining = model.training;
-  let evalTrace: Map<string, Tensor>;
-  let trainTrace: Map<string, Tensor> | undefined;
+  let evalTrace: Trace;
+  let trainTrace: Trace | undefined;
   try {
     model.eval();
     evalTrace = noGrad(() => model.forward([image], undefined, { trace: true }).trace);
@@ -147,10 +148,10 @@ export function inspectionStages(model: MaskRCNN, image: Tensor, options: Inspec
   }
 
   const cfg = model.config;
-  const view = (trace: Map<string, Tensor>, v: TraceView, extra: RenderTraceOptions = {}) => (): Canvas =>
+  const view = (trace: Trace, v: TraceView, extra: RenderTraceOptions = {}) => (): Canvas =>
     renderTrace(trace, v, { imageMean: cfg.transform.imageMean, imageStd: cfg.transform.imageStd, classNames: options.classes, ...extra });
-  const levels = [...evalTrace.keys()].filter((k) => /^rpn\.head\.objectness\.\d+$/.test(k)).length;
-  const fpnNames = [...evalTrace.keys()].filter((k) => /^fpn\.[^.]+$/.test(k));
+  const levels = stageKeys(evalTrace, 'rpn.head.objectness').length;
+  const fpnNames = stageKeys(evalTrace, 'fpn');
   const scoreThreshold = options.scoreThreshold ?? 0.5;
   const detections: Detections = {
     boxes: evalTrace.get('output.boxes.0')!,
@@ -255,7 +256,7 @@ export function inspectionStages(model: MaskRCNN, image: Tensor, options: Inspec
     });
   });
 
-  const losses = trainTrace === undefined ? undefined : Object.fromEntries([...trainTrace].filter(([k]) => k.startsWith('loss.')).map(([k, t]) => [k.slice(5), t.data[0]!]));
+  const losses = trainTrace === undefined ? undefined : Object.fromEntries(stageKeys(trainTrace, 'loss').map((k) => [k.slice('loss.'.length), trainTrace!.get(k)!.data[0]!]));
   return { stages, evalTrace, ...(trainTrace === undefined ? {} : { trainTrace }), detections, shown, ...(losses === undefined ? {} : { losses }) };
 }
 

@@ -4,8 +4,9 @@
  * Training returns the five loss terms L = L_cls + L_box + L_mask + the RPN's
  * (`loss_objectness`, `loss_rpn_box_reg`); evaluation returns each image's boxes, labels,
  * scores and pasted mask probabilities. With `{trace: true}` every intermediate is returned by
- * the names of the golden fixtures (`transform.images`, `backbone.body.0..3` = C2..C5,
- * `fpn.0..3`, `fpn.pool` = P2..P6, `rpn.*`, `roi_heads.*`, `output.*`). State-dict keys are
+ * the names of the golden fixtures, one typed list in `trace.ts` ({@link TRACE_STAGES}:
+ * `transform.images`, `backbone.body.0..3` = C2..C5, `fpn.0..3`, `fpn.pool` = P2..P6, `rpn.*`,
+ * `roi_heads.*`, `output.*`). State-dict keys are
  * torchvision's, so a torchvision state dict saved as safetensors loads by name.
  *
  * @module
@@ -14,7 +15,8 @@ import { Tensor } from '../tensor/index.js';
 import { Module, ResNet, resnetFpnBackbone, type BackboneWithFPN } from '../nn/index.js';
 import { normKind, type MaskRCNNConfig } from './config.js';
 import { GeneralizedRCNNTransform } from './transform.js';
-import type { Detections, Target } from './types.js';
+import type { Detections, ImageList, Target } from './types.js';
+import { StageClock, TraceRecorder, type LossTerm, type Trace } from './trace.js';
 import { RegionProposalNetwork } from './rpn.js';
 import { RoIHeads, type RoIHeadModules, type RoIHeadsOptions } from './roi_heads.js';
 
@@ -38,8 +40,9 @@ export interface MaskRCNNForwardOptions {
   /** Collect every intermediate by name in the result's `trace`. */
   trace?: boolean;
   /**
-   * Fill this record with the milliseconds each stage took (`transform`, `backbone.body`,
-   * `backbone.fpn`, `rpn`, `roi_heads`, `postprocess`), for benchmarks and the progress view.
+   * Fill this record with the milliseconds each stage took ({@link TIMED_STAGES}: `transform`,
+   * `backbone.body`, `backbone.fpn`, `rpn`, `roi_heads`, `postprocess`), for benchmarks and the
+   * progress view.
    */
   timings?: Record<string, number>;
 }
@@ -50,8 +53,8 @@ export interface MaskRCNNOutput {
   losses: Record<string, Tensor>;
   /** Evaluation: each image's detections in its original coordinates (masks `[D, 1, H, W]` probabilities). */
   detections: Detections[];
-  /** With `trace: true`: every intermediate by the golden fixtures' names. */
-  trace: Map<string, Tensor>;
+  /** With `trace: true`: every intermediate by its {@link TraceKey} (empty otherwise). */
+  trace: Trace;
 }
 
 /** Builds the config's ResNet-FPN backbone (torchvision's `resnet_fpn_backbone`, frozen batch norm). */
@@ -138,67 +141,58 @@ export class MaskRCNN extends Module {
 
   /**
    * Runs the detector on `images` (each `[3, H, W]` in [0, 1]): in training mode (with targets)
-   * the losses, in evaluation mode the detections.
+   * the losses, in evaluation mode the detections. The paper's steps, each timed
+   * ({@link StageClock}) and traced ({@link TraceRecorder}) by its name in `trace.ts`.
    */
   forward(images: readonly Tensor[], targets?: readonly Target[], options: MaskRCNNForwardOptions = {}): MaskRCNNOutput {
-    const trace = new Map<string, Tensor>();
-    const tr = options.trace ? trace : undefined;
     if (this.training && targets === undefined) throw new Error('MaskRCNN: targets are required in training mode (call eval() for inference)');
     if (targets !== undefined) checkTargets(images, targets);
-    const originalSizes = images.map((img) => [img.shape[1]!, img.shape[2]!] as [number, number]);
-    const timings = options.timings;
-    let clock = performance.now();
-    const lap = (stage: string): void => {
-      if (timings === undefined) return;
-      const now = performance.now();
-      timings[stage] = (timings[stage] ?? 0) + (now - clock);
-      clock = now;
-    };
-    const { images: list, targets: tTargets } = this.transform.forward(images, this.training ? targets : undefined);
-    lap('transform');
-    if (tr) {
-      images.forEach((img, i) => tr.set(`input.image.${i}`, img));
-      tr.set('transform.images', list.tensors);
-      tr.set('transform.image_sizes', new Tensor(Int32Array.from(list.imageSizes.flat()), [list.imageSizes.length, 2]));
-      tTargets?.forEach((t, i) => {
-        tr.set(`train.transform.target_boxes.${i}`, t.boxes);
-        tr.set(`train.transform.target_masks.${i}`, t.masks);
-      });
-    }
-    const body = this.backbone.body.forward(list.tensors);
-    lap('backbone.body');
-    const features = this.backbone.fpn.forward(body);
-    lap('backbone.fpn');
-    if (tr) {
-      for (const [k, v] of body) tr.set(`backbone.body.${k}`, v);
-      for (const [k, v] of features) tr.set(`fpn.${k}`, v);
-    }
-    const rpnTrace = tr ? new Map<string, Tensor>() : undefined;
-    const rpn = this.rpn.forward(list, features, tTargets, rpnTrace);
-    lap('rpn');
-    const roiTrace = tr ? new Map<string, Tensor>() : undefined;
-    const heads = this.roi_heads.forward(features, rpn.boxes, list.imageSizes, tTargets, roiTrace);
-    lap('roi_heads');
-    const prefix = this.training ? 'train.' : '';
-    if (tr) {
-      for (const [k, v] of rpnTrace!) tr.set(`${prefix}rpn.${k}`, v);
-      for (const [k, v] of roiTrace!) tr.set(`${prefix}roi_heads.${k}`, v);
-    }
+    const clock = new StageClock(options.timings);
+    const tr = options.trace ? new TraceRecorder(this.training) : undefined;
+    // Normalise, resize and batch the images (and their targets).
+    const { images: list, targets: tTargets } = clock.time('transform', () => this.transform.forward(images, this.training ? targets : undefined));
+    if (tr) traceTransform(tr, images, list, tTargets);
+    // Backbone: ResNet C2..C5, then the FPN's P2..P6.
+    const body = clock.time('backbone.body', () => this.backbone.body.forward(list.tensors));
+    const features = clock.time('backbone.fpn', () => this.backbone.fpn.forward(body));
+    tr?.setEach('backbone.body', body);
+    tr?.setEach('fpn', features);
+    // RPN: anchors, objectness and deltas, proposals.
+    const rpn = clock.time('rpn', () => this.rpn.forward(list, features, tTargets, tr));
+    // RoI heads: RoIAlign, box and mask branches.
+    const heads = clock.time('roi_heads', () => this.roi_heads.forward(features, rpn.boxes, list.imageSizes, tTargets, tr));
+    const trace: Trace = tr?.tensors ?? new Map();
     if (this.training) {
+      // L = L_cls + L_box + L_mask, plus the RPN's two terms.
       const losses = { ...rpn.losses, ...heads.losses };
-      if (tr) for (const [k, v] of Object.entries(losses)) tr.set(`loss.${k}`, v);
+      if (tr) for (const [k, v] of Object.entries(losses)) tr.set('loss', v, k as LossTerm);
       return { losses, detections: [], trace };
     }
-    const detections = this.transform.postprocess(heads.detections, list.imageSizes, originalSizes);
-    lap('postprocess');
-    if (tr) {
-      detections.forEach((d, i) => {
-        tr.set(`output.boxes.${i}`, d.boxes);
-        tr.set(`output.labels.${i}`, d.labels);
-        tr.set(`output.scores.${i}`, d.scores);
-        if (d.masks) tr.set(`output.masks.${i}`, d.masks);
-      });
-    }
+    // Map boxes back to the original images and paste the masks.
+    const originalSizes = images.map((img) => [img.shape[1]!, img.shape[2]!] as [number, number]);
+    const detections = clock.time('postprocess', () => this.transform.postprocess(heads.detections, list.imageSizes, originalSizes));
+    if (tr) traceDetections(tr, detections);
     return { losses: {}, detections, trace };
   }
+}
+
+/** Traces the input images, the transformed batch and (training) the transformed targets. */
+function traceTransform(tr: TraceRecorder, images: readonly Tensor[], list: ImageList, targets: readonly Target[] | undefined): void {
+  tr.setEach('input.image', images);
+  tr.set('transform.images', list.tensors);
+  tr.set('transform.image_sizes', new Tensor(Int32Array.from(list.imageSizes.flat()), [list.imageSizes.length, 2]));
+  targets?.forEach((t, i) => {
+    tr.set('transform.target_boxes', t.boxes, i);
+    tr.set('transform.target_masks', t.masks, i);
+  });
+}
+
+/** Traces each image's final detections (`output.*`). */
+function traceDetections(tr: TraceRecorder, detections: readonly Detections[]): void {
+  detections.forEach((d, i) => {
+    tr.set('output.boxes', d.boxes, i);
+    tr.set('output.labels', d.labels, i);
+    tr.set('output.scores', d.scores, i);
+    if (d.masks) tr.set('output.masks', d.masks, i);
+  });
 }

@@ -43,6 +43,7 @@ import { BalancedPositiveNegativeSampler } from './balanced_sampler.js';
 import { MultiScaleRoIAlign, type MultiScaleRoIAlignOptions } from './poolers.js';
 import { normKind, type RoiHeadsConfig } from './config.js';
 import type { Detections, Target } from './types.js';
+import type { TraceRecorder } from './trace.js';
 
 /** torchvision's `TwoMLPHead`: flatten, `fc6` + ReLU, `fc7` + ReLU. */
 export class TwoMLPHead extends Module {
@@ -378,12 +379,12 @@ export class RoIHeads extends Module {
   }
 
   /** Detections of each image from the box branch (spec point 10). */
-  postprocessDetections(classLogits: Tensor, boxRegression: Tensor, proposals: readonly Tensor[], imageSizes: ReadonlyArray<readonly [number, number]>, trace?: Map<string, Tensor>): Detections[] {
+  postprocessDetections(classLogits: Tensor, boxRegression: Tensor, proposals: readonly Tensor[], imageSizes: ReadonlyArray<readonly [number, number]>, trace?: TraceRecorder): Detections[] {
     const k = this.numClasses;
     const predBoxes = this.boxCoder.decode(boxRegression.detach(), concat([...proposals], 0));
     const predScores = classLogits.detach().softmax(-1);
-    trace?.set('pred_boxes_decoded', predBoxes);
-    trace?.set('pred_scores_softmax', predScores);
+    trace?.set('roi_heads.pred_boxes_decoded', predBoxes);
+    trace?.set('roi_heads.pred_scores_softmax', predScores);
     const result: Detections[] = [];
     let offset = 0;
     proposals.forEach((p, i) => {
@@ -411,7 +412,7 @@ export class RoIHeads extends Module {
   }
 
   /** The mask branch's logits `[R, K, 28, 28]` for `boxes` of each image. */
-  maskForward(features: ReadonlyMap<string, Tensor>, boxes: readonly Tensor[], imageSizes: ReadonlyArray<readonly [number, number]>, trace?: Map<string, Tensor>): Tensor {
+  maskForward(features: ReadonlyMap<string, Tensor>, boxes: readonly Tensor[], imageSizes: ReadonlyArray<readonly [number, number]>, trace?: TraceRecorder): Tensor {
     const pooled = this.maskRoiPool.forward(features, boxes, imageSizes).features;
     const head = this.mask_head.forward(pooled);
     const r = pooled.shape[0]!;
@@ -424,9 +425,9 @@ export class RoIHeads extends Module {
           `(${this.maskChannels === 1 ? 'one class-agnostic mask' : `${this.maskChannels} classes with background`}, square M x M masks)`,
       );
     }
-    trace?.set('mask_roi_pool', pooled);
-    trace?.set('mask_head', head);
-    trace?.set('mask_logits', logits);
+    trace?.set('roi_heads.mask_roi_pool', pooled);
+    trace?.set('roi_heads.mask_head', head);
+    trace?.set('roi_heads.mask_logits', logits);
     return logits;
   }
 
@@ -435,10 +436,11 @@ export class RoIHeads extends Module {
    * 28x28 at each positive proposal, BCE-with-logits against the logits of the GT class only
    * (channel 0 for class-agnostic masks). With `maskLoss: 'softmax'` (Table 2b) instead: a
    * softmax over all the classes' logits at each pixel, cross-entropy against the GT class where
-   * the target is >= 0.5 and against the background channel 0 elsewhere. With `trace`: `mask_targets` `[P, 28, 28]` (the fractional targets, positives of all images
-   * in order) and `mask_target_labels` `[P]` (the GT class whose logits the loss reads).
+   * the target is >= 0.5 and against the background channel 0 elsewhere. With `trace`: `train.roi_heads.mask_targets` `[P, 28, 28]` (the fractional targets,
+   * positives of all images in order) and `train.roi_heads.mask_target_labels` `[P]` (the GT
+   * class whose logits the loss reads).
    */
-  maskrcnnLoss(maskLogits: Tensor, proposals: readonly Tensor[], targets: readonly Target[], matchedIdxs: readonly Tensor[], trace?: Map<string, Tensor>): Tensor {
+  maskrcnnLoss(maskLogits: Tensor, proposals: readonly Tensor[], targets: readonly Target[], matchedIdxs: readonly Tensor[], trace?: TraceRecorder): Tensor {
     const m = maskLogits.shape[3]!;
     const targetsPerImage: Tensor[] = [];
     const labels: number[] = [];
@@ -455,13 +457,13 @@ export class RoIHeads extends Module {
       targetsPerImage.push(noGrad(() => roiAlign(gtMasks, new Tensor(rois, [p.shape[0]!, 5]), { outputSize: m, spatialScale: 1 })).squeeze(1));
     });
     if (labels.length === 0) {
-      trace?.set('mask_targets', new Tensor(new Float32Array(0), [0, m, m]));
-      trace?.set('mask_target_labels', new Tensor(new Int32Array(0), [0]));
+      trace?.set('roi_heads.mask_targets', new Tensor(new Float32Array(0), [0, m, m]));
+      trace?.set('roi_heads.mask_target_labels', new Tensor(new Int32Array(0), [0]));
       return maskLogits.sum().mul(0);
     }
     const maskTargets = concat(targetsPerImage, 0);
-    trace?.set('mask_targets', maskTargets);
-    trace?.set('mask_target_labels', new Tensor(Int32Array.from(labels), [labels.length]));
+    trace?.set('roi_heads.mask_targets', maskTargets);
+    trace?.set('roi_heads.mask_target_labels', new Tensor(Int32Array.from(labels), [labels.length]));
     const r = labels.length;
     if (this.config.maskLoss === 'softmax') {
       const pixelClass = new Int32Array(r * m * m);
@@ -483,7 +485,7 @@ export class RoIHeads extends Module {
     proposals: readonly Tensor[],
     imageSizes: ReadonlyArray<readonly [number, number]>,
     targets?: readonly Target[],
-    trace?: Map<string, Tensor>,
+    trace?: TraceRecorder,
   ): RoIHeadsOutput {
     let props = [...proposals];
     let samples: TrainingSamples | null = null;
@@ -492,10 +494,10 @@ export class RoIHeads extends Module {
       samples = this.selectTrainingSamples(proposals, targets);
       props = samples.proposals;
       if (trace) {
-        samples.proposals.forEach((p, i) => trace.set(`proposals_with_gt.${i}`, p));
-        samples.matchedIdxs.forEach((p, i) => trace.set(`matched_idxs.${i}`, p));
-        samples.labels.forEach((p, i) => trace.set(`labels.${i}`, p));
-        samples.regressionTargets.forEach((p, i) => trace.set(`regression_targets.${i}`, p));
+        trace.setEach('roi_heads.proposals_with_gt', samples.proposals);
+        trace.setEach('roi_heads.matched_idxs', samples.matchedIdxs);
+        trace.setEach('roi_heads.labels', samples.labels);
+        trace.setEach('roi_heads.regression_targets', samples.regressionTargets);
       }
     }
     const pooled = this.boxRoiPool.forward(features, props, imageSizes).features;
@@ -510,10 +512,10 @@ export class RoIHeads extends Module {
           `from the box head's ${shapeOf(boxFeatures)}; expected [${r}, ${k}] and [${r}, ${4 * k}] (${k} classes with background)`,
       );
     }
-    trace?.set('box_roi_pool', pooled);
-    trace?.set('box_head', boxFeatures);
-    trace?.set('class_logits', classLogits);
-    trace?.set('box_regression', boxRegression);
+    trace?.set('roi_heads.box_roi_pool', pooled);
+    trace?.set('roi_heads.box_head', boxFeatures);
+    trace?.set('roi_heads.class_logits', classLogits);
+    trace?.set('roi_heads.box_regression', boxRegression);
     const losses: Record<string, Tensor> = {};
     if (samples !== null) {
       Object.assign(losses, this.fastrcnnLoss(classLogits, boxRegression, samples.labels, samples.regressionTargets));
@@ -542,10 +544,10 @@ export class RoIHeads extends Module {
       d.masks = gather(probs, 1, new Tensor(index, [n, 1, logits.shape[2]!, logits.shape[3]!]));
       offset += n;
       if (trace) {
-        trace.set(`detections.boxes.${i}`, d.boxes);
-        trace.set(`detections.scores.${i}`, d.scores);
-        trace.set(`detections.labels.${i}`, d.labels);
-        trace.set(`detections.mask_probs.${i}`, d.masks);
+        trace.set('roi_heads.detections.boxes', d.boxes, i);
+        trace.set('roi_heads.detections.scores', d.scores, i);
+        trace.set('roi_heads.detections.labels', d.labels, i);
+        trace.set('roi_heads.detections.mask_probs', d.masks, i);
       }
     });
     return { detections, losses };

@@ -19,6 +19,7 @@ import { Matcher } from './matcher.js';
 import { BalancedPositiveNegativeSampler } from './balanced_sampler.js';
 import type { RpnConfig } from './config.js';
 import type { ImageList, Target } from './types.js';
+import type { TraceRecorder } from './trace.js';
 
 /** The RPN head's two outputs (per level, or flattened). */
 export interface HeadOutputs<T> {
@@ -127,9 +128,6 @@ export function topIndices(logits: Float32Array | Float64Array | Int32Array, off
   }
   return top.sort(byLogit(logits));
 }
-
-/** The trace of one RPN call, by the golden fixtures' names (without the `rpn.` prefix). */
-export type RpnTrace = Map<string, Tensor>;
 
 /** What {@link RegionProposalNetwork.forward} returns. */
 export interface RpnOutput {
@@ -265,10 +263,10 @@ export class RegionProposalNetwork extends Module {
   }
 
   /**
-   * Proposals for a batch (and, with targets, the losses). `trace` receives the intermediates
-   * by the fixtures' names (`head.objectness.l`, `anchors.i`, `objectness_flat`, `proposals.i`, ...).
+   * Proposals for a batch (and, with targets, the losses). `trace` records the `rpn.*` stages
+   * of {@link TRACE_STAGES} (`rpn.head.objectness.l`, `rpn.anchors.i`, `rpn.proposals.i`, ...).
    */
-  forward(images: ImageList, features: ReadonlyMap<string, Tensor>, targets?: readonly Target[], trace?: RpnTrace): RpnOutput {
+  forward(images: ImageList, features: ReadonlyMap<string, Tensor>, targets?: readonly Target[], trace?: TraceRecorder): RpnOutput {
     const maps = [...features.values()];
     const { objectness: objL, bboxDeltas: delL } = this.head.forward(maps);
     const n = images.tensors.shape[0]!;
@@ -283,15 +281,15 @@ export class RegionProposalNetwork extends Module {
     });
     const { boxes, scores } = noGrad(() => this.filterProposals(decoded, objectness.detach(), images.imageSizes, numAnchorsPerLevel));
     if (trace) {
-      objL.forEach((o, l) => trace.set(`head.objectness.${l}`, o));
-      delL.forEach((d, l) => trace.set(`head.bbox_deltas.${l}`, d));
-      anchors.forEach((a, i) => trace.set(`anchors.${i}`, a));
-      trace.set('num_anchors_per_level', new Tensor(Int32Array.from(numAnchorsPerLevel), [numAnchorsPerLevel.length]));
-      trace.set('objectness_flat', objectness);
-      trace.set('bbox_deltas_flat', bboxDeltas);
-      trace.set('decoded_proposals', decoded);
-      boxes.forEach((b, i) => trace.set(`proposals.${i}`, b));
-      scores.forEach((s, i) => trace.set(`proposal_scores.${i}`, s));
+      trace.setEach('rpn.head.objectness', objL);
+      trace.setEach('rpn.head.bbox_deltas', delL);
+      trace.setEach('rpn.anchors', anchors);
+      trace.set('rpn.num_anchors_per_level', new Tensor(Int32Array.from(numAnchorsPerLevel), [numAnchorsPerLevel.length]));
+      trace.set('rpn.objectness_flat', objectness);
+      trace.set('rpn.bbox_deltas_flat', bboxDeltas);
+      trace.set('rpn.decoded_proposals', decoded);
+      trace.setEach('rpn.proposals', boxes);
+      trace.setEach('rpn.proposal_scores', scores);
     }
     const losses: Record<string, Tensor> = {};
     if (this.training) {
@@ -299,8 +297,8 @@ export class RegionProposalNetwork extends Module {
       const { labels, matchedGtBoxes } = this.assignTargetsToAnchors(anchors, targets);
       const regressionTargets = matchedGtBoxes.map((m, i) => this.boxCoder.encode(m, anchors[i]!));
       if (trace) {
-        labels.forEach((l, i) => trace.set(`anchor_labels.${i}`, l));
-        matchedGtBoxes.forEach((m, i) => trace.set(`matched_gt_boxes.${i}`, m));
+        trace.setEach('rpn.anchor_labels', labels);
+        trace.setEach('rpn.matched_gt_boxes', matchedGtBoxes);
       }
       Object.assign(losses, this.computeLoss(objectness, bboxDeltas, labels, regressionTargets));
     }

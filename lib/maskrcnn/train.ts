@@ -47,8 +47,6 @@ import { lossCurveSvg, type EvalPoint, type LossPoint } from './plot.js';
 import { checkClassNames, saveWeights, readConfigJson, loadPretrained, readWeightsConfig, type PretrainedLoad } from './weights.js';
 import { ZOO_PREFIX, weightsSourcePath } from './zoo.js';
 
-/** The five loss terms, in torchvision's order. */
-export const LOSS_TERMS: readonly string[] = Object.freeze(['loss_objectness', 'loss_rpn_box_reg', 'loss_classifier', 'loss_box_reg', 'loss_mask']);
 
 /** The hyper-parameters of a run, all resolved (stored in checkpoints; a resume uses them). */
 export interface TrainHyperParameters {

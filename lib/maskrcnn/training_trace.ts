@@ -8,6 +8,7 @@
 import { Tensor, defaultGenerator, manualSeed, noGrad } from '../tensor/index.js';
 import type { MaskRCNN } from './mask_rcnn.js';
 import type { Target } from './types.js';
+import type { Trace } from './trace.js';
 
 /** Options of {@link traceTraining}. */
 export interface TraceTrainingOptions {
@@ -23,7 +24,7 @@ export interface TraceTrainingOptions {
  * stream: all of these (every buffer of the model, the stream's state) are restored afterwards,
  * as is the model's mode, so the model predicts exactly as before.
  */
-export function traceTraining(model: MaskRCNN, images: readonly Tensor[], targets: readonly Target[], options: TraceTrainingOptions = {}): Map<string, Tensor> {
+export function traceTraining(model: MaskRCNN, images: readonly Tensor[], targets: readonly Target[], options: TraceTrainingOptions = {}): Trace {
   const wasTraining = model.training;
   const rng = defaultGenerator.getState();
   const buffers = model.buffers();

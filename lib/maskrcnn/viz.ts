@@ -17,6 +17,7 @@
  */
 import { Tensor } from '../tensor/index.js';
 import { encodePng, writePng } from './data/png.js';
+import { isTrainingTrace, stageKeys, traceKey, type TraceIndex, type TraceKey, type TraceStage } from './trace.js';
 
 /** An RGB colour, 0..255 per channel. */
 export type VizColor = readonly [number, number, number];
@@ -370,21 +371,22 @@ const IMAGENET_STD = [0.229, 0.224, 0.225];
 
 /**
  * Draws one view of a trace (see {@link TraceView}) from {@link MaskRCNN.forward}`(images,
- * targets, {trace: true})`. Works on an evaluation trace and on a training trace (whose RPN and
- * RoI-head tensors are named `train.*`). Throws naming the missing tensor when the trace lacks
- * what the view needs (e.g. `sampled_rois` from an evaluation trace).
+ * targets, {trace: true})`. Works on an evaluation trace and on a training trace (one with the
+ * loss terms, whose RPN and RoI-head tensors are named `train.*`; {@link traceKey}). Throws naming
+ * the missing tensor when the trace lacks what the view needs (e.g. `sampled_rois` from an
+ * evaluation trace).
  */
-export function renderTrace(trace: ReadonlyMap<string, Tensor>, view: TraceView, options: RenderTraceOptions = {}): Canvas {
+export function renderTrace(trace: ReadonlyMap<TraceKey, Tensor>, view: TraceView, options: RenderTraceOptions = {}): Canvas {
   const i = options.image ?? 0;
   const maxBoxes = options.maxBoxes ?? 100;
-  const get = (...names: string[]): Tensor => {
-    for (const name of names) {
-      const t = trace.get(name);
-      if (t !== undefined) return t;
-    }
-    throw new Error(`renderTrace: view '${view}' needs ${names.map((n) => `'${n}'`).join(' or ')}, which the trace does not have`);
+  const training = isTrainingTrace(trace);
+  const key = <S extends TraceStage>(stage: S, ...index: TraceIndex<S>): TraceKey => traceKey(stage, training, ...index);
+  const get = <S extends TraceStage>(stage: S, ...index: TraceIndex<S>): Tensor => {
+    const name = key(stage, ...index);
+    const t = trace.get(name);
+    if (t === undefined) throw new Error(`renderTrace: view '${view}' needs '${name}', which the trace does not have`);
+    return t;
   };
-  const either = (name: string): string[] => [name, `train.${name}`];
   const resized = (): Canvas => {
     const batch = get('transform.images');
     const [, c, h, w] = batch.shape as [number, number, number, number];
@@ -393,8 +395,8 @@ export function renderTrace(trace: ReadonlyMap<string, Tensor>, view: TraceView,
   };
   switch (view) {
     case 'anchors': {
-      const anchors = get(...either(`rpn.anchors.${i}`));
-      const counts = Array.from(get(...either('rpn.num_anchors_per_level')).data);
+      const anchors = get('rpn.anchors', i);
+      const counts = Array.from(get('rpn.num_anchors_per_level').data);
       const canvas = resized();
       const sizes = get('transform.image_sizes');
       const [px, py] = options.at ?? [sizes.data[2 * i + 1]! / 2, sizes.data[2 * i]! / 2];
@@ -422,17 +424,17 @@ export function renderTrace(trace: ReadonlyMap<string, Tensor>, view: TraceView,
       return drawBoxes(canvas, takeBoxes(anchors, rows), { colors: levels.map((l) => classColor(l + 1)) });
     }
     case 'rpn_targets': {
-      const anchors = get(`train.rpn.anchors.${i}`);
-      const labels = get(`train.rpn.anchor_labels.${i}`);
-      const matched = get(`train.rpn.matched_gt_boxes.${i}`);
+      const anchors = get('rpn.anchors', i);
+      const labels = get('rpn.anchor_labels', i);
+      const matched = get('rpn.matched_gt_boxes', i);
       const positives: number[] = [];
       for (let a = 0; a < labels.size && positives.length < maxBoxes; a++) if (labels.data[a]! === 1) positives.push(a);
       const canvas = drawBoxes(resized(), takeBoxes(anchors, positives), { color: VIZ_COLORS.positive });
       return drawBoxes(canvas, takeBoxes(matched, positives), { color: VIZ_COLORS.groundTruth, thickness: 2 });
     }
     case 'proposals_before_nms': {
-      const decoded = get(...either('rpn.decoded_proposals'));
-      const objectness = get(...either('rpn.objectness_flat'));
+      const decoded = get('rpn.decoded_proposals');
+      const objectness = get('rpn.objectness_flat');
       const a = objectness.shape[1]!;
       const scores = objectness.data.subarray(i * a, (i + 1) * a);
       const order = Array.from({ length: a }, (_, j) => j).sort((p, q) => scores[q]! - scores[p]!).slice(0, maxBoxes);
@@ -440,12 +442,12 @@ export function renderTrace(trace: ReadonlyMap<string, Tensor>, view: TraceView,
       return drawBoxes(resized(), takeBoxes(boxes, order), { color: VIZ_COLORS.proposal, scores: order.map((j) => 1 / (1 + Math.exp(-scores[j]!))) });
     }
     case 'proposals': {
-      const boxes = get(...either(`rpn.proposals.${i}`));
+      const boxes = get('rpn.proposals', i);
       return drawBoxes(resized(), boxes, { color: VIZ_COLORS.proposal, maxBoxes });
     }
     case 'sampled_rois': {
-      const boxes = get(`train.roi_heads.proposals_with_gt.${i}`);
-      const labels = get(`train.roi_heads.labels.${i}`);
+      const boxes = get('roi_heads.proposals_with_gt', i);
+      const labels = get('roi_heads.labels', i);
       // Negatives first, so that positives are drawn on top.
       const neg: number[] = [];
       const pos: number[] = [];
@@ -454,11 +456,11 @@ export function renderTrace(trace: ReadonlyMap<string, Tensor>, view: TraceView,
       return drawBoxes(canvas, takeBoxes(boxes, pos.slice(0, maxBoxes)), { color: VIZ_COLORS.positive });
     }
     case 'detections': {
-      const canvas = Canvas.fromImage(get(`input.image.${i}`));
-      const boxes = get(`output.boxes.${i}`);
-      const labels = get(`output.labels.${i}`);
-      const scores = get(`output.scores.${i}`);
-      const masks = trace.get(`output.masks.${i}`);
+      const canvas = Canvas.fromImage(get('input.image', i));
+      const boxes = get('output.boxes', i);
+      const labels = get('output.labels', i);
+      const scores = get('output.scores', i);
+      const masks = trace.get(key('output.masks', i));
       const n = Math.min(boxes.shape[0]!, maxBoxes);
       const colors = Array.from(labels.data.subarray(0, n), (l) => classColor(l));
       if (masks !== undefined) {
@@ -471,7 +473,7 @@ export function renderTrace(trace: ReadonlyMap<string, Tensor>, view: TraceView,
       return drawBoxes(canvas, boxes, { colors, labels: names, scores: scores.data, maxBoxes: n, thickness: 2 });
     }
     case 'roi_features': {
-      const pooled = get(...either('roi_heads.box_roi_pool'));
+      const pooled = get('roi_heads.box_roi_pool');
       const [r, c, h, w] = pooled.shape as [number, number, number, number];
       const mean = new Float32Array(r * h * w);
       for (let j = 0; j < r; j++) {
@@ -482,15 +484,10 @@ export function renderTrace(trace: ReadonlyMap<string, Tensor>, view: TraceView,
       return heatmapGrid(new Tensor(mean, [r, h, w]), options.grid);
     }
     case 'mask_logits': {
-      const logits = get(...either('roi_heads.mask_logits'));
+      const logits = get('roi_heads.mask_logits');
       const [r, k, h, w] = logits.shape as [number, number, number, number];
       // Each RoI's class: the detections' labels (evaluation) or the GT labels the loss reads (training).
-      let labels: ArrayLike<number> | undefined = trace.get('train.roi_heads.mask_target_labels')?.data;
-      if (labels === undefined) {
-        const parts: number[] = [];
-        for (let b = 0; trace.has(`roi_heads.detections.labels.${b}`); b++) parts.push(...Array.from(trace.get(`roi_heads.detections.labels.${b}`)!.data));
-        labels = parts;
-      }
+      const labels: number[] = training ? Array.from(get('roi_heads.mask_target_labels').data) : stageKeys(trace, 'roi_heads.detections.labels').flatMap((k) => Array.from(trace.get(k)!.data));
       const picked = new Float32Array(r * h * w);
       for (let j = 0; j < r; j++) {
         const cls = Math.min(k - 1, Math.max(0, labels[j] ?? 0));
@@ -499,17 +496,17 @@ export function renderTrace(trace: ReadonlyMap<string, Tensor>, view: TraceView,
       return heatmapGrid(new Tensor(picked, [r, h, w]), options.grid);
     }
     case 'mask_logits_per_class': {
-      const logits = get(...either('roi_heads.mask_logits'));
+      const logits = get('roi_heads.mask_logits');
       const [r, k, h, w] = logits.shape as [number, number, number, number];
       const j = options.roi ?? 0;
       if (j < 0 || j >= r) throw new Error(`renderTrace: roi ${j} is out of range: the trace has ${r} mask RoIs`);
       return heatmapGrid(new Tensor(logits.data.subarray(j * k * h * w, (j + 1) * k * h * w), [k, h, w]), { columns: k, ...options.grid });
     }
     case 'mask_targets':
-      return heatmapGrid(get('train.roi_heads.mask_targets'), { range: [0, 1], ...options.grid });
+      return heatmapGrid(get('roi_heads.mask_targets'), { range: [0, 1], ...options.grid });
     case 'rpn_objectness': {
       const level = options.level ?? 0;
-      const logits = get(...either(`rpn.head.objectness.${level}`));
+      const logits = get('rpn.head.objectness', level);
       const [, a, h, w] = logits.shape as [number, number, number, number];
       const probs = new Float32Array(a * h * w);
       for (let p = 0; p < probs.length; p++) probs[p] = 1 / (1 + Math.exp(-logits.data[i * a * h * w + p]!));
@@ -517,7 +514,7 @@ export function renderTrace(trace: ReadonlyMap<string, Tensor>, view: TraceView,
     }
     case 'fpn_features': {
       const level = options.level ?? 0;
-      const names = [...trace.keys()].filter((k) => /^fpn\.[^.]+$/.test(k));
+      const names = stageKeys(trace, 'fpn');
       const name = names[level];
       if (name === undefined) throw new Error(`renderTrace: FPN level ${level} is out of range: the trace has ${names.length} FPN levels (${names.join(', ') || 'none'})`);
       const features = trace.get(name)!;

@@ -3,7 +3,7 @@ import { Tensor, tensor, randn, Generator, manualSeed, noGrad } from '../../lib/
 import { roiAlign, roiPool, roiWarp } from '../../lib/ops/index.js';
 import {
   RoIHeads, MaskRCNN, MaskMLPPredictor, TwoMLPHead, poolerOptionsOf, shapesConfig, generateShapes, shapesDetectionDataset,
-  readConfigJson, buildRoIHeadModules, MaskRCNNHeads, MaskRCNNPredictor, FastRCNNPredictor, type RoiHeadsConfig, type Target,
+  readConfigJson, buildRoIHeadModules, MaskRCNNHeads, MaskRCNNPredictor, FastRCNNPredictor, TraceRecorder, type RoiHeadsConfig, type Target,
 } from '../../lib/maskrcnn/index.js';
 import { assertClose, assertThrowsMessage } from '../helpers.js';
 
@@ -25,9 +25,9 @@ test('mask loss, softmax (Table 2b): the mean over pixels of -log softmax(logits
   const h = heads({ maskLoss: 'softmax' });
   const { proposals, targets, matched } = maskCase();
   const logits = randn([1, 4, 28, 28], { generator: G });
-  const trace = new Map<string, Tensor>();
+  const trace = new TraceRecorder(true);
   const loss = h.maskrcnnLoss(logits, proposals, targets, matched, trace).item();
-  const tgt = trace.get('mask_targets')!.data;
+  const tgt = trace.tensors.get('train.roi_heads.mask_targets')!.data;
   let sum = 0;
   let foreground = 0;
   for (let p = 0; p < 28 * 28; p++) {
@@ -51,9 +51,9 @@ test('class-agnostic masks: one mask channel, the loss reads it for every class,
   t.deepEqual(h.mask_predictor.forward(h.mask_head.forward(x)).shape, [3, 1, 28, 28], 'mask logits [R, 1, 28, 28]');
   const { proposals, targets, matched } = maskCase();
   const logits = randn([1, 1, 28, 28], { generator: G });
-  const trace = new Map<string, Tensor>();
+  const trace = new TraceRecorder(true);
   const loss = h.maskrcnnLoss(logits, proposals, targets, matched, trace).item();
-  const tgt = trace.get('mask_targets')!.data;
+  const tgt = trace.tensors.get('train.roi_heads.mask_targets')!.data;
   let sum = 0;
   for (let p = 0; p < 784; p++) {
     const z = logits.data[p]!;
@@ -217,6 +217,6 @@ test('heads passed in: the config\'s own modules passed explicitly give the same
   explicit.eval();
   const ta = noGrad(() => model.forward([item.image], undefined, { trace: true }).trace);
   const tb = noGrad(() => explicit.forward([item.image], undefined, { trace: true }).trace);
-  for (const k of ['roi_heads.class_logits', 'roi_heads.mask_logits']) assertClose(t, tb.get(k)!, ta.get(k)!, `MaskRCNN with the same weights: the same ${k}`, 0);
+  for (const k of ['roi_heads.class_logits', 'roi_heads.mask_logits'] as const) assertClose(t, tb.get(k)!, ta.get(k)!, `MaskRCNN with the same weights: the same ${k}`, 0);
   t.end();
 });

@@ -30,7 +30,7 @@ test('traceTraining: the training-mode trace of a BatchNorm model, with the mode
   t.deepEqual(changed(state, snapshot(model.stateDict())), [], 'no parameter or buffer changed');
   t.equal(model.training, false, 'the model is back in evaluation mode');
   t.deepEqual(defaultGenerator.getState(), rng, 'the global random stream is where it was');
-  for (const name of ['loss.loss_classifier', 'loss.loss_box_reg', 'loss.loss_mask', 'loss.loss_objectness']) {
+  for (const name of ['loss.loss_classifier', 'loss.loss_box_reg', 'loss.loss_mask', 'loss.loss_objectness'] as const) {
     t.equal(trace.get(name)!.data[0], reference.get(name)!.data[0], `${name} equals a plain training pass with the same seed (${trace.get(name)!.data[0]!.toFixed(5)})`);
   }
   t.deepEqual(Array.from(trace.get('train.roi_heads.labels.0')!.data), Array.from(reference.get('train.roi_heads.labels.0')!.data), 'the same RoIs are sampled');

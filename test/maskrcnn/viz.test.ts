@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor, noGrad, zeros } from '../../lib/tensor/index.js';
 import { SafetensorsFile } from '../../lib/nn/index.js';
-import { Canvas, VIZ_COLORS, classColor, decodePng, drawBoxes, heatColor, heatmapGrid, renderTrace, type TraceView } from '../../lib/maskrcnn/index.js';
+import { Canvas, VIZ_COLORS, classColor, decodePng, drawBoxes, heatColor, heatmapGrid, renderTrace, type Trace, type TraceView } from '../../lib/maskrcnn/index.js';
 import { loadFixtureModel } from '../../tools/parity/model.js';
 
 const rgbAt = (png: ReturnType<typeof decodePng>, x: number, y: number): number[] => {
@@ -66,7 +66,7 @@ test('viz: every view renders from real eval and training traces of the fixture 
   model.eval();
   const tmp = mkdtempSync(join(tmpdir(), 'viz-test-'));
   try {
-    const views: Array<[TraceView, Map<string, Tensor>, [number, number] | null]> = [
+    const views: Array<[TraceView, Trace, [number, number] | null]> = [
       ['anchors', evalTrace, [160, 128]],
       ['proposals_before_nms', evalTrace, [160, 128]],
       ['proposals', evalTrace, [160, 128]],
@@ -109,7 +109,7 @@ test('viz: every view renders from real eval and training traces of the fixture 
 });
 
 test('viz: rpn_objectness draws sigmoid(logit) per anchor on [0, 1]; fpn_features draws the channels of one level', (t) => {
-  const trace = new Map<string, Tensor>([
+  const trace: Trace = new Map([
     // One image, 3 anchors per location, a 2x2 level: anchor 0 certain background, anchor 2 certain object.
     ['rpn.head.objectness.0', new Tensor(Float32Array.from([-20, -20, -20, -20, 0, 0, 0, 0, 20, 20, 20, 20]), [1, 3, 2, 2])],
     ['fpn.0', new Tensor(Float32Array.from([0, 1, 2, 3, 7, 7, 7, 7]), [1, 2, 2, 2])],

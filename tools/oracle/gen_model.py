@@ -22,7 +22,7 @@ fixture can be committed (a few MB).
 
 Deterministic in SEED (torch.manual_seed, one thread).
 
-Golden names are the stages of the model's trace, one typed list in lib/maskrcnn/trace.ts
+Golden names are the stages of the model's trace, one typed list in lib/maskrcnn/model/trace.ts
 (TRACE_STAGES), plus the fixture-only names of tools/parity/model.ts (FixtureOnlyKey: target.*,
 train.transform.image_sizes, loss.total, grad.*); `npm run parity` fails any other name.
 """

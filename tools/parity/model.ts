@@ -293,7 +293,7 @@ function compareUnordered(computed: Map<string, Tensor>, goldens: Goldens, caseN
 /**
  * The fixture's names that are not stages of the model's trace: the targets the oracle trained
  * on, the training batch's image sizes, the summed loss and the gradients. Every other golden
- * name must be a {@link TraceKey} of `lib/maskrcnn/trace.ts`; {@link runModelParity} fails a
+ * name must be a {@link TraceKey} of `lib/maskrcnn/model/trace.ts`; {@link runModelParity} fails a
  * name that is neither, so the oracle's names (`tools/oracle/gen_model.py`) and the typed list
  * cannot drift apart.
  */
@@ -592,7 +592,7 @@ export function runModelParity(dir: string, options: ModelParityOptions = {}): P
         };
         const ctx: StageContext = { model, input, run: meta.runs[r]! };
         for (const name of goldens.names()) {
-          if (!isGoldenKey(name)) lines.push({ op: name, caseName: `${r} names`, status: 'FAIL', maxAbs: NaN, maxRel: NaN, detail: 'neither a stage of lib/maskrcnn/trace.ts (TRACE_STAGES) nor a fixture-only name (FixtureOnlyKey)' });
+          if (!isGoldenKey(name)) lines.push({ op: name, caseName: `${r} names`, status: 'FAIL', maxAbs: NaN, maxRel: NaN, detail: 'neither a stage of lib/maskrcnn/model/trace.ts (TRACE_STAGES) nor a fixture-only name (FixtureOnlyKey)' });
         }
         const compare = (stage: string, computed: Map<GoldenKey, Tensor> | null): void => {
           if (computed === null) return;

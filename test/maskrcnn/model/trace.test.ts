@@ -1,26 +1,10 @@
 import test from 'tape';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Tensor, noGrad, zeros } from '../../../lib/tensor/index.js';
-import { SafetensorsFile } from '../../../lib/nn/index.js';
+import { Tensor, zeros } from '../../../lib/tensor/index.js';
 import { LOSS_TERMS, StageClock, TIMED_STAGES, TRACE_STAGES, TraceRecorder, isTrainingTrace, parseTraceKey, stageKeys, traceKey, type TraceKey, type TraceStage } from '../../../lib/maskrcnn/index.js';
-import { loadFixtureModel } from '../../../tools/parity/model.js';
-
-const dir = fileURLToPath(new URL('../../fixtures/model/', import.meta.url));
+import { fixtureTraces } from '../fixture_traces.js';
 
 test('trace: every key of a real evaluation and training trace is a typed stage, and every stage is traced', (t) => {
-  const model = loadFixtureModel(dir);
-  const random = SafetensorsFile.open(join(dir, 'goldens_random.safetensors'));
-  const train = SafetensorsFile.open(join(dir, 'goldens_train.safetensors'));
-  const image = random.read('input.image.0');
-  const target = { boxes: train.read('target.boxes.0'), labels: train.read('target.labels.0'), masks: train.read('target.masks.0') };
-  random.close();
-  train.close();
-  model.eval();
-  const evalTrace = noGrad(() => model.forward([image], undefined, { trace: true }).trace);
-  model.train();
-  const trainTrace = noGrad(() => model.forward([image], [target], { trace: true }).trace);
-  model.eval();
+  const { evalTrace, trainTrace } = fixtureTraces();
   const seen = new Set<TraceStage>();
   for (const [trace, training] of [[evalTrace, false], [trainTrace, true]] as const) {
     t.equal(isTrainingTrace(trace), training, `isTrainingTrace: ${training}`);

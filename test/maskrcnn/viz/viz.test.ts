@@ -2,11 +2,9 @@ import test from 'tape';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Tensor, noGrad, zeros } from '../../../lib/tensor/index.js';
-import { SafetensorsFile } from '../../../lib/nn/index.js';
+import { Tensor, zeros } from '../../../lib/tensor/index.js';
 import { Canvas, VIZ_COLORS, classColor, decodePng, drawBoxes, heatColor, heatmapGrid, renderTrace, type Trace, type TraceView } from '../../../lib/maskrcnn/index.js';
-import { loadFixtureModel } from '../../../tools/parity/model.js';
+import { fixtureTraces } from '../fixture_traces.js';
 
 const rgbAt = (png: ReturnType<typeof decodePng>, x: number, y: number): number[] => {
   const i = 4 * (y * png.width + x);
@@ -52,18 +50,7 @@ test('viz: mask overlay blends the class colour where the mask passes the thresh
 });
 
 test('viz: every view renders from real eval and training traces of the fixture model, and saves as PNG', (t) => {
-  const dir = fileURLToPath(new URL('../../fixtures/model/', import.meta.url));
-  const model = loadFixtureModel(dir);
-  const random = SafetensorsFile.open(join(dir, 'goldens_random.safetensors'));
-  const train = SafetensorsFile.open(join(dir, 'goldens_train.safetensors'));
-  const image = random.read('input.image.0');
-  const target = { boxes: train.read('target.boxes.0'), labels: train.read('target.labels.0'), masks: train.read('target.masks.0') };
-  random.close();
-  train.close();
-  const evalTrace = noGrad(() => model.forward([image], undefined, { trace: true }).trace);
-  model.train();
-  const trainTrace = noGrad(() => model.forward([image], [target], { trace: true }).trace);
-  model.eval();
+  const { evalTrace, trainTrace } = fixtureTraces();
   const tmp = mkdtempSync(join(tmpdir(), 'viz-test-'));
   try {
     const views: Array<[TraceView, Trace, [number, number] | null]> = [

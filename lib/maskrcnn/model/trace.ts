@@ -31,11 +31,16 @@ export type TraceIndexing = 'one' | 'image' | 'level' | 'loss';
 export type TraceWhen = 'always' | 'both' | 'train' | 'eval';
 
 /** How one stage is keyed and when it is recorded (a value of {@link TRACE_STAGES}). */
-export interface TraceStageInfo {
+export interface TraceStageInfo<I extends TraceIndexing = TraceIndexing, W extends TraceWhen = TraceWhen> {
   /** See {@link TraceIndexing}. */
-  readonly index: TraceIndexing;
+  readonly index: I;
   /** See {@link TraceWhen}. */
-  readonly when: TraceWhen;
+  readonly when: W;
+}
+
+/** A stage's {@link TraceStageInfo}, its literal types kept (they make {@link TraceKey}). */
+function stage<I extends TraceIndexing, W extends TraceWhen>(index: I, when: W): TraceStageInfo<I, W> {
+  return Object.freeze({ index, when });
 }
 
 /**
@@ -45,90 +50,90 @@ export interface TraceStageInfo {
  */
 export const TRACE_STAGES = Object.freeze({
   /** Each input image `[3, H, W]` in [0, 1] as given to `forward`. */
-  'input.image': { index: 'image', when: 'always' },
+  'input.image': stage('image', 'always'),
   /** The normalised, resized, zero-padded batch `[N, 3, H_pad, W_pad]` (§3.1 "Implementation Details": shorter side 800; torchvision's `GeneralizedRCNNTransform`). */
-  'transform.images': { index: 'one', when: 'always' },
+  'transform.images': stage('one', 'always'),
   /** Each image's resized (unpadded) `[h, w]`, `[N, 2]` int32. */
-  'transform.image_sizes': { index: 'one', when: 'always' },
+  'transform.image_sizes': stage('one', 'always'),
   /** Training: each image's ground-truth boxes in resized pixels `[G, 4]`. */
-  'transform.target_boxes': { index: 'image', when: 'train' },
+  'transform.target_boxes': stage('image', 'train'),
   /** Training: each image's ground-truth masks resized with the image `[G, H, W]`. */
-  'transform.target_masks': { index: 'image', when: 'train' },
+  'transform.target_masks': stage('image', 'train'),
   /** C2..C5: the ResNet stages' outputs, levels `0..3` (§3 "Network Architecture", ResNet-FPN backbone). */
-  'backbone.body': { index: 'level', when: 'always' },
+  'backbone.body': stage('level', 'always'),
   /** P2..P6: the feature pyramid, levels `0..3` and `pool` (FPN §3, top-down pathway and lateral connections; P6 by max-pooling P5, FPN §4.1). */
-  fpn: { index: 'level', when: 'always' },
+  fpn: stage('level', 'always'),
   /** The RPN head's objectness logits per level `[N, A, H_l, W_l]` (Faster R-CNN §3.1; FPN §4.1). */
-  'rpn.head.objectness': { index: 'level', when: 'both' },
+  'rpn.head.objectness': stage('level', 'both'),
   /** The RPN head's box deltas per level `[N, 4A, H_l, W_l]` (Faster R-CNN §3.1). */
-  'rpn.head.bbox_deltas': { index: 'level', when: 'both' },
+  'rpn.head.bbox_deltas': stage('level', 'both'),
   /** Each image's anchors of every level `[sum A*H_l*W_l, 4]` (Faster R-CNN §3.1.1 "Anchors"; FPN §4.1: one size per level, 3 ratios). */
-  'rpn.anchors': { index: 'image', when: 'both' },
+  'rpn.anchors': stage('image', 'both'),
   /** Anchors per level `[L]` int32. */
-  'rpn.num_anchors_per_level': { index: 'one', when: 'both' },
+  'rpn.num_anchors_per_level': stage('one', 'both'),
   /** Objectness logits of every anchor, levels concatenated `[N, T]`. */
-  'rpn.objectness_flat': { index: 'one', when: 'both' },
+  'rpn.objectness_flat': stage('one', 'both'),
   /** Box deltas of every anchor `[N*T, 4]`. */
-  'rpn.bbox_deltas_flat': { index: 'one', when: 'both' },
+  'rpn.bbox_deltas_flat': stage('one', 'both'),
   /** Every anchor decoded by its deltas `[N, T, 4]` (Faster R-CNN §3.1.2, box parametrisation). */
-  'rpn.decoded_proposals': { index: 'one', when: 'both' },
+  'rpn.decoded_proposals': stage('one', 'both'),
   /** Each image's proposals after the per-level top-k, clipping and NMS `[P, 4]` (§3.1 "Inference": 1000 proposals; FPN §4.1). */
-  'rpn.proposals': { index: 'image', when: 'both' },
+  'rpn.proposals': stage('image', 'both'),
   /** Their objectness probabilities `[P]`. */
-  'rpn.proposal_scores': { index: 'image', when: 'both' },
+  'rpn.proposal_scores': stage('image', 'both'),
   /** Training: each anchor's label, 1 / 0 / -1 ignored, after sampling `[T]` (Faster R-CNN §3.1.2: IoU > 0.7 positive, < 0.3 negative; §3.1.3: 256 anchors). */
-  'rpn.anchor_labels': { index: 'image', when: 'train' },
+  'rpn.anchor_labels': stage('image', 'train'),
   /** Training: the ground-truth box each anchor is matched to `[T, 4]`. */
-  'rpn.matched_gt_boxes': { index: 'image', when: 'train' },
+  'rpn.matched_gt_boxes': stage('image', 'train'),
   /** Training: the sampled RoIs, proposals plus ground truth `[R, 4]` (§3.1 "Training": 512 RoIs, 25% positive at IoU >= 0.5). */
-  'roi_heads.proposals_with_gt': { index: 'image', when: 'train' },
+  'roi_heads.proposals_with_gt': stage('image', 'train'),
   /** Training: the ground-truth index each sampled RoI matches `[R]`. */
-  'roi_heads.matched_idxs': { index: 'image', when: 'train' },
+  'roi_heads.matched_idxs': stage('image', 'train'),
   /** Training: each sampled RoI's class, 0 for background `[R]`. */
-  'roi_heads.labels': { index: 'image', when: 'train' },
+  'roi_heads.labels': stage('image', 'train'),
   /** Training: each sampled RoI's box regression target `[R, 4]` (weights 10, 10, 5, 5). */
-  'roi_heads.regression_targets': { index: 'image', when: 'train' },
+  'roi_heads.regression_targets': stage('image', 'train'),
   /** The box branch's RoIAlign features `[R, C, 7, 7]` (§3 "RoIAlign"; FPN §4.2, Eq. 1 level mapper). */
-  'roi_heads.box_roi_pool': { index: 'one', when: 'both' },
+  'roi_heads.box_roi_pool': stage('one', 'both'),
   /** The box head's features `[R, 1024]` (two fully connected layers, §3 "Network Architecture"). */
-  'roi_heads.box_head': { index: 'one', when: 'both' },
+  'roi_heads.box_head': stage('one', 'both'),
   /** Class logits `[R, K]` (L_cls, §3). */
-  'roi_heads.class_logits': { index: 'one', when: 'both' },
+  'roi_heads.class_logits': stage('one', 'both'),
   /** Per-class box deltas `[R, 4K]` (L_box, §3). */
-  'roi_heads.box_regression': { index: 'one', when: 'both' },
+  'roi_heads.box_regression': stage('one', 'both'),
   /** Evaluation: every RoI's per-class boxes decoded `[R, K, 4]`. */
-  'roi_heads.pred_boxes_decoded': { index: 'one', when: 'eval' },
+  'roi_heads.pred_boxes_decoded': stage('one', 'eval'),
   /** Evaluation: class probabilities `[R, K]`. */
-  'roi_heads.pred_scores_softmax': { index: 'one', when: 'eval' },
+  'roi_heads.pred_scores_softmax': stage('one', 'eval'),
   /** Evaluation: each image's detections after per-class NMS, boxes `[D, 4]` (§3.1 "Inference": top 100). */
-  'roi_heads.detections.boxes': { index: 'image', when: 'eval' },
+  'roi_heads.detections.boxes': stage('image', 'eval'),
   /** Evaluation: their scores `[D]`. */
-  'roi_heads.detections.scores': { index: 'image', when: 'eval' },
+  'roi_heads.detections.scores': stage('image', 'eval'),
   /** Evaluation: their classes `[D]`. */
-  'roi_heads.detections.labels': { index: 'image', when: 'eval' },
+  'roi_heads.detections.labels': stage('image', 'eval'),
   /** Evaluation: each detection's mask probabilities of its class `[D, 1, 28, 28]` (§3.1 "Inference"). */
-  'roi_heads.detections.mask_probs': { index: 'image', when: 'eval' },
+  'roi_heads.detections.mask_probs': stage('image', 'eval'),
   /** The mask branch's RoIAlign features `[R, C, 14, 14]` (§3 "RoIAlign"; positives in training, detections in evaluation). */
-  'roi_heads.mask_roi_pool': { index: 'one', when: 'both' },
+  'roi_heads.mask_roi_pool': stage('one', 'both'),
   /** The mask head's features after its convolutions and deconvolution `[R, 256, 28, 28]` (§3 "Network Architecture", Figure 4). */
-  'roi_heads.mask_head': { index: 'one', when: 'both' },
+  'roi_heads.mask_head': stage('one', 'both'),
   /** Mask logits, one 28x28 map per class `[R, K, 28, 28]` (§3 "Mask Representation"). */
-  'roi_heads.mask_logits': { index: 'one', when: 'both' },
+  'roi_heads.mask_logits': stage('one', 'both'),
   /** Training: the positives' mask targets cut out by RoIAlign `[P, 28, 28]` (§3: L_mask is defined on positive RoIs). */
-  'roi_heads.mask_targets': { index: 'one', when: 'train' },
+  'roi_heads.mask_targets': stage('one', 'train'),
   /** Training: the class whose mask logits L_mask reads, per positive `[P]` (§3: per-class binary loss). */
-  'roi_heads.mask_target_labels': { index: 'one', when: 'train' },
+  'roi_heads.mask_target_labels': stage('one', 'train'),
   /** Training: the five loss terms, scalars (§3: L = L_cls + L_box + L_mask, plus the RPN's two). */
-  loss: { index: 'loss', when: 'always' },
+  loss: stage('loss', 'always'),
   /** Evaluation: each image's boxes in its original pixels `[D, 4]`. */
-  'output.boxes': { index: 'image', when: 'eval' },
+  'output.boxes': stage('image', 'eval'),
   /** Evaluation: their classes `[D]`. */
-  'output.labels': { index: 'image', when: 'eval' },
+  'output.labels': stage('image', 'eval'),
   /** Evaluation: their scores `[D]`. */
-  'output.scores': { index: 'image', when: 'eval' },
+  'output.scores': stage('image', 'eval'),
   /** Evaluation: the masks pasted into the original image, probabilities `[D, 1, H, W]` (§3.1 "Inference": resized to the box, binarized at 0.5 by the reader). */
-  'output.masks': { index: 'image', when: 'eval' },
-} as const satisfies Record<string, TraceStageInfo>);
+  'output.masks': stage('image', 'eval'),
+});
 
 /** A stage of the trace (a key of {@link TRACE_STAGES}). */
 export type TraceStage = keyof typeof TRACE_STAGES;
@@ -142,20 +147,25 @@ export type LossTerm = (typeof LOSS_TERMS)[number];
 /** A feature level's key: `0`, `1`, ... or `pool` (P6). */
 export type FeatureLevel = `${number}` | 'pool';
 
-type IndexOf<S extends TraceStage> = (typeof TRACE_STAGES)[S]['index'];
-type WhenOf<S extends TraceStage> = (typeof TRACE_STAGES)[S]['when'];
-type Suffix<I extends TraceIndexing> = I extends 'image' ? `.${number}` : I extends 'level' ? `.${FeatureLevel}` : I extends 'loss' ? `.${LossTerm}` : '';
-type Prefix<W extends TraceWhen> = W extends 'both' ? '' | 'train.' : W extends 'train' ? 'train.' : '';
-type KeyOf<S extends TraceStage> = S extends TraceStage ? `${Prefix<WhenOf<S>>}${S}${Suffix<IndexOf<S>>}` : never;
+/** How `stage`'s tensors are keyed ({@link TraceIndexing}). */
+export type TraceIndexingOf<S extends TraceStage> = (typeof TRACE_STAGES)[S]['index'];
+/** When `stage` is recorded ({@link TraceWhen}). */
+export type TraceWhenOf<S extends TraceStage> = (typeof TRACE_STAGES)[S]['when'];
+/** The end of a key: `.0` (image), `.0` or `.pool` (level), `.loss_mask` (loss term), or nothing. */
+export type TraceKeySuffix<I extends TraceIndexing> = I extends 'image' ? `.${number}` : I extends 'level' ? `.${FeatureLevel}` : I extends 'loss' ? `.${LossTerm}` : '';
+/** The start of a key: `train.` for a training pass's stage, or nothing. */
+export type TraceKeyPrefix<W extends TraceWhen> = W extends 'both' ? '' | 'train.' : W extends 'train' ? 'train.' : '';
+/** The keys of one stage. */
+export type TraceKeyOf<S extends TraceStage> = S extends TraceStage ? `${TraceKeyPrefix<TraceWhenOf<S>>}${S}${TraceKeySuffix<TraceIndexingOf<S>>}` : never;
 
 /** Every key a trace may hold (`transform.images`, `train.rpn.anchors.0`, `fpn.pool`, `loss.loss_mask`, ...). */
-export type TraceKey = KeyOf<TraceStage>;
+export type TraceKey = TraceKeyOf<TraceStage>;
 
 /** A trace: every traced tensor by its {@link TraceKey}. */
 export type Trace = Map<TraceKey, Tensor>;
 
 /** The index a stage's key takes: none, an image, a feature level or a loss term. */
-export type TraceIndex<S extends TraceStage> = IndexOf<S> extends 'one' ? [] : IndexOf<S> extends 'image' ? [image: number] : IndexOf<S> extends 'level' ? [level: number | FeatureLevel] : [term: LossTerm];
+export type TraceIndex<S extends TraceStage> = TraceIndexingOf<S> extends 'one' ? [] : TraceIndexingOf<S> extends 'image' ? [image: number] : TraceIndexingOf<S> extends 'level' ? [level: number | FeatureLevel] : [term: LossTerm];
 
 /**
  * The key of `stage` in a trace of a training (`training`) or evaluation pass: `train.` in
@@ -163,7 +173,7 @@ export type TraceIndex<S extends TraceStage> = IndexOf<S> extends 'one' ? [] : I
  * or per-term stage (`traceKey('rpn.proposals', true, 0)` is `train.rpn.proposals.0`).
  */
 export function traceKey<S extends TraceStage>(stage: S, training: boolean, ...index: TraceIndex<S>): TraceKey {
-  const { when } = TRACE_STAGES[stage] as TraceStageInfo;
+  const { when }: TraceStageInfo = TRACE_STAGES[stage];
   const prefix = when === 'train' || (when === 'both' && training) ? 'train.' : '';
   return `${prefix}${stage}${index.length === 0 ? '' : `.${index[0]}`}` as TraceKey;
 }

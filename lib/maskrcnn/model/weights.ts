@@ -38,7 +38,7 @@ const CLASS_KEY = 'roi_heads.box_predictor.cls_score.weight';
  * cannot be read or when its keys or shapes do not match the model's, naming every missing and
  * unexpected key.
  *
- * @document ../../docs/course/torchvision-weights.md
+ * @document ../../../docs/course/torchvision-weights.md
  */
 export function loadTorchvision(path: string, options: LoadTorchvisionOptions = {}): MaskRCNN {
   if (!existsSync(path)) {

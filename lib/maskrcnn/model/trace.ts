@@ -47,6 +47,8 @@ function stage<I extends TraceIndexing, W extends TraceWhen>(index: I, when: W):
  * Every stage of the trace in the order of a forward pass, with its keying and when it is
  * recorded. The names are the golden fixtures' (`tools/oracle/gen_model.py`, torchvision's
  * attribute paths), which `npm run parity` checks against this list.
+ *
+ * @namespace
  */
 export const TRACE_STAGES = Object.freeze({
   /** Each input image `[3, H, W]` in [0, 1] as given to `forward`. */

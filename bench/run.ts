@@ -58,8 +58,8 @@ import {
   type BackendName, type ConvGeometry, availableBackends, describeBackend, withBackend, conv2d, convTranspose2d, mm, roiAlign,
   conv2dBackwardInput, conv2dBackwardWeight,
 } from '../lib/ops/index.js';
-import { type BenchDetectorOptions, type BenchResult, benchDetector, formatBenchTable } from '../lib/maskrcnn/bench.js';
-import { defaultConfig, shapesConfig, type MaskRCNNConfig } from '../lib/maskrcnn/config.js';
+import { type BenchDetectorOptions, type BenchResult, benchDetector, formatBenchTable } from '../lib/maskrcnn/train/bench.js';
+import { defaultConfig, shapesConfig, type MaskRCNNConfig } from '../lib/maskrcnn/model/config.js';
 import { generateShapes } from '../lib/maskrcnn/data/shapes.js';
 import { type Batch, DataLoader, rgbToTensor, shapesDetectionDataset } from '../lib/maskrcnn/data/dataset.js';
 import {
@@ -317,7 +317,7 @@ function detectorCases(): DetectorCase[] {
 }
 
 /**
- * The benchmark's config for a detector case, as lib/maskrcnn/bench.ts makes it: the preset's
+ * The benchmark's config for a detector case, as lib/maskrcnn/train/bench.ts makes it: the preset's
  * numbers, box score threshold 0, and for shapes the transform's sizes set to the image size.
  */
 function detectorConfig(options: BenchDetectorOptions): MaskRCNNConfig {
@@ -382,7 +382,7 @@ function torchPeerCase(c: DetectorCase, runsFlag: number | undefined): TorchPeer
  */
 function runDetectorCases(selected: DetectorCase[], backends: BackendName[], runsFlag: number | undefined, torch: boolean): void {
   if (selected.length === 0) return;
-  console.log('\n# Mask R-CNN, stage by stage (lib/maskrcnn/bench.ts): seeded random weights, since there are no torchvision weights');
+  console.log('\n# Mask R-CNN, stage by stage (lib/maskrcnn/train/bench.ts): seeded random weights, since there are no torchvision weights');
   console.log('# on this machine (timings depend on weights only through the boxes kept; the score threshold is 0, so the mask');
   console.log('# branch runs on the full top-k detections, as a trained model on a busy image would). Stage columns are medians');
   console.log('# over the runs with their share of the median total; "other" is the time outside the named stages.');

@@ -9,7 +9,7 @@ with one JSON request on stdin and one JSON answer on stdout (nothing else is pr
 Request: {"threads": n, "cases": [case, ...]}, each case
   {"name", "model": "config" | "maskrcnn_resnet50_fpn", "mode": "inference" | "train-step",
    "warmup", "runs", "seed",
-   "config": the project's MaskRCNNConfig (camelCase, as lib/maskrcnn/config.ts; "config" models),
+   "config": the project's MaskRCNNConfig (camelCase, as lib/maskrcnn/model/config.ts; "config" models),
    "images": [{"height", "width", "data": base64 float32 [3, H, W] in [0, 1]}],
    "targets": [{"boxes": [[x1, y1, x2, y2], ...], "labels": [...], "masks": base64 uint8 [N, H, W]}]
               (train-step only)}
@@ -25,7 +25,7 @@ RPN and RoI numbers, TwoMLPHead, MaskRCNNHeads with the config's mask norm, Mask
 weights_backbone=None) and the config's box score threshold (0 in the benchmark, so the mask
 branch runs on the full top-k as in the project's case).
 
-A training step is, as in lib/maskrcnn/bench.ts, zero_grad (untimed), forward with targets, the
+A training step is, as in lib/maskrcnn/train/bench.ts, zero_grad (untimed), forward with targets, the
 sum of the losses, backward, and the optimizer's step (the config's optimizer: AdamW with
 betas (momentum, 0.999), or SGD with momentum), the same batch every step. Inference is
 model.eval() under torch.no_grad().

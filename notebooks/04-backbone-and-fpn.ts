@@ -177,7 +177,7 @@ const val = shapesDetectionDataset(
 );
 const sample = val.get(0);
 const trace = noGrad(() => model.forward([sample.image], undefined, { trace: true }).trace);
-const levels = ['0', '1', '2', '3', 'pool'];
+const levels = ['0', '1', '2', '3', 'pool'] as const;
 const traced = levels.map((k, l) => [`P${l + 2}`, trace.get(`fpn.${k}`)!] as const);
 const tracedC = [0, 1, 2, 3].map((k) => [`C${k + 2}`, trace.get(`backbone.body.${k}`)!] as const);
 const shapesRows = [...tracedC, ...traced].map(([n, t]) => [n, t.shape.slice(1).join(' x '), 128 / t.shape[2]!]);

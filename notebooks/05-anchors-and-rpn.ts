@@ -49,7 +49,7 @@ showMarkdown(markdownTable(['level', 'stride', 'size s', 'r = 0.5 (w x h)', 'r =
 const perLocation = paperGenerator.numAnchorsPerLocation();
 console.log(`anchors per location on each level: ${perLocation.join(', ')}; over the pyramid: ${perLocation.reduce((a, b) => a + b, 0)}`);
 console.log(`cell anchors of P2 (x1, y1, x2, y2): ${paperGenerator.cellAnchors[0]}`);
-check("the paper's 32-pixel cell anchors (as in test/maskrcnn/box_ops.test.ts)", paperGenerator.cellAnchors[0]!.data, [-23, -11, 23, 11, -16, -16, 16, 16, -11, -23, 11, 23], 0);
+check("the paper's 32-pixel cell anchors (as in test/maskrcnn/model/box_ops.test.ts)", paperGenerator.cellAnchors[0]!.data, [-23, -11, 23, 11, -16, -16, 16, 16, -11, -23, 11, 23], 0);
 check('15 anchors over the pyramid', perLocation.reduce((a, b) => a + b, 0), 15, 0);
 
 // %% [markdown]

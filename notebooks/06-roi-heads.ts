@@ -42,7 +42,7 @@ console.log(`ground truth: ${gtNames.map((n, g) => `${n} [${Array.from(target.bo
 const run = noGrad(() => model.forward([image], undefined, { trace: true }));
 const trace = run.trace;
 const proposals = trace.get('rpn.proposals.0')!;
-const features = new Map(['0', '1', '2', '3'].map((k) => [k, trace.get(`fpn.${k}`)!] as const)); // P2..P5
+const features = new Map((['0', '1', '2', '3'] as const).map((k) => [k, trace.get(`fpn.${k}`)!] as const)); // P2..P5
 const imageSizes: Array<[number, number]> = [[image.shape[1]!, image.shape[2]!]];
 console.log(`${proposals.shape[0]} proposals; feature maps P2..P5 ${[...features.values()].map((f) => f.shape.slice(2).join('x')).join(', ')}`);
 

@@ -39,7 +39,7 @@ const [H, W] = [image.shape[1]!, image.shape[2]!];
 console.log(`ground truth: ${Array.from(target.labels.data, (l, g) => `${classes[l]} (${fixed(target.area.data[g]!, 0)} px)`).join(', ')}`);
 const run = noGrad(() => model.forward([image], undefined, { trace: true }));
 const trace = run.trace;
-const features = new Map(['0', '1', '2', '3'].map((k) => [k, trace.get(`fpn.${k}`)!] as const)); // P2..P5
+const features = new Map((['0', '1', '2', '3'] as const).map((k) => [k, trace.get(`fpn.${k}`)!] as const)); // P2..P5
 const detBoxes = trace.get('roi_heads.detections.boxes.0')!;
 const detLabels = trace.get('roi_heads.detections.labels.0')!;
 console.log(`${detBoxes.shape[0]} detections go to the mask branch: ${Array.from(detLabels.data, (l) => classes[l]).join(', ')}`);

@@ -21,7 +21,7 @@
 // %%
 import {
   MaskRCNN, Tensor, concat, defaultGenerator, generateShapes, heatmapGrid, indexSelect, loadWeights, lossCurveSvg, makeOptimizer,
-  manualSeed, boxIou, enlarge, readZooEntry, renderTrace, shapesConfig, shapesDetectionDataset, zooWeightsPath, LOSS_TERMS,
+  manualSeed, boxIou, enlarge, readZooEntry, renderTrace, shapesConfig, shapesDetectionDataset, zooWeightsPath, LOSS_TERMS, type TraceKey,
 } from '../lib/index.js';
 import { check, fixed, markdownTable, showMarkdown, showPng, showSvg } from '../tools/notebooks/display.js';
 import { lineChartSvg } from '../tools/notebooks/plot.js';
@@ -50,7 +50,7 @@ const generatorBefore = defaultGenerator.getState();
 model.train();
 const step = model.forward(images, targets, { trace: true });
 const trace = step.trace;
-const get = (name: string): Tensor => {
+const get = (name: TraceKey): Tensor => {
   const t = trace.get(name);
   if (t === undefined) throw new Error(`the trace has no ${name}`);
   return t;
@@ -98,7 +98,7 @@ function bceByHand(z: number, t: number): number {
 // `log(sum_c exp(z_c)) - z_label`.
 
 // %%
-const ints = (names: string[]): number[] => names.flatMap((n) => Array.from(get(n).data));
+const ints = (names: TraceKey[]): number[] => names.flatMap((n) => Array.from(get(n).data));
 const classLogits = get('train.roi_heads.class_logits');
 const roiLabels = ints(['train.roi_heads.labels.0', 'train.roi_heads.labels.1']);
 const roisPerImage = [0, 1].map((i) => get(`train.roi_heads.labels.${i}`).size);

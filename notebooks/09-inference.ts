@@ -24,7 +24,7 @@
 import {
   batchedNms, boxIou, classColor, clipBoxesToImage, cocoEvaluate, concat, defaultConfig, describeBackend, detectionsToCocoResults, drawBoxes,
   drawDetections, generateShapes, heatmapGrid, indexSelect, interpolate, loadResults, loadWeights, nms, noGrad, pasteMasksInImage,
-  readZooEntry, removeSmallBoxes, shapesDetectionDataset, sigmoid, tensor, zooWeightsPath, Canvas, Tensor, type CocoResult,
+  readZooEntry, removeSmallBoxes, shapesDetectionDataset, sigmoid, stageKeys, tensor, zooWeightsPath, Canvas, Tensor, type CocoResult, type Trace,
 } from '../lib/index.js';
 import { VAL_SEED_OFFSET } from '../lib/maskrcnn/cli/shapes.js';
 import { showPng, showMarkdown, markdownTable, check, fixed } from '../tools/notebooks/display.js';
@@ -234,7 +234,7 @@ check("each detection's mask = sigmoid of its own class's logits", maskOfClass(m
 
 // %%
 /** The FPN levels P2..P6 of a trace, keyed as the heads read them (`'0'`..`'3'`, `'pool'`). */
-const featuresOf = (t: ReadonlyMap<string, Tensor>) => new Map([...t].filter(([k]) => k.startsWith('fpn.')).map(([k, v]) => [k.slice(4), v] as [string, Tensor]));
+const featuresOf = (t: Trace) => new Map(stageKeys(t, 'fpn').map((k) => [k.slice('fpn.'.length), t.get(k)!] as [string, Tensor]));
 const features = featuresOf(trace);
 const timeMaskBranch = (boxes: Tensor): number => {
   const t0 = performance.now();

@@ -6,7 +6,7 @@
 Reads the state dict of torchvision's `maskrcnn_resnet50_fpn` (the file torchvision downloads to
 ~/.cache/torch/hub/checkpoints/, or any checkpoint with the same keys: a dict holding the state
 dict directly, or under "model" / "state_dict"), and writes every tensor under the SAME key name
-as float32, so that `loadTorchvision(path)` in lib/maskrcnn/weights.ts loads it by name, strictly.
+as float32, so that `loadTorchvision(path)` in lib/maskrcnn/model/weights.ts loads it by name, strictly.
 This script never downloads anything: pass the path of a file you already have.
 
 Only torch is needed (no torchvision, no safetensors package): the safetensors format is an

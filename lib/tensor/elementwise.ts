@@ -8,15 +8,8 @@
 import { Tensor, type TensorLike } from './tensor.js';
 import { defineOp } from './autograd.js';
 import { type DType, type TypedArray, allocate, floatingOf, promoteTypes } from './dtype.js';
-import {
-  type Shape,
-  broadcastShapes,
-  broadcastStrides,
-  contiguousStrides,
-  sameShape,
-  shapeSize,
-} from './shape.js';
-import { sum } from './reduce.js';
+import { broadcastOffsets, broadcastShapes, broadcastStrides, sameShape, shapeSize } from './shape.js';
+import { unbroadcast } from './reduce.js';
 
 /**
  * A number becomes a scalar tensor of the other operand's dtype (a non-integer number next to an
@@ -37,27 +30,6 @@ function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
   throw new Error(`${op}: at least one operand must be a tensor`);
 }
 
-/**
- * For every element of a tensor broadcast to `outShape`, the offset of the element it reads in
- * the original storage. Used by the ops that broadcast more than two operands.
- */
-export function broadcastOffsets(from: Shape, outShape: Shape): Int32Array {
-  const n = shapeSize(outShape);
-  const offsets = new Int32Array(n);
-  const strides = broadcastStrides(from, outShape);
-  const outStrides = contiguousStrides(outShape);
-  for (let i = 0; i < n; i++) {
-    let off = 0;
-    let rest = i;
-    for (let d = 0; d < outShape.length; d++) {
-      const k = Math.floor(rest / outStrides[d]!);
-      rest -= k * outStrides[d]!;
-      off += k * strides[d]!;
-    }
-    offsets[i] = off;
-  }
-  return offsets;
-}
 
 /**
  * `out[i] = A[i sa] op B[i sb]` for i < n, with sa, sb = 1 (an operand of n elements) or 0 (a
@@ -143,21 +115,6 @@ export function mapUnary(a: Tensor, dtype: DType, f: (x: number) => number): Ten
   const out = allocate(dtype, A.length);
   for (let i = 0; i < A.length; i++) out[i] = f(A[i]!);
   return new Tensor(out, a.shape, dtype);
-}
-
-/**
- * Sums a gradient computed at a broadcast shape back to the shape of the operand that was
- * broadcast: over the leading dimensions it lacked and over its size-1 dimensions.
- */
-export function unbroadcast(grad: Tensor, shape: Shape): Tensor {
-  if (sameShape(grad.shape, shape)) return grad;
-  const lead = grad.ndim - shape.length;
-  const dims: number[] = [];
-  for (let d = 0; d < grad.ndim; d++) {
-    if (d < lead || (shape[d - lead] === 1 && grad.shape[d] !== 1)) dims.push(d);
-  }
-  const reduced = dims.length > 0 ? sum(grad, dims, true) : grad;
-  return reduced.reshape(shape);
 }
 
 type BinaryGrads = (grad: Tensor, a: Tensor, b: Tensor, out: Tensor, needs: readonly boolean[]) => [Tensor | null, Tensor | null];

@@ -59,12 +59,12 @@ export {
   le,
   gt,
   ge,
-  unbroadcast,
 } from './elementwise.js';
-export { sum, mean, max, min, maxDim, minDim, argmax, argmin, softmax, logSoftmax, logsumexp } from './reduce.js';
+export { sum, mean, max, min, argmax, argmin, unbroadcast } from './reduce.js';
+export { softmax, logSoftmax, logsumexp } from './softmax.js';
 export { matmul, gemm, setMatmulHook, getMatmulHook, referenceMatmul, type MatmulHook } from './matmul.js';
 export { reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, narrow, slice, concat, stack, pad } from './views.js';
-export { indexSelect, gather, scatterAdd, maskedSelect, nonzero, topk, sort, argsort } from './indexing.js';
+export { indexSelect, gather, scatterAdd, maskedSelect, nonzero, topk, sort, argsort, maxDim, minDim } from './indexing.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
 export { fromNdarray, type Nested } from './interop.js';
 export { formatTensor } from './format.js';

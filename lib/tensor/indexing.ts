@@ -8,9 +8,8 @@
 import { Tensor, type ValuesIndices } from './tensor.js';
 import { defineOp } from './autograd.js';
 import { allocate } from './dtype.js';
-import { broadcastShapes, contiguousStrides, formatShape, normalizeDim, sameShape, shapeSize } from './shape.js';
-import { broadcastOffsets, unbroadcast } from './elementwise.js';
-import { splitAt } from './reduce.js';
+import { broadcastOffsets, broadcastShapes, contiguousStrides, formatShape, normalizeDim, sameShape, shapeSize, splitAt } from './shape.js';
+import { argExtreme, unbroadcast } from './reduce.js';
 
 /** Checks that `index` holds integers and returns it as an `int32` tensor. */
 function asIndex(op: string, index: Tensor | readonly number[]): Tensor {
@@ -259,4 +258,22 @@ export function topk(x: Tensor, k: number, dim = -1, largest = true, _sorted = t
   if (x.ndim === 0) return sort(x);
   const indices = sortIndices(x, d, largest).narrow(d, 0, k);
   return { values: gather(x, d, indices), indices };
+}
+
+function extremeAlong(op: string, x: Tensor, dim: number, keepdim: boolean, sign: 1 | -1): ValuesIndices {
+  const d = normalizeDim(op, dim, x.ndim);
+  const indices = argExtreme(op, x, d, sign);
+  // The values are gathered at the indices, so the gradient goes to the selected element only.
+  const values = x.ndim === 0 ? x.clone() : gather(x, d, indices);
+  return keepdim || x.ndim === 0 ? { values, indices } : { values: values.squeeze(d), indices: indices.squeeze(d) };
+}
+
+/** The largest values along `dim` and their indices; the gradient goes to the selected element. */
+export function maxDim(x: Tensor, dim: number, keepdim = false): ValuesIndices {
+  return extremeAlong('max', x, dim, keepdim, 1);
+}
+
+/** The smallest values along `dim` and their indices; the gradient goes to the selected element. */
+export function minDim(x: Tensor, dim: number, keepdim = false): ValuesIndices {
+  return extremeAlong('min', x, dim, keepdim, -1);
 }

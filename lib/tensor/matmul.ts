@@ -11,8 +11,8 @@
 import { Tensor } from './tensor.js';
 import { defineOp } from './autograd.js';
 import { type TypedArray, allocate, dtypeOfArray, isFloating, promoteTypes } from './dtype.js';
-import { broadcastShapes, formatShape, shapeSize } from './shape.js';
-import { broadcastOffsets, unbroadcast } from './elementwise.js';
+import { broadcastOffsets, broadcastShapes, formatShape, shapeSize } from './shape.js';
+import { unbroadcast } from './reduce.js';
 
 /**
  * `C[i][j] = sum_p A[i][p] B[p][j]` for row-major `A` (n x k), `B` (k x m), `C` (n x m), at the

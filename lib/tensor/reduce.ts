@@ -1,14 +1,13 @@
 /**
- * Reductions: sum, mean, max/min (values and indices), argmax/argmin, and the numerically
- * stable softmax family, which is composed from the primitives above it (tinygrad's way: a new
- * op rarely needs a new backward).
+ * Reductions: sum, mean, max/min of the whole tensor, argmax/argmin, and {@link unbroadcast}
+ * (a broadcast operand's gradient summed back to its shape, which every broadcasting op's
+ * backward uses). Below every other op file: it imports none of them (`max(dim)` / `min(dim)`
+ * gather their values and live in `indexing.ts`; the softmax family is composed in `softmax.ts`).
  */
-import { Tensor, type ValuesIndices } from './tensor.js';
-import { defineOp, noGrad } from './autograd.js';
+import { Tensor } from './tensor.js';
+import { defineOp } from './autograd.js';
 import { allocate, floatingOf } from './dtype.js';
-import { formatShape, normalizeDim, shapeSize } from './shape.js';
-import { where } from './elementwise.js';
-import { gather } from './indexing.js';
+import { type Shape, formatShape, normalizeDim, sameShape, splitAt } from './shape.js';
 
 /** The sorted, distinct, non-negative dims a reduction runs over (`undefined`: all of them). */
 function reducedDims(op: string, x: Tensor, dim: number | readonly number[] | undefined): number[] {
@@ -27,14 +26,6 @@ function reducedShape(shape: readonly number[], dims: readonly number[], keepdim
     else if (keepdim) out.push(1);
   });
   return out;
-}
-
-/**
- * Views `shape` as `[outer, n, inner]` around dimension `dim`: the layout every single-dimension
- * reduction loops over. Element `(o, k, i)` is at `(o * n + k) * inner + i`.
- */
-export function splitAt(shape: readonly number[], dim: number): [outer: number, n: number, inner: number] {
-  return [shapeSize(shape.slice(0, dim)), shape[dim] ?? 1, shapeSize(shape.slice(dim + 1))];
 }
 
 /** Sums over one dimension, keeping it as size 1. */
@@ -80,7 +71,7 @@ export function mean(x: Tensor, dim?: number | readonly number[], keepdim = fals
 }
 
 /** Index of the extreme (largest with `sign` 1, smallest with -1) along `dim`, first on ties; NaN wins. */
-function argExtreme(op: string, x: Tensor, dim: number, sign: 1 | -1): Tensor {
+export function argExtreme(op: string, x: Tensor, dim: number, sign: 1 | -1): Tensor {
   const [outer, n, inner] = splitAt(x.shape, dim);
   if (n === 0) throw new Error(`${op}: cannot reduce over dimension ${dim} of size 0 (shape ${formatShape(x.shape)})`);
   const out = new Int32Array(outer * inner);
@@ -125,22 +116,19 @@ export function argmin(x: Tensor, dim?: number, keepdim = false): Tensor {
   return argReduce('argmin', x, dim, keepdim, -1);
 }
 
-function extremeAlong(op: string, x: Tensor, dim: number, keepdim: boolean, sign: 1 | -1): ValuesIndices {
-  const d = normalizeDim(op, dim, x.ndim);
-  const indices = argExtreme(op, x, d, sign);
-  // The values are gathered at the indices, so the gradient goes to the selected element only.
-  const values = x.ndim === 0 ? x.clone() : gather(x, d, indices);
-  return keepdim || x.ndim === 0 ? { values, indices } : { values: values.squeeze(d), indices: indices.squeeze(d) };
-}
-
-/** The largest values along `dim` and their indices; the gradient goes to the selected element. */
-export function maxDim(x: Tensor, dim: number, keepdim = false): ValuesIndices {
-  return extremeAlong('max', x, dim, keepdim, 1);
-}
-
-/** The smallest values along `dim` and their indices; the gradient goes to the selected element. */
-export function minDim(x: Tensor, dim: number, keepdim = false): ValuesIndices {
-  return extremeAlong('min', x, dim, keepdim, -1);
+/**
+ * Sums a gradient computed at a broadcast shape back to the shape of the operand that was
+ * broadcast: over the leading dimensions it lacked and over its size-1 dimensions.
+ */
+export function unbroadcast(grad: Tensor, shape: Shape): Tensor {
+  if (sameShape(grad.shape, shape)) return grad;
+  const lead = grad.ndim - shape.length;
+  const dims: number[] = [];
+  for (let d = 0; d < grad.ndim; d++) {
+    if (d < lead || (shape[d - lead] === 1 && grad.shape[d] !== 1)) dims.push(d);
+  }
+  const reduced = dims.length > 0 ? sum(grad, dims, true) : grad;
+  return reduced.reshape(shape);
 }
 
 function extremeAll(op: string, sign: 1 | -1) {
@@ -166,42 +154,3 @@ function extremeAll(op: string, sign: 1 | -1) {
 export const max = extremeAll('max', 1);
 /** The smallest element, as a scalar; tied minima share the gradient evenly. */
 export const min = extremeAll('min', -1);
-
-/**
- * The row maxima along `dim` as a constant (no gradient), with infinite maxima replaced by 0 so
- * that subtracting them never makes `inf - inf`.
- */
-function stableShift(x: Tensor, dim: number): Tensor {
-  return noGrad(() => {
-    const m = maxDim(x, dim, true).values;
-    return where(m.abs().eq(Infinity), 0, m);
-  });
-}
-
-/**
- * `log(sum(exp(x)))` along `dim`, computed as `m + log(sum(exp(x - m)))` with `m` the row
- * maximum, so that no `exp` overflows. The gradient is `softmax(x)`.
- */
-export function logsumexp(x: Tensor, dim: number, keepdim = false): Tensor {
-  const d = normalizeDim('logsumexp', dim, x.ndim);
-  const m = stableShift(x, d);
-  const out = x.sub(m).exp().sum(d, true).log().add(m);
-  return keepdim ? out : out.squeeze(d);
-}
-
-/**
- * `exp(x_i) / sum_j exp(x_j)` along `dim`. The row maximum is subtracted first (a constant, so
- * the result and its gradient are unchanged) to keep every `exp` in range.
- */
-export function softmax(x: Tensor, dim: number): Tensor {
-  const d = normalizeDim('softmax', dim, x.ndim);
-  const e = x.sub(stableShift(x, d)).exp();
-  return e.div(e.sum(d, true));
-}
-
-/** `x - logsumexp(x)` along `dim`: the log of {@link softmax}, without computing softmax first. */
-export function logSoftmax(x: Tensor, dim: number): Tensor {
-  const d = normalizeDim('logSoftmax', dim, x.ndim);
-  const shifted = x.sub(stableShift(x, d));
-  return shifted.sub(shifted.exp().sum(d, true).log());
-}

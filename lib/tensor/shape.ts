@@ -1,5 +1,6 @@
 /**
- * Shape arithmetic shared by every op: sizes, strides, broadcasting and dimension checks.
+ * Shape arithmetic shared by every op: sizes, strides, broadcasting (and the offsets a broadcast
+ * operand is read at), the `[outer, n, inner]` view around a dimension, and dimension checks.
  * Tensors are contiguous and row-major, so a shape alone determines the strides.
  */
 
@@ -86,4 +87,34 @@ export function checkShape(op: string, shape: Shape): void {
       throw new Error(`${op}: invalid shape ${formatShape(shape)}: sizes must be non-negative integers`);
     }
   }
+}
+
+/**
+ * Views `shape` as `[outer, n, inner]` around dimension `dim`: the layout every single-dimension
+ * reduction loops over. Element `(o, k, i)` is at `(o * n + k) * inner + i`.
+ */
+export function splitAt(shape: readonly number[], dim: number): [outer: number, n: number, inner: number] {
+  return [shapeSize(shape.slice(0, dim)), shape[dim] ?? 1, shapeSize(shape.slice(dim + 1))];
+}
+
+/**
+ * For every element of a tensor broadcast to `outShape`, the offset of the element it reads in
+ * the original storage. Used by the ops that broadcast more than two operands.
+ */
+export function broadcastOffsets(from: Shape, outShape: Shape): Int32Array {
+  const n = shapeSize(outShape);
+  const offsets = new Int32Array(n);
+  const strides = broadcastStrides(from, outShape);
+  const outStrides = contiguousStrides(outShape);
+  for (let i = 0; i < n; i++) {
+    let off = 0;
+    let rest = i;
+    for (let d = 0; d < outShape.length; d++) {
+      const k = Math.floor(rest / outStrides[d]!);
+      rest -= k * outStrides[d]!;
+      off += k * strides[d]!;
+    }
+    offsets[i] = off;
+  }
+  return offsets;
 }

@@ -11,6 +11,7 @@ import * as ew from './elementwise.js';
 import * as red from './reduce.js';
 import * as views from './views.js';
 import * as idx from './indexing.js';
+import * as sm from './softmax.js';
 import { matmul } from './matmul.js';
 import { formatTensor } from './format.js';
 import { toNdarray, toNested, type Nested } from './interop.js';
@@ -317,13 +318,13 @@ export class Tensor {
   max(): Tensor;
   max(dim: number, keepdim?: boolean): ValuesIndices;
   max(dim?: number, keepdim = false): Tensor | ValuesIndices {
-    return dim === undefined ? red.max(this) : red.maxDim(this, dim, keepdim);
+    return dim === undefined ? red.max(this) : idx.maxDim(this, dim, keepdim);
   }
   /** The smallest element; with `dim`, the smallest values along it and their indices. */
   min(): Tensor;
   min(dim: number, keepdim?: boolean): ValuesIndices;
   min(dim?: number, keepdim = false): Tensor | ValuesIndices {
-    return dim === undefined ? red.min(this) : red.minDim(this, dim, keepdim);
+    return dim === undefined ? red.min(this) : idx.minDim(this, dim, keepdim);
   }
   /** Index of the largest element (of the flattened tensor without `dim`); the first one on ties. */
   argmax(dim?: number, keepdim = false): Tensor {
@@ -335,15 +336,15 @@ export class Tensor {
   }
   /** `exp(x) / sum(exp(x))` along `dim`, computed stably. */
   softmax(dim: number): Tensor {
-    return red.softmax(this, dim);
+    return sm.softmax(this, dim);
   }
   /** `x - logsumexp(x)` along `dim`, computed stably. */
   logSoftmax(dim: number): Tensor {
-    return red.logSoftmax(this, dim);
+    return sm.logSoftmax(this, dim);
   }
   /** `log(sum(exp(x)))` along `dim`, computed stably. */
   logsumexp(dim: number, keepdim = false): Tensor {
-    return red.logsumexp(this, dim, keepdim);
+    return sm.logsumexp(this, dim, keepdim);
   }
 
   /** Matrix product with PyTorch's `matmul` rules (1-D, 2-D and broadcast batches). */

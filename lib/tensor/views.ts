@@ -11,7 +11,7 @@ import { Tensor } from './tensor.js';
 import { defineOp } from './autograd.js';
 import { allocate, promoteTypes } from './dtype.js';
 import { type Shape, contiguousStrides, formatShape, normalizeDim, sameShape, shapeSize } from './shape.js';
-import { unbroadcast } from './elementwise.js';
+import { unbroadcast } from './reduce.js';
 
 /**
  * For every row (every index of all dimensions but the last) of an output of shape `shape`, the

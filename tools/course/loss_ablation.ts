@@ -21,13 +21,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describeBackend } from '../../lib/ops/index.js';
-import { shapesConfig } from '../../lib/maskrcnn/config.js';
+import { shapesConfig } from '../../lib/maskrcnn/model/config.js';
 import { CocoDetectionDataset } from '../../lib/maskrcnn/data/dataset.js';
 import { writeShapes } from '../../lib/maskrcnn/data/shapes.js';
 import { shapesSplits } from '../../lib/maskrcnn/cli/shapes.js';
-import { evaluateModel } from '../../lib/maskrcnn/inference.js';
-import type { MaskRCNN } from '../../lib/maskrcnn/mask_rcnn.js';
-import { LOSS_TERMS, train, type TrainHyperParameters } from '../../lib/maskrcnn/train.js';
+import { evaluateModel } from '../../lib/maskrcnn/eval/inference.js';
+import type { MaskRCNN } from '../../lib/maskrcnn/model/mask_rcnn.js';
+import { train, type TrainHyperParameters } from '../../lib/maskrcnn/train/train.js';
+import { LOSS_TERMS } from '../../lib/maskrcnn/model/trace.js';
 import { writeFileAtomic } from '../../lib/util/atomic_write.js';
 import { integerFlag, parseFlags, stringFlag, wantsHelp } from '../../lib/maskrcnn/cli/args.js';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +85,7 @@ const round = (v: number): number => Number(v.toPrecision(5));
 
 /** Runs the ablation in a temporary folder (removed afterwards) and returns its result. */
 export function runAblation(settings: AblationSettings, command: string, progress: (line: string) => void = () => {}, onRun?: (partial: AblationResult) => void): AblationResult {
-  for (const r of settings.runs) if (r !== 'full' && !LOSS_TERMS.includes(r)) throw new Error(`loss_ablation: unknown run ${JSON.stringify(r)} (full or one of ${LOSS_TERMS.join(', ')})`);
+  for (const r of settings.runs) if (r !== 'full' && !(LOSS_TERMS as readonly string[]).includes(r)) throw new Error(`loss_ablation: unknown run ${JSON.stringify(r)} (full or one of ${LOSS_TERMS.join(', ')})`);
   const work = mkdtempSync(join(tmpdir(), 'loss-ablation-'));
   try {
     for (const { name, ...split } of shapesSplits(settings.trainImages, settings.valImages, settings.seed)) writeShapes(join(work, name), split);

@@ -21,6 +21,10 @@ gradients of the large layers) are left out and listed in each run's `omitted_te
 fixture can be committed (a few MB).
 
 Deterministic in SEED (torch.manual_seed, one thread).
+
+Golden names are the stages of the model's trace, one typed list in lib/maskrcnn/model/trace.ts
+(TRACE_STAGES), plus the fixture-only names of tools/parity/model.ts (FixtureOnlyKey: target.*,
+train.transform.image_sizes, loss.total, grad.*); `npm run parity` fails any other name.
 """
 import json
 import math

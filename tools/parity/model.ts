@@ -16,7 +16,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor, concat, gather, noGrad, zeros } from '../../lib/tensor/index.js';
-import { type MaskRCNN, configFromFixture, loadTorchvision, type FixtureConfigJson } from '../../lib/maskrcnn/index.js';
+import { type MaskRCNN, configFromFixture, loadTorchvision, parseTraceKey, TraceRecorder, type FixtureConfigJson, type TraceKey, type TraceStage } from '../../lib/maskrcnn/index.js';
 import { type BackendName, withBackend } from '../../lib/ops/index.js';
 import { SafetensorsFile, ResNet, resnetFpnBackbone, type BackboneWithFPN } from '../../lib/nn/index.js';
 import type { ParityLine } from './harness.js';
@@ -99,6 +99,9 @@ class Goldens {
   }
   get(name: string): Tensor {
     return this.file.read(name);
+  }
+  names(): string[] {
+    return [...this.file.header.entries.keys()];
   }
 }
 
@@ -287,31 +290,48 @@ function compareUnordered(computed: Map<string, Tensor>, goldens: Goldens, caseN
   return lines;
 }
 
+/**
+ * The fixture's names that are not stages of the model's trace: the targets the oracle trained
+ * on, the training batch's image sizes, the summed loss and the gradients. Every other golden
+ * name must be a {@link TraceKey} of `lib/maskrcnn/model/trace.ts`; {@link runModelParity} fails a
+ * name that is neither, so the oracle's names (`tools/oracle/gen_model.py`) and the typed list
+ * cannot drift apart.
+ */
+export type FixtureOnlyKey = `target.${'boxes' | 'labels' | 'masks'}.${number}` | 'train.transform.image_sizes' | 'loss.total' | `grad.${string}`;
+
+/** A golden tensor's name: a stage of the trace or a {@link FixtureOnlyKey}. */
+export type GoldenKey = TraceKey | FixtureOnlyKey;
+
+/** Whether `name` is a {@link GoldenKey}. */
+export function isGoldenKey(name: string): name is GoldenKey {
+  return parseTraceKey(name) !== undefined || /^(target\.(boxes|labels|masks)\.\d+|train\.transform\.image_sizes|loss\.total|grad\..+)$/.test(name);
+}
+
 /** The inputs a stage may read: golden tensors by name, the run's metadata, the model. */
 interface StageContext {
   model: MaskRCNN;
-  input: (name: string) => Tensor | undefined;
+  input: (name: GoldenKey) => Tensor | undefined;
   run: RunMeta;
 }
 
 /** What a stage computes from the goldens (its golden inputs), by golden name; null when its inputs are missing. */
-type Stage = (ctx: StageContext) => Map<string, Tensor> | null;
+type Stage = (ctx: StageContext) => Map<GoldenKey, Tensor> | null;
 
-const LEVELS = ['0', '1', '2', '3'];
-const PYRAMID = [...LEVELS, 'pool'];
+const LEVELS = ['0', '1', '2', '3'] as const;
+const PYRAMID = [...LEVELS, 'pool'] as const;
 
 /** Golden tensors `prefix.0`, `prefix.1`, ... of every image, or null if one is missing. */
-function perImage(ctx: StageContext, prefix: string): Tensor[] | null {
+function perImage(ctx: StageContext, prefix: 'target.labels' | `${'' | 'train.'}${TraceStage}`): Tensor[] | null {
   const out: Tensor[] = [];
   for (let i = 0; i < ctx.run.input_sizes_hw.length; i++) {
-    const t = ctx.input(`${prefix}.${i}`);
+    const t = ctx.input(`${prefix}.${i}` as GoldenKey);
     if (t === undefined) return null;
     out.push(t);
   }
   return out;
 }
 
-function imageSizes(ctx: StageContext, name = 'transform.image_sizes'): Array<[number, number]> | null {
+function imageSizes(ctx: StageContext, name: GoldenKey = 'transform.image_sizes'): Array<[number, number]> | null {
   const t = ctx.input(name);
   if (t === undefined) return null;
   return Array.from({ length: t.shape[0]! }, (_, i) => [t.data[2 * i]!, t.data[2 * i + 1]!] as [number, number]);
@@ -323,10 +343,6 @@ function pyramid(ctx: StageContext): Map<string, Tensor> | null {
   return new Map(PYRAMID.map((l, i) => [l, maps[i]!]));
 }
 
-function prefixed(prefix: string, trace: Map<string, Tensor>): Map<string, Tensor> {
-  return new Map([...trace].map(([k, v]) => [`${prefix}${k}`, v]));
-}
-
 /** The stages, in order: each is fed golden inputs and produces golden outputs. */
 const STAGES: Array<[string, Stage]> = [
   [
@@ -335,7 +351,7 @@ const STAGES: Array<[string, Stage]> = [
       const images = run.input_sizes_hw.map((_, i) => input(`input.image.${i}`));
       if (images.some((t) => t === undefined)) return null;
       const { images: list } = model.transform.forward(images as Tensor[]);
-      return new Map([
+      return new Map<GoldenKey, Tensor>([
         ['transform.images', list.tensors],
         ['transform.image_sizes', new Tensor(Int32Array.from(list.imageSizes.flat()), [list.imageSizes.length, 2])],
       ]);
@@ -346,8 +362,9 @@ const STAGES: Array<[string, Stage]> = [
     ({ model, input }) => {
       const images = input('transform.images');
       if (images === undefined) return null;
-      const out = model.backbone.body.forward(images);
-      return new Map([...out].map(([k, v]) => [`backbone.body.${k}`, v]));
+      const tr = new TraceRecorder(false);
+      tr.setEach('backbone.body', model.backbone.body.forward(images));
+      return tr.tensors;
     },
   ],
   [
@@ -355,8 +372,9 @@ const STAGES: Array<[string, Stage]> = [
     ({ model, input }) => {
       const body = LEVELS.map((l) => input(`backbone.body.${l}`));
       if (body.some((t) => t === undefined)) return null;
-      const out = model.backbone.fpn.forward(new Map(LEVELS.map((l, i) => [l, body[i]!])));
-      return new Map([...out].map(([k, v]) => [`fpn.${k}`, v]));
+      const tr = new TraceRecorder(false);
+      tr.setEach('fpn', model.backbone.fpn.forward(new Map(LEVELS.map((l, i) => [l, body[i]!]))));
+      return tr.tensors;
     },
   ],
   [
@@ -368,9 +386,9 @@ const STAGES: Array<[string, Stage]> = [
       const n = sizes.length;
       const [, , hp, wp] = ctx.run.padded_batch_shape;
       const tensors = zeros([n, 3, hp!, wp!]); // only its shape is read (anchors)
-      const trace = new Map<string, Tensor>();
+      const trace = new TraceRecorder(false);
       ctx.model.rpn.forward({ tensors, imageSizes: sizes }, features, undefined, trace);
-      return prefixed('rpn.', trace);
+      return trace.tensors;
     },
   ],
   [
@@ -382,7 +400,10 @@ const STAGES: Array<[string, Stage]> = [
       const sizes = imageSizes(ctx);
       if (objectness === undefined || decoded === undefined || counts === undefined || sizes === null) return null;
       const { boxes, scores } = ctx.model.rpn.filterProposals(decoded, objectness, sizes, Array.from(counts.data));
-      return new Map([...boxes.map((b, i) => [`rpn.proposals.${i}`, b] as const), ...scores.map((s, i) => [`rpn.proposal_scores.${i}`, s] as const)]);
+      const trace = new TraceRecorder(false);
+      trace.setEach('rpn.proposals', boxes);
+      trace.setEach('rpn.proposal_scores', scores);
+      return trace.tensors;
     },
   ],
   [
@@ -392,9 +413,9 @@ const STAGES: Array<[string, Stage]> = [
       const sizes = imageSizes(ctx);
       const proposals = perImage(ctx, 'rpn.proposals');
       if (features === null || sizes === null || proposals === null) return null;
-      const trace = new Map<string, Tensor>();
+      const trace = new TraceRecorder(false);
       ctx.model.roi_heads.forward(features, proposals, sizes, undefined, trace);
-      return prefixed('roi_heads.', trace);
+      return trace.tensors;
     },
   ],
   [
@@ -405,14 +426,14 @@ const STAGES: Array<[string, Stage]> = [
       const sizes = imageSizes(ctx);
       const proposals = perImage(ctx, 'rpn.proposals');
       if (logits === undefined || regression === undefined || sizes === null || proposals === null) return null;
-      const trace = new Map<string, Tensor>();
+      const trace = new TraceRecorder(false);
       const detections = ctx.model.roi_heads.postprocessDetections(logits, regression, proposals, sizes, trace);
       detections.forEach((d, i) => {
-        trace.set(`detections.boxes.${i}`, d.boxes);
-        trace.set(`detections.scores.${i}`, d.scores);
-        trace.set(`detections.labels.${i}`, d.labels);
+        trace.set('roi_heads.detections.boxes', d.boxes, i);
+        trace.set('roi_heads.detections.scores', d.scores, i);
+        trace.set('roi_heads.detections.labels', d.labels, i);
       });
-      return prefixed('roi_heads.', trace);
+      return trace.tensors;
     },
   ],
   [
@@ -423,7 +444,7 @@ const STAGES: Array<[string, Stage]> = [
       const boxes = perImage(ctx, 'roi_heads.detections.boxes');
       const labels = perImage(ctx, 'roi_heads.detections.labels');
       if (features === null || sizes === null || boxes === null || labels === null) return null;
-      const trace = new Map<string, Tensor>();
+      const trace = new TraceRecorder(false);
       const logits = ctx.model.roi_heads.maskForward(features, boxes, sizes, trace);
       let offset = 0;
       boxes.forEach((b, i) => {
@@ -432,10 +453,10 @@ const STAGES: Array<[string, Stage]> = [
         const hw = logits.shape[2]! * logits.shape[3]!;
         const index = new Int32Array(n * hw);
         for (let j = 0; j < n; j++) index.fill(labels[i]!.data[j]!, j * hw, (j + 1) * hw);
-        trace.set(`detections.mask_probs.${i}`, gather(probs, 1, new Tensor(index, [n, 1, logits.shape[2]!, logits.shape[3]!])));
+        trace.set('roi_heads.detections.mask_probs', gather(probs, 1, new Tensor(index, [n, 1, logits.shape[2]!, logits.shape[3]!])), i);
         offset += n;
       });
-      return prefixed('roi_heads.', trace);
+      return trace.tensors;
     },
   ],
   [
@@ -449,14 +470,14 @@ const STAGES: Array<[string, Stage]> = [
       if (sizes === null || boxes === null || scores === null || labels === null || masks === null) return null;
       const dets = boxes.map((b, i) => ({ boxes: b, scores: scores[i]!, labels: labels[i]!, masks: masks[i]! }));
       const out = ctx.model.transform.postprocess(dets, sizes, ctx.run.input_sizes_hw);
-      const result = new Map<string, Tensor>();
+      const result = new TraceRecorder(false);
       out.forEach((d, i) => {
-        result.set(`output.boxes.${i}`, d.boxes);
-        result.set(`output.labels.${i}`, d.labels);
-        result.set(`output.scores.${i}`, d.scores);
-        result.set(`output.masks.${i}`, d.masks!);
+        result.set('output.boxes', d.boxes, i);
+        result.set('output.labels', d.labels, i);
+        result.set('output.scores', d.scores, i);
+        result.set('output.masks', d.masks!, i);
       });
-      return result;
+      return result.tensors;
     },
   ],
 ];
@@ -477,10 +498,10 @@ const TRAIN_STAGES: Array<[string, Stage]> = [
       const grid = cfg.gridAnchors([hp, wp], strides.map((s) => [Math.ceil(hp / s), Math.ceil(wp / s)] as [number, number]));
       const targets = boxes.map((b) => ({ boxes: b, labels: new Tensor(new Int32Array(b.shape[0]!), [b.shape[0]!]), masks: new Tensor(new Int32Array(0), [0, 0, 0]) }));
       const { labels, matchedGtBoxes } = ctx.model.rpn.assignTargetsToAnchors(boxes.map(() => grid), targets);
-      return new Map([
-        ...labels.map((l, i) => [`train.rpn.anchor_labels.${i}`, l] as const),
-        ...matchedGtBoxes.map((m, i) => [`train.rpn.matched_gt_boxes.${i}`, m] as const),
-      ]);
+      const trace = new TraceRecorder(true);
+      trace.setEach('rpn.anchor_labels', labels);
+      trace.setEach('rpn.matched_gt_boxes', matchedGtBoxes);
+      return trace.tensors;
     },
   ],
   [
@@ -492,18 +513,18 @@ const TRAIN_STAGES: Array<[string, Stage]> = [
       if (proposals === null || boxes === null || labels === null) return null;
       const targets = boxes.map((b, i) => ({ boxes: b, labels: labels[i]!, masks: new Tensor(new Int32Array(0), [0, 0, 0]) }));
       const s = ctx.model.roi_heads.selectTrainingSamples(proposals, targets);
-      const out = new Map<string, Tensor>();
-      s.proposals.forEach((p, i) => out.set(`train.roi_heads.proposals_with_gt.${i}`, p));
-      s.matchedIdxs.forEach((p, i) => out.set(`train.roi_heads.matched_idxs.${i}`, p));
-      s.labels.forEach((p, i) => out.set(`train.roi_heads.labels.${i}`, p));
-      s.regressionTargets.forEach((p, i) => out.set(`train.roi_heads.regression_targets.${i}`, p));
-      return out;
+      const trace = new TraceRecorder(true);
+      trace.setEach('roi_heads.proposals_with_gt', s.proposals);
+      trace.setEach('roi_heads.matched_idxs', s.matchedIdxs);
+      trace.setEach('roi_heads.labels', s.labels);
+      trace.setEach('roi_heads.regression_targets', s.regressionTargets);
+      return trace.tensors;
     },
   ],
 ];
 
 /** The whole model on the run's input images: every golden it produces (eval), or the losses and gradients (train). */
-function endToEnd(ctx: StageContext, train: boolean): Map<string, Tensor> | null {
+function endToEnd(ctx: StageContext, train: boolean): Map<GoldenKey, Tensor> | null {
   const images = ctx.run.input_sizes_hw.map((_, i) => ctx.input(`input.image.${i}`));
   if (images.some((t) => t === undefined)) return null;
   if (!train) {
@@ -516,7 +537,7 @@ function endToEnd(ctx: StageContext, train: boolean): Map<string, Tensor> | null
   const out = ctx.model.forward(images as Tensor[], targets, { trace: true });
   const total = Object.values(out.losses).reduce((a, b) => a.add(b));
   total.backward();
-  const result = out.trace;
+  const result: Map<GoldenKey, Tensor> = out.trace;
   result.set('loss.total', total);
   for (const [k, p] of ctx.model.namedParameters()) if (p.grad) result.set(`grad.${k}`, p.grad);
   ctx.model.eval();
@@ -558,7 +579,7 @@ export function runModelParity(dir: string, options: ModelParityOptions = {}): P
       for (const r of runs) {
         const goldens = open(r);
         const singles = Object.keys(meta.runs).filter((s) => s !== 'train' && s !== 'batch' && s !== r && open(s).has('input.image.0'));
-        const input = (name: string): Tensor | undefined => {
+        const input = (name: GoldenKey): Tensor | undefined => {
           if (goldens.has(name)) return goldens.get(name);
           if (singles.length < 2) return undefined;
           // A compact batch (or train) run: image i is the i-th single run's image.
@@ -570,7 +591,10 @@ export function runModelParity(dir: string, options: ModelParityOptions = {}): P
           return concat(parts, 0);
         };
         const ctx: StageContext = { model, input, run: meta.runs[r]! };
-        const compare = (stage: string, computed: Map<string, Tensor> | null): void => {
+        for (const name of goldens.names()) {
+          if (!isGoldenKey(name)) lines.push({ op: name, caseName: `${r} names`, status: 'FAIL', maxAbs: NaN, maxRel: NaN, detail: 'neither a stage of lib/maskrcnn/model/trace.ts (TRACE_STAGES) nor a fixture-only name (FixtureOnlyKey)' });
+        }
+        const compare = (stage: string, computed: Map<GoldenKey, Tensor> | null): void => {
           if (computed === null) return;
           for (const [name, got] of computed) {
             if (goldens.has(name)) lines.push(compareScaled(name, `${r} ${stage}`, got, goldens.get(name)));

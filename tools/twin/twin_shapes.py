@@ -1,6 +1,6 @@
 """The torchvision twin of the project's `shapes` preset: a fast lab for training questions.
 
-It builds, in torchvision 0.14, the same detector as `shapesConfig()` in lib/maskrcnn/config.ts
+It builds, in torchvision 0.14, the same detector as `shapesConfig()` in lib/maskrcnn/model/config.ts
 (BasicBlock ResNet 16..128 with one block per stage and trainable BatchNorm, FPN 64 on P2..P6,
 the preset's anchors and RPN/RoI numbers, a 2-fc box head and a 4-conv mask head), trains it on
 the very tensors the project trains on (exported by tools/twin/export_dataset.ts), and writes

@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../lib/util/atomic_write.js';
-import { readZooEntry, zooWeightsPath } from '../../lib/maskrcnn/zoo.js';
+import { readZooEntry, zooWeightsPath } from '../../lib/maskrcnn/train/zoo.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NODE_BUILTINS = ['fs', 'path', 'zlib', 'os', 'url', 'crypto', 'worker_threads', 'child_process', 'v8', 'util', 'stream', 'assert', 'buffer', 'events'];

@@ -2,7 +2,7 @@
  * Packages a training run as a model zoo entry (`zoo/NAME/`): the weights stored as float16,
  * the training log and loss curve, and `zoo.json` with the commands that made it and the COCO
  * accuracy on the validation split of the float32 weights and of the stored float16 ones (the
- * test `test/maskrcnn/zoo.test.ts` measures the stored weights again against that record).
+ * test `test/maskrcnn/train/zoo.test.ts` measures the stored weights again against that record).
  *
  * usage: node --import tsx tools/zoo/package_model.ts --run RUN_DIR --data DATA_DIR --name NAME
  *          --seed S --command "maskrcnn shapes ..." --command "maskrcnn train ..." [--description TEXT]
@@ -16,11 +16,11 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CocoDetectionDataset } from '../../lib/maskrcnn/data/dataset.js';
-import { evaluateModel } from '../../lib/maskrcnn/inference.js';
-import type { TrainHyperParameters } from '../../lib/maskrcnn/train.js';
+import { evaluateModel } from '../../lib/maskrcnn/eval/inference.js';
+import type { TrainHyperParameters } from '../../lib/maskrcnn/train/train.js';
 import { loadCheckpoint } from '../../lib/nn/index.js';
-import { loadWeights, saveWeights } from '../../lib/maskrcnn/weights.js';
-import { zooDir, type ZooEntry, type ZooMetrics } from '../../lib/maskrcnn/zoo.js';
+import { loadWeights, saveWeights } from '../../lib/maskrcnn/model/weights.js';
+import { zooDir, type ZooEntry, type ZooMetrics } from '../../lib/maskrcnn/train/zoo.js';
 import { describeBackend } from '../../lib/ops/index.js';
 import { writeFileAtomic } from '../../lib/util/atomic_write.js';
 

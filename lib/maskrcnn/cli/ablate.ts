@@ -1,16 +1,16 @@
 /**
- * `maskrcnn ablate`: the paper's Table 2 rerun on the shapes preset (see `lib/maskrcnn/ablate.ts`):
+ * `maskrcnn ablate`: the paper's Table 2 rerun on the shapes preset (see `lib/maskrcnn/train/ablate.ts`):
  * every variant of the chosen tables trained with the same recipe, data and seeds, evaluated,
  * and written as Markdown, JSON and bar charts beside the paper's numbers. Resumable.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describeBackend, setBackend } from '../../ops/index.js';
-import { shapesConfig } from '../config.js';
+import { shapesConfig } from '../model/config.js';
 import { CocoDetectionDataset } from '../data/dataset.js';
 import { writeShapes } from '../data/shapes.js';
-import { ABLATION_TABLES, runAblation, type AblationTableId } from '../ablate.js';
-import { train } from '../train.js';
+import { ABLATION_TABLES, runAblation, type AblationTableId } from '../train/ablate.js';
+import { train } from '../train/train.js';
 import { shapesSplits } from './shapes.js';
 import { UsageError, backendFlag, checkExists, integerFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 

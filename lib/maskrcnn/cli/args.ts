@@ -8,7 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { availableBackends, describeBackend, type BackendName } from '../../ops/index.js';
-import { DEFAULT_ZOO_MODEL, zooWeightsPath } from '../zoo.js';
+import { DEFAULT_ZOO_MODEL, zooWeightsPath } from '../train/zoo.js';
 
 /** A flag: `string` takes a value, `boolean` does not; `multiple` collects repeats. */
 export interface FlagSpec {

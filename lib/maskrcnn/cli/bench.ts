@@ -6,7 +6,7 @@
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { type BackendName, availableBackends, describeBackend, getBackend } from '../../ops/index.js';
-import { type BenchMode, type BenchPreset, type BenchResult, benchDetector, formatBenchTable } from '../bench.js';
+import { type BenchMode, type BenchPreset, type BenchResult, benchDetector, formatBenchTable } from '../train/bench.js';
 import { UsageError, choiceFlag, integerFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 const HELP = `usage: maskrcnn bench [--preset shapes|paper] [--mode inference|train-step|both] [--runs N]

@@ -11,14 +11,14 @@ import { join, resolve } from 'node:path';
 import { describeBackend, setBackend } from '../../ops/index.js';
 import { noGrad } from '../../tensor/index.js';
 import { makeDirectory } from '../../util/atomic_write.js';
-import { shapesConfig } from '../config.js';
+import { shapesConfig } from '../model/config.js';
 import { CocoDetectionDataset } from '../data/dataset.js';
 import { writeShapes } from '../data/shapes.js';
 import { formatSummary, STAT_NAMES } from '../eval/cocoeval.js';
 import { writeResults } from '../eval/results.js';
-import { writeInspection } from '../inspect.js';
-import { drawDetections } from '../overlay.js';
-import { train, consoleReporter, TRAIN_FILES } from '../train.js';
+import { writeInspection } from '../viz/inspect.js';
+import { drawDetections } from '../viz/overlay.js';
+import { train, consoleReporter, TRAIN_FILES } from '../train/train.js';
 import { shapesSplits } from './shapes.js';
 import { backendFlag, booleanFlag, integerFlag, parseFlags, runCommand, stringFlag } from './args.js';
 

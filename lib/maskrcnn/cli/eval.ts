@@ -13,8 +13,8 @@ import { CocoDetectionDataset } from '../data/dataset.js';
 import { cocoEvaluate, formatFixed3, formatSummary, type CocoEvalReport, type IouType } from '../eval/cocoeval.js';
 import { loadResults, writeResults, type CocoDetection } from '../eval/results.js';
 import { analysisJson, analysisSummary, analyzeErrors, writeAnalysis, type ErrorAnalysis } from '../eval/analysis.js';
-import { evaluateModel } from '../inference.js';
-import { loadWeights } from '../weights.js';
+import { evaluateModel } from '../eval/inference.js';
+import { loadWeights } from '../model/weights.js';
 import { parseJson } from '../../util/limits.js';
 import { backendFlag, UsageError, booleanFlag, checkExists, imagesAnnotationsFlags, integerFlag, parseFlags, runCommand, stringFlag, type ParsedFlags } from './args.js';
 

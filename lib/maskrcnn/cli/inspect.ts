@@ -1,6 +1,6 @@
 /**
  * `maskrcnn inspect`: one image through every stage of the detector, drawn to PNG with an
- * index page (matterport's `inspect_model` notebook as a command; see `lib/maskrcnn/inspect.ts`).
+ * index page (matterport's `inspect_model` notebook as a command; see `lib/maskrcnn/viz/inspect.ts`).
  *
  * @module
  */
@@ -10,10 +10,10 @@ import { makeDirectory } from '../../util/atomic_write.js';
 import { readCoco } from '../data/coco.js';
 import { CocoDetectionDataset, type DetectionTarget } from '../data/dataset.js';
 import { readImage } from '../data/image.js';
-import { writeInspection } from '../inspect.js';
-import type { MaskRCNN } from '../mask_rcnn.js';
+import { writeInspection } from '../viz/inspect.js';
+import type { MaskRCNN } from '../model/mask_rcnn.js';
 import type { Tensor } from '../../tensor/index.js';
-import { loadWeights } from '../weights.js';
+import { loadWeights } from '../model/weights.js';
 import { weightsFlag, backendFlag, commandErrorLine, UsageError, checkExists, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 const HELP = `usage: maskrcnn inspect [--weights FILE] --image IMAGE --out DIR [--annotations COCO.json] [--score-threshold 0.5] [--backend wasm|reference|gpu]

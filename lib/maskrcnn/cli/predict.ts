@@ -12,9 +12,9 @@ import { noGrad } from '../../tensor/index.js';
 import { IMAGE_FILE_PATTERN, readImage } from '../data/image.js';
 import { writeResults } from '../eval/results.js';
 import type { CocoResult } from '../eval/results.js';
-import { detectionsToCocoResults } from '../inference.js';
-import { drawDetections } from '../overlay.js';
-import { loadWeights } from '../weights.js';
+import { detectionsToCocoResults } from '../eval/inference.js';
+import { drawDetections } from '../viz/overlay.js';
+import { loadWeights } from '../model/weights.js';
 import { weightsFlag, backendFlag, commandErrorLine, UsageError, listFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 const HELP = `usage: maskrcnn predict [--weights FILE] --image IMAGE... --out DIR [--score-threshold 0.5] [--backend wasm|reference|gpu]

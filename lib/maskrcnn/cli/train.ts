@@ -9,12 +9,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setBackend, describeBackend } from '../../ops/index.js';
-import { defaultConfig, shapesConfig, type MaskRCNNConfig } from '../config.js';
+import { defaultConfig, shapesConfig, type MaskRCNNConfig } from '../model/config.js';
 import { CocoDetectionDataset } from '../data/dataset.js';
 import { formatSummary } from '../eval/cocoeval.js';
-import { train, TRAIN_FILES, consoleReporter, type TrainOptions } from '../train.js';
-import { readWeightsConfig } from '../weights.js';
-import { ZOO_PREFIX, weightsSourcePath } from '../zoo.js';
+import { train, TRAIN_FILES, consoleReporter, type TrainOptions } from '../train/train.js';
+import { readWeightsConfig } from '../model/weights.js';
+import { ZOO_PREFIX, weightsSourcePath } from '../train/zoo.js';
 import { backendFlag, booleanFlag, checkExists, choiceFlag, imagesAnnotationsFlags, integerFlag, integerListFlag, numberFlag, parseFlags, runCommand, stringFlag, UsageError, type ParsedFlags } from './args.js';
 
 const HELP = `usage: maskrcnn train --data DIR --out DIR [--config shapes|paper] [--iterations N] [--resume]

@@ -20,7 +20,7 @@
 import { join } from 'node:path';
 import { annToRle, type CocoAnnotation, type CocoDataset, type CocoSegmentation } from '../data/coco.js';
 import { bboxIou, prepareRle, preparedRleIou, rleArea } from '../data/rle.js';
-import { heatmapSvg, lineChartSvg, type LineSeries } from '../plot.js';
+import { heatmapSvg, lineChartSvg, type LineSeries } from '../viz/plot.js';
 import { makeDirectory, writeFileAtomic } from '../../util/atomic_write.js';
 import { argsortDescending, cocoEvaluate, formatFixed3, numpySum, type CocoEvalReport, type IouType } from './cocoeval.js';
 import { type CocoDetection } from './results.js';

@@ -9,7 +9,7 @@ import { runEval } from '../../../lib/maskrcnn/cli/eval.js';
 import { main } from '../../../lib/maskrcnn/cli/main.js';
 import { parseCoco, writeCoco } from '../../../lib/maskrcnn/data/coco.js';
 import { writePng } from '../../../lib/maskrcnn/data/png.js';
-import { TRAIN_FILES } from '../../../lib/maskrcnn/train.js';
+import { TRAIN_FILES } from '../../../lib/maskrcnn/train/train.js';
 import { Tensor } from '../../../lib/tensor/index.js';
 import { runCaptured } from './capture.js';
 

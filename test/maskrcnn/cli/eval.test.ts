@@ -6,10 +6,10 @@ import { runEval } from '../../../lib/maskrcnn/cli/eval.js';
 import { rleFromBbox } from '../../../lib/maskrcnn/data/rle.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { manualSeed } from '../../../lib/tensor/index.js';
-import { MaskRCNN } from '../../../lib/maskrcnn/mask_rcnn.js';
-import { shapesConfig } from '../../../lib/maskrcnn/config.js';
+import { MaskRCNN } from '../../../lib/maskrcnn/model/mask_rcnn.js';
+import { shapesConfig } from '../../../lib/maskrcnn/model/config.js';
 import { writeShapes } from '../../../lib/maskrcnn/data/index.js';
-import { saveWeights } from '../../../lib/maskrcnn/weights.js';
+import { saveWeights } from '../../../lib/maskrcnn/model/weights.js';
 import { runCaptured, type CommandRun } from './capture.js';
 
 const capture = (argv: string[]): Promise<CommandRun> => runCaptured(runEval, argv);

@@ -3,10 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manualSeed } from '../../../lib/tensor/index.js';
-import { MaskRCNN } from '../../../lib/maskrcnn/mask_rcnn.js';
-import { shapesConfig } from '../../../lib/maskrcnn/config.js';
+import { MaskRCNN } from '../../../lib/maskrcnn/model/mask_rcnn.js';
+import { shapesConfig } from '../../../lib/maskrcnn/model/config.js';
 import { decodePng, writeShapes } from '../../../lib/maskrcnn/data/index.js';
-import { saveWeights } from '../../../lib/maskrcnn/weights.js';
+import { saveWeights } from '../../../lib/maskrcnn/model/weights.js';
 import { runPredict } from '../../../lib/maskrcnn/cli/predict.js';
 import { runCaptured, type CommandRun } from './capture.js';
 

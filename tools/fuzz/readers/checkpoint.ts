@@ -34,7 +34,7 @@ import { joinSafetensors, mutateSafetensors, splitSafetensors, tensorsProblem } 
 const META_KEYS = ['extra', 'optimizer', 'scheduler'] as const;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** Sources whose change makes a new seed checkpoint. */
-const SOURCES = ['lib/nn/checkpoint.ts', 'lib/nn/safetensors.ts', 'lib/nn/optim.ts', 'lib/nn/schedule.ts', 'lib/maskrcnn/train.ts', 'lib/maskrcnn/config.ts', 'lib/tensor/random.ts'];
+const SOURCES = ['lib/nn/checkpoint.ts', 'lib/nn/safetensors.ts', 'lib/nn/optim.ts', 'lib/nn/schedule.ts', 'lib/maskrcnn/train/train.ts', 'lib/maskrcnn/model/config.ts', 'lib/tensor/random.ts'];
 
 let dataset: CocoDetectionDataset | undefined;
 const trainSet = (): CocoDetectionDataset => (dataset ??= shapesDetectionDataset(generateShapes({ count: 2, seed: 1 }), { contiguousLabels: true }));

@@ -1,7 +1,9 @@
 /**
  * `lib/ops`: the heavy operators (convolution, deconvolution, batch normalization, pooling,
- * interpolation, RoIPool, RoIAlign), each a differentiable op on `lib/tensor` whose kernels come from the backend
- * registry: a `reference` implementation in plain loops and a hand-written `gpu` (gpu.js) one.
+ * interpolation, RoIPool, RoIAlign), each a differentiable op on `lib/tensor` whose kernels come
+ * from the backend registry: a `reference` implementation in plain loops, hand-written `gpu`
+ * (gpu.js) kernels, and the `wasm` backend's WebAssembly SIMD kernels (`wasm/`); a backend
+ * without a kernel runs the reference one.
  *
  * @module
  */

@@ -48,6 +48,8 @@ export function backendMode(): string {
   return 'reference loops';
 }
 
+export { wasmThreadReport };
+
 /** Waits (up to 10 s) until the wasm backend's Web Workers are ready where the page can have them; resolves to the thread count. */
 export function wasmWorkersReady(): Promise<number> {
   return whenWasmWorkersReady();

@@ -10,8 +10,8 @@
  */
 import { Tensor, noGrad } from '../lib/tensor/index.js';
 import { describeBackend, setBackend, setWasmThreads, type BackendName } from '../lib/ops/index.js';
-import { generateShapes, inspectionStages, shapesDetectionDataset, type DetectionTarget, type InspectionStage, type MaskRCNN } from '../lib/maskrcnn/index.js';
-import { backendMode, byId, modelFromBytes, setupBackendPicker, showCanvas, wasmWorkersReady } from './common.js';
+import { generateShapes, inspectionStages, shapesDetectionDataset, type DetectionTarget, type Detections, type InspectionStage, type MaskRCNN } from '../lib/maskrcnn/index.js';
+import { backendMode, byId, wasmThreadReport, modelFromBytes, setupBackendPicker, showCanvas, wasmWorkersReady } from './common.js';
 
 /** What the page measured last (read by the browser test). */
 interface DetectorResult {
@@ -50,6 +50,8 @@ let lastImage: Tensor | null = null;
     setBackend(name);
     (byId<HTMLSelectElement>('backend')).value = name;
   },
+  /** One inference pass on generated image `seed`: detections, best IoUs, what ran and its milliseconds (the stages are not redrawn). */
+  detect: (seed: number) => detectOnly(seed),
   /** Times `runs` inference passes on the last image (after one untimed); for benchmarks. */
   time: (runs: number) => timeInference(runs),
 };
@@ -110,6 +112,56 @@ function showStage(index: number): void {
   document.querySelectorAll('#stage-list li').forEach((li, i) => li.classList.toggle('chosen', i === current));
 }
 
+/** A forward pass's detections as plain arrays, and (for a generated image) each ground-truth shape's best mask IoU. */
+interface Summary {
+  detections: number;
+  boxes: number[][];
+  labels: number[];
+  scores: number[];
+  bestIoU: number[];
+}
+
+/** Counts the detections with score >= 0.5 and scores their masks against the ground truth of a generated image. */
+function summarize(image: Tensor, detections: Detections, target: Pick<DetectionTarget, 'boxes' | 'labels' | 'masks'> | undefined): Summary {
+  const [h, w] = [image.shape[1]!, image.shape[2]!];
+  const keep = Array.from(detections.scores.data, (s, i) => (s >= 0.5 ? i : -1)).filter((i) => i >= 0);
+  const bestIoU: number[] = [];
+  if (target !== undefined) {
+    for (let g = 0; g < target.boxes.shape[0]!; g++) {
+      const gt = (i: number): boolean => target.masks.data[g * h * w + i]! >= 0.5;
+      let best = 0;
+      for (const d of keep) {
+        if (detections.labels.data[d] !== target.labels.data[g]) continue;
+        best = Math.max(best, maskIoU(gt, (i) => detections.masks!.data[d * h * w + i]! >= 0.5, h * w));
+      }
+      bestIoU.push(best);
+    }
+  }
+  return {
+    detections: keep.length,
+    boxes: Array.from({ length: detections.boxes.shape[0]! }, (_, i) => Array.from(detections.boxes.data.subarray(4 * i, 4 * i + 4))),
+    labels: Array.from(detections.labels.data),
+    scores: Array.from(detections.scores.data),
+    bestIoU,
+  };
+}
+
+/** One inference pass on generated image `seed`, without the stages and timings (for tests of a slow backend, and comparisons). */
+function detectOnly(seed: number): Summary & { mode: string; ms: number; workersThatJoined: number } {
+  if (model === null) throw new Error('no model yet');
+  const m = model;
+  const { image, target } = shapesDetectionDataset(generateShapes({ count: 1, size: 128, seed }), { contiguousLabels: true }).get(0);
+  lastImage = image;
+  const t0 = performance.now();
+  const detections = noGrad(() => m.forward([image]).detections[0]!);
+  const ms = performance.now() - t0;
+  const summary = summarize(image, detections, target);
+  const mode = backendMode();
+  byId('mode').textContent = mode;
+  status(`image ${seed}: ${summary.detections} detection(s) with score >= 0.5 in one inference pass of ${ms.toFixed(0)} ms on ${mode} (stages not redrawn).`);
+  return { ...summary, mode, ms, workersThatJoined: wasmThreadReport().workersThatJoined };
+}
+
 function run(image: Tensor, target: Pick<DetectionTarget, 'boxes' | 'labels' | 'masks'> | undefined): void {
   if (model === null) return;
   const m = model;
@@ -144,29 +196,11 @@ function run(image: Tensor, target: Pick<DetectionTarget, 'boxes' | 'labels' | '
     list.appendChild(li);
   });
   showStage(stages.findIndex((s) => s.file.startsWith('12_')));
-  // How good are the masks? Against the ground truth of a generated image.
-  const [h, w] = [image.shape[1]!, image.shape[2]!];
-  const keep = Array.from(detections.scores.data, (s, i) => (s >= 0.5 ? i : -1)).filter((i) => i >= 0);
-  result.detections = keep.length;
-  result.boxes = Array.from({ length: detections.boxes.shape[0]! }, (_, i) => Array.from(detections.boxes.data.subarray(4 * i, 4 * i + 4)));
-  result.labels = Array.from(detections.labels.data);
-  result.scores = Array.from(detections.scores.data);
-  result.bestIoU = [];
-  if (target !== undefined) {
-    for (let g = 0; g < target.boxes.shape[0]!; g++) {
-      const gt = (i: number): boolean => target.masks.data[g * h * w + i]! >= 0.5;
-      let best = 0;
-      for (const d of keep) {
-        if (detections.labels.data[d] !== target.labels.data[g]) continue;
-        best = Math.max(best, maskIoU(gt, (i) => detections.masks!.data[d * h * w + i]! >= 0.5, h * w));
-      }
-      result.bestIoU.push(best);
-    }
-  }
+  Object.assign(result, summarize(image, detections, target));
   const rows = Object.entries(result.timings).map(([k, v]) => `<tr><td>${k}</td><td>${v.toFixed(1)} ms</td></tr>`);
   byId('timings').innerHTML = rows.join('');
   const ious = result.bestIoU.length > 0 ? ` Best mask IoU with each ground-truth shape: ${result.bestIoU.map((v) => v.toFixed(2)).join(', ')}.` : '';
-  status(`${keep.length} detection(s) with score >= 0.5; inference ${result.medianMs.toFixed(0)} ms (median of 3) on ${result.mode}.${ious}`);
+  status(`${result.detections} detection(s) with score >= 0.5; inference ${result.medianMs.toFixed(0)} ms (median of 3) on ${result.mode}.${ious}`);
   result.ready = true;
 }
 

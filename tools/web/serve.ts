@@ -107,6 +107,8 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
   const args = process.argv.slice(2);
   const plain = args.includes('--plain');
   const [dir = 'docs/site', port = '8080'] = args.filter((a) => !a.startsWith('--'));
-  const s = await serveStatic(dir, { port: Number(port), isolated: !plain });
-  console.log(`serving ${resolve(dir)} at ${s.url}${plain ? ' (not cross-origin isolated: the wasm backend runs one thread)' : ' (cross-origin isolated: COOP same-origin, COEP require-corp)'}`);
+  // No top-level await: the tests import this file, and their runner loads it as CommonJS.
+  void serveStatic(dir, { port: Number(port), isolated: !plain }).then((s) =>
+    console.log(`serving ${resolve(dir)} at ${s.url}${plain ? ' (not cross-origin isolated: the wasm backend runs one thread)' : ' (cross-origin isolated: COOP same-origin, COEP require-corp)'}`),
+  );
 }

@@ -516,8 +516,13 @@ function nodeHost(): WasmWorkerHost | undefined {
   };
 }
 
+/** Node's host, looked up once (undefined: none here). */
+let nodeHostFound: { host: WasmWorkerHost | undefined } | null = null;
+
 function workerHost(): WasmWorkerHost | undefined {
-  return installedHost ?? nodeHost();
+  if (installedHost !== null) return installedHost;
+  nodeHostFound ??= { host: nodeHost() };
+  return nodeHostFound.host;
 }
 
 /** `Atomics.wait(ctrl, i, value, ms)`, or a spin on `Atomics.load` where this thread may not block. */

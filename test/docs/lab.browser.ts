@@ -250,7 +250,10 @@ test('lab pages served cross-origin isolated: wasm threads on Web Workers, the s
     type Api = { setThreads(n: number): Promise<number>; detect(seed: number): Detected; setBackend(name: string): void };
     const ready = await page.evaluate((n) => (globalThis as unknown as { detector: Api }).detector.setThreads(n), threads);
     t.equal(ready, threads, `${threads} threads: the Web Workers started`);
-    const many = await page.evaluate(() => (globalThis as unknown as { detector: Api }).detector.detect(0));
+    // A worker joins a product only if it wakes before the main thread has done every chunk: on
+    // a loaded machine it may miss the products of one pass, so up to 3 passes.
+    let many = await page.evaluate(() => (globalThis as unknown as { detector: Api }).detector.detect(0));
+    for (let pass = 1; pass < 3 && many.workersThatJoined === 0; pass++) many = await page.evaluate(() => (globalThis as unknown as { detector: Api }).detector.detect(0));
     t.equal(many.mode, `wasm, ${threads} threads`, `detect(0) ran on ${many.mode}`);
     t.ok(many.workersThatJoined >= 1, `${many.workersThatJoined} of ${threads - 1} worker(s) took part in the products`);
     await page.screenshot({ path: join(shots, 'lab-detector-threads.png'), fullPage: true });

@@ -4,7 +4,9 @@
  * threads, then one thread, then gpu.js on WebGL where Chromium has it) and served without the
  * isolation headers (wasm, one thread on an unshared memory), and the same model and image
  * (shapes seed 0, 128x128) in Node with the wasm backend on N threads and on one. Each time is
- * the median of several inference passes after a warm-up pass. Prints a Markdown table.
+ * the median of several inference passes, each mode after a warm-up pass; the modes are timed
+ * round-robin (one pass of each per round), so that a load from other processes that comes and
+ * goes weighs on them alike. Prints a Markdown table.
  *
  * ```sh
  * node --import tsx tools/web/bench.ts [--runs 7] [--gpu-runs 3] [--lab DIR]
@@ -22,9 +24,10 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { noGrad } from '../../lib/tensor/index.js';
 import { setWasmThreads, wasmThreads } from '../../lib/ops/wasm/index.js';
+import { waitForWasmWorkers } from '../../lib/ops/wasm/runtime.js';
 import { describeBackend } from '../../lib/ops/index.js';
 import { generateShapes, loadWeights, shapesDetectionDataset, zooWeightsPath } from '../../lib/maskrcnn/index.js';
 import { buildLab } from './build.js';
@@ -105,8 +108,8 @@ type DetectorApi = {
   time(runs: number): { times: number[]; medianMs: number; mode: string };
 };
 
-/** Opens the detector page at `url`, waits for its first run, then times each setting in turn. */
-async function timePage(browser: Browser, url: string, settings: Array<{ threads?: number; backend?: string; runs: number }>): Promise<Row[]> {
+/** Opens the detector page at `url` and waits for its first run. */
+async function openDetector(browser: Browser, url: string): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -115,20 +118,48 @@ async function timePage(browser: Browser, url: string, settings: Array<{ threads
     const r = (globalThis as unknown as { detector?: DetectorApi }).detector?.result;
     return r !== undefined && (r.ready || r.error !== null);
   }, undefined, { timeout: 300_000 });
-  const rows: Row[] = [];
-  for (const s of settings) {
-    await page.evaluate(async (setting) => {
-      const d = (globalThis as unknown as { detector: DetectorApi }).detector;
-      if (setting.backend !== undefined) d.setBackend(setting.backend);
-      if (setting.threads !== undefined) await d.setThreads(setting.threads);
-    }, s);
-    matchPriority();
-    const timed = await page.evaluate((n) => (globalThis as unknown as { detector: DetectorApi }).detector.time(n), s.runs);
-    rows.push({ where: 'Chromium', mode: timed.mode, runs: s.runs, medianMs: median(timed.times), minMs: Math.min(...timed.times) });
+  return { page, errors };
+}
+
+/** One mode to time: `setup` puts it in place (untimed), `pass` runs one timed inference pass and says what ran. */
+interface Mode {
+  where: 'Chromium' | 'Node';
+  setup(): Promise<void>;
+  pass(): Promise<{ ms: number; mode: string }>;
+}
+
+/** A mode of the detector page: backend and threads set, then `time(1)` (a warm-up pass, then the timed one). */
+function pageMode(page: Page, setting: { threads?: number; backend?: string }): Mode {
+  return {
+    where: 'Chromium',
+    setup: async () => {
+      await page.evaluate(async (s) => {
+        const d = (globalThis as unknown as { detector: DetectorApi }).detector;
+        if (s.backend !== undefined) d.setBackend(s.backend);
+        if (s.threads !== undefined) await d.setThreads(s.threads);
+      }, setting);
+      matchPriority();
+    },
+    pass: async () => {
+      const t = await page.evaluate(() => (globalThis as unknown as { detector: DetectorApi }).detector.time(1));
+      return { ms: t.times[0]!, mode: t.mode };
+    },
+  };
+}
+
+/** Times every mode round-robin, `runs` rounds (one pass of each mode per round: a load that comes and goes hits them alike). */
+async function roundRobin(modes: Mode[], runs: number): Promise<Row[]> {
+  const times = modes.map(() => [] as number[]);
+  const names = modes.map(() => '');
+  for (let round = 0; round < runs; round++) {
+    for (let i = 0; i < modes.length; i++) {
+      await modes[i]!.setup();
+      const { ms, mode } = await modes[i]!.pass();
+      times[i]!.push(ms);
+      names[i] = mode;
+    }
   }
-  if (errors.length > 0) throw new Error(`${url}: ${errors.join('; ')}`);
-  await page.close();
-  return rows;
+  return modes.map((m, i) => ({ where: m.where, mode: names[i]!, runs, medianMs: median(times[i]!), minMs: Math.min(...times[i]!) }));
 }
 
 async function main(): Promise<void> {
@@ -142,47 +173,48 @@ async function main(): Promise<void> {
   const isolated = await serveStatic(lab, { port: 0 });
   const plain = await serveStatic(lab, { port: 0, isolated: false });
   const browser = await chromium.launch({ executablePath: executable, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+  // Node: the same model and image.
+  const { model } = loadWeights(zooWeightsPath());
+  const image = shapesDetectionDataset(generateShapes({ count: 1, size: 128, seed: 0 }), { contiguousLabels: true }).get(0).image;
+  const nodeAll = wasmThreads();
+  const nodeMode = (n: number): Mode => ({
+    where: 'Node',
+    setup: async () => {
+      setWasmThreads(n);
+      if (n > 1) waitForWasmWorkers();
+      noGrad(() => model.forward([image]));
+    },
+    pass: async () => {
+      const t0 = performance.now();
+      noGrad(() => model.forward([image]));
+      return { ms: performance.now() - t0, mode: `wasm, ${n} thread${n === 1 ? '' : 's'}` };
+    },
+  });
   const rows: Row[] = [];
   try {
-    const cores = await (async () => {
-      const p = await browser.newPage();
-      const n = await p.evaluate(() => (globalThis as unknown as { navigator: { hardwareConcurrency: number } }).navigator.hardwareConcurrency);
-      await p.close();
-      return n;
-    })();
+    const a = await openDetector(browser, `${isolated.url}detector.html`);
+    const b = await openDetector(browser, `${plain.url}detector.html`);
+    const cores = await a.page.evaluate(() => (globalThis as unknown as { navigator: { hardwareConcurrency: number } }).navigator.hardwareConcurrency);
     const threads = Math.max(2, Math.min(16, cores));
-    rows.push(...(await timePage(browser, `${isolated.url}detector.html`, [
-      { threads, runs },
-      { threads: 1, runs },
-      { backend: 'gpu', runs: gpuRuns },
-    ])));
-    rows.push(...(await timePage(browser, `${plain.url}detector.html`, [{ runs }])));
+    rows.push(...(await roundRobin([
+      pageMode(a.page, { threads }),
+      pageMode(a.page, { threads: 1 }),
+      pageMode(b.page, {}),
+      ...[...new Set([nodeAll, 1])].map(nodeMode),
+    ], runs)));
+    // gpu.js last, on its own (seconds per pass on a software GL).
+    rows.push(...(await roundRobin([pageMode(a.page, { backend: 'gpu' })], gpuRuns)));
+    const errors = [...a.errors, ...b.errors];
+    if (errors.length > 0) throw new Error(`page errors: ${errors.join('; ')}`);
   } finally {
     await browser.close();
     await isolated.close();
     await plain.close();
     if (given === null) rmSync(lab, { recursive: true, force: true });
   }
-  // Node: the same model and image, wasm on all threads and on one.
-  const { model } = loadWeights(zooWeightsPath());
-  const image = shapesDetectionDataset(generateShapes({ count: 1, size: 128, seed: 0 }), { contiguousLabels: true }).get(0).image;
-  const nodeTimes = (): number[] => {
-    noGrad(() => model.forward([image]));
-    return Array.from({ length: runs }, () => {
-      const t0 = performance.now();
-      noGrad(() => model.forward([image]));
-      return performance.now() - t0;
-    });
-  };
-  const all = wasmThreads();
-  for (const n of [...new Set([all, 1])]) {
-    setWasmThreads(n);
-    const times = nodeTimes();
-    rows.push({ where: 'Node', mode: `wasm, ${n} thread${n === 1 ? '' : 's'}`, runs, medianMs: median(times), minMs: Math.min(...times) });
-  }
   const nodeOne = rows.find((r) => r.where === 'Node' && r.mode === 'wasm, 1 thread')!.medianMs;
-  console.log(`\nzoo model inference, one 128x128 shapes image (seed 0); ${describeBackend().split(';')[0]}); Node ${process.version}, nice ${getPriority()} (Chromium's threads set to it too)\n`);
-  console.log('| where | what ran | runs | median ms | min ms | / Node 1 thread |');
+  console.log(`\nzoo model inference, one 128x128 shapes image (seed 0), modes timed round-robin; ${describeBackend().split(';')[0]}); Node ${process.version}, nice ${getPriority()} (Chromium's threads set to it too)\n`);
+  console.log('| where | what ran | passes | median ms | min ms | median / Node 1 thread |');
   console.log('|---|---|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.where} | ${r.mode} | ${r.runs} | ${r.medianMs.toFixed(0)} | ${r.minMs.toFixed(0)} | ${(r.medianMs / nodeOne).toFixed(2)} |`);
 }

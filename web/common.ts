@@ -1,9 +1,11 @@
 /**
  * What the course's browser pages share: drawing the library's {@link Canvas} pictures on a page,
- * the diverging colour scale of feature values, the backend picker, and loading a weights file
- * from bytes (the page has no file system: it fetches the zoo model).
+ * the diverging colour scale of feature values, the backend picker and the short name of what
+ * runs ("wasm, 2 threads", "gpu.js, webgl2"), and loading a weights file from bytes (the page
+ * has no file system: the build inlines the zoo model).
  */
-import { availableBackends, describeBackend, setBackend, type BackendName } from '../lib/ops/index.js';
+import { availableBackends, describeBackend, getBackend, gpuMode, setBackend, type BackendName } from '../lib/ops/index.js';
+import { wasmThreadReport, whenWasmWorkersReady } from '../lib/ops/wasm/browser_workers.js';
 import { decodeSafetensors } from '../lib/nn/index.js';
 import { MaskRCNN, checkClassNames, labelNames, readConfigJson, WEIGHTS_CLASSES_KEY, WEIGHTS_CONFIG_KEY, type Canvas } from '../lib/maskrcnn/index.js';
 
@@ -33,6 +35,24 @@ export function divergingColor(v: number, limit: number): string {
   const t = Math.max(-1, Math.min(1, v / (limit || 1)));
   const a = Math.round(255 * (1 - Math.abs(t)));
   return t >= 0 ? `rgb(255, ${a}, ${a})` : `rgb(${a}, ${a}, 255)`;
+}
+
+/**
+ * What runs, in a few words: `wasm, N threads` / `wasm, 1 thread (page not cross-origin
+ * isolated)` / `gpu.js, webgl2` / `reference loops`.
+ */
+export function backendMode(): string {
+  const backend = getBackend();
+  if (backend === 'wasm') return `wasm, ${wasmThreadReport().text}`;
+  if (backend === 'gpu') return `gpu.js, ${gpuMode()}`;
+  return 'reference loops';
+}
+
+export { wasmThreadReport };
+
+/** Waits (up to 10 s) until the wasm backend's Web Workers are ready where the page can have them; resolves to the thread count. */
+export function wasmWorkersReady(): Promise<number> {
+  return whenWasmWorkersReady();
 }
 
 /** Fills a `<select>` with the backends this browser has and switches to the chosen one; returns the active backend's description. */

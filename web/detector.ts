@@ -4,17 +4,25 @@
  * the network is drawn with the same views as `maskrcnn inspect` ({@link inspectionStages}):
  * anchors, RPN objectness per level, proposals before and after NMS, sampled RoIs and mask
  * targets (training pass, generated images only), RoI features, mask logits, final detections
- * and the FPN levels. The time of each stage of the forward pass and the backend are shown.
+ * and the FPN levels. The time of each stage of the forward pass and the backend are shown,
+ * with the mode that ran: `wasm, N threads` (Web Workers over shared memory, when the page is
+ * cross-origin isolated), `wasm, 1 thread (page not cross-origin isolated)`, `gpu.js, webgl2`.
  */
 import { Tensor, noGrad } from '../lib/tensor/index.js';
-import { describeBackend } from '../lib/ops/index.js';
-import { generateShapes, inspectionStages, shapesDetectionDataset, type DetectionTarget, type InspectionStage, type MaskRCNN } from '../lib/maskrcnn/index.js';
-import { byId, modelFromBytes, setupBackendPicker, showCanvas } from './common.js';
+import { describeBackend, setBackend, setWasmThreads, type BackendName } from '../lib/ops/index.js';
+import { generateShapes, inspectionStages, shapesDetectionDataset, type DetectionTarget, type Detections, type InspectionStage, type MaskRCNN } from '../lib/maskrcnn/index.js';
+import { backendMode, byId, wasmThreadReport, modelFromBytes, setupBackendPicker, showCanvas, wasmWorkersReady } from './common.js';
 
 /** What the page measured last (read by the browser test). */
 interface DetectorResult {
   ready: boolean;
   backend: string;
+  /** What ran, in a few words: `wasm, 2 threads`, `wasm, 1 thread (page not cross-origin isolated)`, `gpu.js, webgl2`. */
+  mode: string;
+  /** The last run's detections (all of them, in the model's order): boxes `[x1, y1, x2, y2]`, labels, scores. */
+  boxes: number[][];
+  labels: number[];
+  scores: number[];
   /** Milliseconds of each stage of the last timed forward pass, and `total`. */
   timings: Record<string, number>;
   /** Median milliseconds of a forward pass (inference, one image) over the timed runs. */
@@ -26,8 +34,43 @@ interface DetectorResult {
   error: string | null;
 }
 
-const result: DetectorResult = { ready: false, backend: '', timings: {}, medianMs: NaN, detections: 0, bestIoU: [], stages: [], error: null };
-(globalThis as { detector?: unknown }).detector = { result, run: (seed: number) => runOnGenerated(seed) };
+const result: DetectorResult = { ready: false, backend: '', mode: '', boxes: [], labels: [], scores: [], timings: {}, medianMs: NaN, detections: 0, bestIoU: [], stages: [], error: null };
+let lastImage: Tensor | null = null;
+(globalThis as { detector?: unknown }).detector = {
+  result,
+  /** Runs the model on generated image `seed` (all stages, timings, IoUs). */
+  run: (seed: number) => runOnGenerated(seed),
+  /** Sets the wasm backend's threads (1 = main thread only) and waits for the workers; resolves to the threads that will run. */
+  setThreads: async (threads: number): Promise<number> => {
+    setWasmThreads(threads);
+    return wasmWorkersReady();
+  },
+  /** Switches the backend (as the picker does, without re-running). */
+  setBackend: (name: BackendName) => {
+    setBackend(name);
+    (byId<HTMLSelectElement>('backend')).value = name;
+  },
+  /** One inference pass on generated image `seed`: detections, best IoUs, what ran and its milliseconds (the stages are not redrawn). */
+  detect: (seed: number) => detectOnly(seed),
+  /** Times `runs` inference passes on the last image (after one untimed); for benchmarks. */
+  time: (runs: number) => timeInference(runs),
+};
+
+/** Milliseconds of `runs` inference passes (one image, no gradients) on the last image, after a warm-up pass, and what ran. */
+function timeInference(runs: number): { times: number[]; medianMs: number; mode: string } {
+  if (model === null || lastImage === null) throw new Error('no model or image yet');
+  const m = model;
+  const image = lastImage;
+  noGrad(() => m.forward([image]));
+  const times: number[] = [];
+  for (let k = 0; k < runs; k++) {
+    const t0 = performance.now();
+    noGrad(() => m.forward([image]));
+    times.push(performance.now() - t0);
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  return { times, medianMs: sorted[Math.floor(sorted.length / 2)]!, mode: backendMode() };
+}
 
 let model: MaskRCNN | null = null;
 let classes: string[] = [];
@@ -69,9 +112,60 @@ function showStage(index: number): void {
   document.querySelectorAll('#stage-list li').forEach((li, i) => li.classList.toggle('chosen', i === current));
 }
 
+/** A forward pass's detections as plain arrays, and (for a generated image) each ground-truth shape's best mask IoU. */
+interface Summary {
+  detections: number;
+  boxes: number[][];
+  labels: number[];
+  scores: number[];
+  bestIoU: number[];
+}
+
+/** Counts the detections with score >= 0.5 and scores their masks against the ground truth of a generated image. */
+function summarize(image: Tensor, detections: Detections, target: Pick<DetectionTarget, 'boxes' | 'labels' | 'masks'> | undefined): Summary {
+  const [h, w] = [image.shape[1]!, image.shape[2]!];
+  const keep = Array.from(detections.scores.data, (s, i) => (s >= 0.5 ? i : -1)).filter((i) => i >= 0);
+  const bestIoU: number[] = [];
+  if (target !== undefined) {
+    for (let g = 0; g < target.boxes.shape[0]!; g++) {
+      const gt = (i: number): boolean => target.masks.data[g * h * w + i]! >= 0.5;
+      let best = 0;
+      for (const d of keep) {
+        if (detections.labels.data[d] !== target.labels.data[g]) continue;
+        best = Math.max(best, maskIoU(gt, (i) => detections.masks!.data[d * h * w + i]! >= 0.5, h * w));
+      }
+      bestIoU.push(best);
+    }
+  }
+  return {
+    detections: keep.length,
+    boxes: Array.from({ length: detections.boxes.shape[0]! }, (_, i) => Array.from(detections.boxes.data.subarray(4 * i, 4 * i + 4))),
+    labels: Array.from(detections.labels.data),
+    scores: Array.from(detections.scores.data),
+    bestIoU,
+  };
+}
+
+/** One inference pass on generated image `seed`, without the stages and timings (for tests of a slow backend, and comparisons). */
+function detectOnly(seed: number): Summary & { mode: string; ms: number; workersThatJoined: number } {
+  if (model === null) throw new Error('no model yet');
+  const m = model;
+  const { image, target } = shapesDetectionDataset(generateShapes({ count: 1, size: 128, seed }), { contiguousLabels: true }).get(0);
+  lastImage = image;
+  const t0 = performance.now();
+  const detections = noGrad(() => m.forward([image]).detections[0]!);
+  const ms = performance.now() - t0;
+  const summary = summarize(image, detections, target);
+  const mode = backendMode();
+  byId('mode').textContent = mode;
+  status(`image ${seed}: ${summary.detections} detection(s) with score >= 0.5 in one inference pass of ${ms.toFixed(0)} ms on ${mode} (stages not redrawn).`);
+  return { ...summary, mode, ms, workersThatJoined: wasmThreadReport().workersThatJoined };
+}
+
 function run(image: Tensor, target: Pick<DetectionTarget, 'boxes' | 'labels' | 'masks'> | undefined): void {
   if (model === null) return;
   const m = model;
+  lastImage = image;
   status('running...');
   // Timed inference passes (the first one warms the kernels up and is not counted).
   const times: number[] = [];
@@ -87,6 +181,8 @@ function run(image: Tensor, target: Pick<DetectionTarget, 'boxes' | 'labels' | '
   result.medianMs = times[1]!;
   result.timings = { ...timings, total: result.medianMs };
   result.backend = describeBackend();
+  result.mode = backendMode();
+  byId('mode').textContent = result.mode;
   // The stages, drawn as `maskrcnn inspect` draws them.
   const inspection = inspectionStages(m, image, { classes, ...(target === undefined ? {} : { target }) });
   stages = inspection.stages;
@@ -100,26 +196,11 @@ function run(image: Tensor, target: Pick<DetectionTarget, 'boxes' | 'labels' | '
     list.appendChild(li);
   });
   showStage(stages.findIndex((s) => s.file.startsWith('12_')));
-  // How good are the masks? Against the ground truth of a generated image.
-  const [h, w] = [image.shape[1]!, image.shape[2]!];
-  const keep = Array.from(detections.scores.data, (s, i) => (s >= 0.5 ? i : -1)).filter((i) => i >= 0);
-  result.detections = keep.length;
-  result.bestIoU = [];
-  if (target !== undefined) {
-    for (let g = 0; g < target.boxes.shape[0]!; g++) {
-      const gt = (i: number): boolean => target.masks.data[g * h * w + i]! >= 0.5;
-      let best = 0;
-      for (const d of keep) {
-        if (detections.labels.data[d] !== target.labels.data[g]) continue;
-        best = Math.max(best, maskIoU(gt, (i) => detections.masks!.data[d * h * w + i]! >= 0.5, h * w));
-      }
-      result.bestIoU.push(best);
-    }
-  }
+  Object.assign(result, summarize(image, detections, target));
   const rows = Object.entries(result.timings).map(([k, v]) => `<tr><td>${k}</td><td>${v.toFixed(1)} ms</td></tr>`);
   byId('timings').innerHTML = rows.join('');
   const ious = result.bestIoU.length > 0 ? ` Best mask IoU with each ground-truth shape: ${result.bestIoU.map((v) => v.toFixed(2)).join(', ')}.` : '';
-  status(`${keep.length} detection(s) with score >= 0.5; inference ${result.medianMs.toFixed(0)} ms (median of 3) on ${result.backend}.${ious}`);
+  status(`${result.detections} detection(s) with score >= 0.5; inference ${result.medianMs.toFixed(0)} ms (median of 3) on ${result.mode}.${ious}`);
   result.ready = true;
 }
 
@@ -155,6 +236,10 @@ async function main(): Promise<void> {
     const seed = byId<HTMLInputElement>('seed');
     const rerun = (): void => runOnGenerated(Number(seed.value) || 0);
     setupBackendPicker(byId<HTMLSelectElement>('backend'), rerun);
+    // Where the page is cross-origin isolated, the wasm backend's Web Workers start while the
+    // event loop turns: wait for them before the first run (up to 10 s; one thread otherwise).
+    status('starting the wasm backend\'s threads...');
+    await wasmWorkersReady();
     byId('generate').addEventListener('click', rerun);
     byId('prev').addEventListener('click', () => showStage(current - 1));
     byId('next').addEventListener('click', () => showStage(current + 1));

@@ -11,13 +11,14 @@
  * as {@link MaskRCNN.forward} runs them), and one channel of the chosen level P2..P5 (stride
  * 4..32, the spatial scale) becomes the feature map; the box is in the model's input pixels
  * (default: a ground-truth box) and the level mapper ({@link mapLevels}, FPN Eq. 1) says which
- * level the model would pool it from.
+ * level the model would pool it from. The shapes image is drawn beside the map with its
+ * ground-truth boxes, the box and the level's cells.
  */
 import { Tensor, noGrad, tensor } from '../lib/tensor/index.js';
 import { describeBackend, inspectRoiAlign, inspectRoiPool, roiAlign, roiPool, roiWarp, roiWarpBox, type RoiAlignInspection, type RoiPoolInspection } from '../lib/ops/index.js';
 import { ROI_WORKED_EXAMPLE } from '../lib/ops/roi_figure.js';
 import { generateShapes, mapLevels, shapesDetectionDataset, type MaskRCNN } from '../lib/maskrcnn/index.js';
-import { byId, divergingColor, modelFromBytes, setupBackendPicker } from './common.js';
+import { backendMode, byId, divergingColor, modelFromBytes, setupBackendPicker, wasmWorkersReady } from './common.js';
 
 /** Side of the feature canvas in canvas pixels (the grid's cells shrink as the map grows). */
 const CANVAS = 480;
@@ -77,6 +78,8 @@ interface ExplorerResult {
   output: number[];
   gradient: number[];
   backend: string;
+  /** What ran, in a few words (`wasm, 2 threads`, `wasm, 1 thread (page not cross-origin isolated)`, `gpu.js, webgl2`). */
+  mode: string;
   /** The feature map's rows and columns, and its stride. */
   grid: [number, number];
   stride: number;
@@ -89,7 +92,7 @@ interface ExplorerResult {
 }
 
 const state: ExplorerState = { source: 'worked', seed: 0, level: 2, channel: 0, box: [...WORKED_BOX], method: 'align', outputSize: 2, samplingRatio: 1, aligned: false, mode: 'avg', bin: [0, 0] };
-const result: ExplorerResult = { output: [], gradient: [], backend: '', grid: [6, 6], stride: 32, mappedLevel: null, gtBoxes: [], error: null };
+const result: ExplorerResult = { output: [], gradient: [], backend: '', mode: '', grid: [6, 6], stride: 32, mappedLevel: null, gtBoxes: [], error: null };
 (globalThis as { explorer?: unknown }).explorer = {
   state,
   result,
@@ -104,7 +107,10 @@ const fmtBox = (v: number): string => String(Number(v.toFixed(1)));
 
 /** The zoo model (decoded from the page's inlined weights on first use) and the backbone's FPN levels on the current generated image. */
 let zooModel: MaskRCNN | null = null;
-let zoo: { seed: number; levels: Map<string, Tensor>; gtBoxes: number[][]; imageHw: [number, number] } | null = null;
+let zoo: { seed: number; levels: Map<string, Tensor>; gtBoxes: number[][]; imageHw: [number, number]; image: Tensor } | null = null;
+
+/** Side of the shapes image's canvas in canvas pixels. */
+const IMAGE_CANVAS = 256;
 
 function loadZooModel(): MaskRCNN {
   if (zooModel !== null) return zooModel;
@@ -128,7 +134,7 @@ function runBackbone(seed: number): NonNullable<typeof zoo> {
     const sy = h / image.shape[1]!;
     const sx = w / image.shape[2]!;
     const gtBoxes = Array.from({ length: target.boxes.shape[0]! }, (_, i) => Array.from(target.boxes.data.subarray(4 * i, 4 * i + 4), (v, c) => Math.round(v * (c % 2 === 0 ? sx : sy) * 10) / 10));
-    return { seed, levels, gtBoxes, imageHw: [h, w] as [number, number] };
+    return { seed, levels, gtBoxes, imageHw: [h, w] as [number, number], image };
   });
 }
 
@@ -327,6 +333,56 @@ function drawFeatureCanvas(ins: { align?: RoiAlignInspection; pool?: RoiPoolInsp
   for (const [cx, cy] of [[x1, y1], [x2, y1], [x1, y2], [x2, y2]] as const) ctx.fillRect(cx * PX - 6, cy * PX - 6, 12, 12);
 }
 
+/** The shapes image (zoo source) with its ground-truth boxes (white), the box (orange) and the shown level's cells. */
+function drawImage(): void {
+  if (zoo === null) return;
+  const canvas = byId<HTMLCanvasElement>('image');
+  const [, ih, iw] = zoo.image.shape as [number, number, number];
+  const [h, w] = zoo.imageHw;
+  // Canvas pixels per model input pixel (boxes and cells are in model input pixels).
+  const zoom = IMAGE_CANVAS / Math.max(h, w);
+  canvas.width = Math.round(w * zoom);
+  canvas.height = Math.round(h * zoom);
+  const ctx = canvas.getContext('2d')!;
+  const src = document.createElement('canvas');
+  src.width = iw;
+  src.height = ih;
+  const rgba = new ImageData(iw, ih);
+  const plane = ih * iw;
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) rgba.data[4 * i + c] = Math.round(255 * Math.min(1, Math.max(0, zoo.image.data[c * plane + i]!)));
+    rgba.data[4 * i + 3] = 255;
+  }
+  src.getContext('2d')!.putImageData(rgba, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(src, 0, 0, canvas.width, canvas.height);
+  // The level's cells: one per `stride` input pixels.
+  ctx.strokeStyle = 'rgba(255, 255, 255, 0.25)';
+  ctx.lineWidth = 1;
+  for (let x = 0; x <= w; x += grid.stride) {
+    ctx.beginPath();
+    ctx.moveTo(x * zoom, 0);
+    ctx.lineTo(x * zoom, h * zoom);
+    ctx.stroke();
+  }
+  for (let y = 0; y <= h; y += grid.stride) {
+    ctx.beginPath();
+    ctx.moveTo(0, y * zoom);
+    ctx.lineTo(w * zoom, y * zoom);
+    ctx.stroke();
+  }
+  ctx.strokeStyle = '#fff';
+  ctx.lineWidth = 1.5;
+  ctx.setLineDash([4, 3]);
+  for (const [x1, y1, x2, y2] of zoo.gtBoxes) ctx.strokeRect(x1! * zoom, y1! * zoom, (x2! - x1!) * zoom, (y2! - y1!) * zoom);
+  ctx.setLineDash([]);
+  const [x1, y1, x2, y2] = state.box;
+  ctx.strokeStyle = '#e08000';
+  ctx.lineWidth = 2.5;
+  ctx.strokeRect(x1 * zoom, y1 * zoom, (x2 - x1) * zoom, (y2 - y1) * zoom);
+  byId('image-caption').textContent = `Shapes image ${zoo.seed} (${w}×${h} model input pixels): ground-truth boxes (white, dashed), the box (orange), and the cells of P${state.level} (stride ${grid.stride}).`;
+}
+
 function drawGradient(gradient: Tensor): void {
   const canvas = byId<HTMLCanvasElement>('gradient');
   const ctx = canvas.getContext('2d')!;
@@ -394,10 +450,13 @@ function update(): void {
   result.output = Array.from(output.data);
   result.gradient = Array.from(gradient.data);
   result.backend = describeBackend();
+  result.mode = backendMode();
   result.grid = [grid.h, grid.w];
   result.stride = grid.stride;
   const mapper = byId('level-mapper');
+  byId('image-figure').hidden = state.source !== 'zoo';
   if (state.source === 'zoo') {
+    drawImage();
     const m = mappedLevel();
     result.mappedLevel = m.level;
     const [x1, y1, x2, y2] = state.box;
@@ -410,7 +469,7 @@ function update(): void {
   }
   (['x1', 'y1', 'x2', 'y2'] as const).forEach((k, i) => (byId<HTMLInputElement>(`box-${k}`).value = String(Number(state.box[i]!.toFixed(1)))));
   const where = state.source === 'zoo' ? `zoo model, shapes image ${state.seed}, P${state.level} (${grid.h}×${grid.w}, stride ${grid.stride}), channel ${state.channel}; ` : '';
-  byId('status').textContent = `${where}backend: ${result.backend}`;
+  byId('status').textContent = `${where}running: ${result.mode} (${result.backend})`;
 }
 
 function setupControls(): void {
@@ -477,8 +536,9 @@ function setupControls(): void {
       return;
     }
     zooStatus('loading the zoo model and running its backbone...');
-    // Let the page show the message before the (synchronous) work.
-    setTimeout(() => showZoo(true, true), 0);
+    // Let the page show the message before the (synchronous) work, and the wasm backend's Web
+    // Workers start where the page is cross-origin isolated (one thread otherwise).
+    void wasmWorkersReady().then(() => showZoo(true, true));
   });
   seed.addEventListener('change', () => {
     state.seed = Math.max(0, Math.round(Number(seed.value) || 0));

@@ -53,6 +53,8 @@ export async function buildLab(outDir: string): Promise<string[]> {
     write: false,
     bundle: true,
     minify: true,
+    // Class names kept: gpuMode() reads the kernel's class (WebGL2Kernel, ...) to say what ran.
+    keepNames: true,
     format: 'esm',
     platform: 'browser',
     target: 'es2022',

@@ -36,7 +36,14 @@ function load(): GpuInstance | null {
   try {
     const GPU = gpujs.GPU as unknown as new (settings: Record<string, unknown>) => GpuInstance;
     const mode = typeof process !== 'undefined' ? process.env['MASKRCNN_GPU_MODE'] : undefined;
-    instance = new GPU(mode ? { mode } : {});
+    const g = new GPU(mode ? { mode } : {});
+    // Every kernel in highp ('precision' tactic): the 2^24 rule of the kernels (chunks.ts) needs
+    // float32 indices, and without a tactic gpu.js picks lowp/mediump for small outputs on GL
+    // (WebGL in browsers) and then, when setOutput grows the output past that precision's
+    // range, returns the old size's result (its kernel switch finds the old kernel again).
+    const create = g.createKernel.bind(g);
+    g.createKernel = (fn: (...args: never[]) => number, settings?: Record<string, unknown>) => create(fn, { tactic: 'precision', ...settings });
+    instance = g;
   } catch (error) {
     loadError = error as Error;
   }

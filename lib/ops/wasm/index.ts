@@ -15,6 +15,8 @@ import './kernels.js';
 import './roi.js';
 import './batch_norm.js';
 import { wasmAvailable, wasmLoadError, wasmSimdVariant, wasmThreads } from './runtime.js';
+// In a cross-origin isolated page: Web Workers for the threads (nothing happens elsewhere).
+import './browser_workers.js';
 
 registerBackend('wasm', {
   available: wasmAvailable,

@@ -20,11 +20,12 @@
  * caller hang or wait (its share is simply done by the others); a worker that joined and has not
  * finished after {@link ACK_TIMEOUT_MS} makes the call throw and the pool is stopped (a fresh one
  * starts on the next call). Workers are `unref`ed, so they never keep a process alive.
- * Portability: the compute module only touches its imported memory. Workers come from Node's
- * `worker_threads` (found through `process.getBuiltinModule`, so nothing Node-only is imported
- * statically); in a browser (no `worker_threads`, and `Atomics.wait` is forbidden on the main
- * thread) the backend runs single-threaded. Shared memory needs `SharedArrayBuffer`
- * (cross-origin isolation in browsers); without it the backend reports itself unavailable.
+ * Portability: the compute module only touches its imported memory. Workers come from a
+ * {@link WasmWorkerHost}: Node's `worker_threads` (found through `process.getBuiltinModule`, so
+ * nothing Node-only is imported statically), or in a cross-origin isolated page Web Workers
+ * (`browser_workers.ts`); there the page's main thread, which may not `Atomics.wait`, spins
+ * instead while the workers that joined a job finish their chunks. Without `SharedArrayBuffer`
+ * (a page that is not cross-origin isolated) the memory is unshared and the backend runs one thread.
  *
  * Variants. The module is built twice from one source (`tools/wasm/build.ts`): `plain`
  * (WebAssembly SIMD) and `relaxed` (the GEMM's multiply-adds as `f32x4.relaxed_madd`, fused on
@@ -381,12 +382,12 @@ export function get(ptr: number, count: number): Float32Array {
 
 // ---------------------------------------------------------------- the worker pool
 
-/** The worker's source: plain JavaScript (CommonJS), run with `eval: true`, no tsx needed. */
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, ctrlBuffer, messageBuffer, index, scratch, relaxed } = workerData;
-// This isolate must accept relaxed SIMD too before it instantiates the relaxed module.
-if (relaxed) require('node:v8').setFlagsFromString('${RELAXED_FLAG}');
+/**
+ * The worker's loop: plain JavaScript over the names `module, memory, ctrlBuffer, messageBuffer,
+ * index, scratch` (a {@link WasmWorkerData}), which the host's prologue defines (Node: from
+ * `workerData`; browsers: from the first message, `browser_workers.ts`).
+ */
+const WORKER_LOOP = `
 const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctrl = new Int32Array(ctrlBuffer);
 const message = new Uint8Array(messageBuffer);
@@ -448,6 +449,100 @@ for (;;) {
 }
 `;
 
+/** The worker's loop source (see {@link WasmWorkerData} for the names it reads), for a {@link WasmWorkerHost}. @internal */
+export function wasmWorkerLoopSource(): string {
+  return WORKER_LOOP;
+}
+
+/** The Node worker's source: plain JavaScript (CommonJS), run with `eval: true`, no tsx needed. */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, ctrlBuffer, messageBuffer, index, scratch, relaxed } = workerData;
+// This isolate must accept relaxed SIMD too before it instantiates the relaxed module.
+if (relaxed) require('node:v8').setFlagsFromString('${RELAXED_FLAG}');
+${WORKER_LOOP}`;
+
+/** What one worker is given: the compiled module, the shared memory and control words, its index and scratch address. */
+export interface WasmWorkerData {
+  /** The compiled compute module (the main thread's). */
+  module: unknown;
+  /** Whether it is the relaxed-SIMD variant. */
+  relaxed: boolean;
+  /** The shared `WebAssembly.Memory`. */
+  memory: unknown;
+  /** The control words (a SharedArrayBuffer). */
+  ctrlBuffer: SharedArrayBuffer;
+  /** Where a worker writes its error's message (a SharedArrayBuffer). */
+  messageBuffer: SharedArrayBuffer;
+  /** The worker's index (0-based; the main thread is not counted). */
+  index: number;
+  /** Byte address of the worker's GEMM scratch area. */
+  scratch: number;
+}
+
+/**
+ * Where worker threads come from: Node's `worker_threads` (built in), or a browser's Web Workers
+ * (`browser_workers.ts` installs that one with {@link setWasmWorkerHost} when the page is
+ * cross-origin isolated).
+ */
+export interface WasmWorkerHost {
+  /** Cores here: the default thread count. */
+  cores(): number;
+  /** Starts a worker running {@link wasmWorkerLoopSource} on `data`; calls `gone` if it fails or exits. */
+  start(data: WasmWorkerData, gone: () => void): { terminate(): void };
+  /** Whether the calling thread may block in `Atomics.wait` (a page's main thread may not: it spins, briefly, instead). */
+  canBlock: boolean;
+}
+
+let installedHost: WasmWorkerHost | null = null;
+
+/** Installs the browser's worker host (null: back to Node's, if any); the old workers are stopped. @internal */
+export function setWasmWorkerHost(h: WasmWorkerHost | null): void {
+  shutdownWasmWorkers();
+  installedHost = h;
+}
+
+/** Node's host: `worker_threads`, found at run time (nothing Node-only is imported statically). */
+function nodeHost(): WasmWorkerHost | undefined {
+  const wt = nodeModule('node:worker_threads') as
+    | { Worker: new (src: string, options: Record<string, unknown>) => WorkerLike }
+    | undefined;
+  if (wt === undefined) return undefined;
+  return {
+    cores: () => (nodeModule('node:os') as { availableParallelism?: () => number } | undefined)?.availableParallelism?.() ?? 1,
+    canBlock: true,
+    start: (workerData, gone) => {
+      const w = new wt.Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData });
+      w.unref();
+      // Errors outside a job (the module failed to instantiate): this worker never becomes ready.
+      w.on('error', gone);
+      w.on('exit', gone);
+      return { terminate: () => void w.terminate() };
+    },
+  };
+}
+
+/** Node's host, looked up once (undefined: none here). */
+let nodeHostFound: { host: WasmWorkerHost | undefined } | null = null;
+
+function workerHost(): WasmWorkerHost | undefined {
+  if (installedHost !== null) return installedHost;
+  nodeHostFound ??= { host: nodeHost() };
+  return nodeHostFound.host;
+}
+
+/** `Atomics.wait(ctrl, i, value, ms)`, or a spin on `Atomics.load` where this thread may not block. */
+function waitWhile(ctrl: Int32Array, i: number, value: number, ms: number): void {
+  if (workerHost()?.canBlock !== false) {
+    Atomics.wait(ctrl, i, value, ms);
+    return;
+  }
+  const end = Date.now() + ms;
+  while (Atomics.load(ctrl, i) === value && Date.now() < end) {
+    // spin: the workers this waits for are running
+  }
+}
+
 interface WorkerLike {
   unref(): void;
   terminate(): Promise<number>;
@@ -455,7 +550,7 @@ interface WorkerLike {
 }
 
 interface Pool {
-  workers: WorkerLike[];
+  workers: { terminate(): void }[];
   ctrl: Int32Array;
   message: Uint8Array;
   dead: boolean;
@@ -471,8 +566,7 @@ function defaultThreads(): number {
     if (!Number.isInteger(n) || n < 1) throw new Error(`MASKRCNN_WASM_THREADS must be an integer >= 1, got '${env}'`);
     return Math.min(n, MAX_THREADS);
   }
-  const os = nodeModule('node:os') as { availableParallelism?: () => number } | undefined;
-  return Math.max(1, Math.min(MAX_THREADS, os?.availableParallelism?.() ?? 1));
+  return Math.max(1, Math.min(MAX_THREADS, workerHost()?.cores() ?? 1));
 }
 
 function nodeModule(id: string): unknown {
@@ -483,7 +577,7 @@ function nodeModule(id: string): unknown {
 /** How many threads (the main one included) products are split over. */
 export function wasmThreads(): number {
   threadSetting ??= defaultThreads();
-  if (nodeModule('node:worker_threads') === undefined || typeof SharedArrayBuffer === 'undefined') return 1;
+  if (workerHost() === undefined || typeof SharedArrayBuffer === 'undefined') return 1;
   return threadSetting;
 }
 
@@ -509,28 +603,18 @@ export function shutdownWasmWorkers(): void {
   Atomics.store(p.ctrl, CMD, CMD_EXIT);
   Atomics.add(p.ctrl, GEN, 1);
   Atomics.notify(p.ctrl, GEN);
-  for (const w of p.workers) void w.terminate();
+  for (const w of p.workers) w.terminate();
 }
 
 function startPool(s: State, workers: number): Pool | null {
-  const wt = nodeModule('node:worker_threads') as
-    | { Worker: new (src: string, options: Record<string, unknown>) => WorkerLike }
-    | undefined;
-  if (wt === undefined || workers < 1) return null;
+  const host = workerHost();
+  if (host === undefined || workers < 1) return null;
   const ctrlBuffer = new SharedArrayBuffer(CTRL_INTS * 4);
   const messageBuffer = new SharedArrayBuffer(1024);
   const p: Pool = { workers: [], ctrl: new Int32Array(ctrlBuffer), message: new Uint8Array(messageBuffer), dead: false };
   for (let i = 0; i < workers; i++) {
-    const w = new wt.Worker(WORKER_SOURCE, {
-      eval: true,
-      execArgv: [],
-      workerData: { module: s.module, relaxed: s.variant === 'relaxed', memory: s.memory, ctrlBuffer, messageBuffer, index: i, scratch: PAGE + s.scratchBytes * (i + 1) },
-    });
-    w.unref();
-    // Errors outside a job (the module failed to instantiate): this worker never becomes ready.
-    w.on('error', () => Atomics.store(p.ctrl, READY + i, 0));
-    w.on('exit', () => Atomics.store(p.ctrl, READY + i, 0));
-    p.workers.push(w);
+    const data = { module: s.module, relaxed: s.variant === 'relaxed', memory: s.memory, ctrlBuffer, messageBuffer, index: i, scratch: PAGE + s.scratchBytes * (i + 1) };
+    p.workers.push(host.start(data, () => Atomics.store(p.ctrl, READY + i, 0)));
   }
   return p;
 }
@@ -553,8 +637,25 @@ export function waitForWasmWorkers(): boolean {
   for (;;) {
     if (readyWorkers(s) !== null) return true;
     if (Date.now() > deadline) return false;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    waitWhile(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
   }
+}
+
+/**
+ * Starts the workers if they are not running and says, without blocking, whether they are all
+ * ready: a page (whose workers only start while its event loop turns) polls it between turns.
+ */
+export function wasmWorkersReadyNow(): boolean {
+  const s = load();
+  return s !== null && readyWorkers(s) !== null;
+}
+
+/** How many workers of the current pool have joined at least one job (0 without a pool): threads that really ran. */
+export function wasmWorkersThatJoined(): number {
+  if (pool === null) return 0;
+  let n = 0;
+  for (let i = 0; i < pool.workers.length; i++) if (Atomics.load(pool.ctrl, ACK + i) !== 0) n++;
+  return n;
 }
 
 /** The operands of one product: as the compute module's `gemm`, without the block of C. */
@@ -662,7 +763,7 @@ function dispatch(p: Pool, cmd: number, params: number[], chunks: number, size: 
   if (cmd === CMD_THROW) {
     // The error test needs a worker in the job: wait (up to 10 s) until one has joined.
     const t0 = Date.now();
-    while ((Atomics.load(ctrl, JOIN) & (CLOSED - 1)) === 0 && Date.now() - t0 < ACK_TIMEOUT_MS) Atomics.wait(ctrl, FINISHED, 0, 1);
+    while ((Atomics.load(ctrl, JOIN) & (CLOSED - 1)) === 0 && Date.now() - t0 < ACK_TIMEOUT_MS) waitWhile(ctrl, FINISHED, 0, 1);
   }
   // Close the job; wait for the workers that joined it.
   let joined = 0;
@@ -677,7 +778,7 @@ function dispatch(p: Pool, cmd: number, params: number[], chunks: number, size: 
   for (;;) {
     const finished = Atomics.load(ctrl, FINISHED);
     if (finished >= joined) break;
-    Atomics.wait(ctrl, FINISHED, finished, 200);
+    waitWhile(ctrl, FINISHED, finished, 200);
     if (Date.now() - start > ACK_TIMEOUT_MS) {
       // A worker joined but never finished: it died mid-job. The memory it may still write is reused next call.
       shutdownWasmWorkers();

@@ -3,12 +3,12 @@
  * blocking; `assembly/kernels.ts`) with worker threads over shared memory (`runtime.ts`),
  * carrying the matrix product and the three convolution kernels (`kernels.ts`), RoIAlign's
  * average forward and backward on channels-last features (`roi.ts`), and batch normalization
- * and the per-channel affine map (`batch_norm.ts`). Importing this module
- * registers the backend and its kernels.
+ * and the per-channel affine map (`batch_norm.ts`). Importing this module registers the backend
+ * and its kernels.
  *
  * Kernels it does not accelerate yet (the memory-bound ones: pooling, interpolation, RoIPool,
- * RoIAlign's max mode, and the scatter-shaped backwards) run the reference loops by the registry's one fallback rule (`../backend.ts`), and `kernelTable()`
- * notes them as such.
+ * RoIAlign's max mode, and the scatter-shaped backwards) run the reference loops by the
+ * registry's one fallback rule (`../backend.ts`), and `kernelTable()` notes them as such.
  */
 import { registerBackend } from '../backend.js';
 import './kernels.js';

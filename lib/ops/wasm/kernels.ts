@@ -17,10 +17,10 @@
  * Precision: the module computes in float32 (as the gpu backend). Float64 inputs (gradchecks)
  * run the reference loops, so that gradchecks keep float64 accuracy on every backend.
  *
- * RoIAlign (average) has its own kernels in `roi.ts`. The other ops' kernels (pooling,
- * interpolation, RoIPool, RoIAlign's max mode, the frozen batch norm's affine) are not written
- * for wasm: they run the reference loops by the registry's fallback rule, and `kernelTable()`
- * notes it.
+ * RoIAlign (average) has its own kernels in `roi.ts`, batch normalization and the per-channel
+ * affine theirs in `batch_norm.ts`. The other ops' kernels (pooling, interpolation, RoIPool,
+ * RoIAlign's max mode) are not written for wasm: they run the reference loops by the registry's
+ * fallback rule, and `kernelTable()` notes it.
  */
 import type { TypedArray } from '../../tensor/index.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type ConvGeometry } from '../conv.js';

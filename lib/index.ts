@@ -9,7 +9,5 @@
 export * from './tensor/index.js';
 export { writeFileAtomic, type AtomicContent } from './util/atomic_write.js';
 export * from './ops/index.js';
-// Node-only (writes PNG files): kept out of lib/ops/index.ts, which must also load in browsers.
-export * from './ops/roi_figure.js';
 export * from './nn/index.js';
 export * from './maskrcnn/index.js';

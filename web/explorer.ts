@@ -16,7 +16,7 @@
  */
 import { Tensor, noGrad, tensor } from '../lib/tensor/index.js';
 import { describeBackend, inspectRoiAlign, inspectRoiPool, roiAlign, roiPool, roiWarp, roiWarpBox, type RoiAlignInspection, type RoiPoolInspection } from '../lib/ops/index.js';
-import { ROI_WORKED_EXAMPLE } from '../lib/ops/roi_figure.js';
+import { ROI_WORKED_EXAMPLE } from '../lib/ops/roi_inspect.js';
 import { generateShapes, mapLevels, shapesDetectionDataset, type MaskRCNN } from '../lib/maskrcnn/index.js';
 import { backendMode, byId, divergingColor, modelFromBytes, setupBackendPicker, wasmWorkersReady } from './common.js';
 

@@ -366,3 +366,32 @@ export function inspectRoiAlign(input: Tensor, roi: RoiLike, options: InspectRoi
     argmax,
   };
 }
+
+/** The shape of {@link ROI_WORKED_EXAMPLE}. */
+export interface RoiWorkedExample {
+  /** The 6x6 feature map, row by row (one channel of one image). */
+  feature: ReadonlyArray<readonly number[]>;
+  /** The RoI `[batchIndex, x1, y1, x2, y2]` in image pixels. */
+  roi: readonly number[];
+  /** Feature cells per image pixel: 1/32 (stride 32). */
+  spatialScale: number;
+}
+
+/**
+ * The course's worked example of RoIPool and RoIAlign (chapter 3, its tests, and the lab's
+ * RoIAlign explorer): a 6x6 feature map of stride 32, `torch.manual_seed(0);
+ * torch.randn(1, 1, 6, 6)` rounded to 4 decimals, and the RoI `[batchIndex, x1, y1, x2, y2] =
+ * [0, 10, 10, 124, 124]` in image pixels.
+ */
+export const ROI_WORKED_EXAMPLE: Readonly<RoiWorkedExample> = Object.freeze({
+  feature: Object.freeze([
+    [-1.5256, -0.7502, -0.654, -1.6095, -0.1002, -0.6092],
+    [-0.9798, -1.6091, -0.7121, 0.3037, -0.7773, -0.2515],
+    [-0.2223, 1.6871, 0.2284, 0.4676, -0.697, -1.1608],
+    [0.6995, 0.1991, 0.1991, 0.0457, 0.153, -0.4757],
+    [-1.8821, -0.7765, 2.0242, -0.0865, 2.3571, -1.0373],
+    [1.5748, -0.6298, 2.407, 0.2786, 0.2468, 1.1843],
+  ].map((row) => Object.freeze(row))),
+  roi: Object.freeze([0, 10, 10, 124, 124]),
+  spatialScale: 1 / 32,
+});

@@ -12,7 +12,7 @@ import {
   bilinearAxis,
   kernelTable,
 } from '../../lib/ops/index.js';
-import { ROI_WORKED_EXAMPLE } from '../../lib/ops/roi_figure.js';
+import { ROI_WORKED_EXAMPLE } from '../../lib/ops/roi_inspect.js';
 import { assertClose, assertGradcheck, assertThrowsMessage } from '../helpers.js';
 import { assertBackendsAgree } from './helpers.js';
 

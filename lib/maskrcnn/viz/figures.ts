@@ -11,7 +11,8 @@
  */
 import { Tensor } from '../../tensor/index.js';
 import { OVERLAY_MIN_SIDE, enlarge } from './overlay.js';
-import { Canvas, VIZ_COLORS, drawBoxes, heatColor, heatmapGrid, textWidth, type VizColor } from './viz.js';
+import { Canvas, VIZ_COLORS, drawBoxes, heatColor, heatmapGrid, type VizColor } from './viz.js';
+import { textWidth } from './font.js';
 
 /** Options of {@link labelledHeatmapGrid}. */
 export interface LabelledHeatmapGridOptions {

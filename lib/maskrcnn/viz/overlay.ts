@@ -9,7 +9,8 @@
  */
 import type { Tensor } from '../../tensor/index.js';
 import type { Detections } from '../model/types.js';
-import { Canvas, classColor, textWidth, type VizColor } from './viz.js';
+import { Canvas, classColor, type VizColor } from './viz.js';
+import { textWidth } from './font.js';
 
 /** Options of {@link drawDetections}. */
 export interface DrawDetectionsOptions {

@@ -5,8 +5,8 @@
  * the final detections with their class colour, label, score bar and mask, and grids of heat
  * maps (RoI features, mask logits, mask targets).
  *
- * The pieces: a {@link Canvas} (RGBA pixels; boxes, filled rectangles, mask overlays, a 3x5
- * bitmap font; PNG out through `encodePng` / `writePng`, atomic), {@link drawBoxes},
+ * The pieces: a {@link Canvas} (RGBA pixels; boxes, filled rectangles, lines, discs, mask
+ * overlays, text in the bitmap fonts of `font.ts`; PNG out through `encodePng` / `writePng`, atomic), {@link drawBoxes},
  * {@link heatmapGrid}, and {@link renderTrace}, which picks the tensors of one view out of a trace.
  *
  * Pixel convention: a box `[x1, y1, x2, y2]` (continuous pixel coordinates, as the detector's)
@@ -17,6 +17,7 @@
  */
 import { Tensor } from '../../tensor/index.js';
 import { encodePng, writePng } from '../data/png.js';
+import { type BitmapFont, FONT_3X5, textWidth } from './font.js';
 import { isTrainingTrace, stageKeys, traceKey, type TraceIndex, type TraceKey, type TraceStage } from '../model/trace.js';
 
 /** An RGB colour, 0..255 per channel. */
@@ -50,28 +51,6 @@ const PALETTE: VizColor[] = [
 export function classColor(label: number): VizColor {
   if (label <= 0) return [128, 128, 128];
   return PALETTE[(label - 1) % PALETTE.length]!;
-}
-
-// A 3x5 bitmap font: each glyph is five rows of three bits ('#' = on). Upper case only; other
-// characters are drawn as blanks.
-const GLYPHS: Record<string, string> = {
-  '0': '###|#.#|#.#|#.#|###', '1': '.#.|##.|.#.|.#.|###', '2': '###|..#|###|#..|###', '3': '###|..#|.##|..#|###',
-  '4': '#.#|#.#|###|..#|..#', '5': '###|#..|###|..#|###', '6': '###|#..|###|#.#|###', '7': '###|..#|.#.|.#.|.#.',
-  '8': '###|#.#|###|#.#|###', '9': '###|#.#|###|..#|###', '.': '...|...|...|...|.#.', ':': '...|.#.|...|.#.|...',
-  '-': '...|...|###|...|...', '%': '#.#|..#|.#.|#..|#.#', '#': '#.#|###|#.#|###|#.#', '_': '...|...|...|...|###',
-  '/': '..#|..#|.#.|#..|#..', '(': '.#.|#..|#..|#..|.#.', ')': '.#.|..#|..#|..#|.#.',
-  A: '.#.|#.#|###|#.#|#.#', B: '##.|#.#|##.|#.#|##.', C: '.##|#..|#..|#..|.##', D: '##.|#.#|#.#|#.#|##.',
-  E: '###|#..|##.|#..|###', F: '###|#..|##.|#..|#..', G: '.##|#..|#.#|#.#|.##', H: '#.#|#.#|###|#.#|#.#',
-  I: '###|.#.|.#.|.#.|###', J: '..#|..#|..#|#.#|.#.', K: '#.#|#.#|##.|#.#|#.#', L: '#..|#..|#..|#..|###',
-  M: '#.#|###|###|#.#|#.#', N: '##.|#.#|#.#|#.#|#.#', O: '.#.|#.#|#.#|#.#|.#.', P: '##.|#.#|##.|#..|#..',
-  Q: '.#.|#.#|#.#|##.|.##', R: '##.|#.#|##.|#.#|#.#', S: '.##|#..|.#.|..#|##.', T: '###|.#.|.#.|.#.|.#.',
-  U: '#.#|#.#|#.#|#.#|###', V: '#.#|#.#|#.#|#.#|.#.', W: '#.#|#.#|###|###|#.#', X: '#.#|#.#|.#.|#.#|#.#',
-  Y: '#.#|#.#|.#.|.#.|.#.', Z: '###|..#|.#.|#..|###',
-};
-
-/** Width in pixels of `s` in the 3x5 font at `scale`. */
-export function textWidth(s: string, scale = 1): number {
-  return s.length === 0 ? 0 : (s.length * 4 - 1) * scale;
 }
 
 /** An RGBA raster to draw on (opaque), written out as PNG. */
@@ -166,21 +145,68 @@ export class Canvas {
     }
   }
 
-  /** Writes `s` in the 3x5 font (upper-cased) with its top-left corner at (x, y); returns the width drawn. */
-  text(x: number, y: number, s: string, color: VizColor, scale = 1): number {
+  /**
+   * Writes `s` in `font` (default the 3x5 one, which upper-cases) with its top-left corner at
+   * (x, y), each font cell `scale` x `scale` pixels; returns the width drawn ({@link textWidth}).
+   */
+  text(x: number, y: number, s: string, color: VizColor, scale = 1, font: BitmapFont = FONT_3X5): number {
     let cx = Math.round(x);
-    for (const ch of s.toUpperCase()) {
-      const glyph = GLYPHS[ch];
+    for (const ch of font.upperCaseOnly ? s.toUpperCase() : s) {
+      const glyph = font.glyphs[ch];
+      // A descender starts two cells lower and hangs below the line.
+      const top = Math.round(y) + (font.descenders.includes(ch) ? 2 * scale : 0);
       if (glyph !== undefined) {
-        glyph.split('|').forEach((row, gy) => {
-          for (let gx = 0; gx < 3; gx++) {
-            if (row[gx] === '#') this.fillRect(cx + gx * scale, y + gy * scale, cx + (gx + 1) * scale, y + (gy + 1) * scale, color);
+        glyph.forEach((row, gy) => {
+          for (let gx = 0; gx < font.width; gx++) {
+            if (row[gx] === '#') this.fillRect(cx + gx * scale, top + gy * scale, cx + (gx + 1) * scale, top + (gy + 1) * scale, color);
           }
         });
       }
-      cx += 4 * scale;
+      cx += font.advance * scale;
     }
-    return textWidth(s, scale);
+    return textWidth(s, scale, font);
+  }
+
+  /** Text centred on (cx, cy). */
+  centredText(cx: number, cy: number, s: string, color: VizColor, scale = 1, font: BitmapFont = FONT_3X5): void {
+    this.text(cx - textWidth(s, scale, font) / 2, cy - (font.height * scale) / 2, s, color, scale, font);
+  }
+
+  /** A straight line `thickness` pixels wide from (x0, y0) to (x1, y1); `dash` = [on, off] lengths in pixels for a dashed one. */
+  line(x0: number, y0: number, x1: number, y1: number, color: VizColor, thickness = 1, dash?: readonly [number, number]): void {
+    const length = Math.hypot(x1 - x0, y1 - y0);
+    const steps = Math.max(Math.ceil(length * 2), 1);
+    const half = (thickness - 1) / 2;
+    for (let s = 0; s <= steps; s++) {
+      const t = s / steps;
+      if (dash !== undefined && (t * length) % (dash[0] + dash[1]) >= dash[0]) continue;
+      const x = x0 + (x1 - x0) * t;
+      const y = y0 + (y1 - y0) * t;
+      this.fillRect(x - half, y - half, x + half + 1, y + half + 1, color);
+    }
+  }
+
+  /**
+   * The outline of the rectangle with corners (x0, y0) and (x1, y1) in continuous coordinates,
+   * as four {@link Canvas.line}s centred on its edges (a figure's shape; a detection's box is
+   * {@link Canvas.drawBox}, on the border pixels of the box).
+   */
+  strokeRect(x0: number, y0: number, x1: number, y1: number, color: VizColor, thickness = 1, dash?: readonly [number, number]): void {
+    this.line(x0, y0, x1, y0, color, thickness, dash);
+    this.line(x1, y0, x1, y1, color, thickness, dash);
+    this.line(x1, y1, x0, y1, color, thickness, dash);
+    this.line(x0, y1, x0, y0, color, thickness, dash);
+  }
+
+  /** A filled disc of radius r centred on (cx, cy), or a ring `thickness` wide when given. */
+  disc(cx: number, cy: number, r: number, color: VizColor, thickness?: number): void {
+    const inner = thickness === undefined ? -1 : r - thickness;
+    for (let y = Math.floor(cy - r); y <= Math.ceil(cy + r); y++) {
+      for (let x = Math.floor(cx - r); x <= Math.ceil(cx + r); x++) {
+        const d = Math.hypot(x - cx, y - cy);
+        if (d <= r && d > inner) this.plot(x, y, color);
+      }
+    }
   }
 
   /** Copies `other` onto this canvas with its top-left corner at (x, y) (clipped). */

@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
-import { tensor, randn, Generator } from '../../lib/index.js';
-import { drawRoiFigure, roiFigureLayout, writeRoiFigure, ROI_FIGURE_STYLE, ROI_WORKED_EXAMPLE } from '../../lib/ops/roi_figure.js';
-import { assertThrowsMessage } from '../helpers.js';
+import { tensor, randn, Generator } from '../../../lib/index.js';
+import { drawRoiFigure, roiFigureLayout, writeRoiFigure, ROI_FIGURE_STYLE } from '../../../lib/maskrcnn/viz/roi_figure.js';
+import { ROI_WORKED_EXAMPLE } from '../../../lib/ops/roi_inspect.js';
+import { assertThrowsMessage } from '../../helpers.js';
 
 const { PNG } = pngjs;
 

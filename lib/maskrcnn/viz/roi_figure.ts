@@ -17,20 +17,19 @@
  * interpolates. With `aligned: true` the RoIAlign box is drawn shifted by -0.5 cell, as it is
  * sampled.
  *
- * Everything is drawn with the small raster helpers below (rectangles, lines, discs, a 5x7
- * bitmap font) and encoded with pngjs; the bytes are deterministic.
+ * Everything is drawn on the pictures' one {@link Canvas} (lines, rectangles, discs, the 5x7
+ * font of `font.ts`) and encoded by `encodePng`; the bytes are deterministic.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../util/atomic_write.js';
-import pngjs from 'pngjs';
-import type { Tensor } from '../tensor/index.js';
-import { inspectRoiAlign, inspectRoiPool, type RoiLike } from './roi_inspect.js';
+import { writeFileAtomic } from '../../util/atomic_write.js';
+import type { Tensor } from '../../tensor/index.js';
+import { inspectRoiAlign, inspectRoiPool, type RoiLike } from '../../ops/index.js';
+import { Canvas, type VizColor } from './viz.js';
+import { FONT_5X7, textWidth } from './font.js';
 
-const { PNG } = pngjs;
-
-/** An RGB colour. */
-export type FigureColor = readonly [number, number, number];
+/** An RGB colour (the canvas's {@link VizColor}). */
+export type FigureColor = VizColor;
 
 /** The colours of {@link drawRoiFigure} (exported so that tests and documents can refer to them). */
 export const ROI_FIGURE_STYLE = {
@@ -103,155 +102,6 @@ export interface RoiFigureLayout {
   samplePoints: PixelPoint[];
 }
 
-// ---------------------------------------------------------------------------------------------
-// A tiny raster: RGBA pixels, rectangles, lines, discs and a 5x7 bitmap font
-// ---------------------------------------------------------------------------------------------
-
-class Raster {
-  readonly data: Uint8Array;
-
-  constructor(
-    readonly width: number,
-    readonly height: number,
-    background: FigureColor,
-  ) {
-    this.data = new Uint8Array(width * height * 4);
-    for (let i = 0; i < width * height; i++) this.data.set([background[0], background[1], background[2], 255], i * 4);
-  }
-
-  /** Blends `color` over pixel (x, y) with opacity `alpha`. */
-  plot(x: number, y: number, color: FigureColor, alpha = 1): void {
-    x = Math.round(x);
-    y = Math.round(y);
-    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
-    const i = (y * this.width + x) * 4;
-    for (let k = 0; k < 3; k++) this.data[i + k] = Math.round(this.data[i + k]! * (1 - alpha) + color[k]! * alpha);
-  }
-
-  /** Fills the pixels of [x0, x1) x [y0, y1). */
-  fillRect(x0: number, y0: number, x1: number, y1: number, color: FigureColor, alpha = 1): void {
-    for (let y = Math.max(Math.round(y0), 0); y < Math.min(Math.round(y1), this.height); y++) {
-      for (let x = Math.max(Math.round(x0), 0); x < Math.min(Math.round(x1), this.width); x++) this.plot(x, y, color, alpha);
-    }
-  }
-
-  /** A straight line `thickness` pixels wide; `dash` = [on, off] lengths in pixels for a dashed line. */
-  line(x0: number, y0: number, x1: number, y1: number, color: FigureColor, thickness = 1, dash?: readonly [number, number]): void {
-    const length = Math.hypot(x1 - x0, y1 - y0);
-    const steps = Math.max(Math.ceil(length * 2), 1);
-    const half = (thickness - 1) / 2;
-    for (let s = 0; s <= steps; s++) {
-      const t = s / steps;
-      if (dash !== undefined && (t * length) % (dash[0] + dash[1]) >= dash[0]) continue;
-      const x = x0 + (x1 - x0) * t;
-      const y = y0 + (y1 - y0) * t;
-      this.fillRect(x - half, y - half, x + half + 1, y + half + 1, color);
-    }
-  }
-
-  /** The outline of the rectangle with corners (x0, y0) and (x1, y1). */
-  rect(x0: number, y0: number, x1: number, y1: number, color: FigureColor, thickness = 1, dash?: readonly [number, number]): void {
-    this.line(x0, y0, x1, y0, color, thickness, dash);
-    this.line(x1, y0, x1, y1, color, thickness, dash);
-    this.line(x1, y1, x0, y1, color, thickness, dash);
-    this.line(x0, y1, x0, y0, color, thickness, dash);
-  }
-
-  /** A filled disc of radius r (or a ring `thickness` wide when given). */
-  disc(cx: number, cy: number, r: number, color: FigureColor, thickness?: number): void {
-    const inner = thickness === undefined ? -1 : r - thickness;
-    for (let y = Math.floor(cy - r); y <= Math.ceil(cy + r); y++) {
-      for (let x = Math.floor(cx - r); x <= Math.ceil(cx + r); x++) {
-        const d = Math.hypot(x - cx, y - cy);
-        if (d <= r && d > inner) this.plot(x, y, color);
-      }
-    }
-  }
-
-  /** Text in the 5x7 font, each font pixel `scale` x `scale`; returns the width drawn. */
-  text(x: number, y: number, s: string, color: FigureColor, scale = 1): number {
-    let cx = Math.round(x);
-    for (const ch of s) {
-      const glyph = FONT[ch];
-      // Letters with descenders start at the x-height and hang two font pixels below the line.
-      const top = Math.round(y) + (DESCENDERS.includes(ch) ? 2 * scale : 0);
-      if (glyph !== undefined) {
-        glyph.forEach((row, gy) => {
-          for (let gx = 0; gx < 5; gx++) {
-            if (row[gx] === '#') this.fillRect(cx + gx * scale, top + gy * scale, cx + (gx + 1) * scale, top + (gy + 1) * scale, color);
-          }
-        });
-      }
-      cx += 6 * scale;
-    }
-    return cx - Math.round(x) - scale;
-  }
-
-  /** Text centred on (cx, cy). */
-  centredText(cx: number, cy: number, s: string, color: FigureColor, scale = 1): void {
-    this.text(cx - (s.length * 6 * scale - scale) / 2, cy - (7 * scale) / 2, s, color, scale);
-  }
-}
-
-/** Width in pixels of `s` in the 5x7 font. */
-function textWidth(s: string, scale: number): number {
-  return s.length * 6 * scale - scale;
-}
-
-const DESCENDERS = 'gpqy';
-
-// prettier-ignore
-const FONT: Record<string, readonly string[]> = {
-  ' ': ['     ', '     ', '     ', '     ', '     ', '     ', '     '],
-  '0': [' ### ', '#   #', '#  ##', '# # #', '##  #', '#   #', ' ### '],
-  '1': ['  #  ', ' ##  ', '  #  ', '  #  ', '  #  ', '  #  ', ' ### '],
-  '2': [' ### ', '#   #', '    #', '   # ', '  #  ', ' #   ', '#####'],
-  '3': ['#####', '   # ', '  #  ', '   # ', '    #', '#   #', ' ### '],
-  '4': ['   # ', '  ## ', ' # # ', '#  # ', '#####', '   # ', '   # '],
-  '5': ['#####', '#    ', '#### ', '    #', '    #', '#   #', ' ### '],
-  '6': ['  ## ', ' #   ', '#    ', '#### ', '#   #', '#   #', ' ### '],
-  '7': ['#####', '    #', '   # ', '  #  ', ' #   ', ' #   ', ' #   '],
-  '8': [' ### ', '#   #', '#   #', ' ### ', '#   #', '#   #', ' ### '],
-  '9': [' ### ', '#   #', '#   #', ' ####', '    #', '   # ', ' ##  '],
-  '-': ['     ', '     ', '     ', ' ### ', '     ', '     ', '     '],
-  '.': ['     ', '     ', '     ', '     ', '     ', ' ##  ', ' ##  '],
-  ',': ['     ', '     ', '     ', '     ', ' ##  ', '  #  ', ' #   '],
-  ':': ['     ', ' ##  ', ' ##  ', '     ', ' ##  ', ' ##  ', '     '],
-  '=': ['     ', '     ', '#####', '     ', '#####', '     ', '     '],
-  '/': ['     ', '    #', '   # ', '  #  ', ' #   ', '#    ', '     '],
-  '(': ['   # ', '  #  ', ' #   ', ' #   ', ' #   ', '  #  ', '   # '],
-  ')': [' #   ', '  #  ', '   # ', '   # ', '   # ', '  #  ', ' #   '],
-  'A': [' ### ', '#   #', '#   #', '#####', '#   #', '#   #', '#   #'],
-  'I': [' ### ', '  #  ', '  #  ', '  #  ', '  #  ', '  #  ', ' ### '],
-  'P': ['#### ', '#   #', '#   #', '#### ', '#    ', '#    ', '#    '],
-  'R': ['#### ', '#   #', '#   #', '#### ', '# #  ', '#  # ', '#   #'],
-  'S': [' ####', '#    ', '#    ', ' ### ', '    #', '    #', '#### '],
-  'a': ['     ', '     ', ' ### ', '    #', ' ####', '#   #', ' ####'],
-  'b': ['#    ', '#    ', '# ## ', '##  #', '#   #', '#   #', '#### '],
-  'c': ['     ', '     ', ' ### ', '#    ', '#    ', '#   #', ' ### '],
-  'd': ['    #', '    #', ' ## #', '#  ##', '#   #', '#   #', ' ####'],
-  'e': ['     ', '     ', ' ### ', '#   #', '#####', '#    ', ' ### '],
-  'f': ['  ## ', ' #  #', ' #   ', '###  ', ' #   ', ' #   ', ' #   '],
-  'g': [' ####', '#   #', '#   #', '#  ##', ' ## #', '    #', ' ### '],
-  'h': ['#    ', '#    ', '# ## ', '##  #', '#   #', '#   #', '#   #'],
-  'i': ['  #  ', '     ', ' ##  ', '  #  ', '  #  ', '  #  ', ' ### '],
-  'k': ['#    ', '#    ', '#  # ', '# #  ', '##   ', '# #  ', '#  # '],
-  'l': [' ##  ', '  #  ', '  #  ', '  #  ', '  #  ', '  #  ', ' ### '],
-  'm': ['     ', '     ', '## # ', '# # #', '# # #', '#   #', '#   #'],
-  'n': ['     ', '     ', '# ## ', '##  #', '#   #', '#   #', '#   #'],
-  'o': ['     ', '     ', ' ### ', '#   #', '#   #', '#   #', ' ### '],
-  'p': ['# ## ', '##  #', '#   #', '#   #', '#### ', '#    ', '#    '],
-  'q': [' ## #', '#  ##', '#   #', '#   #', ' ####', '    #', '    #'],
-  'r': ['     ', '     ', '# ## ', '##  #', '#    ', '#    ', '#    '],
-  's': ['     ', '     ', ' ### ', '#    ', ' ### ', '    #', '#### '],
-  't': [' #   ', ' #   ', '###  ', ' #   ', ' #   ', ' #  #', '  ## '],
-  'u': ['     ', '     ', '#   #', '#   #', '#   #', '#  ##', ' ## #'],
-  'v': ['     ', '     ', '#   #', '#   #', '#   #', ' # # ', '  #  '],
-  'w': ['     ', '     ', '#   #', '#   #', '# # #', '# # #', ' # # '],
-  'x': ['     ', '     ', '#   #', ' # # ', '  #  ', ' # # ', '#   #'],
-  'y': ['#   #', '#   #', '#   #', '#  ##', ' ## #', '    #', ' ### '],
-  'z': ['     ', '     ', '#####', '   # ', '  #  ', ' #   ', '#####'],
-};
 
 // ---------------------------------------------------------------------------------------------
 // The figure
@@ -318,7 +168,7 @@ function scene(input: Tensor, roi: RoiLike, options: RoiFigureOptions): Scene {
   const grid = a.gridH > 0 && a.gridW > 0 ? `${a.gridH}x${a.gridW}` : 'no';
   const subtitlePool = 'round the box, max per bin';
   const subtitleAlign = `exact box, ${grid} samples, ${mode}`;
-  const minWidth = Math.max(textWidth(subtitlePool, SUBTITLE), textWidth(subtitleAlign, SUBTITLE));
+  const minWidth = Math.max(textWidth(subtitlePool, SUBTITLE, FONT_5X7), textWidth(subtitleAlign, SUBTITLE, FONT_5X7));
   const panelSlot = Math.max(panelW, minWidth);
   const titleTop = MARGIN;
   const top = titleTop + 7 * TITLE + 10 + 7 * SUBTITLE + 16;
@@ -370,7 +220,7 @@ function shade(v: number, vmax: number): FigureColor {
 function label(v: number, room: number): string {
   for (const digits of [4, 3, 2, 1]) {
     const s = v.toFixed(digits);
-    if (textWidth(s, 1) <= room) return s;
+    if (textWidth(s, 1, FONT_5X7) <= room) return s;
   }
   return '';
 }
@@ -380,7 +230,7 @@ function inkOn(c: FigureColor): FigureColor {
   return 0.3 * c[0] + 0.59 * c[1] + 0.11 * c[2] < 110 ? [255, 255, 255] : ROI_FIGURE_STYLE.ink;
 }
 
-function drawGrid(r: Raster, sc: Scene, origin: PixelPoint): void {
+function drawGrid(r: Canvas, sc: Scene, origin: PixelPoint): void {
   const { cellSize: cell, view } = sc.layout;
   const [x0, y0, x1, y1] = view;
   const px = (fx: number) => origin.x + (fx - x0) * cell;
@@ -393,45 +243,45 @@ function drawGrid(r: Raster, sc: Scene, origin: PixelPoint): void {
       const c = shade(v, sc.vmax);
       r.fillRect(px(col - 0.5), py(row - 0.5), px(col + 0.5), py(row + 0.5), c);
       const text = cell >= 56 ? label(v, cell - 8) : '';
-      if (text !== '') r.centredText(px(col), py(row) + cell * 0.3, text, inkOn(c));
+      if (text !== '') r.centredText(px(col), py(row) + cell * 0.3, text, inkOn(c), 1, FONT_5X7);
       r.disc(px(col), py(row), Math.max(1.5, cell * 0.03), [110, 110, 110]);
     }
   }
   // The dashed grid of the paper's figure: cell borders.
   for (let col = 0; col <= sc.W; col++) r.line(px(col - 0.5), py(-0.5), px(col - 0.5), py(sc.H - 0.5), ROI_FIGURE_STYLE.grid, 1, [4, 4]);
   for (let row = 0; row <= sc.H; row++) r.line(px(-0.5), py(row - 0.5), px(sc.W - 0.5), py(row - 0.5), ROI_FIGURE_STYLE.grid, 1, [4, 4]);
-  r.rect(px(-0.5), py(-0.5), px(sc.W - 0.5), py(sc.H - 0.5), [120, 120, 120], 1);
+  r.strokeRect(px(-0.5), py(-0.5), px(sc.W - 0.5), py(sc.H - 0.5), [120, 120, 120], 1);
 }
 
-function drawOutput(r: Raster, sc: Scene, centreX: number, values: number[][], title: string): void {
+function drawOutput(r: Canvas, sc: Scene, centreX: number, values: number[][], title: string): void {
   const cell = sc.outputCell;
   const left = Math.round(centreX - (sc.PW * cell) / 2);
-  r.centredText(centreX, sc.outputTop - 10 - (7 * SUBTITLE) / 2, title, ROI_FIGURE_STYLE.ink, SUBTITLE);
+  r.centredText(centreX, sc.outputTop - 10 - (7 * SUBTITLE) / 2, title, ROI_FIGURE_STYLE.ink, SUBTITLE, FONT_5X7);
   for (let ph = 0; ph < sc.PH; ph++) {
     for (let pw = 0; pw < sc.PW; pw++) {
       const v = values[ph]![pw]!;
       const c = shade(v, sc.vmax);
       const [xa, ya] = [left + pw * cell, sc.outputTop + ph * cell];
       r.fillRect(xa, ya, xa + cell, ya + cell, c);
-      r.rect(xa, ya, xa + cell, ya + cell, [120, 120, 120], 1);
+      r.strokeRect(xa, ya, xa + cell, ya + cell, [120, 120, 120], 1);
       const text = cell >= 36 ? label(v, cell - 6) : '';
-      if (text !== '') r.centredText(xa + cell / 2, ya + cell / 2, text, inkOn(c));
+      if (text !== '') r.centredText(xa + cell / 2, ya + cell / 2, text, inkOn(c), 1, FONT_5X7);
     }
   }
 }
 
-function render(sc: Scene): Raster {
+function render(sc: Scene): Canvas {
   const { layout } = sc;
   const { cellSize: cell, view, poolOrigin, alignOrigin } = layout;
   const [x0, y0] = view;
-  const r = new Raster(layout.width, layout.height, ROI_FIGURE_STYLE.background);
+  const r = new Canvas(layout.width, layout.height, ROI_FIGURE_STYLE.background);
   const panelSlot = (layout.width - 2 * MARGIN - GAP) / 2;
   const centres = [MARGIN + panelSlot / 2, MARGIN + panelSlot + GAP + panelSlot / 2];
-  r.centredText(centres[0]!, sc.titleTop + (7 * TITLE) / 2, 'RoIPool', ROI_FIGURE_STYLE.ink, TITLE);
-  r.centredText(centres[1]!, sc.titleTop + (7 * TITLE) / 2, 'RoIAlign', ROI_FIGURE_STYLE.ink, TITLE);
+  r.centredText(centres[0]!, sc.titleTop + (7 * TITLE) / 2, 'RoIPool', ROI_FIGURE_STYLE.ink, TITLE, FONT_5X7);
+  r.centredText(centres[1]!, sc.titleTop + (7 * TITLE) / 2, 'RoIAlign', ROI_FIGURE_STYLE.ink, TITLE, FONT_5X7);
   const subY = sc.titleTop + 7 * TITLE + 10 + (7 * SUBTITLE) / 2;
-  r.centredText(centres[0]!, subY, sc.subtitlePool, [90, 90, 90], SUBTITLE);
-  r.centredText(centres[1]!, subY, sc.subtitleAlign, [90, 90, 90], SUBTITLE);
+  r.centredText(centres[0]!, subY, sc.subtitlePool, [90, 90, 90], SUBTITLE, FONT_5X7);
+  r.centredText(centres[1]!, subY, sc.subtitleAlign, [90, 90, 90], SUBTITLE, FONT_5X7);
 
   // RoIPool: the exact box (dashed), the rounded region (solid), each bin's cells and maximum.
   drawGrid(r, sc, poolOrigin);
@@ -442,15 +292,15 @@ function render(sc: Scene): Raster {
     if (b.empty) return;
     const colour = ROI_FIGURE_STYLE.bins[i % ROI_FIGURE_STYLE.bins.length]!;
     const inset = 4 + 4 * (((b.bin[0] % 2) + (b.bin[1] % 2)) % 2);
-    r.rect(ppx(b.wstart - 0.5) + inset, ppy(b.hstart - 0.5) + inset, ppx(b.wend - 0.5) - inset, ppy(b.hend - 0.5) - inset, colour, 3);
+    r.strokeRect(ppx(b.wstart - 0.5) + inset, ppy(b.hstart - 0.5) + inset, ppx(b.wend - 0.5) - inset, ppy(b.hend - 0.5) - inset, colour, 3);
     if (b.argmax !== null) {
       const ring = Math.max(5, cell * 0.2);
       r.disc(ppx(b.argmax.x), ppy(b.argmax.y), ring + 1.5, [255, 255, 255], 5.5);
       r.disc(ppx(b.argmax.x), ppy(b.argmax.y), ring, colour, 3);
     }
   });
-  r.rect(ppx(p.roiStartW - 0.5), ppy(p.roiStartH - 0.5), ppx(p.roiEndW + 0.5), ppy(p.roiEndH + 0.5), ROI_FIGURE_STYLE.ink, 3);
-  r.rect(ppx(p.scaled.x1), ppy(p.scaled.y1), ppx(p.scaled.x2), ppy(p.scaled.y2), ROI_FIGURE_STYLE.ink, 2, [8, 6]);
+  r.strokeRect(ppx(p.roiStartW - 0.5), ppy(p.roiStartH - 0.5), ppx(p.roiEndW + 0.5), ppy(p.roiEndH + 0.5), ROI_FIGURE_STYLE.ink, 3);
+  r.strokeRect(ppx(p.scaled.x1), ppy(p.scaled.y1), ppx(p.scaled.x2), ppy(p.scaled.y2), ROI_FIGURE_STYLE.ink, 2, [8, 6]);
 
   // RoIAlign: the exact box, its bins, the sample points; spokes from the first sample.
   drawGrid(r, sc, alignOrigin);
@@ -461,7 +311,7 @@ function render(sc: Scene): Raster {
   const [bx1, by1] = [a.roiStartW + sc.PW * a.binSizeW, a.roiStartH + sc.PH * a.binSizeH];
   for (let ph = 1; ph < sc.PH; ph++) r.line(apx(bx0), apy(by0 + ph * a.binSizeH), apx(bx1), apy(by0 + ph * a.binSizeH), ROI_FIGURE_STYLE.ink, 2);
   for (let pw = 1; pw < sc.PW; pw++) r.line(apx(bx0 + pw * a.binSizeW), apy(by0), apx(bx0 + pw * a.binSizeW), apy(by1), ROI_FIGURE_STYLE.ink, 2);
-  r.rect(apx(bx0), apy(by0), apx(bx1), apy(by1), ROI_FIGURE_STYLE.ink, 3);
+  r.strokeRect(apx(bx0), apy(by0), apx(bx1), apy(by1), ROI_FIGURE_STYLE.ink, 3);
   const first = a.samples.find((s) => s.inside);
   if (first !== undefined) {
     for (const [ny, nx] of [
@@ -491,35 +341,6 @@ export function roiFigureLayout(input: Tensor, roi: RoiLike, options: RoiFigureO
   return scene(input, roi, options).layout;
 }
 
-/** The shape of {@link ROI_WORKED_EXAMPLE}. */
-export interface RoiWorkedExample {
-  /** The 6x6 feature map, row by row (one channel of one image). */
-  feature: ReadonlyArray<readonly number[]>;
-  /** The RoI `[batchIndex, x1, y1, x2, y2]` in image pixels. */
-  roi: readonly number[];
-  /** Feature cells per image pixel: 1/32 (stride 32). */
-  spatialScale: number;
-}
-
-/**
- * The course's worked example of RoIPool and RoIAlign (chapter 3, its tests, and the lab's
- * RoIAlign explorer): a 6x6 feature map of stride 32, `torch.manual_seed(0);
- * torch.randn(1, 1, 6, 6)` rounded to 4 decimals, and the RoI `[batchIndex, x1, y1, x2, y2] =
- * [0, 10, 10, 124, 124]` in image pixels.
- */
-export const ROI_WORKED_EXAMPLE: Readonly<RoiWorkedExample> = Object.freeze({
-  feature: Object.freeze([
-    [-1.5256, -0.7502, -0.654, -1.6095, -0.1002, -0.6092],
-    [-0.9798, -1.6091, -0.7121, 0.3037, -0.7773, -0.2515],
-    [-0.2223, 1.6871, 0.2284, 0.4676, -0.697, -1.1608],
-    [0.6995, 0.1991, 0.1991, 0.0457, 0.153, -0.4757],
-    [-1.8821, -0.7765, 2.0242, -0.0865, 2.3571, -1.0373],
-    [1.5748, -0.6298, 2.407, 0.2786, 0.2468, 1.1843],
-  ].map((row) => Object.freeze(row))),
-  roi: Object.freeze([0, 10, 10, 124, 124]),
-  spatialScale: 1 / 32,
-});
-
 /**
  * Draws the paper's Figure 3 for `input` (`[N, C, H, W]`, channel `options.channel`) and one
  * `roi` (`[batchIndex, x1, y1, x2, y2]` in image coordinates): RoIPool and RoIAlign side by side
@@ -531,11 +352,7 @@ export const ROI_WORKED_EXAMPLE: Readonly<RoiWorkedExample> = Object.freeze({
  * ```
  */
 export function drawRoiFigure(input: Tensor, roi: RoiLike, options: RoiFigureOptions = {}): Uint8Array {
-  const raster = render(scene(input, roi, options));
-  const png = new PNG({ width: raster.width, height: raster.height });
-  png.data = Buffer.from(raster.data.buffer, raster.data.byteOffset, raster.data.byteLength);
-  const bytes = PNG.sync.write(png, { colorType: 2 });
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return render(scene(input, roi, options)).toPng();
 }
 
 /**

@@ -12,7 +12,8 @@
 // %%
 import { tensor, gradcheck, defineOp, noGrad, randn, Generator, Tensor } from '../lib/index.js';
 import { showSvg, showPng, check, fixed } from '../tools/notebooks/display.js';
-import { graphSvg, lineChartSvg, heatmapPng } from '../tools/notebooks/plot.js';
+import { graphSvg } from '../tools/notebooks/plot.js';
+import { lineChartSvg, divergingHeatmap } from '../lib/index.js';
 
 // %% [markdown]
 // ## A small graph
@@ -138,7 +139,7 @@ for (let step = 0; step < 500; step++) {
 const predictions = noGrad(() => mlp(inputs));
 console.log(`predictions ${predictions}`);
 check('XOR learned', Array.from(predictions.data, (v) => (v > 0.5 ? 1 : 0)), [0, 1, 1, 0], 0);
-showSvg(lineChartSvg([{ label: 'BCE loss', points: losses, color: '#d62728' }], { title: 'Training loss of the XOR MLP', xLabel: 'step', yLabel: 'loss' }), 'The loss falls as gradient descent follows backward()');
+showSvg(lineChartSvg([{ name: 'BCE loss', points: losses, color: '#d62728' }], { title: 'Training loss of the XOR MLP', xLabel: 'step', yLabel: 'loss' }), 'The loss falls as gradient descent follows backward()');
 
 // %% [markdown]
 // What the network learned over the whole square `[0, 1]^2`: the probability it gives to
@@ -149,4 +150,4 @@ const n = 21;
 const grid = tensor(Array.from({ length: n * n }, (_, k) => [(k % n) / (n - 1), Math.floor(k / n) / (n - 1)]));
 const prob = noGrad(() => mlp(grid));
 const rows = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => prob.data[i * n + j]! - 0.5));
-showPng(heatmapPng(rows, 12), 'Decision surface of the XOR MLP on [0,1]^2 (x to the right, y down): red = class 1');
+showPng(divergingHeatmap(rows, 12).toPng(), 'Decision surface of the XOR MLP on [0,1]^2 (x to the right, y down): red = class 1');

@@ -12,7 +12,7 @@
 import { tensor, arange, randn, Generator, Tensor, conv2d, convTranspose2d, interpolate, withBackend, describeBackend, availableBackends, type ConvGeometry } from '../lib/index.js';
 import { conv2dIm2col } from '../lib/ops/reference/conv.js';
 import { showPng, showMarkdown, markdownTable, check, fixed } from '../tools/notebooks/display.js';
-import { heatmapPng } from '../tools/notebooks/plot.js';
+import { divergingHeatmap } from '../lib/index.js';
 import { functionSource } from '../tools/notebooks/source.js';
 
 // %% [markdown]
@@ -183,8 +183,8 @@ const p4 = conv2d(m4, tensor([[[[1, 2, 1], [2, 4, 2], [1, 2, 1]]]]).div(16), nul
 const grid = (t: Tensor) => t.reshape(t.shape[2]!, t.shape[3]!).toArray() as number[][];
 console.log(`M5 (4x4): ${m5.reshape(4, 4)}`);
 console.log(`upsample(M5) (8x8), top-left 4x4: ${upsampled.reshape(8, 8).slice(0, 0, 4).slice(1, 0, 4)}`);
-showPng(heatmapPng(grid(m5), 48), 'M5, 4x4 (red positive, blue negative)');
-showPng(heatmapPng(grid(upsampled), 24), 'upsample(M5), 8x8: every cell repeated as a 2x2 block');
-showPng(heatmapPng(grid(m4), 24), 'M4 = conv1x1(C4) + upsample(M5), 8x8');
-showPng(heatmapPng(grid(p4), 24), 'P4 = conv3x3(M4) (a smoothing kernel here), 8x8');
+showPng(divergingHeatmap(grid(m5), 48).toPng(), 'M5, 4x4 (red positive, blue negative)');
+showPng(divergingHeatmap(grid(upsampled), 24).toPng(), 'upsample(M5), 8x8: every cell repeated as a 2x2 block');
+showPng(divergingHeatmap(grid(m4), 24).toPng(), 'M4 = conv1x1(C4) + upsample(M5), 8x8');
+showPng(divergingHeatmap(grid(p4), 24).toPng(), 'P4 = conv3x3(M4) (a smoothing kernel here), 8x8');
 check('nearest upsampling repeats', [upsampled.data[0]!, upsampled.data[1]!, upsampled.data[8]!, upsampled.data[9]!], [m5.data[0]!, m5.data[0]!, m5.data[0]!, m5.data[0]!], 0);

@@ -17,7 +17,7 @@
 // %%
 import { tensor, roiPool, roiAlign, inspectRoiPool, inspectRoiAlign, drawRoiFigure, ROI_WORKED_EXAMPLE } from '../lib/index.js';
 import { showPng, showSvg, showMarkdown, markdownTable, check, fixed } from '../tools/notebooks/display.js';
-import { lineChartSvg } from '../tools/notebooks/plot.js';
+import { lineChartSvg } from '../lib/index.js';
 
 // %% [markdown]
 // ## The worked example
@@ -161,8 +161,8 @@ console.log(`RoIPool's quantized region is off from the true box by up to ${misa
 showSvg(
   lineChartSvg(
     [
-      { label: 'RoIPool', points: poolSeries, color: '#d62728', step: true },
-      { label: 'RoIAlign (sampling 2)', points: alignSeries, color: '#1f77b4' },
+      { name: 'RoIPool', points: poolSeries, color: '#d62728', step: true },
+      { name: 'RoIAlign (sampling 2)', points: alignSeries, color: '#1f77b4' },
     ],
     { title: 'Bin (0, 0) as the box slides right (stride 32)', xLabel: 'shift of the box (image pixels)', yLabel: 'output of bin (0, 0)' },
   ),

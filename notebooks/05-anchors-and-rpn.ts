@@ -25,7 +25,7 @@ import {
 } from '../lib/index.js';
 import { VAL_SEED_OFFSET } from '../lib/maskrcnn/cli/shapes.js';
 import { showPng, showSvg, showMarkdown, markdownTable, check, fixed } from '../tools/notebooks/display.js';
-import { lineChartSvg } from '../tools/notebooks/plot.js';
+import { lineChartSvg } from '../lib/index.js';
 
 // %% [markdown]
 // ## Cell anchors: one size per level, three aspect ratios
@@ -292,9 +292,9 @@ check('the zoo anchors are 2 strides wide, the paper\'s 8', [zoo.rpn.anchorSizes
 const served = (s: BoxStat[]) => s.map((b) => b.bestIou).sort((a, b) => a - b).map((v, k, all) => [v, (all.length - k) / all.length] as [number, number]);
 showSvg(lineChartSvg(
   [
-    { label: 'zoo model anchors', points: served(zooStats), color: '#d62728', step: true },
-    { label: "paper's anchors (800 px)", points: served(paperStats), color: '#1f77b4', step: true },
-    { label: 'positive threshold 0.7', points: [[0.7, 0], [0.7, 1]], color: '#999999' },
+    { name: 'zoo model anchors', points: served(zooStats), color: '#d62728', step: true },
+    { name: "paper's anchors (800 px)", points: served(paperStats), color: '#1f77b4', step: true },
+    { name: 'positive threshold 0.7', points: [[0.7, 0], [0.7, 1]], color: '#999999' },
   ],
   { title: `Ground-truth boxes with an anchor at IoU >= x (${zooStats.length} boxes, ${val.length} validation images)`, xLabel: 'x: IoU of the best anchor with the box', yLabel: 'fraction of boxes' },
 ), 'Fraction of ground-truth boxes whose best anchor reaches a given IoU; right of the grey line a box has a positive anchor without the low-quality rule');

@@ -28,7 +28,7 @@ import {
   indexSelect, labelledHeatmapGrid, loadWeights, manualSeed, mapLevels, noGrad, randn, roiAlign, shapesDetectionDataset, smoothL1, traceTraining, zooWeightsPath,
 } from '../lib/index.js';
 import { showPng, showSvg, showMarkdown, markdownTable, check, fixed } from '../tools/notebooks/display.js';
-import { lineChartSvg } from '../tools/notebooks/plot.js';
+import { lineChartSvg } from '../lib/index.js';
 
 const paper = defaultConfig();
 const { model, classes } = loadWeights(zooWeightsPath('shapes'));
@@ -378,11 +378,11 @@ const curve = (f: (x: number) => number) => Array.from({ length: 121 }, (_, i) =
 const smooth = (b: number) => (x: number) => (Math.abs(x) < b ? (0.5 * x * x) / b : Math.abs(x) - 0.5 * b);
 showSvg(lineChartSvg(
   [
-    { label: 'beta 1/9 (torchvision)', points: curve(smooth(beta)), color: '#1f77b4' },
-    { label: 'beta 1 (Fast R-CNN)', points: curve(smooth(1)), color: '#2ca02c' },
-    { label: 'L2: x^2 / 2', points: curve((x) => 0.5 * x * x), color: '#d62728' },
+    { name: 'beta 1/9 (torchvision)', points: curve(smooth(beta)), color: '#1f77b4' },
+    { name: 'beta 1 (Fast R-CNN)', points: curve(smooth(1)), color: '#2ca02c' },
+    { name: 'L2: x^2 / 2', points: curve((x) => 0.5 * x * x), color: '#d62728' },
   ],
-  { title: 'Box loss per coordinate: smooth L1 and L2', xLabel: 'x = predicted delta - target delta (the loss is symmetric in x)', yLabel: 'loss', width: 720 },
+  { title: 'Box loss per coordinate: smooth L1 and L2', xLabel: 'x = predicted delta - target delta (the loss is symmetric in x)', yLabel: 'loss', size: [720, 480] },
 ), 'Smooth L1 is quadratic near 0 and linear beyond beta: a far-off box does not dominate the gradient as it would under L2');
 
 // %% [markdown]

@@ -24,7 +24,7 @@ import {
   manualSeed, boxIou, enlarge, readZooEntry, renderTrace, shapesConfig, shapesDetectionDataset, zooWeightsPath, LOSS_TERMS, type TraceKey,
 } from '../lib/index.js';
 import { check, fixed, markdownTable, showMarkdown, showPng, showSvg } from '../tools/notebooks/display.js';
-import { lineChartSvg } from '../tools/notebooks/plot.js';
+import { lineChartSvg } from '../lib/index.js';
 import { ablationCurvesSvg, readAblation, readZooLog, runLabel, TERM_COLORS, withColumnHeaders } from '../tools/course/loss_figures.js';
 
 // %% [markdown]
@@ -361,7 +361,7 @@ const liveFirst = liveSteps[0]!;
 const liveLast = liveSteps[liveSteps.length - 1]!;
 showMarkdown(markdownTable(['term', 'step 1', 'step 10', 'change'], ['loss', ...LOSS_TERMS].map((k) => [k === 'loss' ? '**total**' : `\`${k}\``, fixed(liveFirst[k]!), fixed(liveLast[k]!), `${liveLast[k]! < liveFirst[k]! ? '' : '+'}${fixed(liveLast[k]! - liveFirst[k]!)}`])));
 showSvg(
-  lineChartSvg(['loss', ...LOSS_TERMS].map((k) => ({ label: k, color: TERM_COLORS[k]!, points: liveSteps.map((r, i) => [i + 1, r[k]!] as const) })), { title: 'Ten steps on one batch from random weights', xLabel: 'step', yLabel: 'loss', height: 300 }),
+  lineChartSvg(['loss', ...LOSS_TERMS].map((k) => ({ name: k, color: TERM_COLORS[k]!, points: liveSteps.map((r, i) => [i + 1, r[k]!] as const) })), { title: 'Ten steps on one batch from random weights', xLabel: 'step', yLabel: 'loss', size: [900, 300] }),
   'The total and its five terms over ten training steps on the same two images',
 );
 const fell = LOSS_TERMS.filter((k) => liveLast[k]! < liveFirst[k]!);
@@ -425,11 +425,11 @@ check('every term is lower at the end than at the start', drop.every(([, r]) => 
 // %%
 const lr = zooLog.train.map((r) => [r.iteration, r.lr * 1e3] as const); // in units of 1e-3
 showSvg(
-  lineChartSvg([{ label: 'learning rate', color: '#1f77b4', points: lr, step: true }], { title: 'Learning rate of the zoo run', xLabel: 'iteration', yLabel: 'lr (x 1e-3)', height: 260 }),
+  lineChartSvg([{ name: 'learning rate', color: '#1f77b4', points: lr, step: true }], { title: 'Learning rate of the zoo run', xLabel: 'iteration', yLabel: 'lr (x 1e-3)', size: [900, 260] }),
   'Warmup over 100 iterations, then 1e-3, then 1e-4 from 80% of the run',
 );
 showSvg(
-  lineChartSvg([{ label: 'learning rate', color: '#1f77b4', points: lr.slice(0, 150), step: true }], { title: 'The first 150 iterations: the warmup', xLabel: 'iteration', yLabel: 'lr (x 1e-3)', height: 220 }),
+  lineChartSvg([{ name: 'learning rate', color: '#1f77b4', points: lr.slice(0, 150), step: true }], { title: 'The first 150 iterations: the warmup', xLabel: 'iteration', yLabel: 'lr (x 1e-3)', size: [900, 220] }),
   'The linear warmup from 1e-6 to 1e-3',
 );
 const lrAt = (iteration: number): number => zooLog.train[iteration - 1]!.lr;

@@ -29,7 +29,7 @@ import {
 import { VAL_SEED_OFFSET } from '../lib/maskrcnn/cli/shapes.js';
 import { readFileSync } from 'node:fs';
 import { showSvg, showMarkdown, markdownTable, check, fixed } from '../tools/notebooks/display.js';
-import { lineChartSvg } from '../tools/notebooks/plot.js';
+import { lineChartSvg } from '../lib/index.js';
 
 // %% [markdown]
 // ## Run-length encoding, by hand
@@ -309,22 +309,17 @@ function prCurve(report: CocoEvalReport, t: number): Array<[number, number]> {
   });
 }
 const mean = (curve: Array<[number, number]>) => curve.reduce((s, [, p]) => s + p, 0) / curve.length;
-/** `lineChartSvg` puts its legend top right, where these curves run at precision 1: move it to the empty lower left. */
-const legendLowerLeft = (svg: string) =>
-  svg
-    .replace(/<line x1="434" y1="(\d+)" x2="454" y2="\d+"/g, (_, y) => `<line x1="84" y1="${+y + 190}" x2="104" y2="${+y + 190}"`)
-    .replace(/<text x="459" y="(\d+)">/g, (_, y) => `<text x="109" y="${+y + 190}">`);
 for (const kind of ['bbox', 'segm'] as const) {
   const report = evaluation[kind];
   const at50 = prCurve(report, 0.5);
   const at75 = prCurve(report, 0.75);
-  showSvg(legendLowerLeft(lineChartSvg(
+  showSvg(lineChartSvg(
     [
-      { label: `IoU 0.50 (AP50 ${fixed(mean(at50), 3)})`, points: at50, color: '#1f77b4' },
-      { label: `IoU 0.75 (AP75 ${fixed(mean(at75), 3)})`, points: at75, color: '#d62728' },
+      { name: `IoU 0.50 (AP50 ${fixed(mean(at50), 3)})`, points: at50, color: '#1f77b4' },
+      { name: `IoU 0.75 (AP75 ${fixed(mean(at75), 3)})`, points: at75, color: '#d62728' },
     ],
-    { title: `Zoo model, ${kind}: precision at the 101 recall points (mean of 3 classes)`, xLabel: 'recall', yLabel: 'precision' },
-  )), `${kind} precision-recall curves at IoU 0.5 and 0.75`);
+    { title: `Zoo model, ${kind}: precision at the 101 recall points (mean of 3 classes)`, xLabel: 'recall', yLabel: 'precision', xRange: [0, 1], yRange: [0, 1.02] },
+  ), `${kind} precision-recall curves at IoU 0.5 and 0.75`);
   console.log(`${kind}: curve means ${fixed(mean(at50), 6)} and ${fixed(mean(at75), 6)}; AP50 ${fixed(report.stats[1]!, 6)}, AP75 ${fixed(report.stats[2]!, 6)}`);
   check(`${kind}: AP50 and AP75 are the means of their curves`, [mean(at50), mean(at75)], [report.stats[1]!, report.stats[2]!], 1e-12);
   check(`${kind}: the curves never rise`, [at50, at75].flatMap((c) => c.slice(1).map(([, p], i) => (p <= c[i]![1] ? 0 : 1))), new Array(200).fill(0), 0);

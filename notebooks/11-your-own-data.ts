@@ -32,7 +32,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { check, fixed, markdownTable, showMarkdown, showPng, showSvg } from '../tools/notebooks/display.js';
-import { lineChartSvg } from '../tools/notebooks/plot.js';
+import { lineChartSvg } from '../lib/index.js';
 
 // %% [markdown]
 // ## A folder of photographs and labelme files
@@ -262,8 +262,8 @@ const records: IterationRecord[] = result.records;
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd'];
 showSvg(lineChartSvg(
   [
-    ...LOSS_TERMS.map((term, i) => ({ label: term, points: records.map((r): [number, number] => [r.iteration, r.losses[term]!]), color: COLORS[i]! })),
-    { label: 'total', points: records.map((r): [number, number] => [r.iteration, r.loss]), color: '#000000' },
+    ...LOSS_TERMS.map((term, i) => ({ name: term, points: records.map((r): [number, number] => [r.iteration, r.losses[term]!]), color: COLORS[i]! })),
+    { name: 'total', points: records.map((r): [number, number] => [r.iteration, r.loss]), color: '#000000' },
   ],
   { title: `Fine-tuning the zoo model on the new classes (heads only, batch ${BATCH})`, xLabel: 'iteration', yLabel: 'loss' },
 ), 'The loss terms of the fine-tuning run');

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Canvas, VIZ_COLORS, movingAverage, readZooEntry, zooDir, type EvalRecord, type IterationRecord } from '../../lib/index.js';
-import { lineChartSvg } from '../notebooks/plot.js';
+import { lineChartSvg } from '../../lib/index.js';
 import type { AblationResult } from './loss_ablation.js';
 
 /** One colour per loss term (and the total), the same in every chart of the chapter. */
@@ -50,14 +50,13 @@ export function runLabel(removed: string): string {
 export function ablationCurvesSvg(result: AblationResult, term: string, window = 20): string {
   const series = result.runs.map((run) => {
     const values = movingAverage(run.log.map((r) => r.losses[term] ?? NaN), window);
-    return { label: runLabel(run.removed), color: RUN_COLORS[run.removed] ?? '#7f7f7f', points: values.map((v, i) => [i + 1, v] as const) };
+    return { name: runLabel(run.removed), color: RUN_COLORS[run.removed] ?? '#7f7f7f', points: values.map((v, i) => [i + 1, v] as const) };
   });
   return lineChartSvg(series, {
     title: `${term} in each run (moving average over ${window} iterations)`,
     xLabel: 'iteration',
     yLabel: term,
-    width: 720,
-    height: 340,
+    size: [720, 340],
   });
 }
 

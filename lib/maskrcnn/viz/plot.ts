@@ -222,6 +222,8 @@ export interface LineSeries {
   color?: string;
   /** Stroke width (default 1.5). */
   width?: number;
+  /** Draw as steps, a piecewise-constant function (each y held until the next x), not straight segments. */
+  step?: boolean;
 }
 
 /** Options of {@link lineChartSvg}. */
@@ -232,18 +234,26 @@ export interface LineChartOptions {
   xLabel?: string;
   /** Label of the y axis. */
   yLabel?: string;
-  /** The x axis range (default [0, 1]). */
+  /** The x axis range (default: the points' extent). */
   xRange?: [number, number];
-  /** The y axis range (default [0, 1]). */
+  /** The y axis range (default: the points' extent, widened by 5% on each side). */
   yRange?: [number, number];
   /** Width and height of the plot area's frame in pixels (default 900 x 480; taller when the legend needs it). */
   size?: [number, number];
 }
 
+/** A value range widened by 5% on each side (by 1 when it is a single value). */
+function padded([lo, hi]: [number, number]): [number, number] {
+  if (hi - lo < 1e-9) return [lo - 1, hi + 1];
+  const pad = (hi - lo) * 0.05;
+  return [lo - pad, hi + pad];
+}
+
 /**
- * The SVG text of a line chart on linear axes (e.g. precision-recall curves): one polyline per
- * series, five grid lines per axis, and a legend to the right of the plot, one row per series
- * (the picture grows taller when there are many).
+ * The SVG text of a line chart on linear axes (precision-recall curves, losses, learning rates):
+ * one polyline (or staircase) per series, five grid lines per axis, and a legend to the right of
+ * the plot, one row per series (the picture grows taller when there are many). The project's one
+ * line chart: the library's pictures and the course notebooks both draw with it.
  */
 export function lineChartSvg(series: readonly LineSeries[], options: LineChartOptions = {}): string {
   const [baseW, baseH] = options.size ?? [900, 480];
@@ -253,8 +263,10 @@ export function lineChartSvg(series: readonly LineSeries[], options: LineChartOp
   const width = baseW;
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
-  const [x0, x1] = options.xRange ?? [0, 1];
-  const [y0, y1] = options.yRange ?? [0, 1];
+  const finite = series.flatMap((s) => s.points.filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py)));
+  const extent = (k: 0 | 1): [number, number] => (finite.length === 0 ? [0, 1] : [Math.min(...finite.map((q) => q[k])), Math.max(...finite.map((q) => q[k]))]);
+  const [x0, x1] = options.xRange ?? extent(0);
+  const [y0, y1] = options.yRange ?? padded(extent(1));
   const x = (v: number): number => margin.left + ((v - x0) / (x1 - x0 || 1)) * plotW;
   const y = (v: number): number => margin.top + plotH * (1 - (v - y0) / (y1 - y0 || 1));
   const parts: string[] = [];
@@ -279,13 +291,16 @@ export function lineChartSvg(series: readonly LineSeries[], options: LineChartOp
     const dash = s.color === undefined && i >= PALETTE.length ? ` stroke-dasharray="${2 + 2 * Math.floor(i / PALETTE.length)} 3"` : '';
     let d = '';
     let pen = false;
+    let last = 0;
     for (const [px, py] of s.points) {
       if (!Number.isFinite(px) || !Number.isFinite(py)) {
         pen = false;
         continue;
       }
+      if (pen && s.step === true) d += `L${x(px).toFixed(1)} ${y(last).toFixed(1)}`;
       d += `${pen ? 'L' : 'M'}${x(px).toFixed(1)} ${y(py).toFixed(1)}`;
       pen = true;
+      last = py;
     }
     const w = s.width ?? 1.5;
     if (d !== '') parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="${w}"${dash}/>`);

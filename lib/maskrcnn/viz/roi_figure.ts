@@ -25,7 +25,7 @@ import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic_write.js';
 import type { Tensor } from '../../tensor/index.js';
 import { inspectRoiAlign, inspectRoiPool, type RoiLike } from '../../ops/index.js';
-import { Canvas, type VizColor } from './viz.js';
+import { Canvas, divergingColor, type VizColor } from './viz.js';
 import { FONT_5X7, textWidth } from './font.js';
 
 /** An RGB colour (the canvas's {@link VizColor}). */
@@ -210,10 +210,7 @@ function scene(input: Tensor, roi: RoiLike, options: RoiFigureOptions): Scene {
 
 /** The shade of a value: white at 0, towards red (positive) or blue (negative) at ±vmax. */
 function shade(v: number, vmax: number): FigureColor {
-  if (!Number.isFinite(v)) return [200, 200, 200];
-  const t = Math.min(Math.abs(v) / vmax, 1) * 0.75;
-  const target = v < 0 ? ROI_FIGURE_STYLE.negative : ROI_FIGURE_STYLE.positive;
-  return [0, 1, 2].map((k) => Math.round(255 * (1 - t) + target[k]! * t)) as unknown as FigureColor;
+  return divergingColor(v, vmax, { negative: ROI_FIGURE_STYLE.negative, positive: ROI_FIGURE_STYLE.positive, strength: 0.75 });
 }
 
 /** A value as text that fits `room` pixels at font scale 1 ('' if none fits). */

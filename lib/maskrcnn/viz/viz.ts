@@ -312,6 +312,48 @@ export function heatColor(t: number): VizColor {
   return [Math.round(a[0] + (b[0] - a[0]) * f), Math.round(a[1] + (b[1] - a[1]) * f), Math.round(a[2] + (b[2] - a[2]) * f)];
 }
 
+/** Options of {@link divergingColor}. */
+export interface DivergingColorOptions {
+  /** The colour of the most negative values (default pure blue). */
+  negative?: VizColor;
+  /** The colour of the most positive values (default pure red). */
+  positive?: VizColor;
+  /** How far towards those colours the extremes go, 0..1 (default 1: all the way). */
+  strength?: number;
+}
+
+/**
+ * The colour of a signed value on a diverging scale: white at 0, blended towards `positive`
+ * (or `negative`) in proportion to `|v| / vmax` (clamped at 1); a non-finite value is grey.
+ * Feature maps, kernels and the course's figures use it, where the sign matters.
+ */
+export function divergingColor(v: number, vmax: number, options: DivergingColorOptions = {}): VizColor {
+  if (!Number.isFinite(v)) return [200, 200, 200];
+  const t = Math.min(Math.abs(v) / vmax, 1) * (options.strength ?? 1);
+  const target = v < 0 ? (options.negative ?? [0, 0, 255]) : (options.positive ?? [255, 0, 0]);
+  return [Math.round(255 * (1 - t) + target[0] * t), Math.round(255 * (1 - t) + target[1] * t), Math.round(255 * (1 - t) + target[2] * t)];
+}
+
+/**
+ * A heat map of a small 2-D array of signed values: `cell` x `cell` pixels per value coloured by
+ * {@link divergingColor} (white 0, red positive, blue negative, scaled by the largest |value|),
+ * with a one-pixel grey grid on the cells' top and left edges.
+ */
+export function divergingHeatmap(rows: readonly (readonly number[])[], cell = 24): Canvas {
+  const h = rows.length;
+  const w = rows[0]?.length ?? 0;
+  const vmax = Math.max(1e-12, ...rows.flat().map(Math.abs));
+  const canvas = new Canvas(Math.max(1, w * cell), Math.max(1, h * cell), [255, 255, 255]);
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) {
+      canvas.fillRect(c * cell, r * cell, (c + 1) * cell, (r + 1) * cell, divergingColor(rows[r]![c]!, vmax));
+      canvas.fillRect(c * cell, r * cell, (c + 1) * cell, r * cell + 1, [200, 200, 200]);
+      canvas.fillRect(c * cell, r * cell, c * cell + 1, (r + 1) * cell, [200, 200, 200]);
+    }
+  }
+  return canvas;
+}
+
 /**
  * A grid of heat maps: `maps` is `[N, H, W]` (or `[N, 1, H, W]`); map n fills cell n (row-major),
  * each value a `scale` x `scale` square coloured by {@link heatColor} on `range` (default per map).

@@ -8,7 +8,7 @@ test('lineChartSvg: one path per series on linear axes, a legend row each, the p
       { name: 'a <b>', points: [[0, 0], [0.5, 0.5], [1, 1]] },
       { name: 'gap', points: [[0, 1], [0.5, NaN], [1, 0]], color: '#000', width: 3 },
     ],
-    { title: 'PR', xLabel: 'recall', yLabel: 'precision' },
+    { title: 'PR', xLabel: 'recall', yLabel: 'precision', xRange: [0, 1], yRange: [0, 1] },
   );
   t.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'), 'an SVG document');
   t.ok(svg.includes('d="M64.0 432.0L360.0 234.0L656.0 36.0"'), 'x in [0, 1] over the plot width, y upwards');
@@ -17,6 +17,16 @@ test('lineChartSvg: one path per series on linear axes, a legend row each, the p
   t.ok(svg.includes('stroke="#000" stroke-width="3"'), 'colour and width as given');
   const tall = lineChartSvg(Array.from({ length: 40 }, (_, i) => ({ name: `c${i}`, points: [[0, 1], [1, 0]] as [number, number][] })));
   t.ok(Number(/height="(\d+)"/.exec(tall)![1]) > 480, 'taller when the legend needs it');
+  t.end();
+});
+
+test('lineChartSvg: ranges default to the points (y widened by 5%); a step series holds each y until the next x', (t) => {
+  const svg = lineChartSvg([{ name: 'lr', points: [[0, 1], [10, 3], [20, 2]], step: true }]);
+  // x spans [0, 20] over 64..656; y spans [0.9, 3.1] (2 +- 5%) over 432..36.
+  const y = (v: number): string => (36 + 396 * (1 - (v - 0.9) / 2.2)).toFixed(1);
+  t.ok(svg.includes(`d="M64.0 ${y(1)}L360.0 ${y(1)}L360.0 ${y(3)}L656.0 ${y(3)}L656.0 ${y(2)}"`), 'staircase: horizontal, then vertical');
+  const flat = lineChartSvg([{ name: 'c', points: [[0, 5], [1, 5]] }]);
+  t.ok(flat.includes(`d="M64.0 234.0L656.0 234.0"`), 'a constant series sits mid-height (its range widened by 1 each way)');
   t.end();
 });
 

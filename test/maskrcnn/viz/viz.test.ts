@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor, zeros } from '../../../lib/tensor/index.js';
-import { Canvas, VIZ_COLORS, classColor, decodePng, drawBoxes, heatColor, heatmapGrid, renderTrace, type Trace, type TraceView } from '../../../lib/maskrcnn/index.js';
+import { Canvas, FONT_3X5, FONT_5X7, VIZ_COLORS, classColor, decodePng, divergingColor, divergingHeatmap, drawBoxes, heatColor, heatmapGrid, renderTrace, textWidth, type Trace, type TraceView } from '../../../lib/maskrcnn/index.js';
 import { fixtureTraces } from '../fixture_traces.js';
 
 const rgbAt = (png: ReturnType<typeof decodePng>, x: number, y: number): number[] => {
@@ -113,5 +113,36 @@ test('viz: rpn_objectness draws sigmoid(logit) per anchor on [0, 1]; fpn_feature
   t.deepEqual([p6.width, p6.height], [2, 1], "level 1 is the trace's second FPN map ('fpn.pool' here)");
   t.throws(() => renderTrace(trace, 'fpn_features', { level: 2 }), /FPN level 2 is out of range: the trace has 2 FPN levels \(fpn\.0, fpn\.pool\)/, 'level out of range named');
   t.throws(() => renderTrace(trace, 'rpn_objectness', { level: 3 }), /needs 'rpn\.head\.objectness\.3'/, 'missing level named');
+  t.end();
+});
+
+test('viz: divergingColor is white at 0 and blends towards its two colours; divergingHeatmap draws one cell per value with a grid', (t) => {
+  t.deepEqual(divergingColor(0, 2), [255, 255, 255], '0 is white');
+  t.deepEqual(divergingColor(2, 2), [255, 0, 0], 'the largest positive is red');
+  t.deepEqual(divergingColor(-4, 2), [0, 0, 255], 'beyond -vmax: blue (clamped)');
+  t.deepEqual(divergingColor(1, 2, { positive: [0, 100, 0], strength: 0.5 }), [191, 216, 191], 'a quarter of the way to the colour given');
+  t.deepEqual(divergingColor(Number.NaN, 1), [200, 200, 200], 'NaN is grey');
+  const c = divergingHeatmap([[1, -1], [0, 0.5]], 4);
+  t.deepEqual([c.width, c.height], [8, 8], 'cell x cell pixels per value');
+  t.deepEqual(c.pixel(2, 2), [255, 0, 0], 'top left: +1 (the largest |value|) is red');
+  t.deepEqual(c.pixel(6, 2), [0, 0, 255], 'top right: -1 is blue');
+  t.deepEqual(c.pixel(6, 6), [255, 128, 128], 'bottom right: +0.5 half way');
+  t.deepEqual(c.pixel(4, 1), [200, 200, 200], 'grid on the cells\' left edges');
+  t.end();
+});
+
+test('viz: one canvas writes both fonts (3x5 upper-cased, 5x7 with descenders); lines, outlines and discs', (t) => {
+  const c = new Canvas(40, 20, [0, 0, 0]);
+  t.equal(c.text(1, 1, 'ab', [255, 255, 255]), textWidth('AB'), 'the 3x5 font upper-cases');
+  t.equal(textWidth('ab', 2, FONT_5X7), 22, '5x7: 6 cells per glyph minus the last blank column, times the scale');
+  t.equal(textWidth('', 1, FONT_3X5), 0, 'empty text has no width');
+  const d = new Canvas(20, 20, [0, 0, 0]);
+  d.text(0, 0, 'p', [255, 255, 255], 1, FONT_5X7);
+  t.deepEqual(d.pixel(0, 2), [255, 255, 255], "a descender ('p') starts two rows lower");
+  t.deepEqual(d.pixel(0, 0), [0, 0, 0], 'and leaves its top rows blank');
+  const e = new Canvas(20, 20, [0, 0, 0]);
+  e.strokeRect(2, 2, 12, 12, [255, 0, 0]);
+  e.disc(16, 16, 2, [0, 255, 0]);
+  t.deepEqual([e.pixel(7, 2), e.pixel(7, 7), e.pixel(16, 16)], [[255, 0, 0], [0, 0, 0], [0, 255, 0]], 'outline drawn, inside untouched, disc filled');
   t.end();
 });

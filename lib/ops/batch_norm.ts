@@ -66,6 +66,22 @@ export type BatchNormBackwardKernel = (
   weight: TypedArray, channels: number, plane: number, eps: number, inputGrad: boolean,
 ) => BatchNormBackwardResult;
 
+/** `1 / sqrt(var + eps)` per channel: the factor of x^ in Algorithm 1, shared by every backend's kernels. */
+export function channelInvStd(variance: ArrayLike<number>, eps: number): Float64Array {
+  return Float64Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
+}
+
+/**
+ * Algorithm 1's normalize-then-scale-and-shift folded into one affine map per channel:
+ * `y = x scale + shift` with `scale = gamma invstd`, `shift = beta - mu scale` (float64), the
+ * form every backend's forward kernel applies in one pass.
+ */
+export function foldedScaleShift(mean: ArrayLike<number>, invstd: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>): { scale: Float64Array; shift: Float64Array } {
+  const scale = Float64Array.from(invstd, (s, ch) => weight[ch]! * s);
+  const shift = Float64Array.from(scale, (a, ch) => bias[ch]! - mean[ch]! * a);
+  return { scale, shift };
+}
+
 /** The forward kernel slot: statistics and normalization. */
 export const batchNorm2dForward = new Kernel<BatchNormForwardKernel>('batchNorm2d.forward');
 

@@ -33,7 +33,7 @@
  *
  * The loops are in `reference/conv.ts`, the gpu.js kernels in `gpu/conv.ts`.
  */
-import { Tensor, defineOp, type TypedArray } from '../tensor/index.js';
+import { Tensor, defineOp, reluGradient, type TypedArray } from '../tensor/index.js';
 import { Kernel } from './backend.js';
 import { checkRank, pair } from './checks.js';
 import { channelAffine } from './frozen_batch_norm.js';
@@ -232,15 +232,6 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
   return conv2dOp(input, weight, bias, geometry);
 }
 
-/** `g (y > 0)`: the gradient before a ReLU whose output is `y`, as relu's backward computes it (g times 1 or 0). */
-function throughRelu(g: Tensor, y: Tensor): Tensor {
-  const G = g.data;
-  const Y = y.data;
-  const out = new (G.constructor as new (n: number) => TypedArray)(G.length);
-  for (let i = 0; i < G.length; i++) out[i] = G[i]! * +(Y[i]! > 0);
-  return new Tensor(out, g.shape, g.dtype);
-}
-
 const convTranspose2dOp = defineOp({
   name: 'convTranspose2d',
   // The transposed convolution is conv2d's adjoint: conv2d's input gradient with x as the
@@ -255,7 +246,7 @@ const convTranspose2dOp = defineOp({
   },
   backward: (grad, { args: [x, weight, bias, g, relu], output, needsInputGrad }) => {
     // Through the fused ReLU first: g (y > 0), as relu's backward computes it (g times 1 or 0).
-    const gy = relu ? throughRelu(grad, output) : grad;
+    const gy = relu ? reluGradient(grad, output) : grad;
     return [
       // The adjoint of the adjoint is the convolution itself: dL/dx = conv2d(grad, weight).
       needsInputGrad[0] ? wrap(conv2dForward.for()(gy.data, weight.data, null, g), x.shape, x.dtype) : null,

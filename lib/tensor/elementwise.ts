@@ -245,18 +245,24 @@ export const relu = defineOp({
     }
     return new Tensor(out, x.shape, x.dtype);
   },
-  // g * (x > 0), in one loop (the same bits as `g.mul(x.gt(0))`: g * 1 or g * 0).
-  backward: (g, { args: [x] }) => {
-    const G = g.data;
-    const X = x.data;
-    const dtype = promoteTypes(g.dtype, 'int32');
-    const out = allocate(dtype, G.length);
-    // `+(x > 0)` rather than `x > 0 ? 1 : 0`: V8 compiles it without a branch (ReLU inputs are
-    // positive about half the time, so the branch mispredicts often): 0.4-0.7x the time.
-    for (let i = 0; i < G.length; i++) out[i] = G[i]! * +(X[i]! > 0);
-    return [new Tensor(out, g.shape, dtype)];
-  },
+  backward: (g, { args: [x] }) => [reluGradient(g, x)],
 });
+
+/**
+ * ReLU's backward, `g (x > 0)`, in one loop (the same bits as `g.mul(x.gt(0))`: g times 1 or 0,
+ * so a NaN g stays NaN). `x` may be the ReLU's input or its output (both are > 0 at the same
+ * places), which is how the ops that fuse a ReLU (batch norm, the transposed convolution) apply it.
+ */
+export function reluGradient(g: Tensor, x: Tensor): Tensor {
+  const G = g.data;
+  const X = x.data;
+  const dtype = promoteTypes(g.dtype, 'int32');
+  const out = allocate(dtype, G.length);
+  // `+(x > 0)` rather than `x > 0 ? 1 : 0`: V8 compiles it without a branch (ReLU inputs are
+  // positive about half the time, so the branch mispredicts often): 0.4-0.7x the time.
+  for (let i = 0; i < G.length; i++) out[i] = G[i]! * +(X[i]! > 0);
+  return new Tensor(out, g.shape, dtype);
+}
 
 /**
  * The logistic function `1 / (1 + e^-x)`, computed without overflow for large |x|;

@@ -47,6 +47,7 @@ export {
   sqrt,
   abs,
   relu,
+  reluGradient,
   sigmoid,
   tanh,
   clamp,

@@ -242,6 +242,20 @@ export interface LineChartOptions {
   size?: [number, number];
 }
 
+/** The smallest and largest x (`k` 0) or y (`k` 1) of the series' finite points (`[0, 1]` if none). */
+function extent(series: readonly LineSeries[], k: 0 | 1): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of series) {
+    for (const p of s.points) {
+      if (!Number.isFinite(p[0]) || !Number.isFinite(p[1])) continue;
+      lo = Math.min(lo, p[k]);
+      hi = Math.max(hi, p[k]);
+    }
+  }
+  return lo <= hi ? [lo, hi] : [0, 1];
+}
+
 /** A value range widened by 5% on each side (by 1 when it is a single value). */
 function padded([lo, hi]: [number, number]): [number, number] {
   if (hi - lo < 1e-9) return [lo - 1, hi + 1];
@@ -263,10 +277,8 @@ export function lineChartSvg(series: readonly LineSeries[], options: LineChartOp
   const width = baseW;
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
-  const finite = series.flatMap((s) => s.points.filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py)));
-  const extent = (k: 0 | 1): [number, number] => (finite.length === 0 ? [0, 1] : [Math.min(...finite.map((q) => q[k])), Math.max(...finite.map((q) => q[k]))]);
-  const [x0, x1] = options.xRange ?? extent(0);
-  const [y0, y1] = options.yRange ?? padded(extent(1));
+  const [x0, x1] = options.xRange ?? extent(series, 0);
+  const [y0, y1] = options.yRange ?? padded(extent(series, 1));
   const x = (v: number): number => margin.left + ((v - x0) / (x1 - x0 || 1)) * plotW;
   const y = (v: number): number => margin.top + plotH * (1 - (v - y0) / (y1 - y0 || 1));
   const parts: string[] = [];

@@ -3,7 +3,7 @@
  * loops over channels, images and pixels, float64 sums in sequential order.
  */
 import { type TypedArray } from '../../tensor/index.js';
-import { batchNorm2dBackward, batchNorm2dForward } from '../batch_norm.js';
+import { batchNorm2dBackward, batchNorm2dForward, channelInvStd, foldedScaleShift } from '../batch_norm.js';
 import { like } from './util.js';
 
 /** Per-channel mean and biased variance of an NCHW array over N, H and W (two passes, float64 sums). */
@@ -37,15 +37,14 @@ batchNorm2dForward.register('reference', (x, weight, bias, channels, plane, eps,
   const { mean, variance } = channelStatistics(x, channels, plane);
   const images = x.length / (channels * plane);
   const out = like(x, x.length);
+  const { scale, shift } = foldedScaleShift(mean, channelInvStd(variance, eps), weight, bias);
   for (let ch = 0; ch < channels; ch++) {
-    // x^ gamma + beta folded into one scale and shift per channel.
-    const invstd = 1 / Math.sqrt(variance[ch]! + eps);
-    const scale = weight[ch]! * invstd;
-    const shift = bias[ch]! - mean[ch]! * scale;
+    const a = scale[ch]!;
+    const c = shift[ch]!;
     for (let b = 0; b < images; b++) {
       const base = (b * channels + ch) * plane;
       for (let p = base; p < base + plane; p++) {
-        const t = x[p]! * scale + shift;
+        const t = x[p]! * a + c;
         // relu of the value stored: a positive t stays (rounding cannot make it negative), NaN stays, the rest is +0.
         out[p] = !relu || t > 0 || t !== t ? t : 0;
       }
@@ -63,9 +62,10 @@ batchNorm2dBackward.register('reference', (x, grad, output, mean, variance, weig
   // With the ReLU fused, the gradient at the norm's output is g (y > 0), as relu's backward
   // computes it (g times 1 or 0, exact), applied as g is read.
   const gAt = (p: number): number => (output === null ? grad[p]! : grad[p]! * +(output[p]! > 0));
+  const invstds = channelInvStd(variance, eps);
   for (let ch = 0; ch < channels; ch++) {
     const mu = mean[ch]!;
-    const invstd = 1 / Math.sqrt(variance[ch]! + eps);
+    const invstd = invstds[ch]!;
     let sumG = 0;
     let sumGxhat = 0;
     for (let b = 0; b < images; b++) {

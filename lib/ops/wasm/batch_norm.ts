@@ -8,7 +8,7 @@
  * Float64 inputs (gradchecks) run the reference loops.
  */
 import type { TypedArray } from '../../tensor/index.js';
-import { batchNorm2dBackward, batchNorm2dForward } from '../batch_norm.js';
+import { batchNorm2dBackward, batchNorm2dForward, channelInvStd, foldedScaleShift } from '../batch_norm.js';
 import { channelAffine } from '../frozen_batch_norm.js';
 import { get, heap, put, runtime, withArena } from './runtime.js';
 
@@ -27,20 +27,12 @@ batchNorm2dForward.register('wasm', (x, weight, bias, channels, plane, eps, relu
     const px = alloc(x.length);
     const pmean = alloc(2 * channels);
     const pvar = alloc(2 * channels);
-    const pscale = alloc(2 * channels);
-    const pshift = alloc(2 * channels);
     put(px, x);
     e.channelStatistics(px, images, channels, plane, pmean, pvar);
     const mean = new Float64Array(heap(), pmean, channels).slice();
     const variance = new Float64Array(heap(), pvar, channels).slice();
-    const scale = new Float64Array(heap(), pscale, channels);
-    const shift = new Float64Array(heap(), pshift, channels);
-    for (let ch = 0; ch < channels; ch++) {
-      const invstd = 1 / Math.sqrt(variance[ch]! + eps);
-      scale[ch] = weight[ch]! * invstd;
-      shift[ch] = bias[ch]! - mean[ch]! * scale[ch]!;
-    }
-    e.channelAffine(px, px, images, channels, plane, pscale, pshift, relu ? 1 : 0);
+    const { scale, shift } = foldedScaleShift(mean, channelInvStd(variance, eps), weight, bias);
+    e.channelAffine(px, px, images, channels, plane, putF64(alloc, scale), putF64(alloc, shift), relu ? 1 : 0);
     return { output: get(px, x.length), mean, variance };
   });
 });
@@ -56,7 +48,7 @@ batchNorm2dBackward.register('wasm', (x, grad, output, mean, variance, weight, c
     const px = alloc(x.length);
     const pg = alloc(x.length);
     const py = output === null ? 0 : alloc(x.length);
-    const invstd = Float64Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
+    const invstd = channelInvStd(variance, eps);
     const pmean = putF64(alloc, mean);
     const pinv = putF64(alloc, invstd);
     const pk = putF64(alloc, Float64Array.from(invstd, (s, ch) => (weight[ch]! * s) / m));

@@ -71,12 +71,20 @@ export function channelInvStd(variance: ArrayLike<number>, eps: number): Float64
   return Float64Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
 }
 
+/** A per-channel affine map `y = x scale + shift` ({@link foldedScaleShift}). */
+export interface FoldedAffine {
+  /** `gamma invstd` per channel. */
+  scale: Float64Array;
+  /** `beta - mu scale` per channel. */
+  shift: Float64Array;
+}
+
 /**
  * Algorithm 1's normalize-then-scale-and-shift folded into one affine map per channel:
  * `y = x scale + shift` with `scale = gamma invstd`, `shift = beta - mu scale` (float64), the
  * form every backend's forward kernel applies in one pass.
  */
-export function foldedScaleShift(mean: ArrayLike<number>, invstd: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>): { scale: Float64Array; shift: Float64Array } {
+export function foldedScaleShift(mean: ArrayLike<number>, invstd: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>): FoldedAffine {
   const scale = Float64Array.from(invstd, (s, ch) => weight[ch]! * s);
   const shift = Float64Array.from(scale, (a, ch) => bias[ch]! - mean[ch]! * a);
   return { scale, shift };

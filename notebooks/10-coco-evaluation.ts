@@ -318,7 +318,7 @@ for (const kind of ['bbox', 'segm'] as const) {
       { name: `IoU 0.50 (AP50 ${fixed(mean(at50), 3)})`, points: at50, color: '#1f77b4' },
       { name: `IoU 0.75 (AP75 ${fixed(mean(at75), 3)})`, points: at75, color: '#d62728' },
     ],
-    { title: `Zoo model, ${kind}: precision at the 101 recall points (mean of 3 classes)`, xLabel: 'recall', yLabel: 'precision', xRange: [0, 1], yRange: [0, 1.02] },
+    { title: `Zoo model, ${kind}: precision at the 101 recall points (mean of 3 classes)`, xLabel: 'recall', yLabel: 'precision', xRange: [0, 1], yRange: [0, 1] },
   ), `${kind} precision-recall curves at IoU 0.5 and 0.75`);
   console.log(`${kind}: curve means ${fixed(mean(at50), 6)} and ${fixed(mean(at75), 6)}; AP50 ${fixed(report.stats[1]!, 6)}, AP75 ${fixed(report.stats[2]!, 6)}`);
   check(`${kind}: AP50 and AP75 are the means of their curves`, [mean(at50), mean(at75)], [report.stats[1]!, report.stats[2]!], 1e-12);

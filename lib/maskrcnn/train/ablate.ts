@@ -244,7 +244,8 @@ export function runAblation(options: AblationOptions): AblationReport {
     if (table === undefined) throw new Error(`ablate: unknown table '${id}' (${Object.keys(ABLATION_TABLES).join(', ')})`);
     for (const v of table.variants) specs.set(switchesKey(v.switches), v.switches);
   }
-  const todo = [...specs].flatMap(([key, switches]) => seeds.map((seed) => ({ key, switches, seed })));
+  // Seed-major: every variant's first seed before any second seed, so a stopped run has whole tables.
+  const todo = seeds.flatMap((seed) => [...specs].map(([key, switches]) => ({ key, switches, seed })));
   const report: AblationReport = {
     tables: options.tables,
     recipe: { iterations: options.iterations, batchSize, warmupIterations, lrSteps, seeds, trainImages: options.train.length, valImages: options.val.length },

@@ -111,7 +111,7 @@ export class LRScheduler {
   lastEpoch = 0;
   /** The learning rate of each group at step 0. */
   baseLrs: number[];
-  private readonly schedules: LRSchedule[];
+  private schedules: LRSchedule[];
 
   /** A scheduler driving `optimizer`'s learning rates. */
   constructor(
@@ -120,13 +120,27 @@ export class LRScheduler {
     schedules: LRSchedule | readonly LRSchedule[],
   ) {
     const groups = optimizer.paramGroups;
-    this.schedules = typeof schedules === 'function' ? groups.map(() => schedules) : [...schedules];
-    if (this.schedules.length !== groups.length) {
-      throw new Error(`LRScheduler: got ${this.schedules.length} schedules for ${groups.length} parameter groups`);
-    }
+    this.schedules = this.perGroup(schedules);
     for (const g of groups) g.initialLr ??= g.options.lr;
     this.baseLrs = groups.map((g) => g.initialLr!);
     this.apply();
+  }
+
+  /**
+   * Replaces the schedule(s), keeping the step count, and sets the learning rates of the current
+   * step from the new ones (a run trained to a time budget moves its decay step as its plan
+   * changes; see `lib/maskrcnn/train/time_budget.ts`).
+   */
+  setSchedules(schedules: LRSchedule | readonly LRSchedule[]): void {
+    this.schedules = this.perGroup(schedules);
+    this.apply();
+  }
+
+  private perGroup(schedules: LRSchedule | readonly LRSchedule[]): LRSchedule[] {
+    const groups = this.optimizer.paramGroups;
+    const list = typeof schedules === 'function' ? groups.map(() => schedules) : [...schedules];
+    if (list.length !== groups.length) throw new Error(`LRScheduler: got ${list.length} schedules for ${groups.length} parameter groups`);
+    return list;
   }
 
   /** Advances one step and sets the new learning rates. */

@@ -20,29 +20,33 @@ import { writeInspection } from '../viz/inspect.js';
 import { drawDetections } from '../viz/overlay.js';
 import { train, consoleReporter, TRAIN_FILES } from '../train/train.js';
 import { shapesSplits } from './shapes.js';
-import { backendFlag, booleanFlag, integerFlag, parseFlags, runCommand, stringFlag } from './args.js';
+import { UsageError, backendFlag, booleanFlag, integerFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 /**
  * The demo's embedded defaults: the shapes preset's recipe (AdamW 1e-3, batch 4, warmup 100,
- * x0.1 at 80%) for as many iterations as fit in 10 minutes in all on 2 cores, data, evaluation
- * and pictures included. A step of 4 images takes 0.25-0.3 s at the start and 0.3-0.4 s once the
- * detector finds objects and the mask head gets its positive RoIs; this VM's speed varied by
- * about 25% within one day, so the default keeps a margin. Measured (segm AP50, time in all):
- * 1550 iterations 0.881 in 8 min 58 s (fast host); 1700: 0.898 in 10 min 18 s and 1800: 0.903 in
- * 11 min 21 s (slow host, the same day).
+ * x0.1 at 80%) for as many iterations as fit in 10 minutes in all, data, evaluation and
+ * pictures included: training gets what the data left, less `reserveSeconds` for the
+ * evaluation and the pictures (about 10 s measured), and plans its length from its measured
+ * speed (`timeBudgetSeconds` of {@link train}). A step of 4 images takes 0.25-0.3 s on 2 cores at
+ * the start and 0.3-0.4 s once the detector finds objects and the mask head gets its positive
+ * RoIs, so 10 minutes are 1550 to 1800 iterations on this VM, whose speed varied by about 25%
+ * within a day. Measured with fixed counts (segm AP50, time in all): 1550 iterations 0.881 in
+ * 8 min 58 s (fast host); 1700: 0.898 in 10 min 18 s and 1800: 0.903 in 11 min 21 s (slow host).
  */
 export const DEMO_DEFAULTS = Object.freeze({
   out: 'demo-output',
   trainImages: 1000,
   valImages: 100,
-  iterations: 1550,
+  minutes: 10,
+  maxIterations: 4000,
+  reserveSeconds: 20,
   batchSize: 4,
   warmup: 100,
   seed: 0,
   overlays: 8,
 });
 
-const HELP = `usage: maskrcnn demo [--out DIR] [--iterations N] [--seed S] [--backend NAME] [--resume]
+const HELP = `usage: maskrcnn demo [--out DIR] [--minutes M | --iterations N] [--seed S] [--backend NAME] [--resume]
 
 Mask R-CNN from scratch on this machine's CPU, end to end:
   1. writes the synthetic shapes dataset (${DEMO_DEFAULTS.trainImages} training and ${DEMO_DEFAULTS.valImages} validation images, 128x128)
@@ -53,12 +57,16 @@ Mask R-CNN from scratch on this machine's CPU, end to end:
 
 options:
   --out DIR          output folder (default ${DEMO_DEFAULTS.out})
-  --iterations N     training iterations of ${DEMO_DEFAULTS.batchSize} images (default ${DEMO_DEFAULTS.iterations})
+  --minutes M        the whole demo's time (default ${DEMO_DEFAULTS.minutes}): training takes what the data leaves, less
+                     ${DEMO_DEFAULTS.reserveSeconds} s for evaluation and pictures, and plans its iterations of
+                     ${DEMO_DEFAULTS.batchSize} images from its measured speed (at most ${DEMO_DEFAULTS.maxIterations})
+  --iterations N     train exactly N iterations instead (reproducible on any machine)
   --train N          training images (default ${DEMO_DEFAULTS.trainImages})
   --val N            validation images (default ${DEMO_DEFAULTS.valImages})
   --seed S           seed of the data, the weights and the sampling (default ${DEMO_DEFAULTS.seed})
   --backend NAME     wasm (default), reference or gpu
-  --resume           continue an interrupted demo run from its last checkpoint
+  --resume           continue an interrupted demo run from its last checkpoint (give the same
+                     --minutes or --iterations)
   -h, --help         show this help`;
 
 function duration(seconds: number): string {
@@ -72,6 +80,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     const flags = parseFlags(argv, {
       out: { type: 'string' },
       iterations: { type: 'string' },
+      minutes: { type: 'string' },
       train: { type: 'string' },
       val: { type: 'string' },
       seed: { type: 'string' },
@@ -79,7 +88,10 @@ export async function runDemo(argv: string[]): Promise<number> {
       resume: { type: 'boolean' },
     });
     const out = resolve(stringFlag(flags, 'out', DEMO_DEFAULTS.out));
-    const iterations = integerFlag(flags, 'iterations', DEMO_DEFAULTS.iterations, 1, 10_000_000);
+    if (flags.values['minutes'] !== undefined && flags.values['iterations'] !== undefined) throw new UsageError('give --minutes or --iterations, not both');
+    const fixed = flags.values['iterations'] !== undefined;
+    const iterations = fixed ? integerFlag(flags, 'iterations', undefined, 1, 10_000_000) : DEMO_DEFAULTS.maxIterations;
+    const minutes = numberFlag(flags, 'minutes', DEMO_DEFAULTS.minutes, 0.1, 10_000);
     const trainImages = integerFlag(flags, 'train', DEMO_DEFAULTS.trainImages, 1, 1_000_000);
     const valImages = integerFlag(flags, 'val', DEMO_DEFAULTS.valImages, 1, 1_000_000);
     const seed = integerFlag(flags, 'seed', DEMO_DEFAULTS.seed, 0, 2 ** 31 - 1);
@@ -105,8 +117,11 @@ export async function runDemo(argv: string[]): Promise<number> {
     // 2. Training (and 3. the final evaluation, which train() runs on the validation split).
     const runDir = join(out, 'run');
     const config = shapesConfig(trainSet.categories.length + 1);
-    console.log(`\n[2/4] training for ${iterations} iterations of ${DEMO_DEFAULTS.batchSize} images -> ${runDir}`);
+    const budget = minutes * 60 - elapsed() - DEMO_DEFAULTS.reserveSeconds;
+    if (!fixed && budget < 1) throw new Error(`--minutes ${minutes} leaves no time for training (the data took ${duration(elapsed())}, and ${DEMO_DEFAULTS.reserveSeconds} s are kept for evaluation and pictures)`);
+    console.log(`\n[2/4] training ${fixed ? `for ${iterations} iterations` : `for ${duration(budget)} (what ${minutes} min leave after the data and ${DEMO_DEFAULTS.reserveSeconds} s for evaluation and pictures)`} of ${DEMO_DEFAULTS.batchSize} images -> ${runDir}`);
     const result = train({
+      ...(fixed ? {} : { timeBudgetSeconds: budget }),
       config,
       train: trainSet,
       val: valSet,
@@ -114,7 +129,7 @@ export async function runDemo(argv: string[]): Promise<number> {
       iterations,
       seed,
       batchSize: DEMO_DEFAULTS.batchSize,
-      warmupIterations: Math.min(DEMO_DEFAULTS.warmup, Math.floor(iterations / 10)),
+      warmupIterations: fixed ? Math.min(DEMO_DEFAULTS.warmup, Math.floor(iterations / 10)) : DEMO_DEFAULTS.warmup,
       resume,
       overwrite: !resume,
       checkpointEvery: 100,
@@ -154,7 +169,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     const total = elapsed();
     const ap50 = evaluation.segm.stats[1]!;
     console.log(`\nsummary`);
-    console.log(`  time: ${duration(total)} in all (${duration(result.trainSeconds)} training, ${duration(trainedAt - result.trainSeconds)} data + evaluation, ${duration(total - trainedAt)} pictures)`);
+    console.log(`  time: ${duration(total)} in all (${duration(result.trainSeconds)} training: ${result.iteration} iterations, ${duration(trainedAt - result.trainSeconds)} data + evaluation, ${duration(total - trainedAt)} pictures)`);
     console.log(`  bbox ${STAT_NAMES.slice(0, 3).map((n, k) => `${n} ${evaluation.bbox.stats[k]!.toFixed(3)}`).join(', ')}`);
     console.log(`  segm ${STAT_NAMES.slice(0, 3).map((n, k) => `${n} ${evaluation.segm.stats[k]!.toFixed(3)}`).join(', ')}`);
     console.log(`  goal segm AP50 >= 0.9 within 10 minutes: ${ap50 >= 0.9 && total <= 600 ? 'met' : 'not met'} (AP50 ${ap50.toFixed(3)}, ${duration(total)})`);

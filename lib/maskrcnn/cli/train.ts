@@ -17,7 +17,7 @@ import { readWeightsConfig } from '../model/weights.js';
 import { ZOO_PREFIX, weightsSourcePath } from '../train/zoo.js';
 import { backendFlag, booleanFlag, checkExists, choiceFlag, imagesAnnotationsFlags, integerFlag, integerListFlag, numberFlag, parseFlags, runCommand, stringFlag, UsageError, type ParsedFlags } from './args.js';
 
-const HELP = `usage: maskrcnn train --data DIR --out DIR [--config shapes|paper] [--iterations N] [--resume]
+const HELP = `usage: maskrcnn train --data DIR --out DIR [--config shapes|paper] [--iterations N] [--minutes M] [--resume]
                       [--weights FILE|zoo:NAME] [--seed S] [--backend wasm|reference|gpu] [options]
        maskrcnn train --images DIR --annotations FILE [--val-images DIR --val-annotations FILE]
                       --out DIR [options]
@@ -45,6 +45,9 @@ options:
   --image-size N         resize images to a shorter side of N px and a longer side of at most
                          round(N x 1333 / 800) (the paper: 800 and 1333; shapes: 128)
   --iterations N         total iterations (default 1000); with --resume, counted from the start
+  --minutes M            train for about M minutes instead: the iterations are planned from the
+                         measured speed (again every 50), at most --iterations when given, and
+                         the learning-rate step follows the plan at 80% (not with --lr-steps)
   --resume               continue from --out's checkpoint exactly where it stopped
   --overwrite            start afresh even if --out holds a checkpoint
   --seed S               seed of the weights, samplers and data order (default 0)
@@ -145,6 +148,7 @@ export async function runTrain(argv: string[]): Promise<number> {
       out: { type: 'string' },
       config: { type: 'string' },
       iterations: { type: 'string' },
+      minutes: { type: 'string' },
       resume: { type: 'boolean' },
       overwrite: { type: 'boolean' },
       seed: { type: 'string' },
@@ -171,7 +175,9 @@ export async function runTrain(argv: string[]): Promise<number> {
     const trainableLayers = flags.values['trainable-layers'] === undefined ? undefined : integerFlag(flags, 'trainable-layers', 0, 0, 5);
     if (headsOnly && trainableLayers !== undefined) throw new UsageError('--heads-only freezes the whole backbone: leave out --trainable-layers');
     const imageSize = flags.values['image-size'] === undefined ? undefined : integerFlag(flags, 'image-size', 0, 1, 8192);
-    const iterations = integerFlag(flags, 'iterations', 1000, 1, 100_000_000);
+    const minutes = flags.values['minutes'] === undefined ? undefined : numberFlag(flags, 'minutes', undefined, 0.01, 1e7);
+    if (minutes !== undefined && flags.values['lr-steps'] !== undefined) throw new UsageError('--minutes places the learning-rate step at 80% of the planned iterations: leave out --lr-steps');
+    const iterations = integerFlag(flags, 'iterations', minutes === undefined ? 1000 : 100_000_000, 1, 100_000_000);
     const backend = backendFlag(flags);
     const resume = booleanFlag(flags, 'resume');
     const overwrite = booleanFlag(flags, 'overwrite');
@@ -208,6 +214,7 @@ export async function runTrain(argv: string[]): Promise<number> {
       train: trainSet,
       outDir: out,
       iterations,
+      ...(minutes !== undefined ? { timeBudgetSeconds: minutes * 60 } : {}),
       resume,
       overwrite,
       reporter: consoleReporter(),

@@ -36,7 +36,7 @@
 import { appendFileSync, existsSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Tensor, defaultGenerator, manualSeed } from '../../tensor/index.js';
-import { BatchNorm2d, SGD, AdamW, LRScheduler, type LearningRate, type Optimizer, chainSchedules, clipGradNorm, gradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../../nn/index.js';
+import { BatchNorm2d, SGD, AdamW, LRScheduler, type LearningRate, type LRSchedule, type Optimizer, chainSchedules, clipGradNorm, gradNorm, linearWarmup, loadCheckpoint, multiStepDecay, saveCheckpoint } from '../../nn/index.js';
 import { makeDirectory, writeFileAtomic } from '../../util/atomic_write.js';
 import { briefJson, checkJsonDepth } from '../../util/limits.js';
 import { checkConfig, type MaskRCNNConfig } from '../model/config.js';
@@ -46,6 +46,10 @@ import { MaskRCNN, checkFiniteLosses } from '../model/mask_rcnn.js';
 import { lossCurveSvg, type EvalPoint, type LossPoint } from '../viz/plot.js';
 import { checkClassNames, saveWeights, readConfigJson, loadPretrained, readWeightsConfig, type PretrainedLoad } from '../model/weights.js';
 import { ZOO_PREFIX, weightsSourcePath } from './zoo.js';
+import { BUDGET_FIRST_PLAN, BUDGET_REPLAN_EVERY, planIterations } from './time_budget.js';
+
+/** Where the learning-rate step goes by default, as a fraction of the iterations (torchvision's reference and the paper: 120k of 160k is 0.75; 0.8 here). */
+export const LR_STEP_FRACTION = 0.8;
 
 /** The hyper-parameters of a run, all resolved (stored in checkpoints; a resume uses them). */
 export interface TrainHyperParameters {
@@ -102,8 +106,21 @@ export interface TrainOptions extends Partial<TrainHyperParameters> {
   val?: CocoDetectionDataset;
   /** Folder of the checkpoint, weights, log and plot (created). */
   outDir: string;
-  /** Total iterations to reach (on resume: counted from the start of the run). */
+  /**
+   * Total iterations to reach (on resume: counted from the start of the run); with
+   * `timeBudgetSeconds`, the most the run may have.
+   */
   iterations: number;
+  /**
+   * Train for about this many seconds instead of a fixed count (the run's training time,
+   * resumes, checkpoints and periodic evaluations included; the final evaluation not): the
+   * number of iterations is planned from the measured speed after {@link BUDGET_FIRST_PLAN}
+   * iterations and planned again every {@link BUDGET_REPLAN_EVERY}, at most `iterations`; the
+   * learning-rate step follows the plan at 80% of it until it is taken (see
+   * `time_budget.ts`). Not with `lrSteps`. A resume continues the checkpoint's plan against the
+   * same budget.
+   */
+  timeBudgetSeconds?: number;
   /** Write a checkpoint every this many iterations (default 100; always at the end). */
   checkpointEvery?: number;
   /** Evaluate on `val` every this many iterations (default 0: only at the end). */
@@ -189,11 +206,13 @@ export interface ParameterCounts {
 /** Receives training progress. */
 export interface TrainReporter {
   /** A run starts (or resumes) at `startIteration` of `iterations`. */
-  start?(info: { startIteration: number; iterations: number; hyper: TrainHyperParameters; outDir: string; resumed: boolean; parameters: ParameterCounts }): void;
+  start?(info: { startIteration: number; iterations: number; hyper: TrainHyperParameters; outDir: string; resumed: boolean; parameters: ParameterCounts; budgetSeconds?: number }): void;
   /** A fresh fine-tuning run loaded its starting weights (not called on resume nor from scratch). */
   weights?(info: WeightsReport): void;
-  /** An iteration finished. */
+  /** An iteration finished (`iterations`: the run's length, as planned so far for a time-budgeted run). */
   iteration?(record: IterationRecord, iterations: number, imagesPerSecond: number, etaSeconds: number): void;
+  /** A time-budgeted run planned its length (first plan: `first`). */
+  plan?(info: { iteration: number; iterations: number; lrSteps: number[]; secondsPerIteration: number; budgetSeconds: number; first: boolean }): void;
   /** An evaluation finished. */
   evaluation?(record: EvalRecord): void;
   /** A checkpoint was written. */
@@ -236,6 +255,8 @@ export const TRAIN_FILES: Readonly<TrainFiles> = Object.freeze({ checkpoint: 'ch
 /** What a checkpoint's `extra` JSON holds. */
 interface CheckpointExtra {
   iteration: number;
+  /** A time-budgeted run's planned length when the checkpoint was written (absent: a fixed count). */
+  plannedIterations?: number;
   trainSeconds: number;
   rng: number[];
   hyper: TrainHyperParameters;
@@ -255,7 +276,7 @@ function resolveHyper(options: TrainOptions): TrainHyperParameters {
     weightDecay: options.weightDecay ?? o.weightDecay,
     warmupIterations: options.warmupIterations ?? Math.min(100, Math.floor(iterations / 10)),
     warmupFactor: options.warmupFactor ?? 0.001,
-    lrSteps: options.lrSteps ?? [Math.floor(iterations * 0.8)],
+    lrSteps: options.lrSteps ?? [Math.floor(iterations * LR_STEP_FRACTION)],
     gamma: options.gamma ?? o.lrDecay,
     clipGradNorm: options.clipGradNorm ?? 0,
     hflipProb: options.hflipProb ?? 0.5,
@@ -263,6 +284,11 @@ function resolveHyper(options: TrainOptions): TrainHyperParameters {
     headsOnly: options.headsOnly ?? false,
   };
   if (!(Number.isInteger(iterations) && iterations >= 1)) throw new Error(`train: iterations must be a positive integer, got ${iterations}`);
+  const budget = options.timeBudgetSeconds;
+  if (budget !== undefined) {
+    if (!(typeof budget === 'number' && Number.isFinite(budget) && budget > 0)) throw new Error(`train: timeBudgetSeconds must be a positive number of seconds, got ${briefJson(budget)}`);
+    if (options.lrSteps !== undefined) throw new Error('train: give lrSteps or timeBudgetSeconds, not both (a time-budgeted run places its learning-rate step at 80% of the planned iterations)');
+  }
   checkHyper(hyper, 'train');
   return hyper;
 }
@@ -344,6 +370,10 @@ function readCheckpointExtra(extra: unknown, path: string, iterations: number): 
   if (iteration > iterations) {
     throw new Error(`${where}: the checkpoint is at iteration ${iteration}, beyond the ${iterations} iterations asked for (ask for at least ${iteration})`);
   }
+  const planned = e['plannedIterations'];
+  if (planned !== undefined && !(typeof planned === 'number' && Number.isSafeInteger(planned) && planned >= iteration)) {
+    throw new Error(`${where}: plannedIterations should be an integer >= the iteration (${iteration}), got ${briefJson(planned)}`);
+  }
   const seconds = e['trainSeconds'];
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) throw new Error(`${where}: trainSeconds should be a number >= 0, got ${briefJson(seconds)}`);
   const rng = e['rng'];
@@ -371,7 +401,7 @@ function readCheckpointExtra(extra: unknown, path: string, iterations: number): 
   const classes = checkClassNames(e['classes'], config.numClasses, `${where}: classes`);
   // JSON writes the generator's "no spare normal" (NaN) as null; setState takes NaN for it.
   const state = rng.map((v: unknown) => (v === null ? NaN : (v as number)));
-  return { iteration, trainSeconds: seconds, rng: state, hyper, config, classes };
+  return { iteration, ...(planned === undefined ? {} : { plannedIterations: planned as number }), trainSeconds: seconds, rng: state, hyper, config, classes };
 }
 
 /**
@@ -540,10 +570,9 @@ export function train(options: TrainOptions): TrainResult {
     }
   }
   const optimizer = makeOptimizer(params, hyper);
-  const scheduler = new LRScheduler(
-    optimizer,
-    chainSchedules(linearWarmup({ warmupFactor: hyper.warmupFactor, warmupIters: hyper.warmupIterations }), multiStepDecay({ milestones: hyper.lrSteps, gamma: hyper.gamma })),
-  );
+  const schedule = (): LRSchedule =>
+    chainSchedules(linearWarmup({ warmupFactor: hyper.warmupFactor, warmupIters: hyper.warmupIterations }), multiStepDecay({ milestones: hyper.lrSteps, gamma: hyper.gamma }));
+  const scheduler = new LRScheduler(optimizer, schedule());
   let records: Array<IterationRecord | EvalRecord> = [];
   if (saved !== undefined) {
     if (options.weights !== undefined && options.weights !== null && normalizeWeightsSource(options.weights) !== (hyper.weights ?? '')) {
@@ -563,8 +592,11 @@ export function train(options: TrainOptions): TrainResult {
   const perEpoch = loader.length;
   const title = `Mask R-CNN training (batch ${hyper.batchSize}, lr ${hyper.lr}, seed ${hyper.seed})`;
 
+  // A time-budgeted run's length so far (a fixed count's is `options.iterations`).
+  const budget = options.timeBudgetSeconds;
+  let planned = budget === undefined ? options.iterations : Math.min(options.iterations, saved?.plannedIterations ?? options.iterations);
   const writeCheckpoint = (iteration: number): void => {
-    const extra: CheckpointExtra = { iteration, trainSeconds, rng: defaultGenerator.getState(), hyper, config, classes };
+    const extra: CheckpointExtra = { iteration, ...(budget === undefined ? {} : { plannedIterations: planned }), trainSeconds, rng: defaultGenerator.getState(), hyper, config, classes };
     saveCheckpoint(paths.checkpoint, { model, optimizer, scheduler, extra });
     plot(outDir, records, title);
     reporter.checkpoint?.(paths.checkpoint, iteration);
@@ -580,17 +612,33 @@ export function train(options: TrainOptions): TrainResult {
     return evaluation;
   };
 
-  reporter.start?.({ startIteration, iterations: options.iterations, hyper, outDir, resumed: saved !== undefined, parameters: counts });
+  reporter.start?.({ startIteration, iterations: planned, hyper, outDir, resumed: saved !== undefined, parameters: counts, ...(budget === undefined ? {} : { budgetSeconds: budget }) });
   const thisCall: IterationRecord[] = [];
   let iteration = startIteration;
-  const stopAt = Math.min(options.iterations, options.stopAfter === undefined ? Infinity : startIteration + options.stopAfter);
+  const stopAfter = options.stopAfter === undefined ? Infinity : startIteration + options.stopAfter;
+  // The speed window of the next plan starts here.
+  let planFrom = { iteration: startIteration, seconds: trainSeconds, first: true };
+  const replan = (): void => {
+    if (budget === undefined) return;
+    const since = iteration - planFrom.iteration;
+    if (since < (planFrom.first ? BUDGET_FIRST_PLAN : BUDGET_REPLAN_EVERY)) return;
+    const secondsPerIteration = Math.max(1e-6, (trainSeconds - planFrom.seconds) / since);
+    const plan = planIterations({ iteration, elapsedSeconds: trainSeconds, budgetSeconds: budget, secondsPerIteration, maxIterations: options.iterations, lrStepFraction: LR_STEP_FRACTION, lrStep: hyper.lrSteps[0] ?? planned });
+    planned = plan.iterations;
+    if (plan.lrStep !== hyper.lrSteps[0]) {
+      hyper = { ...hyper, lrSteps: [plan.lrStep] };
+      scheduler.setSchedules(schedule());
+    }
+    reporter.plan?.({ iteration, iterations: planned, lrSteps: hyper.lrSteps, secondsPerIteration, budgetSeconds: budget, first: planFrom.first });
+    planFrom = { iteration, seconds: trainSeconds, first: false };
+  };
   let epoch = Math.floor(iteration / perEpoch);
   let batches = loader.batches(epoch);
   for (let skip = iteration % perEpoch; skip > 0; skip--) batches.next();
   const runStarted = performance.now();
   const runSecondsBefore = trainSeconds;
   try {
-    while (iteration < stopAt) {
+    while (iteration < Math.min(planned, stopAfter)) {
       let next = batches.next();
       if (next.done) {
         epoch++;
@@ -638,15 +686,16 @@ export function train(options: TrainOptions): TrainResult {
       const runSeconds = (performance.now() - runStarted) / 1000;
       const done = iteration - startIteration;
       const imagesPerSecond = (done * hyper.batchSize) / Math.max(runSeconds, 1e-9);
-      reporter.iteration?.(record, options.iterations, imagesPerSecond, ((options.iterations - iteration) * runSeconds) / done);
-      if (iteration % checkpointEvery === 0 && iteration < options.iterations) writeCheckpoint(iteration);
-      if (evalEvery > 0 && iteration % evalEvery === 0 && iteration < options.iterations) evaluate(iteration);
+      replan();
+      reporter.iteration?.(record, planned, imagesPerSecond, ((planned - iteration) * runSeconds) / done);
+      if (iteration % checkpointEvery === 0 && iteration < planned) writeCheckpoint(iteration);
+      if (evalEvery > 0 && iteration % evalEvery === 0 && iteration < planned) evaluate(iteration);
     }
   } catch (error) {
     reporter.end?.();
     throw error;
   }
-  if (iteration < options.iterations) {
+  if (iteration < planned) {
     // Stopped early on request (stopAfter): leave the state as a kill right after a checkpoint would.
     reporter.end?.();
     model.eval();
@@ -708,7 +757,7 @@ export function consoleReporter(options: { every?: number; stream?: NodeJS.Write
       if (every === 0) every = Math.max(1, Math.round(info.iterations / 20));
       const h = info.hyper;
       line(
-        `${info.resumed ? `resuming at iteration ${info.startIteration}` : 'training'} to ${info.iterations} iterations: ${h.optimizer === 'sgd' ? 'SGD' : 'AdamW'}, batch ${h.batchSize}, lr ${h.lr} ` +
+        `${info.resumed ? `resuming at iteration ${info.startIteration}` : 'training'} ${info.budgetSeconds === undefined ? `to ${info.iterations} iterations` : `for ${formatDuration(info.budgetSeconds)} (at most ${info.iterations} iterations)`}: ${h.optimizer === 'sgd' ? 'SGD' : 'AdamW'}, batch ${h.batchSize}, lr ${h.lr} ` +
           `(warmup ${h.warmupIterations} from x${h.warmupFactor}, x${h.gamma} at ${h.lrSteps.join(', ')}), momentum ${h.momentum}, weight decay ${h.weightDecay}` +
           `${h.clipGradNorm > 0 ? `, clip ${h.clipGradNorm}` : ''}, seed ${h.seed} -> ${info.outDir}`,
       );
@@ -741,6 +790,14 @@ export function consoleReporter(options: { every?: number; stream?: NodeJS.Write
     },
     evaluation(record) {
       line(formatEvalRecord(record));
+    },
+    plan(info) {
+      // The first plan, and the last before the learning-rate step (the one that fixes it).
+      const step = info.lrSteps[0];
+      if (info.first) line(`time budget ${formatDuration(info.budgetSeconds)}: about ${info.iterations} iterations at ${info.secondsPerIteration.toFixed(3)} s (x0.1 at ${step}; planned again every ${BUDGET_REPLAN_EVERY} iterations)`);
+      else if (step !== undefined && step > info.iteration && step <= info.iteration + BUDGET_REPLAN_EVERY) {
+        line(`time budget: about ${info.iterations} iterations at ${info.secondsPerIteration.toFixed(3)} s, x0.1 at ${step}`);
+      }
     },
     end() {
       if (pending) stream.write('\n');

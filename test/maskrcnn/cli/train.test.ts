@@ -57,6 +57,14 @@ test('cli train: trains, refuses to overwrite, resumes to more iterations', asyn
   t.match(resumed.out, /trained 3 iterations/, 'and reaches iteration 3');
   const log = readFileSync(join(out, TRAIN_FILES.log), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; iteration: number });
   t.deepEqual(log.filter((r) => r.type === 'train').map((r) => r.iteration), [1, 2, 3], 'the log has iterations 1, 2, 3 once each');
+  const timed = await runCaptured(runTrain, ['--data', data, '--out', join(dir, 'timed'), '--minutes', '0.02', '--iterations', '12', '--batch-size', '1', '--eval-limit', '1']);
+  t.equal(timed.code, 0, `--minutes: exit code 0 ${timed.err}`);
+  t.match(timed.out, /training for 1s \(at most 12 iterations\)/, 'says it trains to a time budget, with --iterations as the most');
+  const n = Number(/trained (\d+) iterations/.exec(timed.out)?.[1]);
+  t.ok(n >= 1 && n <= 12, `trained ${n} iterations, at most 12`);
+  const stepsToo = await runCaptured(runTrain, ['--data', data, '--out', join(dir, 'timed2'), '--minutes', '1', '--lr-steps', '5']);
+  t.equal(stepsToo.code, 2, '--minutes with --lr-steps exits 2');
+  t.match(stepsToo.err, /--minutes places the learning-rate step at 80% of the planned iterations: leave out --lr-steps/, 'saying why');
   t.end();
 });
 
@@ -76,6 +84,24 @@ test('cli demo: the whole pipeline on a tiny budget writes everything it lists',
   const bad = await runCaptured(runDemo, ['--iterations', '0']);
   t.equal(bad.code, 2, 'a bad --iterations exits 2');
   t.match(bad.err, /--iterations must be an integer in 1\.\./, 'naming the flag');
+  const both = await runCaptured(runDemo, ['--iterations', '5', '--minutes', '1']);
+  t.equal(both.code, 2, '--minutes with --iterations exits 2');
+  t.match(both.err, /give --minutes or --iterations, not both/, 'saying why');
+  const none = await runCaptured(main, ['demo', '--out', join(dir, 'none'), '--minutes', '0.2', '--train', '1', '--val', '1']);
+  t.equal(none.code, 1, 'a budget that leaves no training time exits 1');
+  t.match(none.err, /^maskrcnn demo: --minutes 0\.2 leaves no time for training \(the data took .*, and 20 s are kept for evaluation and pictures\)/, 'saying where the time went');
+  t.end();
+});
+
+test('cli demo --minutes: training takes what the budget leaves and plans its iterations', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-demo-budget-'));
+  // 0.4 min = 24 s: the data's second or so, 20 s kept for evaluation and pictures, about 3 s of training.
+  const r = await runCaptured(runDemo, ['--out', dir, '--minutes', '0.4', '--train', '4', '--val', '2']);
+  t.equal(r.code, 0, `exit code 0 ${r.err}`);
+  t.match(r.out, /\[2\/4\] training for \d+\.\d s \(what 0\.4 min leave after the data and 20 s for evaluation and pictures\)/, 'the training budget is stated');
+  t.match(r.out, /training for \d+s \(at most 4000 iterations\)/, 'the trainer says it trains to a budget');
+  const done = /training: (\d+) iterations/.exec(r.out);
+  t.ok(done !== null && Number(done[1]) >= 1 && Number(done[1]) < 4000, `the summary gives the iterations the budget allowed (${done?.[1]})`);
   t.end();
 });
 

@@ -12,11 +12,11 @@ import { writeShapes } from '../data/shapes.js';
 import { ABLATION_TABLES, runAblation, type AblationTableId } from '../train/ablate.js';
 import { train } from '../train/train.js';
 import { shapesSplits } from './shapes.js';
-import { UsageError, backendFlag, checkExists, integerFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
+import { UsageError, backendFlag, booleanFlag, checkExists, integerFlag, numberFlag, parseFlags, runCommand, stringFlag } from './args.js';
 
 const TABLE_IDS = Object.keys(ABLATION_TABLES) as AblationTableId[];
 
-const HELP = `usage: maskrcnn ablate --table ${TABLE_IDS.join('|')}|all[,...] --out DIR [--minutes M | --iterations N] [--seeds N]
+const HELP = `usage: maskrcnn ablate --table ${TABLE_IDS.join('|')}|all[,...] --out DIR [--minutes M | --iterations N] [--seeds N] [--report-only]
 
 The paper's Table 2 (He et al. 2017, section 4.2) in miniature: each variant of the chosen
 tables trains the shapes preset from random weights with the same recipe, data and seeds, is
@@ -34,7 +34,10 @@ options:
   --minutes M        training minutes per run (default 5): the iterations are chosen from a
                      short timed probe of the paper's variant (slower variants take longer)
   --iterations N     iterations per run instead of --minutes
-  --seeds N          seeds per variant (default 1): mean and spread over seeds
+  --seeds N          seeds per variant (default 1): mean and spread over seeds; every
+                     variant's first seed runs before any second seed
+  --report-only      write the tables from the runs finished so far (needs --iterations, as
+                     they were trained) and train nothing
   --seed S           first seed (default 0)
   --batch-size N     images per iteration (default 4)
   --data DIR         a dataset folder as 'maskrcnn shapes' writes it (default: write the
@@ -66,7 +69,10 @@ export async function runAblate(argv: string[]): Promise<number> {
       train: { type: 'string' },
       val: { type: 'string' },
       backend: { type: 'string' },
+      'report-only': { type: 'boolean' },
     });
+    const reportOnly = booleanFlag(flags, 'report-only');
+    if (reportOnly && flags.values['iterations'] === undefined) throw new UsageError('--report-only reads runs of a known length: give their --iterations');
     const tableText = stringFlag(flags, 'table');
     const tables = tableText === 'all' ? TABLE_IDS : (tableText.split(',').map((s) => s.trim()) as AblationTableId[]);
     for (const id of tables) if (!TABLE_IDS.includes(id)) throw new UsageError(`--table: unknown table '${id}' (${TABLE_IDS.join(', ')} or all)`);
@@ -110,7 +116,7 @@ export async function runAblate(argv: string[]): Promise<number> {
       );
       console.log(`${minutes} min per run: ${iterations} iterations of ${batchSize} images (from an ${probeIterations}-iteration probe; later iterations are slower as the mask head gets more positives)`);
     }
-    const report = runAblation({ tables, config, train: trainSet, val: valSet, outDir: out, seeds, seed, iterations, batchSize });
+    const report = runAblation({ tables, config, train: trainSet, val: valSet, outDir: out, seeds, seed, iterations, batchSize, reportOnly });
     console.log(`\n${report.runs.length} run(s) measured; wrote ${join(out, 'ablation.md')}, ${join(out, 'ablation.json')} and ${tables.map((id) => `table-${id}.svg`).join(', ')}`);
     return 0;
   });

@@ -186,6 +186,11 @@ export interface AblationOptions {
   warmupIterations?: number;
   /** Learning-rate step at this fraction of the iterations (default 0.8, x0.1). */
   lrStepAt?: number;
+  /**
+   * Write the tables from the runs already finished and train nothing (default false): the
+   * rows of runs not yet made say so, and a row averages the seeds it has.
+   */
+  reportOnly?: boolean;
   /** Progress lines (default: console.log). */
   log?: (line: string) => void;
   /** Progress of each training run (default: none). */
@@ -265,6 +270,10 @@ export function runAblation(options: AblationOptions): AblationReport {
         log(`${tag}: done earlier (segm AP ${done.segm[0].toFixed(3)})`);
         return;
       }
+    }
+    if (options.reportOnly) {
+      log(`${tag}: not run yet`);
+      return;
     }
     const left = todo.length - index;
     log(`${tag}: training${trained > 0 ? ` (about ${formatMinutes((spent / trained) * left)} left for ${left} run(s))` : ''}`);

@@ -55,6 +55,11 @@ test('runAblation: a tiny Table 2d end to end (2 variants, 3 iterations), files 
   const again = runAblation(options);
   t.equal(lines.filter((l) => l.includes('done earlier')).length, 2, 'both runs read back, none retrained');
   t.deepEqual(again.runs, report.runs, 'the same results');
+  lines.length = 0;
+  const partial = runAblation({ ...options, tables: ['2d', 'agnostic'], reportOnly: true });
+  t.deepEqual(partial.runs, report.runs, 'report only: the finished runs, nothing trained');
+  t.equal(lines.filter((l) => l.endsWith('not run yet')).length, 2, "the class-agnostic table's two runs are named as not run");
+  t.ok(readFileSync(join(out, 'ablation.md'), 'utf8').includes('| class-agnostic | not run | not run | not run |'), 'and its rows say so in the Markdown');
   t.end();
 });
 

@@ -1,10 +1,11 @@
 import test from 'tape';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   ABLATION_TABLES, PAPER_SWITCHES, ablationTableMarkdown, generateShapes, runAblation, shapesDetectionDataset, switchesKey,
-  type AblationRunResult,
+  type AblationReport, type AblationRunResult,
 } from '../../../lib/maskrcnn/index.js';
 import { runAblate } from '../../../lib/maskrcnn/cli/ablate.js';
 import { tinyConfig } from '../../fixtures/train/tiny_run.js';
@@ -60,6 +61,19 @@ test('runAblation: a tiny Table 2d end to end (2 variants, 3 iterations), files 
   t.deepEqual(partial.runs, report.runs, 'report only: the finished runs, nothing trained');
   t.equal(lines.filter((l) => l.endsWith('not run yet')).length, 2, "the class-agnostic table's two runs are named as not run");
   t.ok(readFileSync(join(out, 'ablation.md'), 'utf8').includes('| class-agnostic | not run | not run | not run |'), 'and its rows say so in the Markdown');
+  t.end();
+});
+
+test("the course's ablation chapter prints exactly the tables of its measured file (docs/course/ablation/ablation.json)", (t) => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const report = JSON.parse(readFileSync(join(root, 'docs', 'course', 'ablation', 'ablation.json'), 'utf8')) as AblationReport;
+  const chapter = readFileSync(join(root, 'docs', 'course', 'ablations.md'), 'utf8');
+  t.ok(report.runs.length > 0, `${report.runs.length} runs in the file`);
+  for (const id of report.tables) {
+    // The chapter gives each table its own heading; the rest (setting line and rows) is the tool's.
+    const body = ablationTableMarkdown(ABLATION_TABLES[id], report.runs).split('\n').slice(1).join('\n').trim();
+    t.ok(chapter.includes(body), `table ${id}: the chapter's rows are the file's`);
+  }
   t.end();
 });
 

@@ -12,7 +12,7 @@ import { setBackend, describeBackend } from '../../ops/index.js';
 import { defaultConfig, shapesConfig, type MaskRCNNConfig } from '../model/config.js';
 import { CocoDetectionDataset } from '../data/dataset.js';
 import { formatSummary } from '../eval/cocoeval.js';
-import { train, TRAIN_FILES, consoleReporter, type TrainOptions } from '../train/train.js';
+import { train, TRAIN_FILES, LR_STEP_FRACTION, consoleReporter, type TrainOptions } from '../train/train.js';
 import { readWeightsConfig } from '../model/weights.js';
 import { ZOO_PREFIX, weightsSourcePath } from '../train/zoo.js';
 import { backendFlag, booleanFlag, checkExists, choiceFlag, imagesAnnotationsFlags, integerFlag, integerListFlag, numberFlag, parseFlags, runCommand, stringFlag, UsageError, type ParsedFlags } from './args.js';
@@ -176,7 +176,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     if (headsOnly && trainableLayers !== undefined) throw new UsageError('--heads-only freezes the whole backbone: leave out --trainable-layers');
     const imageSize = flags.values['image-size'] === undefined ? undefined : integerFlag(flags, 'image-size', 0, 1, 8192);
     const minutes = flags.values['minutes'] === undefined ? undefined : numberFlag(flags, 'minutes', undefined, 0.01, 1e7);
-    if (minutes !== undefined && flags.values['lr-steps'] !== undefined) throw new UsageError('--minutes places the learning-rate step at 80% of the planned iterations: leave out --lr-steps');
+    if (minutes !== undefined && flags.values['lr-steps'] !== undefined) throw new UsageError(`--minutes places the learning-rate step at ${100 * LR_STEP_FRACTION}% of the planned iterations: leave out --lr-steps`);
     const iterations = integerFlag(flags, 'iterations', minutes === undefined ? 1000 : 100_000_000, 1, 100_000_000);
     const backend = backendFlag(flags);
     const resume = booleanFlag(flags, 'resume');

@@ -287,7 +287,7 @@ function resolveHyper(options: TrainOptions): TrainHyperParameters {
   const budget = options.timeBudgetSeconds;
   if (budget !== undefined) {
     if (!(typeof budget === 'number' && Number.isFinite(budget) && budget > 0)) throw new Error(`train: timeBudgetSeconds must be a positive number of seconds, got ${briefJson(budget)}`);
-    if (options.lrSteps !== undefined) throw new Error('train: give lrSteps or timeBudgetSeconds, not both (a time-budgeted run places its learning-rate step at 80% of the planned iterations)');
+    if (options.lrSteps !== undefined) throw new Error(`train: give lrSteps or timeBudgetSeconds, not both (a time-budgeted run places its learning-rate step at ${100 * LR_STEP_FRACTION}% of the planned iterations)`);
   }
   checkHyper(hyper, 'train');
   return hyper;
@@ -745,6 +745,8 @@ export function consoleReporter(options: { every?: number; stream?: NodeJS.Write
   const stream = options.stream ?? process.stdout;
   const tty = stream.isTTY === true;
   let every = options.every ?? 0;
+  // The decay factor the plan lines print (the run's, from start()).
+  let gamma = 0.1;
   let pending = false;
   const line = (text: string): void => {
     if (pending) stream.write('\n');
@@ -756,6 +758,7 @@ export function consoleReporter(options: { every?: number; stream?: NodeJS.Write
     start(info) {
       if (every === 0) every = Math.max(1, Math.round(info.iterations / 20));
       const h = info.hyper;
+      gamma = h.gamma;
       line(
         `${info.resumed ? `resuming at iteration ${info.startIteration}` : 'training'} ${info.budgetSeconds === undefined ? `to ${info.iterations} iterations` : `for ${formatDuration(info.budgetSeconds)} (at most ${info.iterations} iterations)`}: ${h.optimizer === 'sgd' ? 'SGD' : 'AdamW'}, batch ${h.batchSize}, lr ${h.lr} ` +
           `(warmup ${h.warmupIterations} from x${h.warmupFactor}, x${h.gamma} at ${h.lrSteps.join(', ')}), momentum ${h.momentum}, weight decay ${h.weightDecay}` +
@@ -794,9 +797,9 @@ export function consoleReporter(options: { every?: number; stream?: NodeJS.Write
     plan(info) {
       // The first plan, and the last before the learning-rate step (the one that fixes it).
       const step = info.lrSteps[0];
-      if (info.first) line(`time budget ${formatDuration(info.budgetSeconds)}: about ${info.iterations} iterations at ${info.secondsPerIteration.toFixed(3)} s (x0.1 at ${step}; planned again every ${BUDGET_REPLAN_EVERY} iterations)`);
+      if (info.first) line(`time budget ${formatDuration(info.budgetSeconds)}: about ${info.iterations} iterations at ${info.secondsPerIteration.toFixed(3)} s (x${gamma} at ${step}; planned again every ${BUDGET_REPLAN_EVERY} iterations)`);
       else if (step !== undefined && step > info.iteration && step <= info.iteration + BUDGET_REPLAN_EVERY) {
-        line(`time budget: about ${info.iterations} iterations at ${info.secondsPerIteration.toFixed(3)} s, x0.1 at ${step}`);
+        line(`time budget: about ${info.iterations} iterations at ${info.secondsPerIteration.toFixed(3)} s, x${gamma} at ${step}`);
       }
     },
     end() {
